@@ -1,0 +1,1 @@
+//! History checking: deciding whether what clients observed is allowed.

@@ -1,0 +1,4 @@
+//! The command implementations behind the thin `faultline` binary. Each command
+//! takes validated arguments and returns the process exit code (see [`exit`]).
+
+pub mod exit;
