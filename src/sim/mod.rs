@@ -1,4 +1,21 @@
 //! The simulated world: virtual time, event queue, rng streams, network, disk,
 //! faults and the trace hash. `sim` never names a protocol.
 
+pub mod crc32c;
+pub mod disk;
+pub mod fault;
 pub mod history;
+pub mod network;
+pub mod protocol;
+pub mod rng;
+pub mod time;
+pub mod trace;
+pub mod world;
+
+pub use disk::{Disk, DiskConfig, DiskError};
+pub use fault::{Fault, Target, TimedFault};
+pub use history::{EventType, HistoryEvent, Value};
+pub use network::{Latency, NetworkConfig, Probability};
+pub use protocol::{Client, Ctx, Node, ProcessId, Protocol, Role, Status, TimerId};
+pub use time::{Duration, MILLISECOND, SECOND};
+pub use world::{NodeFactory, Step, World, WorldConfig};

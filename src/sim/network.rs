@@ -1,0 +1,451 @@
+//! The simulated network: latency distributions, loss, duplication, FIFO links,
+//! per-link overrides and partitions.
+//!
+//! Every message gets its own latency drawn from the link's distribution, so
+//! reordering arises naturally; `fifo = true` forbids it per (sender, receiver)
+//! pair. A message is judged twice: at send time (a cut link or a random drop loses
+//! it) and again at delivery time (a link cut while the message was in flight loses
+//! it too). Partitions cut links between server nodes; clients keep reaching every
+//! node, as Jepsen clients do.
+
+use super::rng::{Rng, chance, open_unit};
+use super::time::Duration;
+use rand::Rng as _;
+use serde::de::{self, Deserializer};
+use serde::{Deserialize, Serialize};
+
+/// A probability in [0, 1]; anything else is rejected when a scenario is read.
+#[derive(Clone, Copy, Debug, Default, PartialEq, PartialOrd, Serialize)]
+pub struct Probability(pub f64);
+
+impl<'de> Deserialize<'de> for Probability {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        let value = f64::deserialize(deserializer)?;
+        if !(0.0..=1.0).contains(&value) {
+            return Err(de::Error::custom(format!("expected a probability in [0, 1], got {value}")));
+        }
+        Ok(Probability(value))
+    }
+}
+
+/// A latency distribution. Written as an inline table such as
+/// `{ distribution = "uniform", min = "1ms", max = "5ms" }`.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "distribution", rename_all = "snake_case", deny_unknown_fields)]
+pub enum Latency {
+    /// Always `value`.
+    Constant {
+        /// The latency.
+        value: Duration,
+    },
+    /// Uniform in `[min, max]`.
+    Uniform {
+        /// Smallest latency.
+        min: Duration,
+        /// Largest latency.
+        max: Duration,
+    },
+    /// Normal with `mean` and `stddev`, clipped at 0.
+    Normal {
+        /// Mean latency.
+        mean: Duration,
+        /// Standard deviation.
+        stddev: Duration,
+    },
+    /// Exponential with `mean`.
+    Exponential {
+        /// Mean latency.
+        mean: Duration,
+    },
+    /// Pareto (heavy-tailed) with minimum `scale` and tail index `shape` (> 1 for
+    /// a finite mean: mean = scale·shape/(shape−1)).
+    Pareto {
+        /// Minimum latency.
+        scale: Duration,
+        /// Tail index α; smaller is heavier.
+        shape: f64,
+    },
+    /// Log-normal: `median`·e^(σ·Z), Z standard normal.
+    LogNormal {
+        /// Median latency.
+        median: Duration,
+        /// σ of the underlying normal.
+        sigma: f64,
+    },
+}
+
+impl Default for Latency {
+    fn default() -> Self {
+        Latency::Uniform { min: Duration::from_millis(1), max: Duration::from_millis(5) }
+    }
+}
+
+/// Latencies above this are capped, so one heavy-tail draw cannot stall a run.
+pub const LATENCY_CAP: u64 = 60 * super::time::SECOND;
+
+impl Latency {
+    /// Checks the parameters; the message names what is wrong.
+    pub fn validate(&self) -> Result<(), String> {
+        match self {
+            Latency::Uniform { min, max } if min > max => {
+                Err(format!("uniform latency needs min <= max, got min = {min}, max = {max}"))
+            }
+            Latency::Pareto { shape, .. } if !(*shape > 0.0 && shape.is_finite()) => {
+                Err(format!("pareto shape must be a positive number, got {shape}"))
+            }
+            Latency::LogNormal { sigma, .. } if !(*sigma >= 0.0 && sigma.is_finite()) => {
+                Err(format!("log_normal sigma must be >= 0, got {sigma}"))
+            }
+            _ => Ok(()),
+        }
+    }
+
+    /// The distribution's mean in nanoseconds (before clipping and capping), when
+    /// it has a finite one. Used by tests and reports.
+    pub fn mean_nanos(&self) -> Option<f64> {
+        Some(match self {
+            Latency::Constant { value } => value.0 as f64,
+            Latency::Uniform { min, max } => (min.0 + max.0) as f64 / 2.0,
+            Latency::Normal { mean, .. } => mean.0 as f64,
+            Latency::Exponential { mean } => mean.0 as f64,
+            Latency::Pareto { scale, shape } if *shape > 1.0 => scale.0 as f64 * shape / (shape - 1.0),
+            Latency::Pareto { .. } => return None,
+            Latency::LogNormal { median, sigma } => median.0 as f64 * (sigma * sigma / 2.0).exp(),
+        })
+    }
+
+    /// Draws one latency in nanoseconds. A constant draws nothing.
+    #[inline]
+    pub fn sample(&self, rng: &mut Rng) -> u64 {
+        let nanos = match self {
+            Latency::Constant { value } => return value.0,
+            Latency::Uniform { min, max } => {
+                return if min.0 >= max.0 { min.0 } else { rng.gen_range(min.0..=max.0) };
+            }
+            Latency::Normal { mean, stddev } => mean.0 as f64 + stddev.0 as f64 * standard_normal(rng),
+            Latency::Exponential { mean } => -(mean.0 as f64) * open_unit(rng).ln(),
+            Latency::Pareto { scale, shape } => scale.0 as f64 / open_unit(rng).powf(1.0 / shape),
+            Latency::LogNormal { median, sigma } => median.0 as f64 * (sigma * standard_normal(rng)).exp(),
+        };
+        if nanos.is_nan() || nanos <= 0.0 {
+            0
+        } else if nanos >= LATENCY_CAP as f64 {
+            LATENCY_CAP
+        } else {
+            nanos as u64
+        }
+    }
+}
+
+/// A standard normal draw (Box–Muller; one of the pair is discarded so that each
+/// call consumes a fixed amount of randomness).
+fn standard_normal(rng: &mut Rng) -> f64 {
+    let u1 = open_unit(rng);
+    let u2: f64 = rng.r#gen();
+    (-2.0 * u1.ln()).sqrt() * (std::f64::consts::TAU * u2).cos()
+}
+
+/// Overrides for one directed link, `[[network.links]]`.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct LinkOverride {
+    /// Sending process id.
+    pub from: usize,
+    /// Receiving process id.
+    pub to: usize,
+    /// Latency on this link (default: the network's).
+    #[serde(default)]
+    pub latency: Option<Latency>,
+    /// Drop probability on this link (default: the network's).
+    #[serde(default)]
+    pub drop_probability: Option<Probability>,
+    /// Duplicate probability on this link (default: the network's).
+    #[serde(default)]
+    pub duplicate_probability: Option<Probability>,
+}
+
+/// The `[network]` table of a scenario.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct NetworkConfig {
+    /// Latency of every link. Default uniform 1ms..5ms.
+    #[serde(default)]
+    pub latency: Latency,
+    /// Probability that a message is lost. Default 0.
+    #[serde(default)]
+    pub drop_probability: Probability,
+    /// Probability that a message is delivered twice. Default 0.
+    #[serde(default)]
+    pub duplicate_probability: Probability,
+    /// Deliver messages on each (sender, receiver) pair in send order. Default false.
+    #[serde(default)]
+    pub fifo: bool,
+    /// Per-link overrides. Default none.
+    #[serde(default)]
+    pub links: Vec<LinkOverride>,
+}
+
+/// The live state of one directed link.
+#[derive(Clone, Debug)]
+pub struct Link {
+    /// Latency distribution.
+    pub latency: Latency,
+    /// Drop probability.
+    pub drop_probability: f64,
+    /// Duplicate probability.
+    pub duplicate_probability: f64,
+    /// Cut by a partition.
+    pub cut: bool,
+    /// Latest delivery time scheduled on this link (for FIFO).
+    pub last_delivery: u64,
+}
+
+/// Why a message did not arrive.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum DropReason {
+    /// Random loss.
+    Lost = 1,
+    /// The link was cut by a partition.
+    Partitioned = 2,
+    /// The destination was crashed (or crashed while the message was in flight).
+    DestinationDown = 3,
+}
+
+impl DropReason {
+    /// Lowercase name for traces.
+    pub fn name(self) -> &'static str {
+        match self {
+            DropReason::Lost => "lost",
+            DropReason::Partitioned => "partitioned",
+            DropReason::DestinationDown => "destination_down",
+        }
+    }
+}
+
+/// The network of a world with `processes` processes, of which the first `nodes`
+/// are server nodes.
+#[derive(Clone, Debug)]
+pub struct Network {
+    processes: usize,
+    nodes: usize,
+    fifo: bool,
+    links: Vec<Link>,
+    base: NetworkConfig,
+    /// Messages put on the wire.
+    pub sent: u64,
+    /// Messages delivered.
+    pub delivered: u64,
+    /// Messages lost to random drops.
+    pub lost: u64,
+    /// Messages lost to cut links.
+    pub partitioned: u64,
+    /// Messages lost because the destination was down.
+    pub to_dead: u64,
+    /// Extra copies made.
+    pub duplicated: u64,
+}
+
+impl Network {
+    /// A network from its configuration. Overrides naming processes that do not
+    /// exist are rejected by scenario validation before this point.
+    pub fn new(config: &NetworkConfig, nodes: usize, processes: usize) -> Self {
+        let base_link = Link {
+            latency: config.latency.clone(),
+            drop_probability: config.drop_probability.0,
+            duplicate_probability: config.duplicate_probability.0,
+            cut: false,
+            last_delivery: 0,
+        };
+        let mut network = Network {
+            processes,
+            nodes,
+            fifo: config.fifo,
+            links: vec![base_link; processes * processes],
+            base: config.clone(),
+            sent: 0,
+            delivered: 0,
+            lost: 0,
+            partitioned: 0,
+            to_dead: 0,
+            duplicated: 0,
+        };
+        network.apply_overrides();
+        network
+    }
+
+    fn apply_overrides(&mut self) {
+        for link in self.base.links.clone() {
+            assert!(link.from < self.processes && link.to < self.processes, "link override out of range");
+            let state = self.link_mut(link.from, link.to);
+            if let Some(latency) = link.latency {
+                state.latency = latency;
+            }
+            if let Some(p) = link.drop_probability {
+                state.drop_probability = p.0;
+            }
+            if let Some(p) = link.duplicate_probability {
+                state.duplicate_probability = p.0;
+            }
+        }
+    }
+
+    /// Number of server nodes.
+    pub fn nodes(&self) -> usize {
+        self.nodes
+    }
+
+    /// The directed link `from → to`.
+    #[inline]
+    pub fn link(&self, from: usize, to: usize) -> &Link {
+        &self.links[from * self.processes + to]
+    }
+
+    /// The directed link `from → to`, mutably.
+    #[inline]
+    pub fn link_mut(&mut self, from: usize, to: usize) -> &mut Link {
+        &mut self.links[from * self.processes + to]
+    }
+
+    /// Whether `from → to` is currently cut.
+    #[inline]
+    pub fn is_cut(&self, from: usize, to: usize) -> bool {
+        self.link(from, to).cut
+    }
+
+    /// Decides the fate of a message sent now: `None` if dropped at send (with the
+    /// reason), else the delivery times (two when duplicated).
+    #[inline]
+    pub fn route(&mut self, from: usize, to: usize, now: u64, rng: &mut Rng) -> Route {
+        self.sent += 1;
+        let fifo = self.fifo;
+        let link = &mut self.links[from * self.processes + to];
+        if link.cut {
+            self.partitioned += 1;
+            return Route::Dropped(DropReason::Partitioned);
+        }
+        if chance(rng, link.drop_probability) {
+            self.lost += 1;
+            return Route::Dropped(DropReason::Lost);
+        }
+        let mut first = now + link.latency.sample(rng);
+        if fifo {
+            first = first.max(link.last_delivery);
+            link.last_delivery = first;
+        }
+        if chance(rng, link.duplicate_probability) {
+            let mut second = now + link.latency.sample(rng);
+            if fifo {
+                second = second.max(link.last_delivery);
+                link.last_delivery = second;
+            }
+            self.duplicated += 1;
+            return Route::Twice(first, second);
+        }
+        Route::Once(first)
+    }
+
+    /// Cuts the given directed links (replacing no existing cut; callers heal first
+    /// when a partition should replace the previous one).
+    pub fn cut(&mut self, from: usize, to: usize) {
+        debug_assert!(from < self.nodes && to < self.nodes, "partitions cut node links only");
+        self.link_mut(from, to).cut = true;
+    }
+
+    /// Restores every cut link.
+    pub fn heal(&mut self) {
+        for link in &mut self.links {
+            link.cut = false;
+        }
+    }
+
+    /// Whether any link is cut.
+    pub fn is_partitioned(&self) -> bool {
+        self.links.iter().any(|link| link.cut)
+    }
+
+    /// Overrides drop and duplicate probabilities on every link (swarm testing draws
+    /// these per seed).
+    pub fn set_loss(&mut self, drop_probability: f64, duplicate_probability: f64) {
+        for link in &mut self.links {
+            link.drop_probability = drop_probability;
+            link.duplicate_probability = duplicate_probability;
+        }
+        self.apply_overrides();
+    }
+
+    /// Cut links as (from, to) pairs, in order; for reports and tests.
+    pub fn cut_links(&self) -> Vec<(usize, usize)> {
+        let mut cuts = Vec::new();
+        for from in 0..self.nodes {
+            for to in 0..self.nodes {
+                if self.is_cut(from, to) {
+                    cuts.push((from, to));
+                }
+            }
+        }
+        cuts
+    }
+}
+
+/// The outcome of [`Network::route`].
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Route {
+    /// Lost at send time.
+    Dropped(DropReason),
+    /// Delivered once at this time.
+    Once(u64),
+    /// Delivered twice, at these times.
+    Twice(u64, u64),
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::sim::rng::stream;
+
+    #[test]
+    fn each_distribution_has_roughly_its_configured_mean() {
+        let ms = Duration::from_millis;
+        let cases = [
+            Latency::Constant { value: ms(3) },
+            Latency::Uniform { min: ms(1), max: ms(9) },
+            Latency::Normal { mean: ms(20), stddev: ms(2) },
+            Latency::Exponential { mean: ms(10) },
+            Latency::Pareto { scale: ms(2), shape: 3.0 },
+            Latency::LogNormal { median: ms(5), sigma: 0.5 },
+        ];
+        let mut rng = stream(9, "test", 0);
+        for latency in cases {
+            let n = 200_000;
+            let total: f64 = (0..n).map(|_| latency.sample(&mut rng) as f64).sum();
+            let mean = total / n as f64;
+            let expected = latency.mean_nanos().unwrap();
+            assert!((mean - expected).abs() / expected < 0.02, "{latency:?}: mean {mean} vs {expected}");
+        }
+    }
+
+    #[test]
+    fn normal_latency_is_clipped_at_zero() {
+        let latency = Latency::Normal { mean: Duration(10), stddev: Duration::from_millis(1) };
+        let mut rng = stream(2, "test", 0);
+        let zeros = (0..1000).filter(|_| latency.sample(&mut rng) == 0).count();
+        assert!(zeros > 400, "about half the draws are clipped, got {zeros}");
+    }
+
+    #[test]
+    fn fifo_links_never_reorder() {
+        let config = NetworkConfig {
+            latency: Latency::Uniform { min: Duration(1), max: Duration::from_millis(10) },
+            fifo: true,
+            ..NetworkConfig::default()
+        };
+        let mut network = Network::new(&config, 2, 2);
+        let mut rng = stream(4, "test", 0);
+        let mut last = 0;
+        for now in 0..1000 {
+            let Route::Once(at) = network.route(0, 1, now, &mut rng) else { panic!() };
+            assert!(at >= last);
+            last = at;
+        }
+    }
+}

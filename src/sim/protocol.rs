@@ -1,0 +1,252 @@
+//! The protocol interface: sans-IO nodes and clients, and the context they act
+//! through.
+//!
+//! A protocol is a set of types ([`Protocol`]): a message, a timer tag, a server
+//! node and a client. Handlers change their own state and act only through the
+//! [`Ctx`] they are handed: send a message, set or cancel a timer (asked for as a
+//! range; the simulator draws the delay), read the local clock, draw from their own
+//! rng stream, use their disk, and — for clients — record operations in the
+//! history. No async, no threads, no wall clock: the same inputs give the same
+//! outputs, which is what makes every run replayable.
+//!
+//! Process ids: server nodes are `0..nodes`, clients are `nodes..nodes + clients`.
+
+use super::disk::Disk;
+use super::history::{EventType, HistoryEvent, Value};
+use super::rng::{Rng, between};
+use super::time::Duration;
+use std::collections::BTreeMap;
+use std::fmt::Debug;
+use std::hash::Hash;
+
+/// A process id: a node (`< nodes`) or a client (`>= nodes`).
+pub type ProcessId = usize;
+
+/// Identifies a timer so it can be cancelled.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct TimerId(pub u64);
+
+/// The types that make up one protocol.
+pub trait Protocol: Sized + 'static {
+    /// Messages between processes (nodes and clients alike).
+    type Msg: Clone + Debug + Hash;
+    /// What a timer carries back to its owner when it fires.
+    type Timer: Clone + Debug + Hash;
+    /// A server node.
+    type Node: Node<Self>;
+    /// A client process, which invokes operations and records their outcomes.
+    type Client: Client<Self>;
+}
+
+/// The role a node reports, used by fault selectors (`leader`) and charts.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, PartialOrd, Ord, Hash, serde::Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Role {
+    /// No particular role (leaderless protocols).
+    #[default]
+    None,
+    /// Follows a leader.
+    Follower,
+    /// Campaigning to become leader.
+    Candidate,
+    /// The leader.
+    Leader,
+}
+
+/// A node's small public status: its role and its term or epoch.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash, serde::Serialize)]
+pub struct Status {
+    /// Leader, follower, ...
+    pub role: Role,
+    /// Term, epoch or ballot (0 when meaningless).
+    pub term: u64,
+}
+
+/// A server node. Created fresh by the protocol's factory at start and after every
+/// crash; `on_restart` is where it rebuilds itself from its disk.
+pub trait Node<P: Protocol>: Clone {
+    /// Called once when the run starts.
+    fn on_start(&mut self, ctx: &mut Ctx<'_, P>);
+
+    /// Called on a fresh node after a crash; the disk holds what survived. The
+    /// default treats a restart like a start.
+    fn on_restart(&mut self, ctx: &mut Ctx<'_, P>) {
+        self.on_start(ctx);
+    }
+
+    /// A message arrived.
+    fn on_message(&mut self, ctx: &mut Ctx<'_, P>, from: ProcessId, msg: P::Msg);
+
+    /// A timer set earlier fired.
+    fn on_timer(&mut self, ctx: &mut Ctx<'_, P>, timer: P::Timer);
+
+    /// Role and term, for selectors and charts.
+    fn status(&self) -> Status {
+        Status::default()
+    }
+}
+
+/// A client process. Clients never crash; their operations are the history.
+pub trait Client<P: Protocol>: Clone {
+    /// Called once when the run starts.
+    fn on_start(&mut self, ctx: &mut Ctx<'_, P>);
+    /// A message (usually a reply) arrived.
+    fn on_message(&mut self, ctx: &mut Ctx<'_, P>, from: ProcessId, msg: P::Msg);
+    /// A timer set earlier fired.
+    fn on_timer(&mut self, ctx: &mut Ctx<'_, P>, timer: P::Timer);
+}
+
+/// A command a handler issued; the world carries it out after the handler returns.
+#[derive(Clone, Debug)]
+pub enum Effect<P: Protocol> {
+    /// Send a message.
+    Send {
+        /// Destination.
+        to: ProcessId,
+        /// Payload.
+        msg: P::Msg,
+    },
+    /// Start a timer firing after `delay` nanoseconds of local time.
+    SetTimer {
+        /// Its id.
+        id: TimerId,
+        /// Local-clock delay.
+        delay: u64,
+        /// What it carries.
+        timer: P::Timer,
+    },
+    /// Cancel a timer (no effect if it already fired).
+    CancelTimer(TimerId),
+    /// A client history event.
+    History(HistoryEvent),
+}
+
+/// Everything a handler may touch. See the module documentation.
+pub struct Ctx<'a, P: Protocol> {
+    pub(crate) id: ProcessId,
+    pub(crate) nodes: usize,
+    pub(crate) clients: usize,
+    pub(crate) local_now: u64,
+    pub(crate) true_now: u64,
+    pub(crate) workload_open: bool,
+    pub(crate) rng: &'a mut Rng,
+    pub(crate) timer_rng: &'a mut Rng,
+    pub(crate) effects: &'a mut Vec<Effect<P>>,
+    pub(crate) disk: Option<&'a mut Disk>,
+    pub(crate) next_timer: &'a mut u64,
+    pub(crate) sometimes: &'a mut BTreeMap<&'static str, u64>,
+}
+
+impl<'a, P: Protocol> Ctx<'a, P> {
+    /// This process's id.
+    #[inline]
+    pub fn id(&self) -> ProcessId {
+        self.id
+    }
+
+    /// Number of server nodes (ids `0..nodes()`).
+    #[inline]
+    pub fn nodes(&self) -> usize {
+        self.nodes
+    }
+
+    /// Number of clients (ids `nodes()..nodes() + clients()`).
+    #[inline]
+    pub fn clients(&self) -> usize {
+        self.clients
+    }
+
+    /// The local clock in nanoseconds: true time skewed by this node's offset and
+    /// drift. Timers and leases should use it, and suffer its errors.
+    #[inline]
+    pub fn now(&self) -> u64 {
+        self.local_now
+    }
+
+    /// Whether clients should still start new operations (false once the fault
+    /// phase is over and the liveness window runs).
+    #[inline]
+    pub fn workload_open(&self) -> bool {
+        self.workload_open
+    }
+
+    /// This process's own random stream.
+    #[inline]
+    pub fn rng(&mut self) -> &mut Rng {
+        self.rng
+    }
+
+    /// Sends `msg` to `to`. Sending to oneself is allowed and goes through the
+    /// network like any other message.
+    #[inline]
+    pub fn send(&mut self, to: ProcessId, msg: P::Msg) {
+        assert!(to < self.nodes + self.clients, "send to process {to}, which does not exist");
+        self.effects.push(Effect::Send { to, msg });
+    }
+
+    /// Sends `msg` to every server node except this one.
+    pub fn broadcast(&mut self, msg: P::Msg) {
+        for to in 0..self.nodes {
+            if to != self.id {
+                self.effects.push(Effect::Send { to, msg: msg.clone() });
+            }
+        }
+    }
+
+    /// Sets a timer firing after a delay drawn uniformly from `[min, max]` of local
+    /// time (the simulator draws it, from a stream of its own).
+    pub fn set_timer(&mut self, min: Duration, max: Duration, timer: P::Timer) -> TimerId {
+        assert!(min <= max, "timer range {min}..{max} is empty");
+        let delay = between(self.timer_rng, min.0, max.0);
+        let id = TimerId(*self.next_timer);
+        *self.next_timer += 1;
+        self.effects.push(Effect::SetTimer { id, delay, timer });
+        id
+    }
+
+    /// Cancels a timer; a no-op if it already fired or was cancelled.
+    pub fn cancel_timer(&mut self, id: TimerId) {
+        self.effects.push(Effect::CancelTimer(id));
+    }
+
+    /// This node's disk.
+    ///
+    /// # Panics
+    /// When called by a client: clients have no disk.
+    pub fn disk(&mut self) -> &mut Disk {
+        self.disk.as_deref_mut().expect("clients have no disk")
+    }
+
+    /// Marks a rare situation as reached (a *sometimes* property); a run reports
+    /// which named points fired, so a campaign can say what it never exercised.
+    pub fn sometimes(&mut self, name: &'static str) {
+        *self.sometimes.entry(name).or_insert(0) += 1;
+    }
+
+    fn record(&mut self, kind: EventType, f: &str, key: Option<&str>, value: Value) {
+        assert!(self.id >= self.nodes, "only clients record history events");
+        let process = (self.id - self.nodes) as u64;
+        let event = HistoryEvent::new(process, kind, f, key, value, self.true_now);
+        self.effects.push(Effect::History(event));
+    }
+
+    /// Records the start of operation `f` on `key` with argument `value`.
+    pub fn invoke(&mut self, f: &str, key: Option<&str>, value: Value) {
+        self.record(EventType::Invoke, f, key, value);
+    }
+
+    /// Records that the open operation completed and took effect with `value`.
+    pub fn ok(&mut self, f: &str, key: Option<&str>, value: Value) {
+        self.record(EventType::Ok, f, key, value);
+    }
+
+    /// Records that the open operation certainly did not take effect.
+    pub fn fail(&mut self, f: &str, key: Option<&str>, value: Value) {
+        self.record(EventType::Fail, f, key, value);
+    }
+
+    /// Records that the outcome of the open operation is unknown.
+    pub fn info(&mut self, f: &str, key: Option<&str>, value: Value) {
+        self.record(EventType::Info, f, key, value);
+    }
+}

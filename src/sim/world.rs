@@ -1,0 +1,872 @@
+//! The world: every process, the network, the disks, the clocks and the event
+//! queue, advanced one event at a time.
+//!
+//! The event queue orders by (virtual time, insertion sequence), so ties are broken
+//! by the order events were scheduled — never by memory addresses or hash order.
+//! Each step pops one event (a delivery, a timer, a fault), runs the one handler it
+//! concerns, and carries out the effects the handler issued. Every event is folded
+//! into the trace hash as it happens.
+//!
+//! The world is plain data and `Clone`: a snapshot is a clone. Protocol types are
+//! generic parameters, so the hot path has no dynamic dispatch.
+
+use super::disk::{Disk, DiskConfig};
+use super::fault::{Fault, Target, TimedFault, selector_size};
+use super::history::{EventType, HistoryEvent};
+use super::network::{DropReason, Network, NetworkConfig, Route};
+use super::protocol::{Client, Ctx, Effect, Node, ProcessId, Protocol, Role, Status};
+use super::rng::{self, Rng, between};
+use super::trace::{EventKind, SharedSink, StableHasher, TraceRecord, fold};
+use rand::Rng as _;
+use std::cmp::Ordering;
+use std::collections::{BTreeMap, BTreeSet, BinaryHeap};
+use std::rc::Rc;
+
+/// How the world is built: sizes, seed, network and disk behaviour, clocks.
+#[derive(Clone, Debug, Default)]
+pub struct WorldConfig {
+    /// The root seed every stream derives from.
+    pub seed: u64,
+    /// Number of server nodes.
+    pub nodes: usize,
+    /// Number of clients.
+    pub clients: usize,
+    /// The network model.
+    pub network: NetworkConfig,
+    /// The disk model.
+    pub disk: DiskConfig,
+    /// Each node starts with a clock offset drawn uniformly from ±this (ns).
+    pub clock_offset_max: u64,
+    /// Each node starts with a drift drawn uniformly from ±this (ppm).
+    pub clock_drift_ppm_max: u64,
+}
+
+/// A node's local clock: piecewise linear in true time.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Clock {
+    base_true: u64,
+    base_local: i64,
+    drift_ppm: i64,
+}
+
+impl Clock {
+    /// Local time at true time `now` (never below 0).
+    #[inline]
+    pub fn local(&self, now: u64) -> u64 {
+        let elapsed = now.saturating_sub(self.base_true) as i64;
+        let local = if self.drift_ppm == 0 {
+            self.base_local + elapsed
+        } else {
+            self.base_local + elapsed + ((elapsed as i128 * self.drift_ppm as i128) / 1_000_000) as i64
+        };
+        local.max(0) as u64
+    }
+
+    /// The true time that passes while this clock advances by `local_delay`.
+    #[inline]
+    pub fn true_delay(&self, local_delay: u64) -> u64 {
+        if self.drift_ppm == 0 {
+            local_delay
+        } else {
+            (local_delay as i128 * 1_000_000 / (1_000_000 + self.drift_ppm) as i128) as u64
+        }
+    }
+
+    /// Jumps the clock by `offset` and sets its drift, from true time `now` on.
+    pub fn skew(&mut self, now: u64, offset: i64, drift_ppm: i64) {
+        let current = self.local(now) as i64;
+        self.base_true = now;
+        self.base_local = current + offset;
+        self.drift_ppm = drift_ppm.clamp(-500_000, 500_000);
+    }
+
+    /// Puts the clock back to true time, no drift.
+    pub fn reset(&mut self, now: u64) {
+        *self = Clock { base_true: now, base_local: now as i64, drift_ppm: 0 };
+    }
+
+    /// Current drift in ppm.
+    pub fn drift_ppm(&self) -> i64 {
+        self.drift_ppm
+    }
+}
+
+#[derive(Clone, Debug)]
+enum Payload<P: Protocol> {
+    Deliver { from: u32, to: u32, incarnation: u32, ready: bool, hash: u64, msg: P::Msg },
+    Timer { process: u32, id: u64, ready: bool, timer: P::Timer },
+    Fault(Box<TimedFault>),
+}
+
+#[derive(Clone, Debug)]
+struct Entry<P: Protocol> {
+    time: u64,
+    seq: u64,
+    payload: Payload<P>,
+}
+
+impl<P: Protocol> PartialEq for Entry<P> {
+    fn eq(&self, other: &Self) -> bool {
+        (self.time, self.seq) == (other.time, other.seq)
+    }
+}
+impl<P: Protocol> Eq for Entry<P> {}
+impl<P: Protocol> PartialOrd for Entry<P> {
+    fn partial_cmp(&self, other: &Self) -> Option<Ordering> {
+        Some(self.cmp(other))
+    }
+}
+impl<P: Protocol> Ord for Entry<P> {
+    /// Reversed: `BinaryHeap` is a max-heap and we want the earliest event first.
+    fn cmp(&self, other: &Self) -> Ordering {
+        (other.time, other.seq).cmp(&(self.time, self.seq))
+    }
+}
+
+/// Per-process runtime state kept by the world (not by the protocol).
+#[derive(Clone, Debug)]
+struct ProcessState<P: Protocol> {
+    up: bool,
+    paused: bool,
+    incarnation: u32,
+    timers: BTreeSet<u64>,
+    backlog: Vec<Payload<P>>,
+    clock: Clock,
+    operation_open: bool,
+}
+
+enum Action<P: Protocol> {
+    Start,
+    Restart,
+    Message(ProcessId, P::Msg),
+    Timer(P::Timer),
+}
+
+/// What one step did, for checkers.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Step {
+    /// A message was handled by `to`.
+    Delivered {
+        /// Sender.
+        from: ProcessId,
+        /// Receiver.
+        to: ProcessId,
+    },
+    /// A message was lost at delivery time.
+    Dropped,
+    /// A timer fired at `process`.
+    Timer {
+        /// Owner.
+        process: ProcessId,
+    },
+    /// A fault was applied.
+    Fault,
+    /// The event was held back (paused process) or was a cancelled timer.
+    Skipped,
+}
+
+/// A node factory: builds a fresh node for an id (at start and after each crash).
+pub type NodeFactory<P> = Rc<dyn Fn(usize) -> <P as Protocol>::Node>;
+
+/// The simulated world. See the module documentation.
+#[derive(Clone)]
+pub struct World<P: Protocol> {
+    now: u64,
+    node_count: usize,
+    client_count: usize,
+    nodes: Vec<P::Node>,
+    clients: Vec<P::Client>,
+    processes: Vec<ProcessState<P>>,
+    rngs: Vec<Rng>,
+    timer_rngs: Vec<Rng>,
+    network_rng: Rng,
+    fault_rng: Rng,
+    network: Network,
+    disks: Vec<Disk>,
+    disk_config: DiskConfig,
+    queue: BinaryHeap<Entry<P>>,
+    seq: u64,
+    history: Vec<HistoryEvent>,
+    effects: Vec<Effect<P>>,
+    next_timer: u64,
+    sometimes: BTreeMap<&'static str, u64>,
+    workload_open: bool,
+    trace_hash: u64,
+    events: u64,
+    sink: Option<SharedSink>,
+    factory: NodeFactory<P>,
+    dispatching: Option<(ProcessId, &'static str)>,
+    faults_applied: u64,
+}
+
+const NO_PROCESS: u64 = 0x0FFF_FFFF;
+
+impl<P: Protocol> World<P> {
+    /// Builds a world. Nodes come from `factory`, clients from `client_factory`
+    /// (called with the client's index, 0-based). Nothing runs until [`World::start`].
+    pub fn new(
+        config: &WorldConfig,
+        factory: NodeFactory<P>,
+        client_factory: impl Fn(usize) -> P::Client,
+    ) -> Self {
+        assert!(config.nodes > 0, "a world needs at least one node");
+        let processes = config.nodes + config.clients;
+        let mut fault_rng = rng::stream(config.seed, "faults", 0);
+        let mut process_states = Vec::with_capacity(processes);
+        for id in 0..processes {
+            let mut clock = Clock::default();
+            if id < config.nodes && (config.clock_offset_max > 0 || config.clock_drift_ppm_max > 0) {
+                let mut clock_rng = rng::stream(config.seed, "clock", id as u64);
+                let offset = between(&mut clock_rng, 0, 2 * config.clock_offset_max) as i64 - config.clock_offset_max as i64;
+                let drift = between(&mut clock_rng, 0, 2 * config.clock_drift_ppm_max) as i64
+                    - config.clock_drift_ppm_max as i64;
+                clock.skew(0, offset, drift);
+            }
+            process_states.push(ProcessState {
+                up: true,
+                paused: false,
+                incarnation: 0,
+                timers: BTreeSet::new(),
+                backlog: Vec::new(),
+                clock,
+                operation_open: false,
+            });
+        }
+        // Touch the fault stream once so its state is independent of clock setup.
+        let _ = fault_rng.r#gen::<u64>();
+        World {
+            now: 0,
+            node_count: config.nodes,
+            client_count: config.clients,
+            nodes: (0..config.nodes).map(|id| factory(id)).collect(),
+            clients: (0..config.clients).map(&client_factory).collect(),
+            processes: process_states,
+            rngs: (0..processes).map(|id| rng::stream(config.seed, "process", id as u64)).collect(),
+            timer_rngs: (0..processes).map(|id| rng::stream(config.seed, "timers", id as u64)).collect(),
+            network_rng: rng::stream(config.seed, "network", 0),
+            fault_rng,
+            network: Network::new(&config.network, config.nodes, processes),
+            disks: vec![Disk::new(); config.nodes],
+            disk_config: config.disk.clone(),
+            queue: BinaryHeap::new(),
+            seq: 0,
+            history: Vec::new(),
+            effects: Vec::new(),
+            next_timer: 0,
+            sometimes: BTreeMap::new(),
+            workload_open: true,
+            trace_hash: rng::name_hash("faultline-trace-v1"),
+            events: 0,
+            sink: None,
+            factory,
+            dispatching: None,
+            faults_applied: 0,
+        }
+    }
+
+    /// Records every event into `sink` from now on.
+    pub fn set_sink(&mut self, sink: SharedSink) {
+        self.sink = Some(sink);
+    }
+
+    /// Starts every node, then every client, at time 0.
+    pub fn start(&mut self) {
+        for id in 0..self.node_count + self.client_count {
+            self.trace(EventKind::Start, id as u64, NO_PROCESS, 0, || String::new());
+            self.dispatch(id, Action::Start);
+        }
+    }
+
+    /// Schedules a fault at true time `at`.
+    pub fn schedule_fault(&mut self, at: u64, fault: TimedFault) {
+        self.push(at, Payload::Fault(Box::new(fault)));
+    }
+
+    /// Overrides every link's drop and duplicate probabilities.
+    pub fn set_loss(&mut self, drop_probability: f64, duplicate_probability: f64) {
+        self.network.set_loss(drop_probability, duplicate_probability);
+    }
+
+    #[inline]
+    fn push(&mut self, time: u64, payload: Payload<P>) {
+        self.seq += 1;
+        self.queue.push(Entry { time, seq: self.seq, payload });
+    }
+
+    /// The time of the next event, if any.
+    pub fn next_time(&self) -> Option<u64> {
+        self.queue.peek().map(|entry| entry.time)
+    }
+
+    /// Runs the next event if it happens at or before `limit`.
+    #[inline]
+    pub fn step_until(&mut self, limit: u64) -> Option<Step> {
+        if self.queue.peek()?.time > limit {
+            return None;
+        }
+        let entry = self.queue.pop()?;
+        debug_assert!(entry.time >= self.now, "time went backwards");
+        self.now = entry.time;
+        Some(self.handle(entry.payload))
+    }
+
+    fn handle(&mut self, payload: Payload<P>) -> Step {
+        match payload {
+            Payload::Deliver { from, to, incarnation, ready, hash, msg } => {
+                let (from, to) = (from as usize, to as usize);
+                let state = &self.processes[to];
+                if !state.up || state.incarnation != incarnation {
+                    self.network.to_dead += 1;
+                    self.trace_drop(from, to, DropReason::DestinationDown, hash, &msg);
+                    return Step::Dropped;
+                }
+                if !ready && self.network.is_cut(from, to) {
+                    self.network.partitioned += 1;
+                    self.trace_drop(from, to, DropReason::Partitioned, hash, &msg);
+                    return Step::Dropped;
+                }
+                if state.paused {
+                    let held = Payload::Deliver { from: from as u32, to: to as u32, incarnation, ready: true, hash, msg };
+                    self.processes[to].backlog.push(held);
+                    return Step::Skipped;
+                }
+                self.network.delivered += 1;
+                self.trace(EventKind::Deliver, from as u64, to as u64, hash, || format!("{msg:?}"));
+                self.dispatch(to, Action::Message(from, msg));
+                Step::Delivered { from, to }
+            }
+            Payload::Timer { process, id, ready, timer } => {
+                let owner = process as usize;
+                if !ready && !self.processes[owner].timers.remove(&id) {
+                    return Step::Skipped;
+                }
+                if self.processes[owner].paused {
+                    let held = Payload::Timer { process, id, ready: true, timer };
+                    self.processes[owner].backlog.push(held);
+                    return Step::Skipped;
+                }
+                let hash = StableHasher::hash_of(&timer);
+                self.trace(EventKind::Timer, owner as u64, NO_PROCESS, hash, || format!("{timer:?}"));
+                self.dispatch(owner, Action::Timer(timer));
+                Step::Timer { process: owner }
+            }
+            Payload::Fault(fault) => {
+                self.apply_fault(*fault);
+                Step::Fault
+            }
+        }
+    }
+
+    fn trace_drop(&mut self, from: usize, to: usize, reason: DropReason, hash: u64, msg: &P::Msg) {
+        self.trace(EventKind::Drop, from as u64, to as u64, hash ^ reason as u64, || {
+            format!("{} {msg:?}", reason.name())
+        });
+    }
+
+    /// Folds one event into the trace hash and hands it to the sink, if any.
+    #[inline]
+    fn trace(&mut self, kind: EventKind, from: u64, to: u64, payload: u64, detail: impl FnOnce() -> String) {
+        let head = kind as u64 | (from << 8) | (to << 36);
+        let mut hash = fold(self.trace_hash, head);
+        hash = fold(hash, self.now);
+        hash = fold(hash, payload);
+        self.trace_hash = hash;
+        let index = self.events;
+        self.events += 1;
+        if let Some(sink) = &self.sink {
+            let process = |id: u64| if id == NO_PROCESS { None } else { Some(id as usize) };
+            sink.borrow_mut().record(TraceRecord {
+                index,
+                time: self.now,
+                kind,
+                from: process(from),
+                to: process(to),
+                detail: detail(),
+                hash,
+            });
+        }
+    }
+
+    fn dispatch(&mut self, id: ProcessId, action: Action<P>) {
+        let mut effects = std::mem::take(&mut self.effects);
+        let is_node = id < self.node_count;
+        self.dispatching = Some((
+            id,
+            match action {
+                Action::Start => "start",
+                Action::Restart => "restart",
+                Action::Message(..) => "message",
+                Action::Timer(_) => "timer",
+            },
+        ));
+        {
+            let mut ctx = Ctx {
+                id,
+                nodes: self.node_count,
+                clients: self.client_count,
+                local_now: self.processes[id].clock.local(self.now),
+                true_now: self.now,
+                workload_open: self.workload_open,
+                rng: &mut self.rngs[id],
+                timer_rng: &mut self.timer_rngs[id],
+                effects: &mut effects,
+                disk: if is_node { Some(&mut self.disks[id]) } else { None },
+                next_timer: &mut self.next_timer,
+                sometimes: &mut self.sometimes,
+            };
+            if is_node {
+                let node = &mut self.nodes[id];
+                match action {
+                    Action::Start => node.on_start(&mut ctx),
+                    Action::Restart => node.on_restart(&mut ctx),
+                    Action::Message(from, msg) => node.on_message(&mut ctx, from, msg),
+                    Action::Timer(timer) => node.on_timer(&mut ctx, timer),
+                }
+            } else {
+                let client = &mut self.clients[id - self.node_count];
+                match action {
+                    Action::Start | Action::Restart => client.on_start(&mut ctx),
+                    Action::Message(from, msg) => client.on_message(&mut ctx, from, msg),
+                    Action::Timer(timer) => client.on_timer(&mut ctx, timer),
+                }
+            }
+        }
+        self.dispatching = None;
+        for effect in effects.drain(..) {
+            self.carry_out(id, effect);
+        }
+        self.effects = effects;
+    }
+
+    #[inline]
+    fn carry_out(&mut self, id: ProcessId, effect: Effect<P>) {
+        match effect {
+            Effect::Send { to, msg } => {
+                let hash = StableHasher::hash_of(&msg);
+                self.trace(EventKind::Send, id as u64, to as u64, hash, || format!("{msg:?}"));
+                let incarnation = self.processes[to].incarnation;
+                let route = self.network.route(id, to, self.now, &mut self.network_rng);
+                let (from, to32) = (id as u32, to as u32);
+                match route {
+                    Route::Dropped(reason) => self.trace_drop(id, to, reason, hash, &msg),
+                    Route::Once(at) => {
+                        let payload = Payload::Deliver { from, to: to32, incarnation, ready: false, hash, msg };
+                        self.push(at, payload);
+                    }
+                    Route::Twice(first, second) => {
+                        self.trace(EventKind::Duplicate, id as u64, to as u64, hash, || format!("{msg:?}"));
+                        let copy = Payload::Deliver { from, to: to32, incarnation, ready: false, hash, msg: msg.clone() };
+                        self.push(first, copy);
+                        self.push(second, Payload::Deliver { from, to: to32, incarnation, ready: false, hash, msg });
+                    }
+                }
+            }
+            Effect::SetTimer { id: timer_id, delay, timer } => {
+                let state = &mut self.processes[id];
+                let fire_at = self.now + state.clock.true_delay(delay).max(1);
+                state.timers.insert(timer_id.0);
+                let payload = Payload::Timer { process: id as u32, id: timer_id.0, ready: false, timer };
+                self.push(fire_at, payload);
+            }
+            Effect::CancelTimer(timer_id) => {
+                self.processes[id].timers.remove(&timer_id.0);
+            }
+            Effect::History(event) => {
+                let state = &mut self.processes[id];
+                let (kind, opening) = match event.kind {
+                    EventType::Invoke => (EventKind::Invoke, true),
+                    _ => (EventKind::Complete, false),
+                };
+                assert!(
+                    state.operation_open != opening,
+                    "client {} {} an operation while {}",
+                    id - self.node_count,
+                    if opening { "invoked" } else { "completed" },
+                    if opening { "another was still open" } else { "none was open" }
+                );
+                state.operation_open = opening;
+                let hash = StableHasher::hash_of(&event);
+                let history_line = || serde_json::to_string(&event).unwrap_or_default();
+                self.trace(kind, id as u64, NO_PROCESS, hash, history_line);
+                self.history.push(event);
+            }
+        }
+    }
+
+    fn shuffled(&mut self, mut ids: Vec<usize>) -> Vec<usize> {
+        for index in (1..ids.len()).rev() {
+            let other = self.fault_rng.gen_range(0..=index);
+            ids.swap(index, other);
+        }
+        ids
+    }
+
+    /// Resolves a target to node ids among `candidates` (in increasing order).
+    fn resolve(&mut self, target: &Target, candidates: Vec<usize>) -> Vec<usize> {
+        let mut chosen = match target {
+            Target::Nodes(ids) => ids.iter().copied().filter(|id| candidates.contains(id)).collect(),
+            Target::Leader => {
+                let leader = candidates
+                    .iter()
+                    .copied()
+                    .filter(|&id| self.processes[id].up && self.nodes[id].status().role == Role::Leader)
+                    .max_by_key(|&id| (self.nodes[id].status().term, std::cmp::Reverse(id)));
+                leader.into_iter().collect()
+            }
+            Target::Random => {
+                if candidates.is_empty() {
+                    Vec::new()
+                } else {
+                    let pick = self.fault_rng.gen_range(0..candidates.len());
+                    vec![candidates[pick]]
+                }
+            }
+            Target::Minority | Target::Majority => {
+                let size = selector_size(target, self.node_count).min(candidates.len());
+                let mut picked = self.shuffled(candidates);
+                picked.truncate(size);
+                picked
+            }
+            Target::All => candidates,
+        };
+        chosen.sort_unstable();
+        chosen.dedup();
+        chosen
+    }
+
+    fn nodes_where(&self, keep: impl Fn(&ProcessState<P>) -> bool) -> Vec<usize> {
+        (0..self.node_count).filter(|&id| keep(&self.processes[id])).collect()
+    }
+
+    fn cut_between(&mut self, left: &[usize], right: &[usize]) {
+        for &a in left {
+            for &b in right {
+                if a != b {
+                    self.network.cut(a, b);
+                    self.network.cut(b, a);
+                }
+            }
+        }
+    }
+
+    fn apply_fault(&mut self, timed: TimedFault) {
+        self.faults_applied += 1;
+        let all: Vec<usize> = (0..self.node_count).collect();
+        let mut undo: Option<Fault> = None;
+        let mut hit: Vec<usize> = Vec::new();
+        let mut detail = String::new();
+        let mut kind = EventKind::Partition;
+        match &timed.fault {
+            Fault::Partition { groups } => {
+                self.network.heal();
+                let group_of = |id: usize| groups.iter().position(|group| group.contains(&id));
+                for a in 0..self.node_count {
+                    for b in 0..self.node_count {
+                        let apart = match (group_of(a), group_of(b)) {
+                            (Some(x), Some(y)) => x != y,
+                            _ => a != b,
+                        };
+                        if apart {
+                            self.network.cut(a, b);
+                        }
+                    }
+                }
+                detail = format!("groups {groups:?}");
+                undo = Some(Fault::Heal);
+            }
+            Fault::PartitionHalves => {
+                self.network.heal();
+                let order = self.shuffled(all.clone());
+                let (minority, majority) = order.split_at(self.node_count / 2);
+                self.cut_between(minority, majority);
+                let (mut minority, mut majority) = (minority.to_vec(), majority.to_vec());
+                minority.sort_unstable();
+                majority.sort_unstable();
+                detail = format!("groups [{minority:?}, {majority:?}]");
+                undo = Some(Fault::Heal);
+            }
+            Fault::Isolate(target) => {
+                hit = self.resolve(target, all.clone());
+                let rest: Vec<usize> = all.iter().copied().filter(|id| !hit.contains(id)).collect();
+                self.network.heal();
+                let victims = hit.clone();
+                self.cut_between(&victims, &rest);
+                detail = format!("isolate {victims:?}");
+                undo = Some(Fault::Heal);
+            }
+            Fault::Bridge => {
+                self.network.heal();
+                let order = self.shuffled(all.clone());
+                if order.len() >= 3 {
+                    let bridge = order[0];
+                    let side = (order.len() - 1) / 2;
+                    let (left, right) = order[1..].split_at(side);
+                    self.cut_between(left, right);
+                    let (mut left, mut right) = (left.to_vec(), right.to_vec());
+                    left.sort_unstable();
+                    right.sort_unstable();
+                    detail = format!("bridge {bridge} between {left:?} and {right:?}");
+                } else {
+                    detail = "bridge needs at least 3 nodes: nothing cut".into();
+                }
+                undo = Some(Fault::Heal);
+            }
+            Fault::OneWay { from, to } => {
+                let senders = self.resolve(from, all.clone());
+                let receivers = self.resolve(to, all.clone());
+                self.network.heal();
+                for &a in &senders {
+                    for &b in &receivers {
+                        if a != b {
+                            self.network.cut(a, b);
+                        }
+                    }
+                }
+                detail = format!("one way: {senders:?} -/-> {receivers:?}");
+                undo = Some(Fault::Heal);
+            }
+            Fault::Heal => {
+                kind = EventKind::Heal;
+                self.network.heal();
+            }
+            Fault::Crash(target) => {
+                kind = EventKind::Crash;
+                let candidates = self.nodes_where(|state| state.up);
+                hit = self.resolve(target, candidates);
+                for &id in &hit {
+                    self.crash(id);
+                }
+                undo = Some(Fault::Restart(Target::Nodes(hit.clone())));
+            }
+            Fault::Restart(target) => {
+                kind = EventKind::Restart;
+                let candidates = self.nodes_where(|state| !state.up);
+                hit = self.resolve(target, candidates);
+            }
+            Fault::Pause(target) => {
+                kind = EventKind::Pause;
+                let candidates = self.nodes_where(|state| state.up && !state.paused);
+                hit = self.resolve(target, candidates);
+                for &id in &hit {
+                    self.processes[id].paused = true;
+                }
+                undo = Some(Fault::Resume(Target::Nodes(hit.clone())));
+            }
+            Fault::Resume(target) => {
+                kind = EventKind::Resume;
+                let candidates = self.nodes_where(|state| state.paused);
+                hit = self.resolve(target, candidates);
+            }
+            Fault::ClockSkew { target, offset, drift_ppm } => {
+                kind = EventKind::ClockSkew;
+                hit = self.resolve(target, all.clone());
+                for &id in &hit {
+                    self.processes[id].clock.skew(self.now, *offset, *drift_ppm);
+                }
+                detail = format!("offset {offset}ns drift {drift_ppm}ppm");
+                undo = Some(Fault::ClockReset(Target::Nodes(hit.clone())));
+            }
+            Fault::ClockReset(target) => {
+                kind = EventKind::ClockSkew;
+                hit = self.resolve(target, all.clone());
+                for &id in &hit {
+                    self.processes[id].clock.reset(self.now);
+                }
+                detail = "reset".into();
+            }
+            Fault::DiskCorrupt(target) => {
+                kind = EventKind::DiskFault;
+                hit = self.resolve(target, all.clone());
+                let mut places = Vec::new();
+                for &id in &hit {
+                    let place = self.disks[id].corrupt(&mut self.fault_rng);
+                    places.push(place.map_or("empty disk".into(), |(file, at)| format!("{file}@{at}")));
+                }
+                detail = format!("corrupt {}", places.join(", "));
+            }
+            Fault::DiskLoseUnsynced(target) => {
+                kind = EventKind::DiskFault;
+                hit = self.resolve(target, all.clone());
+                let mut lost = 0;
+                for &id in &hit {
+                    lost += usize::from(self.disks[id].lose_unsynced(&mut self.fault_rng));
+                }
+                detail = format!("lose unsynced write ({lost} lost)");
+            }
+            Fault::DiskFailRead { target, count } => {
+                kind = EventKind::DiskFault;
+                hit = self.resolve(target, all.clone());
+                for &id in &hit {
+                    self.disks[id].fail_reads(*count);
+                }
+                detail = format!("fail next {count} reads");
+            }
+            Fault::HealAll => {
+                kind = EventKind::LivenessStart;
+                self.network.heal();
+                self.workload_open = false;
+                for id in 0..self.node_count {
+                    self.processes[id].clock.reset(self.now);
+                }
+                hit = self.nodes_where(|state| !state.up || state.paused);
+            }
+        }
+        let targets_hash = StableHasher::hash_of(&(timed.fault.name(), &hit, &detail));
+        let name = timed.fault.name();
+        self.trace(kind, NO_PROCESS, NO_PROCESS, targets_hash, || {
+            let mut text = format!("{name} {hit:?}");
+            if !detail.is_empty() {
+                text.push(' ');
+                text.push_str(&detail);
+            }
+            text
+        });
+        // Restarts and resumes run handlers, so they happen after the fault is traced.
+        match &timed.fault {
+            Fault::Restart(_) => hit.iter().for_each(|&id| self.restart(id)),
+            Fault::Resume(_) => hit.iter().for_each(|&id| self.resume(id)),
+            Fault::HealAll => {
+                for &id in &hit {
+                    if !self.processes[id].up {
+                        self.restart(id);
+                    } else {
+                        self.resume(id);
+                    }
+                }
+            }
+            _ => {}
+        }
+        if let (Some(duration), Some(undo)) = (timed.duration, undo) {
+            let at = self.now + duration;
+            self.schedule_fault(at, TimedFault { fault: undo, duration: None });
+        }
+    }
+
+    fn crash(&mut self, id: ProcessId) {
+        let state = &mut self.processes[id];
+        debug_assert!(state.up);
+        state.up = false;
+        state.paused = false;
+        state.incarnation += 1;
+        state.timers.clear();
+        state.backlog.clear();
+        self.disks[id].crash(&self.disk_config, &mut self.fault_rng);
+        self.nodes[id] = (self.factory)(id);
+    }
+
+    fn restart(&mut self, id: ProcessId) {
+        debug_assert!(!self.processes[id].up);
+        self.processes[id].up = true;
+        self.dispatch(id, Action::Restart);
+    }
+
+    fn resume(&mut self, id: ProcessId) {
+        self.processes[id].paused = false;
+        let backlog = std::mem::take(&mut self.processes[id].backlog);
+        for payload in backlog {
+            self.push(self.now, payload);
+        }
+    }
+
+    /// Current true virtual time (ns).
+    #[inline]
+    pub fn now(&self) -> u64 {
+        self.now
+    }
+
+    /// Number of server nodes.
+    pub fn node_count(&self) -> usize {
+        self.node_count
+    }
+
+    /// Number of clients.
+    pub fn client_count(&self) -> usize {
+        self.client_count
+    }
+
+    /// Node `id` (read-only; a crashed node is a fresh, unstarted one).
+    pub fn node(&self, id: usize) -> &P::Node {
+        &self.nodes[id]
+    }
+
+    /// All nodes.
+    pub fn nodes(&self) -> &[P::Node] {
+        &self.nodes
+    }
+
+    /// Client `index` (0-based among clients).
+    pub fn client(&self, index: usize) -> &P::Client {
+        &self.clients[index]
+    }
+
+    /// Whether node `id` is running (not crashed).
+    pub fn is_up(&self, id: usize) -> bool {
+        self.processes[id].up
+    }
+
+    /// Whether node `id` is frozen.
+    pub fn is_paused(&self, id: usize) -> bool {
+        self.processes[id].paused
+    }
+
+    /// Node `id`'s status (role, term).
+    pub fn status(&self, id: usize) -> Status {
+        self.nodes[id].status()
+    }
+
+    /// Node `id`'s local clock reading now.
+    pub fn local_time(&self, id: usize) -> u64 {
+        self.processes[id].clock.local(self.now)
+    }
+
+    /// Node `id`'s disk (read-only).
+    pub fn disk(&self, id: usize) -> &Disk {
+        &self.disks[id]
+    }
+
+    /// The network (statistics, cut links).
+    pub fn network(&self) -> &Network {
+        &self.network
+    }
+
+    /// The client history so far.
+    pub fn history(&self) -> &[HistoryEvent] {
+        &self.history
+    }
+
+    /// Named *sometimes* points that fired, with counts.
+    pub fn sometimes(&self) -> &BTreeMap<&'static str, u64> {
+        &self.sometimes
+    }
+
+    /// The trace hash so far.
+    pub fn trace_hash(&self) -> u64 {
+        self.trace_hash
+    }
+
+    /// Events traced so far.
+    pub fn events(&self) -> u64 {
+        self.events
+    }
+
+    /// Events waiting in the queue.
+    pub fn pending(&self) -> usize {
+        self.queue.len()
+    }
+
+    /// Faults applied so far (scripted, random and their undos).
+    pub fn faults_applied(&self) -> u64 {
+        self.faults_applied
+    }
+
+    /// Whether clients may start new operations.
+    pub fn workload_open(&self) -> bool {
+        self.workload_open
+    }
+
+    /// The process whose handler is running and what it handles, if any — what a
+    /// panic report names.
+    pub fn dispatching(&self) -> Option<(ProcessId, &'static str)> {
+        self.dispatching
+    }
+}
