@@ -20,4 +20,6 @@
 
 pub mod check;
 pub mod cli;
+pub mod protocols;
+pub mod runner;
 pub mod sim;

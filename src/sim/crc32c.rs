@@ -15,7 +15,11 @@ const fn make_table() -> [u32; 256] {
         let mut crc = index as u32;
         let mut bit = 0;
         while bit < 8 {
-            crc = if crc & 1 != 0 { (crc >> 1) ^ POLYNOMIAL } else { crc >> 1 };
+            crc = if crc & 1 != 0 {
+                (crc >> 1) ^ POLYNOMIAL
+            } else {
+                crc >> 1
+            };
             bit += 1;
         }
         table[index] = crc;
@@ -106,7 +110,10 @@ mod tests {
             let mut damaged = log.clone();
             damaged[bit / 8] ^= 1 << (bit % 8);
             let (records, error) = unframe(&damaged);
-            assert!(error.is_some() || records != vec![&b"hello"[..]], "bit {bit} went unnoticed");
+            assert!(
+                error.is_some() || records != vec![&b"hello"[..]],
+                "bit {bit} went unnoticed"
+            );
         }
     }
 

@@ -97,8 +97,14 @@ impl Disk {
     /// Appends bytes to `file` (created if absent). Volatile until [`Disk::sync`].
     pub fn append(&mut self, file: &str, bytes: &[u8]) {
         self.stats.writes += 1;
-        self.current.entry(file.to_string()).or_default().extend_from_slice(bytes);
-        self.unsynced.push(Write::Append { file: file.to_string(), bytes: bytes.to_vec() });
+        self.current
+            .entry(file.to_string())
+            .or_default()
+            .extend_from_slice(bytes);
+        self.unsynced.push(Write::Append {
+            file: file.to_string(),
+            bytes: bytes.to_vec(),
+        });
     }
 
     /// Replaces the whole content of `file`. Volatile until [`Disk::sync`]; a crash
@@ -107,7 +113,10 @@ impl Disk {
     pub fn write(&mut self, file: &str, bytes: &[u8]) {
         self.stats.writes += 1;
         self.current.insert(file.to_string(), bytes.to_vec());
-        self.unsynced.push(Write::Replace { file: file.to_string(), bytes: bytes.to_vec() });
+        self.unsynced.push(Write::Replace {
+            file: file.to_string(),
+            bytes: bytes.to_vec(),
+        });
     }
 
     /// Makes every write so far durable.
@@ -153,7 +162,11 @@ impl Disk {
         let mut survivors: Vec<Write> = match config.unsynced {
             UnsyncedOnCrash::LoseAll => Vec::new(),
             UnsyncedOnCrash::KeepAll => unsynced.clone(),
-            UnsyncedOnCrash::AnySubset => unsynced.iter().filter(|_| chance(rng, 0.5)).cloned().collect(),
+            UnsyncedOnCrash::AnySubset => unsynced
+                .iter()
+                .filter(|_| chance(rng, 0.5))
+                .cloned()
+                .collect(),
         };
         self.stats.lost_writes += (unsynced.len() - survivors.len()) as u64;
         if config.torn_writes
@@ -263,7 +276,10 @@ mod tests {
 
     #[test]
     fn any_subset_can_keep_a_later_write_and_lose_an_earlier_one() {
-        let config = DiskConfig { unsynced: UnsyncedOnCrash::AnySubset, torn_writes: false };
+        let config = DiskConfig {
+            unsynced: UnsyncedOnCrash::AnySubset,
+            torn_writes: false,
+        };
         let mut seen_gap = false;
         for seed in 0..64 {
             let mut disk = Disk::new();
@@ -275,12 +291,18 @@ mod tests {
                 seen_gap = true;
             }
         }
-        assert!(seen_gap, "a later write should sometimes survive an earlier lost one");
+        assert!(
+            seen_gap,
+            "a later write should sometimes survive an earlier lost one"
+        );
     }
 
     #[test]
     fn torn_write_keeps_a_strict_prefix() {
-        let config = DiskConfig { unsynced: UnsyncedOnCrash::KeepAll, torn_writes: true };
+        let config = DiskConfig {
+            unsynced: UnsyncedOnCrash::KeepAll,
+            torn_writes: true,
+        };
         let mut torn = 0;
         for seed in 0..64 {
             let mut disk = Disk::new();

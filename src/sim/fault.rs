@@ -143,7 +143,11 @@ impl Fault {
     pub fn is_partition(&self) -> bool {
         matches!(
             self,
-            Fault::Partition { .. } | Fault::PartitionHalves | Fault::Isolate(_) | Fault::Bridge | Fault::OneWay { .. }
+            Fault::Partition { .. }
+                | Fault::PartitionHalves
+                | Fault::Isolate(_)
+                | Fault::Bridge
+                | Fault::OneWay { .. }
         )
     }
 }

@@ -22,7 +22,9 @@ impl<'de> Deserialize<'de> for Probability {
     fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
         let value = f64::deserialize(deserializer)?;
         if !(0.0..=1.0).contains(&value) {
-            return Err(de::Error::custom(format!("expected a probability in [0, 1], got {value}")));
+            return Err(de::Error::custom(format!(
+                "expected a probability in [0, 1], got {value}"
+            )));
         }
         Ok(Probability(value))
     }
@@ -76,7 +78,10 @@ pub enum Latency {
 
 impl Default for Latency {
     fn default() -> Self {
-        Latency::Uniform { min: Duration::from_millis(1), max: Duration::from_millis(5) }
+        Latency::Uniform {
+            min: Duration::from_millis(1),
+            max: Duration::from_millis(5),
+        }
     }
 }
 
@@ -87,12 +92,12 @@ impl Latency {
     /// Checks the parameters; the message names what is wrong.
     pub fn validate(&self) -> Result<(), String> {
         match self {
-            Latency::Uniform { min, max } if min > max => {
-                Err(format!("uniform latency needs min <= max, got min = {min}, max = {max}"))
-            }
-            Latency::Pareto { shape, .. } if !(*shape > 0.0 && shape.is_finite()) => {
-                Err(format!("pareto shape must be a positive number, got {shape}"))
-            }
+            Latency::Uniform { min, max } if min > max => Err(format!(
+                "uniform latency needs min <= max, got min = {min}, max = {max}"
+            )),
+            Latency::Pareto { shape, .. } if !(*shape > 0.0 && shape.is_finite()) => Err(format!(
+                "pareto shape must be a positive number, got {shape}"
+            )),
             Latency::LogNormal { sigma, .. } if !(*sigma >= 0.0 && sigma.is_finite()) => {
                 Err(format!("log_normal sigma must be >= 0, got {sigma}"))
             }
@@ -108,7 +113,9 @@ impl Latency {
             Latency::Uniform { min, max } => (min.0 + max.0) as f64 / 2.0,
             Latency::Normal { mean, .. } => mean.0 as f64,
             Latency::Exponential { mean } => mean.0 as f64,
-            Latency::Pareto { scale, shape } if *shape > 1.0 => scale.0 as f64 * shape / (shape - 1.0),
+            Latency::Pareto { scale, shape } if *shape > 1.0 => {
+                scale.0 as f64 * shape / (shape - 1.0)
+            }
             Latency::Pareto { .. } => return None,
             Latency::LogNormal { median, sigma } => median.0 as f64 * (sigma * sigma / 2.0).exp(),
         })
@@ -120,12 +127,20 @@ impl Latency {
         let nanos = match self {
             Latency::Constant { value } => return value.0,
             Latency::Uniform { min, max } => {
-                return if min.0 >= max.0 { min.0 } else { rng.gen_range(min.0..=max.0) };
+                return if min.0 >= max.0 {
+                    min.0
+                } else {
+                    rng.gen_range(min.0..=max.0)
+                };
             }
-            Latency::Normal { mean, stddev } => mean.0 as f64 + stddev.0 as f64 * standard_normal(rng),
+            Latency::Normal { mean, stddev } => {
+                mean.0 as f64 + stddev.0 as f64 * standard_normal(rng)
+            }
             Latency::Exponential { mean } => -(mean.0 as f64) * open_unit(rng).ln(),
             Latency::Pareto { scale, shape } => scale.0 as f64 / open_unit(rng).powf(1.0 / shape),
-            Latency::LogNormal { median, sigma } => median.0 as f64 * (sigma * standard_normal(rng)).exp(),
+            Latency::LogNormal { median, sigma } => {
+                median.0 as f64 * (sigma * standard_normal(rng)).exp()
+            }
         };
         if nanos.is_nan() || nanos <= 0.0 {
             0
@@ -275,7 +290,10 @@ impl Network {
 
     fn apply_overrides(&mut self) {
         for link in self.base.links.clone() {
-            assert!(link.from < self.processes && link.to < self.processes, "link override out of range");
+            assert!(
+                link.from < self.processes && link.to < self.processes,
+                "link override out of range"
+            );
             let state = self.link_mut(link.from, link.to);
             if let Some(latency) = link.latency {
                 state.latency = latency;
@@ -347,7 +365,10 @@ impl Network {
     /// Cuts the given directed links (replacing no existing cut; callers heal first
     /// when a partition should replace the previous one).
     pub fn cut(&mut self, from: usize, to: usize) {
-        debug_assert!(from < self.nodes && to < self.nodes, "partitions cut node links only");
+        debug_assert!(
+            from < self.nodes && to < self.nodes,
+            "partitions cut node links only"
+        );
         self.link_mut(from, to).cut = true;
     }
 
@@ -408,11 +429,23 @@ mod tests {
         let ms = Duration::from_millis;
         let cases = [
             Latency::Constant { value: ms(3) },
-            Latency::Uniform { min: ms(1), max: ms(9) },
-            Latency::Normal { mean: ms(20), stddev: ms(2) },
+            Latency::Uniform {
+                min: ms(1),
+                max: ms(9),
+            },
+            Latency::Normal {
+                mean: ms(20),
+                stddev: ms(2),
+            },
             Latency::Exponential { mean: ms(10) },
-            Latency::Pareto { scale: ms(2), shape: 3.0 },
-            Latency::LogNormal { median: ms(5), sigma: 0.5 },
+            Latency::Pareto {
+                scale: ms(2),
+                shape: 3.0,
+            },
+            Latency::LogNormal {
+                median: ms(5),
+                sigma: 0.5,
+            },
         ];
         let mut rng = stream(9, "test", 0);
         for latency in cases {
@@ -420,13 +453,19 @@ mod tests {
             let total: f64 = (0..n).map(|_| latency.sample(&mut rng) as f64).sum();
             let mean = total / n as f64;
             let expected = latency.mean_nanos().unwrap();
-            assert!((mean - expected).abs() / expected < 0.02, "{latency:?}: mean {mean} vs {expected}");
+            assert!(
+                (mean - expected).abs() / expected < 0.02,
+                "{latency:?}: mean {mean} vs {expected}"
+            );
         }
     }
 
     #[test]
     fn normal_latency_is_clipped_at_zero() {
-        let latency = Latency::Normal { mean: Duration(10), stddev: Duration::from_millis(1) };
+        let latency = Latency::Normal {
+            mean: Duration(10),
+            stddev: Duration::from_millis(1),
+        };
         let mut rng = stream(2, "test", 0);
         let zeros = (0..1000).filter(|_| latency.sample(&mut rng) == 0).count();
         assert!(zeros > 400, "about half the draws are clipped, got {zeros}");
@@ -435,7 +474,10 @@ mod tests {
     #[test]
     fn fifo_links_never_reorder() {
         let config = NetworkConfig {
-            latency: Latency::Uniform { min: Duration(1), max: Duration::from_millis(10) },
+            latency: Latency::Uniform {
+                min: Duration(1),
+                max: Duration::from_millis(10),
+            },
             fifo: true,
             ..NetworkConfig::default()
         };
@@ -443,7 +485,9 @@ mod tests {
         let mut rng = stream(4, "test", 0);
         let mut last = 0;
         for now in 0..1000 {
-            let Route::Once(at) = network.route(0, 1, now, &mut rng) else { panic!() };
+            let Route::Once(at) = network.route(0, 1, now, &mut rng) else {
+                panic!()
+            };
             assert!(at >= last);
             last = at;
         }

@@ -180,7 +180,10 @@ impl<'a, P: Protocol> Ctx<'a, P> {
     /// network like any other message.
     #[inline]
     pub fn send(&mut self, to: ProcessId, msg: P::Msg) {
-        assert!(to < self.nodes + self.clients, "send to process {to}, which does not exist");
+        assert!(
+            to < self.nodes + self.clients,
+            "send to process {to}, which does not exist"
+        );
         self.effects.push(Effect::Send { to, msg });
     }
 
@@ -188,7 +191,10 @@ impl<'a, P: Protocol> Ctx<'a, P> {
     pub fn broadcast(&mut self, msg: P::Msg) {
         for to in 0..self.nodes {
             if to != self.id {
-                self.effects.push(Effect::Send { to, msg: msg.clone() });
+                self.effects.push(Effect::Send {
+                    to,
+                    msg: msg.clone(),
+                });
             }
         }
     }

@@ -33,7 +33,8 @@ pub fn name_hash(name: &str) -> u64 {
 
 /// The stream called `name` (with `index`, e.g. a node id) under `root_seed`.
 pub fn stream(root_seed: u64, name: &str, index: u64) -> Rng {
-    let mut state = root_seed ^ name_hash(name).rotate_left(17) ^ index.wrapping_mul(0xA24B_AED4_963E_E407);
+    let mut state =
+        root_seed ^ name_hash(name).rotate_left(17) ^ index.wrapping_mul(0xA24B_AED4_963E_E407);
     let mut seed = [0u8; 32];
     for chunk in seed.chunks_exact_mut(8) {
         chunk.copy_from_slice(&splitmix64(&mut state).to_le_bytes());
@@ -57,7 +58,11 @@ pub fn chance(rng: &mut Rng, p: f64) -> bool {
 /// A uniform draw in `[low, high]` (inclusive); no draw when the range is a point.
 #[inline]
 pub fn between(rng: &mut Rng, low: u64, high: u64) -> u64 {
-    if high <= low { low } else { rng.gen_range(low..=high) }
+    if high <= low {
+        low
+    } else {
+        rng.gen_range(low..=high)
+    }
 }
 
 /// A uniform float in the open interval (0, 1), safe for logarithms.

@@ -74,7 +74,9 @@ pub fn parse_nanos(text: &str, allow_negative: bool) -> Result<i64, String> {
     };
     let split = body.find(|c: char| !(c.is_ascii_digit() || c == '.'));
     let Some(split) = split else {
-        return Err(format!("expected {expected}, got \"{text}\" (missing unit)"));
+        return Err(format!(
+            "expected {expected}, got \"{text}\" (missing unit)"
+        ));
     };
     let (number, unit) = body.split_at(split);
     let unit_nanos: f64 = match unit.trim() {
@@ -83,14 +85,20 @@ pub fn parse_nanos(text: &str, allow_negative: bool) -> Result<i64, String> {
         "ms" => MILLISECOND as f64,
         "s" => SECOND as f64,
         "m" | "min" => 60.0 * SECOND as f64,
-        other => return Err(format!("expected {expected}, got unknown unit \"{other}\" in \"{text}\"")),
+        other => {
+            return Err(format!(
+                "expected {expected}, got unknown unit \"{other}\" in \"{text}\""
+            ));
+        }
     };
     let value: f64 = number
         .parse()
         .map_err(|_| format!("expected {expected}, got \"{text}\""))?;
     let nanos = (value * unit_nanos).round();
     if !nanos.is_finite() || nanos > 1e18 {
-        return Err(format!("duration \"{text}\" is too large (at most about 31 years)"));
+        return Err(format!(
+            "duration \"{text}\" is too large (at most about 31 years)"
+        ));
     }
     let nanos = nanos as i64;
     Ok(if negative { -nanos } else { nanos })
@@ -105,7 +113,9 @@ impl<'de> Deserialize<'de> for Duration {
                 f.write_str("a duration string such as \"150ms\"")
             }
             fn visit_str<E: de::Error>(self, text: &str) -> Result<Duration, E> {
-                parse_nanos(text, false).map(|n| Duration(n as u64)).map_err(E::custom)
+                parse_nanos(text, false)
+                    .map(|n| Duration(n as u64))
+                    .map_err(E::custom)
             }
             fn visit_i64<E: de::Error>(self, value: i64) -> Result<Duration, E> {
                 Err(E::custom(format!(
@@ -135,7 +145,9 @@ pub struct SignedDuration(pub i64);
 impl<'de> Deserialize<'de> for SignedDuration {
     fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
         let text = String::deserialize(deserializer)?;
-        parse_nanos(&text, true).map(SignedDuration).map_err(de::Error::custom)
+        parse_nanos(&text, true)
+            .map(SignedDuration)
+            .map_err(de::Error::custom)
     }
 }
 
@@ -162,9 +174,21 @@ mod tests {
 
     #[test]
     fn durations_without_unit_or_negative_are_rejected() {
-        assert!(parse_nanos("150", false).unwrap_err().contains("missing unit"));
-        assert!(parse_nanos("5 parsecs", false).unwrap_err().contains("unknown unit"));
-        assert!(parse_nanos("-1s", false).unwrap_err().contains("non-negative"));
+        assert!(
+            parse_nanos("150", false)
+                .unwrap_err()
+                .contains("missing unit")
+        );
+        assert!(
+            parse_nanos("5 parsecs", false)
+                .unwrap_err()
+                .contains("unknown unit")
+        );
+        assert!(
+            parse_nanos("-1s", false)
+                .unwrap_err()
+                .contains("non-negative")
+        );
     }
 
     #[test]

@@ -40,7 +40,9 @@ pub struct StableHasher {
 
 impl Default for StableHasher {
     fn default() -> Self {
-        StableHasher { state: 0x2545_F491_4F6C_DD1D }
+        StableHasher {
+            state: 0x2545_F491_4F6C_DD1D,
+        }
     }
 }
 
@@ -69,7 +71,10 @@ impl Hasher for StableHasher {
         if !rest.is_empty() {
             let mut word = [0u8; 8];
             word[..rest.len()].copy_from_slice(rest);
-            self.state = fold(self.state, u64::from_le_bytes(word) ^ ((rest.len() as u64) << 56));
+            self.state = fold(
+                self.state,
+                u64::from_le_bytes(word) ^ ((rest.len() as u64) << 56),
+            );
         }
     }
 
@@ -224,7 +229,10 @@ pub struct JsonLinesSink<W: Write> {
 impl<W: Write> JsonLinesSink<W> {
     /// A sink writing to `writer`.
     pub fn new(writer: W) -> Self {
-        JsonLinesSink { writer, error: None }
+        JsonLinesSink {
+            writer,
+            error: None,
+        }
     }
 
     /// Flushes and returns the writer, or the first error seen.
@@ -262,7 +270,11 @@ pub struct MemorySink {
 impl MemorySink {
     /// A sink keeping readable records for the first `keep_records` events.
     pub fn new(keep_records: usize) -> Self {
-        MemorySink { hashes: Vec::new(), records: Vec::new(), keep_records }
+        MemorySink {
+            hashes: Vec::new(),
+            records: Vec::new(),
+            keep_records,
+        }
     }
 }
 

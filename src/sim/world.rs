@@ -57,7 +57,9 @@ impl Clock {
         let local = if self.drift_ppm == 0 {
             self.base_local + elapsed
         } else {
-            self.base_local + elapsed + ((elapsed as i128 * self.drift_ppm as i128) / 1_000_000) as i64
+            self.base_local
+                + elapsed
+                + ((elapsed as i128 * self.drift_ppm as i128) / 1_000_000) as i64
         };
         local.max(0) as u64
     }
@@ -82,7 +84,11 @@ impl Clock {
 
     /// Puts the clock back to true time, no drift.
     pub fn reset(&mut self, now: u64) {
-        *self = Clock { base_true: now, base_local: now as i64, drift_ppm: 0 };
+        *self = Clock {
+            base_true: now,
+            base_local: now as i64,
+            drift_ppm: 0,
+        };
     }
 
     /// Current drift in ppm.
@@ -93,8 +99,20 @@ impl Clock {
 
 #[derive(Clone, Debug)]
 enum Payload<P: Protocol> {
-    Deliver { from: u32, to: u32, incarnation: u32, ready: bool, hash: u64, msg: P::Msg },
-    Timer { process: u32, id: u64, ready: bool, timer: P::Timer },
+    Deliver {
+        from: u32,
+        to: u32,
+        incarnation: u32,
+        ready: bool,
+        hash: u64,
+        msg: P::Msg,
+    },
+    Timer {
+        process: u32,
+        id: u64,
+        ready: bool,
+        timer: P::Timer,
+    },
     Fault(Box<TimedFault>),
 }
 
@@ -215,9 +233,11 @@ impl<P: Protocol> World<P> {
         let mut process_states = Vec::with_capacity(processes);
         for id in 0..processes {
             let mut clock = Clock::default();
-            if id < config.nodes && (config.clock_offset_max > 0 || config.clock_drift_ppm_max > 0) {
+            if id < config.nodes && (config.clock_offset_max > 0 || config.clock_drift_ppm_max > 0)
+            {
                 let mut clock_rng = rng::stream(config.seed, "clock", id as u64);
-                let offset = between(&mut clock_rng, 0, 2 * config.clock_offset_max) as i64 - config.clock_offset_max as i64;
+                let offset = between(&mut clock_rng, 0, 2 * config.clock_offset_max) as i64
+                    - config.clock_offset_max as i64;
                 let drift = between(&mut clock_rng, 0, 2 * config.clock_drift_ppm_max) as i64
                     - config.clock_drift_ppm_max as i64;
                 clock.skew(0, offset, drift);
@@ -241,8 +261,12 @@ impl<P: Protocol> World<P> {
             nodes: (0..config.nodes).map(|id| factory(id)).collect(),
             clients: (0..config.clients).map(&client_factory).collect(),
             processes: process_states,
-            rngs: (0..processes).map(|id| rng::stream(config.seed, "process", id as u64)).collect(),
-            timer_rngs: (0..processes).map(|id| rng::stream(config.seed, "timers", id as u64)).collect(),
+            rngs: (0..processes)
+                .map(|id| rng::stream(config.seed, "process", id as u64))
+                .collect(),
+            timer_rngs: (0..processes)
+                .map(|id| rng::stream(config.seed, "timers", id as u64))
+                .collect(),
             network_rng: rng::stream(config.seed, "network", 0),
             fault_rng,
             network: Network::new(&config.network, config.nodes, processes),
@@ -272,7 +296,7 @@ impl<P: Protocol> World<P> {
     /// Starts every node, then every client, at time 0.
     pub fn start(&mut self) {
         for id in 0..self.node_count + self.client_count {
-            self.trace(EventKind::Start, id as u64, NO_PROCESS, 0, || String::new());
+            self.trace(EventKind::Start, id as u64, NO_PROCESS, 0, String::new);
             self.dispatch(id, Action::Start);
         }
     }
@@ -284,13 +308,18 @@ impl<P: Protocol> World<P> {
 
     /// Overrides every link's drop and duplicate probabilities.
     pub fn set_loss(&mut self, drop_probability: f64, duplicate_probability: f64) {
-        self.network.set_loss(drop_probability, duplicate_probability);
+        self.network
+            .set_loss(drop_probability, duplicate_probability);
     }
 
     #[inline]
     fn push(&mut self, time: u64, payload: Payload<P>) {
         self.seq += 1;
-        self.queue.push(Entry { time, seq: self.seq, payload });
+        self.queue.push(Entry {
+            time,
+            seq: self.seq,
+            payload,
+        });
     }
 
     /// The time of the next event, if any.
@@ -312,7 +341,14 @@ impl<P: Protocol> World<P> {
 
     fn handle(&mut self, payload: Payload<P>) -> Step {
         match payload {
-            Payload::Deliver { from, to, incarnation, ready, hash, msg } => {
+            Payload::Deliver {
+                from,
+                to,
+                incarnation,
+                ready,
+                hash,
+                msg,
+            } => {
                 let (from, to) = (from as usize, to as usize);
                 let state = &self.processes[to];
                 if !state.up || state.incarnation != incarnation {
@@ -326,27 +362,48 @@ impl<P: Protocol> World<P> {
                     return Step::Dropped;
                 }
                 if state.paused {
-                    let held = Payload::Deliver { from: from as u32, to: to as u32, incarnation, ready: true, hash, msg };
+                    let held = Payload::Deliver {
+                        from: from as u32,
+                        to: to as u32,
+                        incarnation,
+                        ready: true,
+                        hash,
+                        msg,
+                    };
                     self.processes[to].backlog.push(held);
                     return Step::Skipped;
                 }
                 self.network.delivered += 1;
-                self.trace(EventKind::Deliver, from as u64, to as u64, hash, || format!("{msg:?}"));
+                self.trace(EventKind::Deliver, from as u64, to as u64, hash, || {
+                    format!("{msg:?}")
+                });
                 self.dispatch(to, Action::Message(from, msg));
                 Step::Delivered { from, to }
             }
-            Payload::Timer { process, id, ready, timer } => {
+            Payload::Timer {
+                process,
+                id,
+                ready,
+                timer,
+            } => {
                 let owner = process as usize;
                 if !ready && !self.processes[owner].timers.remove(&id) {
                     return Step::Skipped;
                 }
                 if self.processes[owner].paused {
-                    let held = Payload::Timer { process, id, ready: true, timer };
+                    let held = Payload::Timer {
+                        process,
+                        id,
+                        ready: true,
+                        timer,
+                    };
                     self.processes[owner].backlog.push(held);
                     return Step::Skipped;
                 }
                 let hash = StableHasher::hash_of(&timer);
-                self.trace(EventKind::Timer, owner as u64, NO_PROCESS, hash, || format!("{timer:?}"));
+                self.trace(EventKind::Timer, owner as u64, NO_PROCESS, hash, || {
+                    format!("{timer:?}")
+                });
                 self.dispatch(owner, Action::Timer(timer));
                 Step::Timer { process: owner }
             }
@@ -358,14 +415,25 @@ impl<P: Protocol> World<P> {
     }
 
     fn trace_drop(&mut self, from: usize, to: usize, reason: DropReason, hash: u64, msg: &P::Msg) {
-        self.trace(EventKind::Drop, from as u64, to as u64, hash ^ reason as u64, || {
-            format!("{} {msg:?}", reason.name())
-        });
+        self.trace(
+            EventKind::Drop,
+            from as u64,
+            to as u64,
+            hash ^ reason as u64,
+            || format!("{} {msg:?}", reason.name()),
+        );
     }
 
     /// Folds one event into the trace hash and hands it to the sink, if any.
     #[inline]
-    fn trace(&mut self, kind: EventKind, from: u64, to: u64, payload: u64, detail: impl FnOnce() -> String) {
+    fn trace(
+        &mut self,
+        kind: EventKind,
+        from: u64,
+        to: u64,
+        payload: u64,
+        detail: impl FnOnce() -> String,
+    ) {
         let head = kind as u64 | (from << 8) | (to << 36);
         let mut hash = fold(self.trace_hash, head);
         hash = fold(hash, self.now);
@@ -374,7 +442,13 @@ impl<P: Protocol> World<P> {
         let index = self.events;
         self.events += 1;
         if let Some(sink) = &self.sink {
-            let process = |id: u64| if id == NO_PROCESS { None } else { Some(id as usize) };
+            let process = |id: u64| {
+                if id == NO_PROCESS {
+                    None
+                } else {
+                    Some(id as usize)
+                }
+            };
             sink.borrow_mut().record(TraceRecord {
                 index,
                 time: self.now,
@@ -410,7 +484,11 @@ impl<P: Protocol> World<P> {
                 rng: &mut self.rngs[id],
                 timer_rng: &mut self.timer_rngs[id],
                 effects: &mut effects,
-                disk: if is_node { Some(&mut self.disks[id]) } else { None },
+                disk: if is_node {
+                    Some(&mut self.disks[id])
+                } else {
+                    None
+                },
                 next_timer: &mut self.next_timer,
                 sometimes: &mut self.sometimes,
             };
@@ -443,29 +521,66 @@ impl<P: Protocol> World<P> {
         match effect {
             Effect::Send { to, msg } => {
                 let hash = StableHasher::hash_of(&msg);
-                self.trace(EventKind::Send, id as u64, to as u64, hash, || format!("{msg:?}"));
+                self.trace(EventKind::Send, id as u64, to as u64, hash, || {
+                    format!("{msg:?}")
+                });
                 let incarnation = self.processes[to].incarnation;
                 let route = self.network.route(id, to, self.now, &mut self.network_rng);
                 let (from, to32) = (id as u32, to as u32);
                 match route {
                     Route::Dropped(reason) => self.trace_drop(id, to, reason, hash, &msg),
                     Route::Once(at) => {
-                        let payload = Payload::Deliver { from, to: to32, incarnation, ready: false, hash, msg };
+                        let payload = Payload::Deliver {
+                            from,
+                            to: to32,
+                            incarnation,
+                            ready: false,
+                            hash,
+                            msg,
+                        };
                         self.push(at, payload);
                     }
                     Route::Twice(first, second) => {
-                        self.trace(EventKind::Duplicate, id as u64, to as u64, hash, || format!("{msg:?}"));
-                        let copy = Payload::Deliver { from, to: to32, incarnation, ready: false, hash, msg: msg.clone() };
+                        self.trace(EventKind::Duplicate, id as u64, to as u64, hash, || {
+                            format!("{msg:?}")
+                        });
+                        let copy = Payload::Deliver {
+                            from,
+                            to: to32,
+                            incarnation,
+                            ready: false,
+                            hash,
+                            msg: msg.clone(),
+                        };
                         self.push(first, copy);
-                        self.push(second, Payload::Deliver { from, to: to32, incarnation, ready: false, hash, msg });
+                        self.push(
+                            second,
+                            Payload::Deliver {
+                                from,
+                                to: to32,
+                                incarnation,
+                                ready: false,
+                                hash,
+                                msg,
+                            },
+                        );
                     }
                 }
             }
-            Effect::SetTimer { id: timer_id, delay, timer } => {
+            Effect::SetTimer {
+                id: timer_id,
+                delay,
+                timer,
+            } => {
                 let state = &mut self.processes[id];
                 let fire_at = self.now + state.clock.true_delay(delay).max(1);
                 state.timers.insert(timer_id.0);
-                let payload = Payload::Timer { process: id as u32, id: timer_id.0, ready: false, timer };
+                let payload = Payload::Timer {
+                    process: id as u32,
+                    id: timer_id.0,
+                    ready: false,
+                    timer,
+                };
                 self.push(fire_at, payload);
             }
             Effect::CancelTimer(timer_id) => {
@@ -482,7 +597,11 @@ impl<P: Protocol> World<P> {
                     "client {} {} an operation while {}",
                     id - self.node_count,
                     if opening { "invoked" } else { "completed" },
-                    if opening { "another was still open" } else { "none was open" }
+                    if opening {
+                        "another was still open"
+                    } else {
+                        "none was open"
+                    }
                 );
                 state.operation_open = opening;
                 let hash = StableHasher::hash_of(&event);
@@ -504,12 +623,18 @@ impl<P: Protocol> World<P> {
     /// Resolves a target to node ids among `candidates` (in increasing order).
     fn resolve(&mut self, target: &Target, candidates: Vec<usize>) -> Vec<usize> {
         let mut chosen = match target {
-            Target::Nodes(ids) => ids.iter().copied().filter(|id| candidates.contains(id)).collect(),
+            Target::Nodes(ids) => ids
+                .iter()
+                .copied()
+                .filter(|id| candidates.contains(id))
+                .collect(),
             Target::Leader => {
                 let leader = candidates
                     .iter()
                     .copied()
-                    .filter(|&id| self.processes[id].up && self.nodes[id].status().role == Role::Leader)
+                    .filter(|&id| {
+                        self.processes[id].up && self.nodes[id].status().role == Role::Leader
+                    })
                     .max_by_key(|&id| (self.nodes[id].status().term, std::cmp::Reverse(id)));
                 leader.into_iter().collect()
             }
@@ -535,7 +660,9 @@ impl<P: Protocol> World<P> {
     }
 
     fn nodes_where(&self, keep: impl Fn(&ProcessState<P>) -> bool) -> Vec<usize> {
-        (0..self.node_count).filter(|&id| keep(&self.processes[id])).collect()
+        (0..self.node_count)
+            .filter(|&id| keep(&self.processes[id]))
+            .collect()
     }
 
     fn cut_between(&mut self, left: &[usize], right: &[usize]) {
@@ -657,7 +784,11 @@ impl<P: Protocol> World<P> {
                 let candidates = self.nodes_where(|state| state.paused);
                 hit = self.resolve(target, candidates);
             }
-            Fault::ClockSkew { target, offset, drift_ppm } => {
+            Fault::ClockSkew {
+                target,
+                offset,
+                drift_ppm,
+            } => {
                 kind = EventKind::ClockSkew;
                 hit = self.resolve(target, all.clone());
                 for &id in &hit {
@@ -680,7 +811,9 @@ impl<P: Protocol> World<P> {
                 let mut places = Vec::new();
                 for &id in &hit {
                     let place = self.disks[id].corrupt(&mut self.fault_rng);
-                    places.push(place.map_or("empty disk".into(), |(file, at)| format!("{file}@{at}")));
+                    places.push(
+                        place.map_or("empty disk".into(), |(file, at)| format!("{file}@{at}")),
+                    );
                 }
                 detail = format!("corrupt {}", places.join(", "));
             }
@@ -738,7 +871,13 @@ impl<P: Protocol> World<P> {
         }
         if let (Some(duration), Some(undo)) = (timed.duration, undo) {
             let at = self.now + duration;
-            self.schedule_fault(at, TimedFault { fault: undo, duration: None });
+            self.schedule_fault(
+                at,
+                TimedFault {
+                    fault: undo,
+                    duration: None,
+                },
+            );
         }
     }
 

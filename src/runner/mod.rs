@@ -1,0 +1,4 @@
+//! Running scenarios: one seed, many seeds, replays, determinism checks and
+//! benchmarks.
+
+pub mod bench;
