@@ -21,5 +21,8 @@
 pub mod check;
 pub mod cli;
 pub mod protocols;
+pub mod report;
 pub mod runner;
+pub mod scenario;
 pub mod sim;
+pub mod workload;

@@ -3,6 +3,7 @@
 
 use clap::{Parser, Subcommand};
 use faultline::cli;
+use std::path::PathBuf;
 
 #[derive(Parser)]
 #[command(
@@ -17,6 +18,33 @@ struct Args {
 
 #[derive(Subcommand)]
 enum Command {
+    /// Run one seed of a scenario file and check it.
+    Run {
+        /// The scenario file (scenarios/*.toml).
+        scenario: String,
+        /// The seed (default: the scenario's `seed`, else 1).
+        #[arg(long)]
+        seed: Option<u64>,
+        /// Write summary.json, history.jsonl and a scenario copy here.
+        #[arg(long, value_name = "DIR")]
+        report: Option<PathBuf>,
+        /// Write every trace event as JSON lines to this file.
+        #[arg(long, value_name = "FILE")]
+        trace: Option<PathBuf>,
+        /// Run the seed twice and fail (exit 3) if the traces differ.
+        #[arg(long)]
+        check_determinism: bool,
+        /// Do not run the scenario's random nemesis (scripted faults still run).
+        #[arg(long)]
+        no_nemesis: bool,
+    },
+    /// Re-run a report's seed and confirm its trace hash.
+    Replay {
+        /// A report directory written by `run --report`.
+        report: PathBuf,
+    },
+    /// List protocols, planted bugs, checkers and fault kinds.
+    List,
     /// Measure simulator speed on a fixed workload (token_forward).
     Bench {
         /// Workload name.
@@ -33,6 +61,23 @@ enum Command {
 fn main() {
     let args = Args::parse();
     let code = match args.command {
+        Command::Run {
+            scenario,
+            seed,
+            report,
+            trace,
+            check_determinism,
+            no_nemesis,
+        } => cli::run::run(&cli::run::RunArgs {
+            scenario,
+            seed,
+            report,
+            trace,
+            check_determinism,
+            no_nemesis,
+        }),
+        Command::Replay { report } => cli::run::replay(&report),
+        Command::List => cli::list::run(),
         Command::Bench {
             workload,
             seconds,

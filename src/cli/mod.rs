@@ -3,3 +3,5 @@
 
 pub mod bench;
 pub mod exit;
+pub mod list;
+pub mod run;

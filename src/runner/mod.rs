@@ -2,3 +2,10 @@
 //! benchmarks.
 
 pub mod bench;
+pub mod nemesis;
+pub mod panic;
+pub mod run;
+pub mod spec;
+
+pub use run::{RunOptions, RunOutcome, parse_for, repro_line, run_file, run_scenario};
+pub use spec::{PROTOCOLS, ProtocolSpec, ProtocolVisitor, with_protocol};

@@ -160,6 +160,18 @@ fn standard_normal(rng: &mut Rng) -> f64 {
     (-2.0 * u1.ln()).sqrt() * (std::f64::consts::TAU * u2).cos()
 }
 
+fn checked_latency<'de, D: Deserializer<'de>>(deserializer: D) -> Result<Latency, D::Error> {
+    let latency = Latency::deserialize(deserializer)?;
+    latency.validate().map_err(de::Error::custom)?;
+    Ok(latency)
+}
+
+fn checked_optional_latency<'de, D: Deserializer<'de>>(
+    deserializer: D,
+) -> Result<Option<Latency>, D::Error> {
+    checked_latency(deserializer).map(Some)
+}
+
 /// Overrides for one directed link, `[[network.links]]`.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -169,7 +181,7 @@ pub struct LinkOverride {
     /// Receiving process id.
     pub to: usize,
     /// Latency on this link (default: the network's).
-    #[serde(default)]
+    #[serde(default, deserialize_with = "checked_optional_latency")]
     pub latency: Option<Latency>,
     /// Drop probability on this link (default: the network's).
     #[serde(default)]
@@ -184,7 +196,7 @@ pub struct LinkOverride {
 #[serde(deny_unknown_fields)]
 pub struct NetworkConfig {
     /// Latency of every link. Default uniform 1ms..5ms.
-    #[serde(default)]
+    #[serde(default, deserialize_with = "checked_latency")]
     pub latency: Latency,
     /// Probability that a message is lost. Default 0.
     #[serde(default)]

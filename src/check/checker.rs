@@ -1,0 +1,62 @@
+//! Checkers: observers that judge a run.
+//!
+//! A checker watches the world — every node's state read-only, and each step as it
+//! happens — and reports violations of its properties:
+//! - *always* (safety): must hold after every step; checked as the run goes, and
+//!   the run stops at the first violation;
+//! - *eventually* (liveness): must hold by the end of the liveness window that
+//!   follows the fault phase;
+//! - *sometimes* (coverage): named points protocols mark with `Ctx::sometimes`;
+//!   a run reports which fired.
+//!
+//! Checkers live outside the protocol's nodes: a bug in a node cannot hide itself
+//! by also breaking its own assertion logic.
+
+use crate::sim::{Protocol, Step, World};
+use serde::Serialize;
+
+/// The kind of property a violation breaks.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Property {
+    /// Safety: must hold after every step.
+    Always,
+    /// Liveness: must hold by the end of the liveness window.
+    Eventually,
+    /// Coverage: a situation that should be reached.
+    Sometimes,
+}
+
+/// A property that did not hold.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct Violation {
+    /// The checker that found it.
+    pub checker: String,
+    /// Safety, liveness or coverage.
+    pub property: Property,
+    /// What went wrong, in words.
+    pub message: String,
+    /// True virtual time (ns) when it was found.
+    pub time: u64,
+    /// Index of the last trace event before it was found.
+    pub event: u64,
+}
+
+/// An observer of a run. See the module documentation.
+pub trait Checker<P: Protocol> {
+    /// A short name (`election_safety`, `delivery`).
+    fn name(&self) -> &'static str;
+
+    /// Called after every step; returns a safety (*always*) violation, if any.
+    fn after_step(&mut self, world: &World<P>, step: Step) -> Option<String> {
+        let _ = (world, step);
+        None
+    }
+
+    /// Called once at the end of the liveness window; returns violations of
+    /// *eventually* properties (and any final safety checks, labelled *always*).
+    fn at_end(&mut self, world: &World<P>) -> Vec<(Property, String)> {
+        let _ = world;
+        Vec::new()
+    }
+}

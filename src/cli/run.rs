@@ -1,0 +1,332 @@
+//! `faultline run` and `faultline replay`.
+
+use super::exit;
+use crate::report::{self, Summary, Verdict};
+use crate::runner::{RunOptions, RunOutcome, run_file};
+use crate::scenario::ScenarioFile;
+use crate::sim::time::format_nanos;
+use crate::sim::trace::{JsonLinesSink, MemorySink, SharedSink, TraceRecord};
+use std::cell::RefCell;
+use std::path::{Path, PathBuf};
+use std::rc::Rc;
+
+/// Validated arguments of `faultline run`.
+#[derive(Clone, Debug)]
+pub struct RunArgs {
+    /// Scenario file.
+    pub scenario: String,
+    /// Seed (default: the scenario's).
+    pub seed: Option<u64>,
+    /// Report directory.
+    pub report: Option<PathBuf>,
+    /// Trace output file (JSON lines).
+    pub trace: Option<PathBuf>,
+    /// Run twice and compare traces.
+    pub check_determinism: bool,
+    /// Skip the random nemesis.
+    pub no_nemesis: bool,
+}
+
+fn read_scenario(path: &str) -> Result<(ScenarioFile, u64), i32> {
+    let file = ScenarioFile::read(path).map_err(|error| {
+        eprintln!("error: {error}");
+        exit::BAD_INPUT
+    })?;
+    // The default seed comes from the file; parse once to learn it (and report
+    // every error before anything runs).
+    let seed = toml::from_str::<toml::Table>(&file.text)
+        .ok()
+        .and_then(|table| table.get("seed").and_then(|seed| seed.as_integer()))
+        .map_or(1, |seed| seed as u64);
+    Ok((file, seed))
+}
+
+/// Runs `faultline run`; returns the exit code.
+pub fn run(args: &RunArgs) -> i32 {
+    let (file, default_seed) = match read_scenario(&args.scenario) {
+        Ok(found) => found,
+        Err(code) => return code,
+    };
+    let seed = args.seed.unwrap_or(default_seed);
+    let mut options = RunOptions {
+        seed,
+        nemesis: !args.no_nemesis,
+        sink: None,
+    };
+    let trace_sink = match &args.trace {
+        Some(path) => match std::fs::File::create(path) {
+            Ok(handle) => {
+                let sink = Rc::new(RefCell::new(JsonLinesSink::new(std::io::BufWriter::new(
+                    handle,
+                ))));
+                options.sink = Some(sink.clone() as SharedSink);
+                Some(sink)
+            }
+            Err(error) => {
+                eprintln!(
+                    "error: cannot create trace file {}: {error}",
+                    path.display()
+                );
+                return exit::BAD_INPUT;
+            }
+        },
+        None => None,
+    };
+    if args.check_determinism {
+        return check_determinism(&file, seed, args.no_nemesis);
+    }
+    let outcome = match run_file(&file, &options) {
+        Ok(outcome) => outcome,
+        Err(error) => {
+            eprintln!("error: {error}");
+            return exit::BAD_INPUT;
+        }
+    };
+    drop(options);
+    if let Some(sink) = trace_sink {
+        let sink = Rc::try_unwrap(sink)
+            .ok()
+            .expect("the run released the trace sink")
+            .into_inner();
+        if let Err(error) = sink.finish() {
+            eprintln!("error: writing the trace failed: {error}");
+            return exit::INTERNAL;
+        }
+    }
+    print_outcome(&outcome, &file);
+    if let Some(dir) = &args.report {
+        if let Err(error) = report::write_run(dir, &outcome.summary, &outcome.history, &file.text) {
+            eprintln!(
+                "error: writing the report to {} failed: {error}",
+                dir.display()
+            );
+            return exit::INTERNAL;
+        }
+        println!("report    {}", dir.join("summary.json").display());
+    }
+    verdict_code(&outcome.summary)
+}
+
+fn verdict_code(summary: &Summary) -> i32 {
+    match summary.verdict {
+        Verdict::Pass => exit::OK,
+        Verdict::Fail => exit::CHECK_FAILED,
+    }
+}
+
+/// Prints the human-readable account of a run.
+pub fn print_outcome(outcome: &RunOutcome, file: &ScenarioFile) {
+    let summary = &outcome.summary;
+    let bugs = if summary.bugs.is_empty() {
+        "none".to_string()
+    } else {
+        summary.bugs.join(", ")
+    };
+    println!(
+        "scenario  {} ({}, planted bugs: {bugs})",
+        file.file, summary.protocol
+    );
+    println!(
+        "seed      {}   trace {}   events {}   virtual time {}",
+        summary.seed,
+        summary.trace_hash,
+        summary.events,
+        format_nanos(summary.virtual_time)
+    );
+    if let Some(draw) = &outcome.swarm {
+        println!("swarm     {}", draw.describe());
+    }
+    let stats = &summary.stats;
+    let messages = &stats.messages;
+    println!(
+        "messages  sent {} delivered {} lost {} partitioned {} to-crashed {} duplicated {}",
+        messages.sent,
+        messages.delivered,
+        messages.lost,
+        messages.partitioned,
+        messages.to_crashed,
+        messages.duplicated
+    );
+    let operations = &stats.operations;
+    println!(
+        "ops       invoked {} ok {} fail {} info {} open {}   faults {}",
+        operations.invoked,
+        operations.ok,
+        operations.fail,
+        operations.info,
+        operations.open,
+        stats.faults
+    );
+    if !summary.sometimes.is_empty() {
+        let reached: Vec<String> = summary
+            .sometimes
+            .iter()
+            .map(|(name, count)| format!("{name} x{count}"))
+            .collect();
+        println!("sometimes {}", reached.join(", "));
+    }
+    match summary.violations.first() {
+        None => println!("verdict   PASS"),
+        Some(first) => {
+            println!(
+                "verdict   FAIL: {} ({}) at {}, event #{}: {}",
+                first.checker,
+                first.property,
+                format_nanos(first.time),
+                first.event,
+                first.message
+            );
+            for other in summary.violations.iter().skip(1) {
+                println!(
+                    "          also {} ({}): {}",
+                    other.checker, other.property, other.message
+                );
+            }
+            println!("reproduce: {}", summary.repro);
+        }
+    }
+}
+
+fn check_determinism(file: &ScenarioFile, seed: u64, no_nemesis: bool) -> i32 {
+    const KEEP: usize = 2_000_000;
+    let mut runs = Vec::new();
+    for _ in 0..2 {
+        let sink = Rc::new(RefCell::new(MemorySink::new(KEEP)));
+        let options = RunOptions {
+            seed,
+            nemesis: !no_nemesis,
+            sink: Some(sink.clone() as SharedSink),
+        };
+        match run_file(file, &options) {
+            Ok(outcome) => runs.push((outcome, sink)),
+            Err(error) => {
+                eprintln!("error: {error}");
+                return exit::BAD_INPUT;
+            }
+        }
+    }
+    let (first, first_sink) = &runs[0];
+    let (second, second_sink) = &runs[1];
+    let a = first_sink.borrow();
+    let b = second_sink.borrow();
+    let divergence = a
+        .hashes
+        .iter()
+        .zip(&b.hashes)
+        .position(|(x, y)| x != y)
+        .or_else(|| (a.hashes.len() != b.hashes.len()).then(|| a.hashes.len().min(b.hashes.len())));
+    match divergence {
+        None if first.summary.trace_hash == second.summary.trace_hash => {
+            print_outcome(first, file);
+            println!(
+                "determinism: two runs gave the same trace hash {} over {} events",
+                first.summary.trace_hash,
+                a.hashes.len()
+            );
+            verdict_code(&first.summary)
+        }
+        found => {
+            let index = found.unwrap_or(0);
+            println!(
+                "NONDETERMINISM: seed {seed} gave two different runs of {}",
+                file.file
+            );
+            println!(
+                "  run 1: trace {} ({} events); run 2: trace {} ({} events)",
+                first.summary.trace_hash,
+                a.hashes.len(),
+                second.summary.trace_hash,
+                b.hashes.len()
+            );
+            println!("  first divergent event: #{index}");
+            let show = |label: &str, records: &[TraceRecord]| match records.get(index) {
+                Some(record) => println!("  run {label}: {}", record.to_json_line()),
+                None => println!("  run {label}: (no event #{index})"),
+            };
+            if index > 0
+                && let Some(record) = a.records.get(index - 1)
+            {
+                println!("  last common event: {}", record.to_json_line());
+            }
+            show("1", &a.records);
+            show("2", &b.records);
+            exit::NONDETERMINISM
+        }
+    }
+}
+
+/// Runs `faultline replay REPORT_DIR`; returns the exit code.
+pub fn replay(dir: &Path) -> i32 {
+    let summary_path = dir.join("summary.json");
+    let text = match std::fs::read_to_string(&summary_path) {
+        Ok(text) => text,
+        Err(error) => {
+            eprintln!("error: cannot read {}: {error}", summary_path.display());
+            return exit::BAD_INPUT;
+        }
+    };
+    let summary: Summary = match serde_json::from_str(&text) {
+        Ok(summary) => summary,
+        Err(error) => {
+            eprintln!(
+                "error: {}:{}:{}: not a faultline run summary: {error}",
+                summary_path.display(),
+                error.line(),
+                error.column()
+            );
+            return exit::BAD_INPUT;
+        }
+    };
+    let scenario_copy = dir.join("scenario.toml");
+    let scenario_text = match std::fs::read_to_string(&scenario_copy) {
+        Ok(text) => text,
+        Err(error) => {
+            eprintln!(
+                "error: cannot read the scenario copy {}: {error}",
+                scenario_copy.display()
+            );
+            return exit::BAD_INPUT;
+        }
+    };
+    let file = match ScenarioFile::from_text(&summary.scenario, scenario_text) {
+        Ok(file) => file,
+        Err(error) => {
+            eprintln!("error: {error}");
+            return exit::BAD_INPUT;
+        }
+    };
+    if format!("{:016x}", file.content_hash) != summary.scenario_hash {
+        eprintln!(
+            "error: {} does not match the scenario hash recorded in {} ({}); the report was edited",
+            scenario_copy.display(),
+            summary_path.display(),
+            summary.scenario_hash
+        );
+        return exit::BAD_INPUT;
+    }
+    let options = RunOptions {
+        seed: summary.seed,
+        nemesis: summary.nemesis,
+        sink: None,
+    };
+    let outcome = match run_file(&file, &options) {
+        Ok(outcome) => outcome,
+        Err(error) => {
+            eprintln!("error: {error}");
+            return exit::BAD_INPUT;
+        }
+    };
+    print_outcome(&outcome, &file);
+    if outcome.summary.trace_hash != summary.trace_hash {
+        println!(
+            "NOT REPRODUCED: trace hash {} differs from the recorded {} (tool {} recorded it; this is {})",
+            outcome.summary.trace_hash, summary.trace_hash, summary.tool, outcome.summary.tool
+        );
+        return exit::NONDETERMINISM;
+    }
+    println!(
+        "reproduced: trace hash {} matches the report",
+        summary.trace_hash
+    );
+    verdict_code(&outcome.summary)
+}

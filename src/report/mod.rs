@@ -1,0 +1,194 @@
+//! Run reports: the JSON summary, the history as JSON lines, and writing them to a
+//! report directory atomically (write to a temporary name, then rename), so a
+//! reader never sees half a report.
+
+use crate::check::Violation;
+use crate::sim::HistoryEvent;
+use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
+use std::io::Write;
+use std::path::Path;
+
+/// The outcome of one run.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Verdict {
+    /// Every check passed.
+    Pass,
+    /// A check failed, a protocol panicked, or a bound was hit.
+    Fail,
+}
+
+/// Message statistics.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct MessageStats {
+    /// Put on the wire.
+    pub sent: u64,
+    /// Handled by their receiver.
+    pub delivered: u64,
+    /// Lost to random drops.
+    pub lost: u64,
+    /// Lost to cut links.
+    pub partitioned: u64,
+    /// Lost because the receiver was down.
+    pub to_crashed: u64,
+    /// Extra copies made.
+    pub duplicated: u64,
+}
+
+/// Client operation statistics.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct OperationStats {
+    /// Invoked.
+    pub invoked: u64,
+    /// Completed and took effect.
+    pub ok: u64,
+    /// Completed without effect.
+    pub fail: u64,
+    /// Outcome unknown (timed out).
+    pub info: u64,
+    /// Still open when the run ended.
+    pub open: u64,
+}
+
+/// Disk statistics summed over nodes.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct DiskStatsSummary {
+    /// Writes.
+    pub writes: u64,
+    /// Syncs.
+    pub syncs: u64,
+    /// Unsynced writes lost.
+    pub lost_writes: u64,
+    /// Writes torn.
+    pub torn_writes: u64,
+    /// Bits flipped.
+    pub corruptions: u64,
+    /// Reads failed.
+    pub failed_reads: u64,
+}
+
+/// Everything counted in a run.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Stats {
+    /// Messages.
+    pub messages: MessageStats,
+    /// Faults applied (scripted, random, undos and the final heal).
+    pub faults: u64,
+    /// Client operations.
+    pub operations: OperationStats,
+    /// Disks.
+    pub disk: DiskStatsSummary,
+}
+
+/// `summary.json`: everything needed to understand and reproduce a run.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct Summary {
+    /// `faultline <version>`.
+    pub tool: String,
+    /// The scenario path as given.
+    pub scenario: String,
+    /// The scenario's `name`, if any.
+    pub scenario_name: Option<String>,
+    /// Hash of the scenario text (hex).
+    pub scenario_hash: String,
+    /// Protocol name.
+    pub protocol: String,
+    /// Planted bugs switched on.
+    pub bugs: Vec<String>,
+    /// The seed.
+    pub seed: u64,
+    /// Whether the random nemesis ran.
+    pub nemesis: bool,
+    /// pass / fail.
+    pub verdict: Verdict,
+    /// What failed, first one first.
+    pub violations: Vec<SummaryViolation>,
+    /// The trace hash (hex); a replay must reproduce it.
+    pub trace_hash: String,
+    /// Trace events.
+    pub events: u64,
+    /// Virtual time at the end (ns).
+    pub virtual_time: u64,
+    /// Counters.
+    pub stats: Stats,
+    /// Parameters this seed drew for the nemesis (swarm testing).
+    pub swarm: Option<serde_json::Value>,
+    /// Named *sometimes* points reached, with counts.
+    pub sometimes: BTreeMap<String, u64>,
+    /// One command that reproduces this run.
+    pub repro: String,
+}
+
+/// A violation as stored in `summary.json`.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SummaryViolation {
+    /// Checker name (`panic` and `bounds` for runner-detected failures).
+    pub checker: String,
+    /// always / eventually / sometimes.
+    pub property: String,
+    /// What went wrong.
+    pub message: String,
+    /// Virtual time (ns).
+    pub time: u64,
+    /// Trace event index.
+    pub event: u64,
+}
+
+impl From<&Violation> for SummaryViolation {
+    fn from(violation: &Violation) -> Self {
+        SummaryViolation {
+            checker: violation.checker.clone(),
+            property: serde_json::to_value(violation.property)
+                .ok()
+                .and_then(|v| v.as_str().map(String::from))
+                .unwrap_or_default(),
+            message: violation.message.clone(),
+            time: violation.time,
+            event: violation.event,
+        }
+    }
+}
+
+/// Writes `bytes` to `path` atomically.
+pub fn write_atomic(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
+    let file_name = path
+        .file_name()
+        .and_then(|name| name.to_str())
+        .unwrap_or("report");
+    let temporary = path.with_file_name(format!(".{file_name}.tmp"));
+    {
+        let mut file = std::fs::File::create(&temporary)?;
+        file.write_all(bytes)?;
+        file.sync_all()?;
+    }
+    std::fs::rename(&temporary, path)
+}
+
+/// The history as JSON lines.
+pub fn history_jsonl(history: &[HistoryEvent]) -> String {
+    let mut text = String::new();
+    for event in history {
+        text.push_str(&serde_json::to_string(event).expect("history events serialise"));
+        text.push('\n');
+    }
+    text
+}
+
+/// Writes `summary.json`, `history.jsonl` and a copy of the scenario (`scenario.toml`,
+/// which `replay` uses) into `dir`, creating it.
+pub fn write_run(
+    dir: &Path,
+    summary: &Summary,
+    history: &[HistoryEvent],
+    scenario_text: &str,
+) -> std::io::Result<()> {
+    std::fs::create_dir_all(dir)?;
+    write_atomic(&dir.join("scenario.toml"), scenario_text.as_bytes())?;
+    write_atomic(
+        &dir.join("history.jsonl"),
+        history_jsonl(history).as_bytes(),
+    )?;
+    let json = serde_json::to_string_pretty(summary).expect("summaries serialise");
+    write_atomic(&dir.join("summary.json"), json.as_bytes())
+}

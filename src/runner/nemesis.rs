@@ -1,0 +1,186 @@
+//! The random nemesis and swarm testing.
+//!
+//! With swarm testing on, each seed first draws its own parameters from the
+//! scenario's ranges: which fault kinds to use (a random non-empty subset), the mean
+//! gap between faults, the longest a fault lasts, and the network's loss and
+//! duplication rates. Different seeds therefore stress different corners, and the
+//! report prints every drawn parameter next to the seed. The schedule itself is
+//! drawn up front from its own stream, so it never depends on what the protocol
+//! does.
+
+use crate::scenario::{NemesisConfig, NemesisFault};
+use crate::sim::fault::{Fault, Target, TimedFault};
+use crate::sim::rng::{self, Rng, between, chance, open_unit};
+use crate::sim::time::Duration;
+use rand::Rng as _;
+use serde::Serialize;
+
+/// The parameters one seed drew.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct SwarmDraw {
+    /// Fault kinds in use.
+    pub faults: Vec<NemesisFault>,
+    /// Mean gap between faults.
+    pub interval_mean: Duration,
+    /// Longest fault.
+    pub fault_duration_max: Duration,
+    /// Network drop probability, if the nemesis overrides it.
+    pub drop_probability: Option<f64>,
+    /// Network duplicate probability, if the nemesis overrides it.
+    pub duplicate_probability: Option<f64>,
+}
+
+impl SwarmDraw {
+    /// One line for the run report.
+    pub fn describe(&self) -> String {
+        let faults: Vec<String> = self
+            .faults
+            .iter()
+            .map(|fault| {
+                serde_json::to_value(fault)
+                    .ok()
+                    .and_then(|v| v.as_str().map(String::from))
+                    .unwrap_or_default()
+            })
+            .collect();
+        let mut text = format!(
+            "faults [{}], mean interval {}, fault duration <= {}",
+            faults.join(", "),
+            self.interval_mean,
+            self.fault_duration_max
+        );
+        if let Some(p) = self.drop_probability {
+            text.push_str(&format!(", drop {p:.4}"));
+        }
+        if let Some(p) = self.duplicate_probability {
+            text.push_str(&format!(", duplicate {p:.4}"));
+        }
+        text
+    }
+}
+
+fn uniform_duration(rng: &mut Rng, min: Duration, max: Duration) -> Duration {
+    Duration(between(rng, min.0, max.0))
+}
+
+fn uniform_probability(rng: &mut Rng, min: f64, max: f64) -> f64 {
+    if max <= min {
+        min
+    } else {
+        min + (max - min) * rng.r#gen::<f64>()
+    }
+}
+
+/// Draws this seed's parameters (stream `swarm`).
+pub fn draw(config: &NemesisConfig, seed: u64) -> SwarmDraw {
+    let mut rng = rng::stream(seed, "swarm", 0);
+    let all = config.faults.get_ref();
+    let interval = config.interval.get_ref();
+    if !config.swarm {
+        let mid = |min: Duration, max: Duration| Duration(min.0 + (max.0 - min.0) / 2);
+        return SwarmDraw {
+            faults: all.clone(),
+            interval_mean: mid(interval.min, interval.max),
+            fault_duration_max: config.duration.max,
+            drop_probability: config
+                .drop_probability
+                .map(|range| (range.min + range.max) / 2.0),
+            duplicate_probability: config
+                .duplicate_probability
+                .map(|range| (range.min + range.max) / 2.0),
+        };
+    }
+    let mut faults: Vec<NemesisFault> = all
+        .iter()
+        .copied()
+        .filter(|_| chance(&mut rng, 0.5))
+        .collect();
+    if faults.is_empty() {
+        faults.push(all[rng.gen_range(0..all.len())]);
+    }
+    faults.sort();
+    faults.dedup();
+    SwarmDraw {
+        faults,
+        interval_mean: uniform_duration(&mut rng, interval.min, interval.max),
+        fault_duration_max: uniform_duration(&mut rng, config.duration.min, config.duration.max),
+        drop_probability: config
+            .drop_probability
+            .map(|range| uniform_probability(&mut rng, range.min, range.max)),
+        duplicate_probability: config
+            .duplicate_probability
+            .map(|range| uniform_probability(&mut rng, range.min, range.max)),
+    }
+}
+
+/// Draws the fault schedule between `config.start` and `end` (stream `nemesis`).
+pub fn schedule(
+    config: &NemesisConfig,
+    draw: &SwarmDraw,
+    seed: u64,
+    end: u64,
+) -> Vec<(u64, TimedFault)> {
+    let mut rng = rng::stream(seed, "nemesis", 0);
+    let mut faults = Vec::new();
+    let mean = draw.interval_mean.0.max(1) as f64;
+    let mut at = config.start.0 + (-mean * open_unit(&mut rng).ln()) as u64;
+    while at < end {
+        let kind = draw.faults[rng.gen_range(0..draw.faults.len())];
+        let longest = draw.fault_duration_max.max(config.duration.min);
+        let duration = uniform_duration(&mut rng, config.duration.min, longest)
+            .0
+            .clamp(1, end - at);
+        let leader_or_random = |rng: &mut Rng| {
+            if chance(rng, 0.5) {
+                Target::Leader
+            } else {
+                Target::Random
+            }
+        };
+        let fault = match kind {
+            NemesisFault::Partition => Fault::PartitionHalves,
+            NemesisFault::Isolate => Fault::Isolate(leader_or_random(&mut rng)),
+            NemesisFault::Bridge => Fault::Bridge,
+            NemesisFault::OneWay => Fault::OneWay {
+                from: leader_or_random(&mut rng),
+                to: Target::Minority,
+            },
+            NemesisFault::Crash => Fault::Crash(if chance(&mut rng, 0.3) {
+                Target::Minority
+            } else {
+                Target::Random
+            }),
+            NemesisFault::Pause => Fault::Pause(leader_or_random(&mut rng)),
+            NemesisFault::ClockSkew => {
+                let skew = config.clock_skew_max.0 as i64;
+                let drift = *config.clock_drift_ppm_max.get_ref() as i64;
+                Fault::ClockSkew {
+                    target: Target::Random,
+                    offset: rng.gen_range(-skew..=skew),
+                    drift_ppm: rng.gen_range(-drift..=drift),
+                }
+            }
+            NemesisFault::DiskCorrupt => Fault::DiskCorrupt(Target::Random),
+            NemesisFault::DiskLoseUnsynced => Fault::DiskLoseUnsynced(Target::Random),
+            NemesisFault::DiskFailRead => Fault::DiskFailRead {
+                target: Target::Random,
+                count: rng.gen_range(1..=3),
+            },
+        };
+        let timed = match fault {
+            Fault::DiskCorrupt(_) | Fault::DiskLoseUnsynced(_) | Fault::DiskFailRead { .. } => {
+                TimedFault {
+                    fault,
+                    duration: None,
+                }
+            }
+            fault => TimedFault {
+                fault,
+                duration: Some(duration),
+            },
+        };
+        faults.push((at, timed));
+        at += 1 + (-mean * open_unit(&mut rng).ln()) as u64;
+    }
+    faults
+}

@@ -1,0 +1,292 @@
+//! Running one seed of a scenario.
+//!
+//! The run has two phases. During the fault phase (`duration`) clients work and
+//! faults happen: the scripted timeline plus, if configured, the random nemesis.
+//! At its end the world heals completely (links, crashed and paused nodes, clocks)
+//! and the liveness window begins; clients stop starting operations, and by the
+//! window's end every *eventually* property must hold. *Always* properties are
+//! checked after every step, and the run stops at the first violation.
+
+use super::nemesis::{self, SwarmDraw};
+use super::panic;
+use super::spec::{PROTOCOLS, ProtocolSpec, ProtocolVisitor, with_protocol};
+use crate::check::{Checker, Property, Violation};
+use crate::report::{
+    DiskStatsSummary, MessageStats, OperationStats, Stats, Summary, SummaryViolation, Verdict,
+};
+use crate::scenario::{Scenario, ScenarioError, ScenarioFile};
+use crate::sim::trace::SharedSink;
+use crate::sim::{EventType, Fault, HistoryEvent, TimedFault, World};
+
+/// How to run.
+#[derive(Clone, Default)]
+pub struct RunOptions {
+    /// The seed.
+    pub seed: u64,
+    /// Run the scenario's random nemesis (if it has one).
+    pub nemesis: bool,
+    /// Record every trace event here.
+    pub sink: Option<SharedSink>,
+}
+
+impl RunOptions {
+    /// Seed `seed`, nemesis on, no trace recording.
+    pub fn seed(seed: u64) -> Self {
+        RunOptions {
+            seed,
+            nemesis: true,
+            sink: None,
+        }
+    }
+}
+
+/// A finished run: its summary and client history.
+#[derive(Clone, Debug)]
+pub struct RunOutcome {
+    /// The summary (also `summary.json`).
+    pub summary: Summary,
+    /// The client history (also `history.jsonl`).
+    pub history: Vec<HistoryEvent>,
+    /// The nemesis parameters this seed drew, if a nemesis ran.
+    pub swarm: Option<SwarmDraw>,
+}
+
+impl RunOutcome {
+    /// Whether every check passed.
+    pub fn passed(&self) -> bool {
+        self.summary.verdict == Verdict::Pass
+    }
+}
+
+/// Reads the protocol from the file, parses and validates the scenario, and runs it.
+pub fn run_file(file: &ScenarioFile, options: &RunOptions) -> Result<RunOutcome, ScenarioError> {
+    struct Runner<'a> {
+        file: &'a ScenarioFile,
+        options: &'a RunOptions,
+    }
+    impl ProtocolVisitor for Runner<'_> {
+        type Output = Result<RunOutcome, ScenarioError>;
+        fn visit<S: ProtocolSpec>(self) -> Self::Output {
+            let scenario = parse_for::<S>(self.file)?;
+            Ok(run_scenario::<S>(self.file, &scenario, self.options))
+        }
+    }
+    with_protocol(&file.protocol, Runner { file, options })
+        .unwrap_or_else(|| Err(file.protocol_name_error(&PROTOCOLS)))
+}
+
+/// Parses and validates `file` for protocol `S` (common and protocol checks).
+pub fn parse_for<S: ProtocolSpec>(
+    file: &ScenarioFile,
+) -> Result<Scenario<S::Config>, ScenarioError> {
+    let scenario = file.parse::<S::Config>()?;
+    S::validate(&scenario, &file.source())?;
+    Ok(scenario)
+}
+
+/// The command line that reproduces a run.
+pub fn repro_line(file: &str, seed: u64, nemesis: bool) -> String {
+    let mut line = format!("faultline run {file} --seed {seed}");
+    if !nemesis {
+        line.push_str(" --no-nemesis");
+    }
+    line
+}
+
+/// Runs one seed of a parsed scenario.
+pub fn run_scenario<S: ProtocolSpec>(
+    file: &ScenarioFile,
+    scenario: &Scenario<S::Config>,
+    options: &RunOptions,
+) -> RunOutcome {
+    let seed = options.seed;
+    let mut world: World<S> = World::new(
+        &scenario.world_config(seed),
+        S::node_factory(scenario),
+        |index| S::client(scenario, index),
+    );
+    if let Some(sink) = &options.sink {
+        world.set_sink(sink.clone());
+    }
+    let fault_end = scenario.fault_phase_end();
+    let run_end = scenario.run_end();
+    for (at, fault) in scenario.scripted_faults(&file.source()) {
+        world.schedule_fault(at, fault);
+    }
+    let mut swarm: Option<SwarmDraw> = None;
+    if options.nemesis
+        && let Some(config) = &scenario.nemesis
+    {
+        let draw = nemesis::draw(config, seed);
+        if draw.drop_probability.is_some() || draw.duplicate_probability.is_some() {
+            world.set_loss(
+                draw.drop_probability
+                    .unwrap_or(scenario.network.drop_probability.0),
+                draw.duplicate_probability
+                    .unwrap_or(scenario.network.duplicate_probability.0),
+            );
+        }
+        for (at, fault) in nemesis::schedule(config, &draw, seed, fault_end) {
+            world.schedule_fault(at, fault);
+        }
+        swarm = Some(draw);
+    }
+    world.schedule_fault(
+        fault_end,
+        TimedFault {
+            fault: Fault::HealAll,
+            duration: None,
+        },
+    );
+
+    let mut checkers = S::checkers(scenario);
+    let mut violations: Vec<Violation> = Vec::new();
+    let max_events = scenario.max_events;
+    let outcome = panic::catch(|| {
+        world.start();
+        while let Some(step) = world.step_until(run_end - 1) {
+            for checker in checkers.iter_mut() {
+                if let Some(message) = checker.after_step(&world, step) {
+                    violations.push(violation(checker.name(), Property::Always, message, &world));
+                }
+            }
+            if !violations.is_empty() {
+                return;
+            }
+            if world.events() > max_events {
+                let message = format!(
+                    "the run exceeded max_events = {max_events} at {} (a message storm or livelock?)",
+                    crate::sim::time::format_nanos(world.now())
+                );
+                violations.push(violation("bounds", Property::Always, message, &world));
+                return;
+            }
+        }
+        finish(&mut checkers, &mut violations, &world);
+    });
+    if let Err(message) = outcome {
+        let doing = match world.dispatching() {
+            Some((id, what)) if id < world.node_count() => {
+                format!("node {id} panicked handling {what}")
+            }
+            Some((id, what)) => format!(
+                "client {} panicked handling {what}",
+                id - world.node_count()
+            ),
+            None => "the run panicked outside a protocol handler".to_string(),
+        };
+        violations.push(violation(
+            "panic",
+            Property::Always,
+            format!("{doing}: {message}"),
+            &world,
+        ));
+    }
+    summarize::<S>(file, scenario, options, &world, violations, swarm)
+}
+
+fn finish<S: ProtocolSpec>(
+    checkers: &mut [Box<dyn Checker<S>>],
+    violations: &mut Vec<Violation>,
+    world: &World<S>,
+) {
+    for checker in checkers.iter_mut() {
+        for (property, message) in checker.at_end(world) {
+            violations.push(violation(checker.name(), property, message, world));
+        }
+    }
+}
+
+fn violation<S: ProtocolSpec>(
+    checker: &str,
+    property: Property,
+    message: String,
+    world: &World<S>,
+) -> Violation {
+    Violation {
+        checker: checker.to_string(),
+        property,
+        message,
+        time: world.now(),
+        event: world.events().saturating_sub(1),
+    }
+}
+
+fn summarize<S: ProtocolSpec>(
+    file: &ScenarioFile,
+    scenario: &Scenario<S::Config>,
+    options: &RunOptions,
+    world: &World<S>,
+    violations: Vec<Violation>,
+    swarm: Option<SwarmDraw>,
+) -> RunOutcome {
+    let network = world.network();
+    let history = world.history().to_vec();
+    let mut operations = OperationStats::default();
+    for event in &history {
+        match event.kind {
+            EventType::Invoke => operations.invoked += 1,
+            EventType::Ok => operations.ok += 1,
+            EventType::Fail => operations.fail += 1,
+            EventType::Info => operations.info += 1,
+        }
+    }
+    operations.open = operations.invoked - operations.ok - operations.fail - operations.info;
+    let mut disk = DiskStatsSummary::default();
+    for id in 0..world.node_count() {
+        let stats = &world.disk(id).stats;
+        disk.writes += stats.writes;
+        disk.syncs += stats.syncs;
+        disk.lost_writes += stats.lost_writes;
+        disk.torn_writes += stats.torn_writes;
+        disk.corruptions += stats.corruptions;
+        disk.failed_reads += stats.failed_reads;
+    }
+    let nemesis = options.nemesis && scenario.nemesis.is_some();
+    let summary = Summary {
+        tool: format!("faultline {}", env!("CARGO_PKG_VERSION")),
+        scenario: file.file.clone(),
+        scenario_name: scenario.name.clone(),
+        scenario_hash: format!("{:016x}", file.content_hash),
+        protocol: S::NAME.to_string(),
+        bugs: S::active_bugs(&scenario.protocol),
+        seed: options.seed,
+        nemesis,
+        verdict: if violations.is_empty() {
+            Verdict::Pass
+        } else {
+            Verdict::Fail
+        },
+        violations: violations.iter().map(SummaryViolation::from).collect(),
+        trace_hash: format!("{:016x}", world.trace_hash()),
+        events: world.events(),
+        virtual_time: world.now(),
+        stats: Stats {
+            messages: MessageStats {
+                sent: network.sent,
+                delivered: network.delivered,
+                lost: network.lost,
+                partitioned: network.partitioned,
+                to_crashed: network.to_dead,
+                duplicated: network.duplicated,
+            },
+            faults: world.faults_applied(),
+            operations,
+            disk,
+        },
+        swarm: swarm
+            .as_ref()
+            .map(|draw| serde_json::to_value(draw).expect("swarm draws serialise")),
+        sometimes: world
+            .sometimes()
+            .iter()
+            .map(|(name, count)| (name.to_string(), *count))
+            .collect(),
+        repro: repro_line(&file.file, options.seed, options.nemesis),
+    };
+    RunOutcome {
+        summary,
+        history,
+        swarm,
+    }
+}

@@ -1,0 +1,172 @@
+//! What the runner needs to know about a protocol to run it from a scenario file,
+//! and the registry of the protocols that ship in the box.
+//!
+//! A user's own protocol implements [`ProtocolSpec`] and is run with
+//! [`crate::runner::run_scenario`]; see `examples/`.
+
+use crate::check::Checker;
+use crate::protocols::broadcast::{
+    Broadcast, BroadcastChecker, BroadcastClient, BroadcastConfig, BroadcastNode,
+};
+use crate::protocols::token_forward::{NoClient, TokenForward, TokenNode};
+use crate::scenario::{Scenario, ScenarioError, Source};
+use crate::sim::{NodeFactory, Protocol};
+use serde::Serialize;
+use serde::de::DeserializeOwned;
+use std::fmt::Debug;
+use std::rc::Rc;
+
+/// A protocol the runner can build from a scenario.
+pub trait ProtocolSpec: Protocol {
+    /// The `[protocol]` table: `name`, `bugs`, and the protocol's own keys. Use
+    /// `#[serde(deny_unknown_fields)]` so typos are errors.
+    type Config: DeserializeOwned + Serialize + Clone + Debug;
+
+    /// The name scenario files use.
+    const NAME: &'static str;
+    /// One line saying what it is.
+    const SUMMARY: &'static str;
+    /// Planted bugs: (name, what mistake it makes).
+    const BUGS: &'static [(&'static str, &'static str)];
+    /// Properties checked: (name, kind and statement).
+    const PROPERTIES: &'static [(&'static str, &'static str)];
+
+    /// Protocol-specific checks of the scenario beyond what serde enforces.
+    fn validate(
+        scenario: &Scenario<Self::Config>,
+        source: &Source<'_>,
+    ) -> Result<(), ScenarioError> {
+        let _ = (scenario, source);
+        Ok(())
+    }
+
+    /// The planted bugs switched on, by name.
+    fn active_bugs(config: &Self::Config) -> Vec<String>;
+
+    /// Builds node `id` (at start and after every crash).
+    fn node_factory(scenario: &Scenario<Self::Config>) -> NodeFactory<Self>;
+
+    /// Builds client `index` (0-based among clients).
+    fn client(scenario: &Scenario<Self::Config>, index: usize) -> Self::Client;
+
+    /// The checkers that judge a run.
+    fn checkers(scenario: &Scenario<Self::Config>) -> Vec<Box<dyn Checker<Self>>>;
+}
+
+/// Something to do with a protocol chosen by name at run time.
+pub trait ProtocolVisitor {
+    /// The result.
+    type Output;
+    /// Called with the protocol's type.
+    fn visit<S: ProtocolSpec>(self) -> Self::Output;
+}
+
+/// The names of the built-in protocols.
+pub const PROTOCOLS: [&str; 2] = [Broadcast::NAME, TokenForward::NAME];
+
+/// Calls `visitor` with the built-in protocol called `name`, or returns `None`.
+pub fn with_protocol<V: ProtocolVisitor>(name: &str, visitor: V) -> Option<V::Output> {
+    match name {
+        Broadcast::NAME => Some(visitor.visit::<Broadcast>()),
+        TokenForward::NAME => Some(visitor.visit::<TokenForward>()),
+        _ => None,
+    }
+}
+
+/// Serde helper: bug names of a config's `bugs` list.
+fn bug_names<T: Serialize>(bugs: &[T]) -> Vec<String> {
+    bugs.iter()
+        .map(|bug| {
+            serde_json::to_value(bug)
+                .ok()
+                .and_then(|v| v.as_str().map(str::to_string))
+                .unwrap_or_default()
+        })
+        .collect()
+}
+
+impl ProtocolSpec for Broadcast {
+    type Config = BroadcastConfig;
+    const NAME: &'static str = "broadcast";
+    const SUMMARY: &'static str =
+        "gossip broadcast: values stored on a majority before ack, retransmission and anti-entropy";
+    const BUGS: &'static [(&'static str, &'static str)] = &[(
+        "no_retransmit",
+        "values go to peers once; lost messages are never resent, no anti-entropy",
+    )];
+    const PROPERTIES: &'static [(&'static str, &'static str)] = &[
+        (
+            "validity",
+            "always: a node only holds values some client broadcast",
+        ),
+        (
+            "delivery",
+            "eventually: every acknowledged value is held by every node",
+        ),
+    ];
+
+    fn active_bugs(config: &BroadcastConfig) -> Vec<String> {
+        bug_names(&config.bugs)
+    }
+
+    fn node_factory(scenario: &Scenario<BroadcastConfig>) -> NodeFactory<Self> {
+        let config = scenario.protocol.clone();
+        Rc::new(move |_| BroadcastNode::new(&config))
+    }
+
+    fn client(scenario: &Scenario<BroadcastConfig>, index: usize) -> BroadcastClient {
+        BroadcastClient::new(index, &scenario.workload)
+    }
+
+    fn checkers(_scenario: &Scenario<BroadcastConfig>) -> Vec<Box<dyn Checker<Self>>> {
+        vec![Box::new(BroadcastChecker::default())]
+    }
+}
+
+/// The `[protocol]` table for `name = "token_forward"`.
+#[derive(Clone, Debug, Serialize, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TokenForwardConfig {
+    /// Always `"token_forward"`.
+    pub name: String,
+    /// token_forward has no planted bugs; the list must be empty.
+    #[serde(default)]
+    pub bugs: Vec<NoBug>,
+    /// Tokens node 0 injects at time 0. Default 100.
+    #[serde(default = "default_tokens")]
+    pub tokens: u32,
+}
+
+/// A protocol without planted bugs accepts no bug names.
+#[derive(Clone, Copy, Debug, Serialize, serde::Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum NoBug {}
+
+fn default_tokens() -> u32 {
+    100
+}
+
+impl ProtocolSpec for TokenForward {
+    type Config = TokenForwardConfig;
+    const NAME: &'static str = "token_forward";
+    const SUMMARY: &'static str = "tokens hop between random nodes (the simulator speed benchmark)";
+    const BUGS: &'static [(&'static str, &'static str)] = &[];
+    const PROPERTIES: &'static [(&'static str, &'static str)] = &[];
+
+    fn active_bugs(_config: &TokenForwardConfig) -> Vec<String> {
+        Vec::new()
+    }
+
+    fn node_factory(scenario: &Scenario<TokenForwardConfig>) -> NodeFactory<Self> {
+        let tokens = scenario.protocol.tokens;
+        Rc::new(move |id| TokenNode::new(id, tokens))
+    }
+
+    fn client(_scenario: &Scenario<TokenForwardConfig>, _index: usize) -> NoClient {
+        NoClient
+    }
+
+    fn checkers(_scenario: &Scenario<TokenForwardConfig>) -> Vec<Box<dyn Checker<Self>>> {
+        Vec::new()
+    }
+}

@@ -1,0 +1,265 @@
+//! Scenario errors that point at the problem: file, line, column, key, and what was
+//! expected.
+
+use std::fmt;
+use std::ops::Range;
+
+/// A problem with a scenario file. Displayed as
+/// `file:line:column: key 'a.b': message`.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ScenarioError {
+    /// The file (as given on the command line).
+    pub file: String,
+    /// 1-based line, when known.
+    pub line: Option<usize>,
+    /// 1-based column, when known.
+    pub column: Option<usize>,
+    /// The dotted key path (`network.drop_probability`, `faults[2].at`), when known.
+    pub key: Option<String>,
+    /// What is wrong and what is allowed.
+    pub message: String,
+}
+
+impl fmt::Display for ScenarioError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}", self.file)?;
+        if let Some(line) = self.line {
+            write!(f, ":{line}")?;
+            if let Some(column) = self.column {
+                write!(f, ":{column}")?;
+            }
+        }
+        write!(f, ": ")?;
+        if let Some(key) = &self.key {
+            write!(f, "key '{key}': ")?;
+        }
+        write!(f, "{}", self.message)
+    }
+}
+
+impl std::error::Error for ScenarioError {}
+
+/// The source text of a scenario, for locating errors.
+#[derive(Clone, Debug)]
+pub struct Source<'a> {
+    /// File name for messages.
+    pub file: &'a str,
+    /// Full text.
+    pub text: &'a str,
+}
+
+impl Source<'_> {
+    /// An error with no position (e.g. a missing top-level key).
+    pub fn error(&self, key: Option<String>, message: impl Into<String>) -> ScenarioError {
+        ScenarioError {
+            file: self.file.to_string(),
+            line: None,
+            column: None,
+            key,
+            message: message.into(),
+        }
+    }
+
+    /// An error at a byte span; the key path is worked out from the text.
+    pub fn error_at(&self, span: Range<usize>, message: impl Into<String>) -> ScenarioError {
+        let offset = span.start.min(self.text.len());
+        let (line, column) = line_column(self.text, offset);
+        ScenarioError {
+            file: self.file.to_string(),
+            line: Some(line),
+            column: Some(column),
+            key: key_path_at(self.text, offset),
+            message: message.into(),
+        }
+    }
+
+    /// Turns a TOML/serde error into a located scenario error.
+    pub fn from_toml(&self, error: &toml::de::Error) -> ScenarioError {
+        let message = error.message().trim().to_string();
+        let missing = backticked_after(&message, "missing field ");
+        match error.span() {
+            Some(span) if missing.is_none() => self.error_at(span, message),
+            Some(span) => {
+                let mut located = self.error_at(span.clone(), message);
+                // The span is the table that lacks the key: name the key itself.
+                let parent = table_path_at(self.text, span.start.min(self.text.len()));
+                let name = missing.unwrap_or_default();
+                located.key = Some(if parent.is_empty() {
+                    name
+                } else {
+                    format!("{parent}.{name}")
+                });
+                located
+            }
+            None => self.error(missing, message),
+        }
+    }
+}
+
+fn backticked_after(message: &str, prefix: &str) -> Option<String> {
+    let rest = message.strip_prefix(prefix)?;
+    let rest = rest.strip_prefix('`')?;
+    Some(rest[..rest.find('`')?].to_string())
+}
+
+/// 1-based line and column (in characters) of a byte offset.
+pub fn line_column(text: &str, offset: usize) -> (usize, usize) {
+    let before = &text[..offset];
+    let line = before.matches('\n').count() + 1;
+    let line_start = before.rfind('\n').map_or(0, |index| index + 1);
+    (line, before[line_start..].chars().count() + 1)
+}
+
+fn strip_comment(line: &str) -> &str {
+    // Good enough for scenario files: '#' inside strings is rare in our keys.
+    let mut in_string = false;
+    for (index, c) in line.char_indices() {
+        match c {
+            '"' => in_string = !in_string,
+            '#' if !in_string => return &line[..index],
+            _ => {}
+        }
+    }
+    line
+}
+
+fn header_of(line: &str) -> Option<(String, bool)> {
+    let line = strip_comment(line).trim();
+    if let Some(inner) = line
+        .strip_prefix("[[")
+        .and_then(|rest| rest.strip_suffix("]]"))
+    {
+        return Some((inner.trim().to_string(), true));
+    }
+    let inner = line.strip_prefix('[')?.strip_suffix(']')?;
+    Some((inner.trim().to_string(), false))
+}
+
+/// The table path in force at `offset`: `network`, `faults[1]`, or `""` at top level.
+pub fn table_path_at(text: &str, offset: usize) -> String {
+    let line_start = text[..offset].rfind('\n').map_or(0, |index| index + 1);
+    let line_end = text[offset..]
+        .find('\n')
+        .map_or(text.len(), |index| offset + index);
+    let mut current = String::new();
+    let mut array_counts: Vec<(String, usize)> = Vec::new();
+    for line in text[..line_end].lines() {
+        if let Some((name, is_array)) = header_of(line) {
+            if is_array {
+                let count = match array_counts.iter_mut().find(|(key, _)| *key == name) {
+                    Some((_, count)) => {
+                        *count += 1;
+                        *count
+                    }
+                    None => {
+                        array_counts.push((name.clone(), 0));
+                        0
+                    }
+                };
+                current = format!("{name}[{count}]");
+            } else {
+                current = name;
+            }
+        }
+    }
+    let _ = line_start;
+    current
+}
+
+fn key_before_equals(segment: &str) -> Option<String> {
+    let key = segment.trim().trim_matches('"').trim();
+    let valid = !key.is_empty()
+        && key
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || "_-.".contains(c));
+    valid.then(|| key.to_string())
+}
+
+/// The dotted key path of the value at `offset`, worked out from the text.
+pub fn key_path_at(text: &str, offset: usize) -> Option<String> {
+    let line_start = text[..offset].rfind('\n').map_or(0, |index| index + 1);
+    let line_end = text[offset..]
+        .find('\n')
+        .map_or(text.len(), |index| offset + index);
+    let line = &text[line_start..line_end];
+    let table = table_path_at(text, offset);
+    if let Some((name, _)) = header_of(line) {
+        return Some(if header_of(line).is_some_and(|(_, array)| array) {
+            table
+        } else {
+            name
+        });
+    }
+    let join = |key: String| {
+        if table.is_empty() {
+            key
+        } else {
+            format!("{table}.{key}")
+        }
+    };
+    // The key owning this line: on it, or on an earlier line of a multi-line value.
+    let mut owner_line = strip_comment(line);
+    if !owner_line.contains('=') {
+        let before = &text[..line_start];
+        owner_line = before
+            .lines()
+            .rev()
+            .take_while(|candidate| header_of(candidate).is_none())
+            .map(strip_comment)
+            .find(|candidate| candidate.contains('='))
+            .unwrap_or("");
+    }
+    let outer = owner_line.split('=').next().and_then(key_before_equals);
+    let Some(outer) = outer else {
+        return (!table.is_empty()).then_some(table);
+    };
+    // Inside an inline table on this line: the innermost `key =` before the offset.
+    let column = offset - line_start;
+    let prefix = &line[..column.min(line.len())];
+    let mut path = outer.clone();
+    if let Some(open) = prefix.find('{') {
+        let inner_text = &prefix[open + 1..];
+        let last_field = inner_text.rsplit([',', '{']).next().unwrap_or("");
+        let inner = if last_field.contains('=') {
+            last_field.split('=').next().and_then(key_before_equals)
+        } else {
+            // The offset is on a key itself (an unknown key).
+            let rest = &line[column.min(line.len())..];
+            rest.split('=').next().and_then(key_before_equals)
+        };
+        if let Some(inner) = inner {
+            path = format!("{outer}.{inner}");
+        }
+    }
+    Some(join(path))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn key_paths_follow_tables_arrays_and_inline_tables() {
+        let text = "duration = \"1s\"\n[network]\ndrop_probability = 2\nlatency = { distribution = \"uniform\", min = \"x\" }\n[[faults]]\nat = \"1s\"\n[[faults]]\nat = \"2s\"\n";
+        let at = |needle: &str| text.find(needle).unwrap();
+        assert_eq!(key_path_at(text, at("\"1s\"")).as_deref(), Some("duration"));
+        assert_eq!(
+            key_path_at(text, at("2\n")).as_deref(),
+            Some("network.drop_probability")
+        );
+        assert_eq!(
+            key_path_at(text, at("\"x\"")).as_deref(),
+            Some("network.latency.min")
+        );
+        assert_eq!(
+            key_path_at(text, at("\"2s\"")).as_deref(),
+            Some("faults[1].at")
+        );
+    }
+
+    #[test]
+    fn line_and_column_are_one_based() {
+        assert_eq!(line_column("ab\ncd", 4), (2, 2));
+        assert_eq!(line_column("ab", 0), (1, 1));
+    }
+}

@@ -1,0 +1,339 @@
+//! Scenario files: the TOML schema, its defaults, and strict validation.
+//!
+//! A scenario names a protocol and its configuration (including planted bugs), the
+//! cluster, the client workload, the network and disk models, a scripted fault
+//! timeline and a random nemesis, the length of the fault phase (`duration`) and of
+//! the liveness window after it. Reading is strict: an unknown key, a wrong type, a
+//! bad unit or an out-of-range number is one error naming the file, line, column,
+//! key and what is allowed — never a panic.
+//!
+//! Reading happens in two passes: the first finds `protocol.name`, the second reads
+//! the whole file with that protocol's configuration type, so the protocol's own
+//! keys are checked as strictly as the common ones.
+
+pub mod error;
+pub mod faults;
+
+pub use error::{ScenarioError, Source};
+pub use faults::{FaultSpec, NemesisConfig, NemesisFault};
+
+use crate::sim::disk::DiskConfig;
+use crate::sim::network::NetworkConfig;
+use crate::sim::time::Duration;
+use crate::sim::{TimedFault, WorldConfig};
+use crate::workload::WorkloadConfig;
+use serde::Deserialize;
+use serde::de::DeserializeOwned;
+use toml::Spanned;
+
+/// Most nodes a scenario may have.
+pub const MAX_NODES: usize = 256;
+/// Most clients a scenario may have.
+pub const MAX_CLIENTS: usize = 4096;
+
+/// The `[cluster]` table.
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ClusterConfig {
+    /// Number of server nodes, 1..=256. Required.
+    pub nodes: Spanned<usize>,
+    /// Each node starts with a clock offset drawn from ±this. Default `"0ms"`.
+    #[serde(default)]
+    pub clock_offset_max: Duration,
+    /// Each node starts with a clock drift drawn from ±this, ppm. Default 0.
+    #[serde(default = "zero_spanned")]
+    pub clock_drift_ppm_max: Spanned<u64>,
+}
+
+/// A whole scenario, with the protocol configuration type `C`.
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Scenario<C> {
+    /// A short title. Default: the file name.
+    #[serde(default)]
+    pub name: Option<String>,
+    /// What the scenario shows. Default empty.
+    #[serde(default)]
+    pub description: Option<String>,
+    /// The seed `run` uses when `--seed` is not given. Default 1.
+    #[serde(default = "default_seed")]
+    pub seed: u64,
+    /// Length of the fault phase, during which clients run and faults happen.
+    /// Required.
+    pub duration: Spanned<Duration>,
+    /// After the fault phase everything heals; eventual properties must hold by the
+    /// end of this window. Default `"5s"`.
+    #[serde(default = "default_liveness_window")]
+    pub liveness_window: Duration,
+    /// Bound on events per run; hitting it is a failure ("bound"). Default
+    /// 20000000.
+    #[serde(default = "default_max_events")]
+    pub max_events: u64,
+    /// The protocol: `name`, `bugs` and its own keys.
+    pub protocol: C,
+    /// The cluster.
+    pub cluster: ClusterConfig,
+    /// The client workload.
+    #[serde(default)]
+    pub workload: WorkloadConfig,
+    /// The network model.
+    #[serde(default)]
+    pub network: NetworkConfig,
+    /// The disk model.
+    #[serde(default)]
+    pub disk: DiskConfig,
+    /// Scripted faults.
+    #[serde(default)]
+    pub faults: Vec<FaultSpec>,
+    /// Random faults.
+    #[serde(default)]
+    pub nemesis: Option<NemesisConfig>,
+}
+
+fn zero_spanned() -> Spanned<u64> {
+    Spanned::new(0..0, 0)
+}
+fn default_seed() -> u64 {
+    1
+}
+fn default_liveness_window() -> Duration {
+    Duration::from_secs(5)
+}
+fn default_max_events() -> u64 {
+    20_000_000
+}
+
+/// A scenario file read from disk, before its protocol-specific parse.
+#[derive(Clone, Debug)]
+pub struct ScenarioFile {
+    /// The path as given.
+    pub file: String,
+    /// The full text.
+    pub text: String,
+    /// `protocol.name`.
+    pub protocol: String,
+    /// Hash of the text (reports record it; a replay checks it).
+    pub content_hash: u64,
+}
+
+impl ScenarioFile {
+    /// Reads a scenario file and finds its protocol name.
+    pub fn read(path: &str) -> Result<ScenarioFile, ScenarioError> {
+        let text = std::fs::read_to_string(path).map_err(|error| ScenarioError {
+            file: path.to_string(),
+            line: None,
+            column: None,
+            key: None,
+            message: format!("cannot read the scenario file: {error}"),
+        })?;
+        ScenarioFile::from_text(path, text)
+    }
+
+    /// A scenario from text (`file` is used in messages).
+    pub fn from_text(file: &str, text: String) -> Result<ScenarioFile, ScenarioError> {
+        #[derive(Deserialize)]
+        struct Head {
+            protocol: Option<HeadProtocol>,
+        }
+        #[derive(Deserialize)]
+        struct HeadProtocol {
+            name: Option<String>,
+        }
+        let source = Source { file, text: &text };
+        let head: Head = toml::from_str(&text).map_err(|error| source.from_toml(&error))?;
+        let protocol = match head.protocol {
+            None => {
+                return Err(source.error(
+                    Some("protocol".into()),
+                    "missing table [protocol] (with name = \"...\")",
+                ));
+            }
+            Some(HeadProtocol { name: None }) => {
+                return Err(source.error(
+                    Some("protocol.name".into()),
+                    "missing key: the protocol's name",
+                ));
+            }
+            Some(HeadProtocol { name: Some(name) }) => name,
+        };
+        let content_hash = crate::sim::trace::StableHasher::hash_of(text.as_bytes());
+        Ok(ScenarioFile {
+            file: file.to_string(),
+            text,
+            protocol,
+            content_hash,
+        })
+    }
+
+    /// The source, for locating errors.
+    pub fn source(&self) -> Source<'_> {
+        Source {
+            file: &self.file,
+            text: &self.text,
+        }
+    }
+
+    /// Where `protocol.name` is written, for an "unknown protocol" error.
+    pub fn protocol_name_error(&self, known: &[&str]) -> ScenarioError {
+        let source = self.source();
+        let message = format!(
+            "unknown protocol \"{}\"; expected one of: {}",
+            self.protocol,
+            known.join(", ")
+        );
+        match self.text.find(&format!("\"{}\"", self.protocol)) {
+            Some(offset) => {
+                let mut error = source.error_at(offset..offset + 1, message);
+                error.key = Some("protocol.name".into());
+                error
+            }
+            None => source.error(Some("protocol.name".into()), message),
+        }
+    }
+
+    /// Reads the whole scenario with protocol configuration type `C` and checks
+    /// everything that does not depend on the protocol.
+    pub fn parse<C: DeserializeOwned>(&self) -> Result<Scenario<C>, ScenarioError> {
+        let source = self.source();
+        let scenario: Scenario<C> =
+            toml::from_str(&self.text).map_err(|error| source.from_toml(&error))?;
+        scenario.validate(&source)?;
+        Ok(scenario)
+    }
+}
+
+impl<C> Scenario<C> {
+    /// Number of nodes.
+    pub fn nodes(&self) -> usize {
+        *self.cluster.nodes.get_ref()
+    }
+
+    /// End of the fault phase (ns).
+    pub fn fault_phase_end(&self) -> u64 {
+        self.duration.get_ref().0
+    }
+
+    /// End of the run: fault phase plus liveness window (ns).
+    pub fn run_end(&self) -> u64 {
+        self.fault_phase_end() + self.liveness_window.0
+    }
+
+    fn validate(&self, source: &Source<'_>) -> Result<(), ScenarioError> {
+        let nodes = self.nodes();
+        if !(1..=MAX_NODES).contains(&nodes) {
+            return Err(source.error_at(
+                self.cluster.nodes.span(),
+                format!("expected between 1 and {MAX_NODES} nodes, got {nodes}"),
+            ));
+        }
+        if *self.cluster.clock_drift_ppm_max.get_ref() > 500_000 {
+            return Err(source.error_at(
+                self.cluster.clock_drift_ppm_max.span(),
+                format!(
+                    "expected a drift bound in 0..=500000 ppm, got {}",
+                    self.cluster.clock_drift_ppm_max.get_ref()
+                ),
+            ));
+        }
+        if self.duration.get_ref().0 == 0 {
+            return Err(source.error_at(self.duration.span(), "expected a positive duration"));
+        }
+        if self.max_events == 0 {
+            return Err(source.error(Some("max_events".into()), "expected at least 1 event"));
+        }
+        if self.workload.clients > MAX_CLIENTS {
+            return Err(source.error(
+                Some("workload.clients".into()),
+                format!(
+                    "expected at most {MAX_CLIENTS} clients, got {}",
+                    self.workload.clients
+                ),
+            ));
+        }
+        if self.workload.op_interval.0 == 0 {
+            return Err(source.error(
+                Some("workload.op_interval".into()),
+                "expected a positive duration",
+            ));
+        }
+        let processes = nodes + self.workload.clients;
+        for (index, link) in self.network.links.iter().enumerate() {
+            for (name, id) in [("from", link.from), ("to", link.to)] {
+                if id >= processes {
+                    return Err(source.error(
+                        Some(format!("network.links[{index}].{name}")),
+                        format!(
+                            "process {id} does not exist (nodes are 0..={}, clients {}..={})",
+                            nodes - 1,
+                            nodes,
+                            processes.saturating_sub(1)
+                        ),
+                    ));
+                }
+            }
+        }
+        for fault in &self.faults {
+            fault.resolve(source, nodes, *self.duration.get_ref())?;
+        }
+        if let Some(nemesis) = &self.nemesis {
+            if nemesis.faults.get_ref().is_empty() {
+                return Err(source.error_at(
+                    nemesis.faults.span(),
+                    "expected at least one fault kind for the nemesis",
+                ));
+            }
+            if nemesis.interval.get_ref().min.0 == 0 {
+                return Err(source.error_at(
+                    nemesis.interval.span(),
+                    "expected a positive minimum interval",
+                ));
+            }
+            if *nemesis.clock_drift_ppm_max.get_ref() > 500_000 {
+                return Err(source.error_at(
+                    nemesis.clock_drift_ppm_max.span(),
+                    format!(
+                        "expected a drift bound in 0..=500000 ppm, got {}",
+                        nemesis.clock_drift_ppm_max.get_ref()
+                    ),
+                ));
+            }
+            if nemesis.start >= *self.duration.get_ref() {
+                return Err(source.error(
+                    Some("nemesis.start".into()),
+                    format!(
+                        "nemesis start {} is not before the end of the fault phase ({})",
+                        nemesis.start,
+                        self.duration.get_ref()
+                    ),
+                ));
+            }
+        }
+        Ok(())
+    }
+
+    /// The scripted faults as the world applies them. Validation already passed,
+    /// so this cannot fail.
+    pub fn scripted_faults(&self, source: &Source<'_>) -> Vec<(u64, TimedFault)> {
+        self.faults
+            .iter()
+            .map(|fault| {
+                fault
+                    .resolve(source, self.nodes(), *self.duration.get_ref())
+                    .expect("validated")
+            })
+            .collect()
+    }
+
+    /// The world this scenario describes, under `seed`.
+    pub fn world_config(&self, seed: u64) -> WorldConfig {
+        WorldConfig {
+            seed,
+            nodes: self.nodes(),
+            clients: self.workload.clients,
+            network: self.network.clone(),
+            disk: self.disk.clone(),
+            clock_offset_max: self.cluster.clock_offset_max.0,
+            clock_drift_ppm_max: *self.cluster.clock_drift_ppm_max.get_ref(),
+        }
+    }
+}
