@@ -188,7 +188,7 @@ pub fn print_outcome(outcome: &RunOutcome, file: &ScenarioFile) {
 }
 
 fn check_determinism(file: &ScenarioFile, seed: u64, no_nemesis: bool) -> i32 {
-    const KEEP: usize = 2_000_000;
+    const KEEP: usize = 1_000_000;
     let mut runs = Vec::new();
     for _ in 0..2 {
         let sink = Rc::new(RefCell::new(MemorySink::new(KEEP)));

@@ -8,9 +8,18 @@
 //! (each token hops at 1 ms, 2 ms, ..., 9,999 ms). Under faults tokens are lost
 //! (drops, cut links, crashes) or multiplied (duplicates); its checker counts
 //! tokens, and a crashed node that restarts simply holds none.
+//!
+//! Planted bug `nondeterministic`: the next hop comes from a process-wide counter
+//! instead of the node's seeded stream, so two runs of the same seed in one process
+//! differ — the mistake `--check-determinism` exists to catch (a global, a clock
+//! or a hash-map order leaking into protocol decisions).
 
 use crate::sim::{Client, Ctx, Node, ProcessId, Protocol};
 use rand::Rng as _;
+use std::sync::atomic::{AtomicU64, Ordering};
+
+/// The unseeded state the `nondeterministic` bug reads.
+static PROCESS_WIDE_COUNTER: AtomicU64 = AtomicU64::new(0);
 
 /// The token_forward protocol's types.
 #[derive(Clone, Copy, Debug)]
@@ -23,6 +32,8 @@ pub struct TokenNode {
     pub inject: u32,
     /// Tokens this node has forwarded.
     pub forwarded: u64,
+    /// The planted `nondeterministic` bug is on.
+    pub nondeterministic: bool,
 }
 
 /// token_forward has no clients; this type is never instantiated.
@@ -42,6 +53,7 @@ impl TokenNode {
         TokenNode {
             inject: if id == 0 { tokens } else { 0 },
             forwarded: 0,
+            nondeterministic: false,
         }
     }
 
@@ -52,7 +64,11 @@ impl TokenNode {
             return;
         }
         // One of the other nodes, uniformly.
-        let mut to = ctx.rng().gen_range(0..nodes - 1);
+        let mut to = if self.nondeterministic {
+            (PROCESS_WIDE_COUNTER.fetch_add(1, Ordering::Relaxed) % (nodes as u64 - 1)) as usize
+        } else {
+            ctx.rng().gen_range(0..nodes - 1)
+        };
         if to >= ctx.id() {
             to += 1;
         }

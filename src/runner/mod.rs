@@ -7,5 +7,7 @@ pub mod panic;
 pub mod run;
 pub mod spec;
 
-pub use run::{RunOptions, RunOutcome, parse_for, repro_line, run_file, run_scenario};
+pub use run::{
+    RunOptions, RunOutcome, parse_for, repro_line, run_file, run_scenario, validate_file,
+};
 pub use spec::{PROTOCOLS, ProtocolSpec, ProtocolVisitor, with_protocol};

@@ -75,6 +75,19 @@ pub fn run_file(file: &ScenarioFile, options: &RunOptions) -> Result<RunOutcome,
         .unwrap_or_else(|| Err(file.protocol_name_error(&PROTOCOLS)))
 }
 
+/// Parses and validates a scenario without running it.
+pub fn validate_file(file: &ScenarioFile) -> Result<(), ScenarioError> {
+    struct Validator<'a>(&'a ScenarioFile);
+    impl ProtocolVisitor for Validator<'_> {
+        type Output = Result<(), ScenarioError>;
+        fn visit<S: ProtocolSpec>(self) -> Self::Output {
+            parse_for::<S>(self.0).map(|_| ())
+        }
+    }
+    with_protocol(&file.protocol, Validator(file))
+        .unwrap_or_else(|| Err(file.protocol_name_error(&PROTOCOLS)))
+}
+
 /// Parses and validates `file` for protocol `S` (common and protocol checks).
 pub fn parse_for<S: ProtocolSpec>(
     file: &ScenarioFile,

@@ -129,18 +129,21 @@ impl ProtocolSpec for Broadcast {
 pub struct TokenForwardConfig {
     /// Always `"token_forward"`.
     pub name: String,
-    /// token_forward has no planted bugs; the list must be empty.
+    /// Planted bugs. Default none.
     #[serde(default)]
-    pub bugs: Vec<NoBug>,
+    pub bugs: Vec<TokenForwardBug>,
     /// Tokens node 0 injects at time 0. Default 100.
     #[serde(default = "default_tokens")]
     pub tokens: u32,
 }
 
-/// A protocol without planted bugs accepts no bug names.
-#[derive(Clone, Copy, Debug, Serialize, serde::Deserialize)]
+/// token_forward's planted bug.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, serde::Deserialize)]
 #[serde(rename_all = "snake_case")]
-pub enum NoBug {}
+pub enum TokenForwardBug {
+    /// Pick the next hop from a process-wide counter instead of the seeded rng.
+    Nondeterministic,
+}
 
 fn default_tokens() -> u32 {
     100
@@ -150,16 +153,26 @@ impl ProtocolSpec for TokenForward {
     type Config = TokenForwardConfig;
     const NAME: &'static str = "token_forward";
     const SUMMARY: &'static str = "tokens hop between random nodes (the simulator speed benchmark)";
-    const BUGS: &'static [(&'static str, &'static str)] = &[];
+    const BUGS: &'static [(&'static str, &'static str)] = &[(
+        "nondeterministic",
+        "next hop from a process-wide counter, not the seeded rng (caught by --check-determinism)",
+    )];
     const PROPERTIES: &'static [(&'static str, &'static str)] = &[];
 
-    fn active_bugs(_config: &TokenForwardConfig) -> Vec<String> {
-        Vec::new()
+    fn active_bugs(config: &TokenForwardConfig) -> Vec<String> {
+        bug_names(&config.bugs)
     }
 
     fn node_factory(scenario: &Scenario<TokenForwardConfig>) -> NodeFactory<Self> {
         let tokens = scenario.protocol.tokens;
-        Rc::new(move |id| TokenNode::new(id, tokens))
+        let nondeterministic = scenario
+            .protocol
+            .bugs
+            .contains(&TokenForwardBug::Nondeterministic);
+        Rc::new(move |id| TokenNode {
+            nondeterministic,
+            ..TokenNode::new(id, tokens)
+        })
     }
 
     fn client(_scenario: &Scenario<TokenForwardConfig>, _index: usize) -> NoClient {

@@ -1,0 +1,352 @@
+//! Bad scenario files give one clear error naming the file, the line, the key and
+//! what is allowed — never a panic, and exit code 2 from the CLI.
+
+use faultline::runner::validate_file;
+use faultline::scenario::{ScenarioError, ScenarioFile};
+
+const BASE: &str =
+    "duration = \"2s\"\n\n[protocol]\nname = \"broadcast\"\n\n[cluster]\nnodes = 5\n";
+
+fn error_of(text: &str) -> ScenarioError {
+    let file = match ScenarioFile::from_text("bad.toml", text.to_string()) {
+        Ok(file) => file,
+        Err(error) => return error,
+    };
+    validate_file(&file).expect_err("the scenario should be rejected")
+}
+
+fn line_of(text: &str, needle: &str) -> usize {
+    let offset = text
+        .find(needle)
+        .unwrap_or_else(|| panic!("{needle:?} not in the scenario"));
+    text[..offset].matches('\n').count() + 1
+}
+
+/// Asserts the error names `key`, points at the line holding `needle` (when
+/// given), and says `expected`.
+fn assert_error(text: &str, needle: Option<&str>, key: &str, expected: &str) {
+    let error = error_of(text);
+    let shown = error.to_string();
+    assert_eq!(error.file, "bad.toml", "{shown}");
+    assert_eq!(error.key.as_deref(), Some(key), "wrong key in: {shown}");
+    if let Some(needle) = needle {
+        assert_eq!(
+            error.line,
+            Some(line_of(text, needle)),
+            "wrong line in: {shown}"
+        );
+        assert!(
+            shown.starts_with(&format!("bad.toml:{}:", line_of(text, needle))),
+            "{shown}"
+        );
+    }
+    assert!(
+        shown.contains(expected),
+        "expected {expected:?} in: {shown}"
+    );
+}
+
+#[test]
+fn an_unknown_top_level_key_is_named_with_its_line() {
+    let text = format!("durration = \"1s\"\n{BASE}");
+    assert_error(
+        &text,
+        Some("durration"),
+        "durration",
+        "unknown field `durration`",
+    );
+}
+
+#[test]
+fn an_unknown_key_inside_a_table_is_named_with_its_table() {
+    let text = format!("{BASE}\n[network]\ndropp = 0.1\n");
+    assert_error(
+        &text,
+        Some("dropp"),
+        "network.dropp",
+        "unknown field `dropp`",
+    );
+}
+
+#[test]
+fn a_probability_above_one_is_rejected() {
+    let text = format!("{BASE}\n[network]\ndrop_probability = 1.5\n");
+    assert_error(
+        &text,
+        Some("1.5"),
+        "network.drop_probability",
+        "expected a probability in [0, 1], got 1.5",
+    );
+}
+
+#[test]
+fn a_negative_probability_is_rejected() {
+    let text = format!("{BASE}\n[network]\nduplicate_probability = -0.1\n");
+    assert_error(
+        &text,
+        Some("-0.1"),
+        "network.duplicate_probability",
+        "probability in [0, 1]",
+    );
+}
+
+#[test]
+fn a_duration_without_unit_is_rejected() {
+    let text = BASE.replace("duration = \"2s\"", "duration = 10");
+    assert_error(&text, Some("duration = 10"), "duration", "with a unit");
+}
+
+#[test]
+fn a_duration_with_an_unknown_unit_is_rejected() {
+    let text = BASE.replace("\"2s\"", "\"10 parsecs\"");
+    assert_error(&text, Some("parsecs"), "duration", "unknown unit");
+}
+
+#[test]
+fn zero_nodes_are_rejected_with_the_allowed_range() {
+    let text = BASE.replace("nodes = 5", "nodes = 0");
+    assert_error(
+        &text,
+        Some("nodes = 0"),
+        "cluster.nodes",
+        "expected between 1 and 256 nodes, got 0",
+    );
+}
+
+#[test]
+fn a_string_where_a_number_belongs_is_a_type_error() {
+    let text = BASE.replace("nodes = 5", "nodes = \"five\"");
+    assert_error(&text, Some("\"five\""), "cluster.nodes", "invalid type");
+}
+
+#[test]
+fn a_uniform_latency_with_min_above_max_is_rejected() {
+    let text = format!(
+        "{BASE}\n[network]\nlatency = {{ distribution = \"uniform\", min = \"9ms\", max = \"1ms\" }}\n"
+    );
+    assert_error(&text, Some("latency ="), "network.latency", "min <= max");
+}
+
+#[test]
+fn an_unknown_latency_distribution_lists_the_known_ones() {
+    let text =
+        format!("{BASE}\n[network]\nlatency = {{ distribution = \"gaussian\", mean = \"1ms\" }}\n");
+    assert_error(
+        &text,
+        Some("gaussian"),
+        "network.latency.distribution",
+        "unknown variant `gaussian`",
+    );
+}
+
+#[test]
+fn a_fault_naming_a_missing_node_is_rejected() {
+    let text = format!("{BASE}\n[[faults]]\nat = \"1s\"\nkind = \"crash\"\ntarget = [1, 9]\n");
+    assert_error(
+        &text,
+        Some("[1, 9]"),
+        "faults[0].target",
+        "node 9 does not exist",
+    );
+}
+
+#[test]
+fn a_partition_naming_a_missing_node_is_rejected() {
+    let text = format!(
+        "{BASE}\n[[faults]]\nat = \"1s\"\nkind = \"partition\"\ngroups = [[0, 1], [2, 7]]\n"
+    );
+    assert_error(
+        &text,
+        Some("groups"),
+        "faults[0].groups",
+        "node 7 does not exist",
+    );
+}
+
+#[test]
+fn a_fault_after_the_end_of_the_run_is_rejected() {
+    let text = format!(
+        "{BASE}\n[[faults]]\nat = \"1s\"\nkind = \"heal\"\n\n[[faults]]\nat = \"3s\"\nkind = \"heal\"\n"
+    );
+    assert_error(
+        &text,
+        Some("\"3s\""),
+        "faults[1].at",
+        "is not before the end of the fault phase",
+    );
+}
+
+#[test]
+fn an_unknown_fault_kind_lists_the_known_ones() {
+    let text = format!("{BASE}\n[[faults]]\nat = \"1s\"\nkind = \"explode\"\n");
+    assert_error(
+        &text,
+        Some("explode"),
+        "faults[0].kind",
+        "unknown variant `explode`, expected one of",
+    );
+}
+
+#[test]
+fn a_crash_without_a_target_says_which_key_is_missing() {
+    let text = format!("{BASE}\n[[faults]]\nat = \"1s\"\nkind = \"crash\"\n");
+    assert_error(
+        &text,
+        Some("\"crash\""),
+        "faults[0].kind",
+        "a 'crash' fault needs the key 'target'",
+    );
+}
+
+#[test]
+fn a_key_that_does_not_apply_to_the_fault_kind_is_rejected() {
+    let text =
+        format!("{BASE}\n[[faults]]\nat = \"1s\"\nkind = \"crash\"\ntarget = 1\ngroups = [[0]]\n");
+    assert_error(
+        &text,
+        Some("groups"),
+        "faults[0].groups",
+        "'groups' does not apply to a 'crash' fault",
+    );
+}
+
+#[test]
+fn a_node_in_two_partition_groups_is_rejected() {
+    let text = format!(
+        "{BASE}\n[[faults]]\nat = \"1s\"\nkind = \"partition\"\ngroups = [[0, 1], [1, 2]]\n"
+    );
+    assert_error(
+        &text,
+        Some("groups"),
+        "faults[0].groups",
+        "node 1 is in two partition groups",
+    );
+}
+
+#[test]
+fn an_unknown_target_selector_lists_the_selectors() {
+    let text = format!("{BASE}\n[[faults]]\nat = \"1s\"\nkind = \"pause\"\ntarget = \"leaderr\"\n");
+    assert_error(
+        &text,
+        Some("leaderr"),
+        "faults[0].target",
+        "leader, random, minority, majority, all",
+    );
+}
+
+#[test]
+fn an_excessive_clock_drift_is_rejected() {
+    let text = format!(
+        "{BASE}\n[[faults]]\nat = \"1s\"\nkind = \"clock_skew\"\ntarget = 0\ndrift_ppm = 600000\n"
+    );
+    assert_error(
+        &text,
+        Some("600000"),
+        "faults[0].drift_ppm",
+        "-500000..=500000",
+    );
+}
+
+#[test]
+fn an_unknown_planted_bug_lists_the_real_ones() {
+    let text = BASE.replace(
+        "name = \"broadcast\"",
+        "name = \"broadcast\"\nbugs = [\"no_such_bug\"]",
+    );
+    assert_error(
+        &text,
+        Some("no_such_bug"),
+        "protocol.bugs",
+        "expected `no_retransmit`",
+    );
+}
+
+#[test]
+fn an_unknown_protocol_lists_the_protocols() {
+    let text = BASE.replace("\"broadcast\"", "\"raftt\"");
+    assert_error(
+        &text,
+        Some("raftt"),
+        "protocol.name",
+        "unknown protocol \"raftt\"; expected one of: broadcast",
+    );
+}
+
+#[test]
+fn an_empty_nemesis_is_rejected() {
+    let text = format!("{BASE}\n[nemesis]\nfaults = []\n");
+    assert_error(
+        &text,
+        Some("faults = []"),
+        "nemesis.faults",
+        "at least one fault kind",
+    );
+}
+
+#[test]
+fn an_inverted_nemesis_range_is_rejected() {
+    let text = format!("{BASE}\n[nemesis]\nfaults = [\"crash\"]\ninterval = [\"2s\", \"1s\"]\n");
+    assert_error(
+        &text,
+        Some("interval"),
+        "nemesis.interval",
+        "range minimum 2s is above its maximum 1s",
+    );
+}
+
+#[test]
+fn a_missing_required_table_is_named() {
+    let text = "duration = \"2s\"\n[protocol]\nname = \"broadcast\"\n";
+    let error = error_of(text);
+    assert_eq!(error.key.as_deref(), Some("cluster"), "{error}");
+    assert!(
+        error.to_string().contains("missing field `cluster`"),
+        "{error}"
+    );
+}
+
+#[test]
+fn a_toml_syntax_error_points_at_its_line() {
+    let text = format!("{BASE}\n[network]\ndrop_probability = \"0.1\n");
+    let error = error_of(&text);
+    assert_eq!(
+        error.line,
+        Some(line_of(&text, "drop_probability")),
+        "{error}"
+    );
+}
+
+#[test]
+fn an_unknown_disk_mode_lists_the_modes() {
+    let text = format!("{BASE}\n[disk]\nunsynced = \"sometimes\"\n");
+    assert_error(
+        &text,
+        Some("sometimes"),
+        "disk.unsynced",
+        "expected one of `lose_all`, `any_subset`, `keep_all`",
+    );
+}
+
+#[test]
+fn a_link_override_naming_a_missing_process_is_rejected() {
+    let text = format!("{BASE}\n[workload]\nclients = 2\n\n[[network.links]]\nfrom = 0\nto = 99\n");
+    let error = error_of(&text);
+    assert_eq!(error.key.as_deref(), Some("network.links[0].to"), "{error}");
+    assert!(
+        error
+            .message
+            .contains("process 99 does not exist (nodes are 0..=4, clients 5..=6)"),
+        "{error}"
+    );
+}
+
+#[test]
+fn a_missing_scenario_file_is_a_clear_error() {
+    let error = ScenarioFile::read("no/such/file.toml").unwrap_err();
+    assert!(
+        error
+            .to_string()
+            .starts_with("no/such/file.toml: cannot read the scenario file"),
+        "{error}"
+    );
+}
