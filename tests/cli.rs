@@ -1,0 +1,193 @@
+//! The command line: exit codes, reports, replay, listing, bad arguments.
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+fn faultline(args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_faultline"))
+        .current_dir(env!("CARGO_MANIFEST_DIR"))
+        .args(args)
+        .output()
+        .expect("the binary runs")
+}
+
+fn text(output: &Output) -> String {
+    format!(
+        "{}{}",
+        String::from_utf8_lossy(&output.stdout),
+        String::from_utf8_lossy(&output.stderr)
+    )
+}
+
+fn scratch(name: &str) -> PathBuf {
+    let dir = std::env::temp_dir().join(format!("faultline-cli-{}-{name}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    dir
+}
+
+#[test]
+fn a_passing_scenario_exits_0_and_prints_its_verdict() {
+    let output = faultline(&["run", "scenarios/broadcast_partitions.toml"]);
+    let shown = text(&output);
+    assert_eq!(output.status.code(), Some(0), "{shown}");
+    assert!(shown.contains("verdict   PASS"), "{shown}");
+    assert!(
+        shown.contains("seed      7"),
+        "the scenario's own seed is the default: {shown}"
+    );
+}
+
+#[test]
+fn a_failing_run_exits_1_with_the_violation_and_a_repro_line() {
+    let output = faultline(&[
+        "run",
+        "scenarios/broadcast_no_retransmit.toml",
+        "--seed",
+        "1",
+    ]);
+    let shown = text(&output);
+    assert_eq!(output.status.code(), Some(1), "{shown}");
+    assert!(
+        shown.contains("verdict   FAIL: broadcast (eventually) at "),
+        "{shown}"
+    );
+    assert!(shown.contains(", event #"), "{shown}");
+    assert!(
+        shown.contains("reproduce: faultline run scenarios/broadcast_no_retransmit.toml --seed 1"),
+        "{shown}"
+    );
+}
+
+#[test]
+fn a_report_replays_to_the_same_trace_hash() {
+    let dir = scratch("replay");
+    let report = dir.join("report");
+    let trace = dir.join("trace.jsonl");
+    let output = faultline(&[
+        "run",
+        "scenarios/broadcast_no_retransmit.toml",
+        "--seed",
+        "4",
+        "--report",
+        report.to_str().unwrap(),
+        "--trace",
+        trace.to_str().unwrap(),
+    ]);
+    assert_eq!(output.status.code(), Some(1), "{}", text(&output));
+    let summary: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(report.join("summary.json")).unwrap())
+            .unwrap();
+    assert_eq!(summary["verdict"], "fail");
+    assert_eq!(summary["seed"], 4);
+    assert!(summary["violations"][0]["time"].as_u64().unwrap() > 0);
+    assert!(
+        summary["swarm"]["faults"].is_array(),
+        "the swarm draw is recorded"
+    );
+    let history = std::fs::read_to_string(report.join("history.jsonl")).unwrap();
+    assert!(history.lines().count() > 50);
+    assert!(
+        history
+            .lines()
+            .all(|line| serde_json::from_str::<serde_json::Value>(line).is_ok())
+    );
+    // The trace has one JSON line per event, and its last hash is the trace hash.
+    let trace_text = std::fs::read_to_string(&trace).unwrap();
+    let last: serde_json::Value = serde_json::from_str(trace_text.lines().last().unwrap()).unwrap();
+    assert_eq!(
+        trace_text.lines().count() as u64,
+        summary["events"].as_u64().unwrap()
+    );
+    assert_eq!(last["hash"], summary["trace_hash"]);
+
+    let replay = faultline(&["replay", report.to_str().unwrap()]);
+    let shown = text(&replay);
+    assert_eq!(
+        replay.status.code(),
+        Some(1),
+        "the replayed failure fails again: {shown}"
+    );
+    assert!(shown.contains("reproduced: trace hash"), "{shown}");
+
+    // A tampered report is refused rather than silently replayed.
+    let copy = report.join("scenario.toml");
+    let tampered = std::fs::read_to_string(&copy)
+        .unwrap()
+        .replace("op_interval = \"50ms\"", "op_interval = \"60ms\"");
+    std::fs::write(&copy, tampered).unwrap();
+    let replay = faultline(&["replay", report.to_str().unwrap()]);
+    assert_eq!(replay.status.code(), Some(2), "{}", text(&replay));
+    assert!(text(&replay).contains("does not match the scenario hash"));
+    std::fs::remove_dir_all(&dir).ok();
+}
+
+#[test]
+fn bad_scenarios_and_bad_arguments_exit_2_without_a_panic() {
+    let dir = scratch("bad");
+    let path = dir.join("bad.toml");
+    std::fs::write(&path, "duration = \"1s\"\n[protocol]\nname = \"broadcast\"\n[cluster]\nnodes = 3\n[network]\ndrop_probability = 7\n").unwrap();
+    let output = faultline(&["run", path.to_str().unwrap()]);
+    let shown = text(&output);
+    assert_eq!(output.status.code(), Some(2), "{shown}");
+    assert!(
+        shown.contains(
+            "bad.toml:7:20: key 'network.drop_probability': expected a probability in [0, 1], got 7"
+        ),
+        "{shown}"
+    );
+    assert!(!shown.contains("panicked"), "{shown}");
+
+    for args in [
+        &["run"][..],
+        &["run", "x.toml", "--seed", "minus-one"],
+        &["frobnicate"],
+        &["bench", "nothing"],
+    ] {
+        let output = faultline(args);
+        assert_eq!(output.status.code(), Some(2), "{args:?}: {}", text(&output));
+    }
+    let missing = faultline(&["run", "no/such.toml"]);
+    assert_eq!(missing.status.code(), Some(2));
+    assert!(text(&missing).contains("no/such.toml: cannot read the scenario file"));
+    let replay = faultline(&["replay", dir.to_str().unwrap()]);
+    assert_eq!(replay.status.code(), Some(2));
+    std::fs::remove_dir_all(&dir).ok();
+}
+
+#[test]
+fn list_names_protocols_bugs_checkers_and_fault_kinds() {
+    let output = faultline(&["list"]);
+    let shown = text(&output);
+    assert_eq!(output.status.code(), Some(0));
+    for expected in [
+        "broadcast",
+        "token_forward",
+        "no_retransmit",
+        "nondeterministic",
+        "delivery",
+        "partition_halves",
+        "disk_fail_read",
+        "minority",
+    ] {
+        assert!(shown.contains(expected), "list lacks {expected}: {shown}");
+    }
+}
+
+#[test]
+fn every_shipped_scenario_is_valid() {
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("scenarios");
+    let mut count = 0;
+    for entry in std::fs::read_dir(dir).unwrap() {
+        let path = entry.unwrap().path();
+        if path
+            .extension()
+            .is_some_and(|extension| extension == "toml")
+        {
+            let file = faultline::scenario::ScenarioFile::read(path.to_str().unwrap()).unwrap();
+            faultline::runner::validate_file(&file).unwrap_or_else(|error| panic!("{error}"));
+            count += 1;
+        }
+    }
+    assert!(count >= 5);
+}
