@@ -4,7 +4,11 @@
 use clap::{Parser, Subcommand};
 
 #[derive(Parser)]
-#[command(name = "faultline", version, about = "Deterministic simulation testbed for distributed protocols")]
+#[command(
+    name = "faultline",
+    version,
+    about = "Deterministic simulation testbed for distributed protocols"
+)]
 struct Args {
     #[command(subcommand)]
     command: Command,

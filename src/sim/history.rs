@@ -127,7 +127,14 @@ pub struct HistoryEvent {
 
 impl HistoryEvent {
     /// Shorthand for building an event.
-    pub fn new(process: u64, kind: EventType, f: &str, key: Option<&str>, value: Value, time: u64) -> Self {
+    pub fn new(
+        process: u64,
+        kind: EventType,
+        f: &str,
+        key: Option<&str>,
+        value: Value,
+        time: u64,
+    ) -> Self {
         HistoryEvent {
             process,
             kind,
@@ -164,7 +171,8 @@ mod tests {
 
     #[test]
     fn missing_key_and_value_default_to_absent() {
-        let event: HistoryEvent = serde_json::from_str(r#"{"process":0,"type":"invoke","f":"read"}"#).unwrap();
+        let event: HistoryEvent =
+            serde_json::from_str(r#"{"process":0,"type":"invoke","f":"read"}"#).unwrap();
         assert_eq!(event.key, None);
         assert_eq!(event.value, Value::Nil);
     }
