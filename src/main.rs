@@ -15,11 +15,15 @@ struct Args {
 }
 
 #[derive(Subcommand)]
-enum Command {}
+enum Command {
+    /// Check a recorded history for linearizability against a model.
+    CheckHistory(faultline::cli::check_history::CheckHistoryArgs),
+}
 
 fn main() {
     let args = Args::parse();
-    let code = match args.command {};
-    #[allow(unreachable_code)]
+    let code = match args.command {
+        Command::CheckHistory(args) => faultline::cli::check_history::run(args),
+    };
     std::process::exit(code)
 }

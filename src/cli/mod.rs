@@ -1,4 +1,5 @@
 //! The command implementations behind the thin `faultline` binary. Each command
 //! takes validated arguments and returns the process exit code (see [`exit`]).
 
+pub mod check_history;
 pub mod exit;
