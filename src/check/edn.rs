@@ -36,7 +36,9 @@ impl Edn {
                 Value::List(values.iter().map(Edn::to_value).collect::<Result<_, _>>()?)
             }
             Edn::Map(_) => {
-                return Err("expected a value (nil, integer, string or vector), found a map".into());
+                return Err(
+                    "expected a value (nil, integer, string or vector), found a map".into(),
+                );
             }
         })
     }
@@ -122,7 +124,10 @@ impl<'a> Reader<'a> {
                     self.skip_whitespace();
                     match bytes.get(self.position) {
                         None => {
-                            return Err(format!("expected '{}' to close the vector", close as char));
+                            return Err(format!(
+                                "expected '{}' to close the vector",
+                                close as char
+                            ));
                         }
                         Some(&byte) if byte == close => {
                             self.position += 1;

@@ -60,8 +60,9 @@ impl fmt::Display for Operation {
             write!(f, " {}", self.argument)?;
         }
         match &self.result {
-            Some(result) if *result != self.argument => write!(f, " -> {result}"),
-            Some(_) => Ok(()),
+            // A write echoing its argument says nothing new; a read of nil does.
+            Some(result) if *result == self.argument && *result != Value::Nil => Ok(()),
+            Some(result) => write!(f, " -> {result}"),
             None => write!(f, " -> ?"),
         }
     }
