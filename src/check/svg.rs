@@ -17,6 +17,8 @@ const BAR_HEIGHT: f64 = 16.0;
 const LEFT: f64 = 90.0;
 const TOP: f64 = 70.0;
 const RIGHT: f64 = 30.0;
+/// Approximate advance of one monospace character at font size 9.
+const LABEL_CHAR_WIDTH: f64 = 5.5;
 
 fn escape(text: &str) -> String {
     let mut escaped = String::with_capacity(text.len());
@@ -59,7 +61,7 @@ pub fn render(explanation: &Explanation) -> String {
     // Unknown outcomes run a little past the last completion.
     let open_end = LEFT + plot_width + 20.0;
     let width = open_end + RIGHT;
-    let height = TOP + rows.len() as f64 * ROW_HEIGHT + 30.0;
+    let height = TOP + rows.len() as f64 * ROW_HEIGHT + 44.0;
     let x_of = |time: u64| LEFT + (time - start) as f64 / span * plot_width;
 
     let order: BTreeMap<usize, usize> = explanation
@@ -122,7 +124,12 @@ pub fn render(explanation: &Explanation) -> String {
             y + BAR_HEIGHT / 2.0
         );
     }
-    for (position, operation) in operations.iter().enumerate() {
+    // The culprit last, so that its label is drawn over its neighbours.
+    let drawing_order = (0..operations.len())
+        .filter(|&position| position != explanation.culprit)
+        .chain([explanation.culprit]);
+    for position in drawing_order {
+        let operation = &operations[position];
         let y = TOP + rows[&operation.process] as f64 * ROW_HEIGHT;
         let x1 = x_of(operation.call);
         let x2 = operation.ret.map_or(open_end, x_of).max(x1 + 3.0);
@@ -151,15 +158,53 @@ pub fn render(explanation: &Explanation) -> String {
             escape(&operation.label()),
             x2 - x1
         );
-        if let Some(number) = order.get(&position) {
+        // Inside the bar: the linearization order and as much of the description
+        // as fits; the culprit's description goes after its bar, in red.
+        let mut label = match order.get(&position) {
+            Some(number) => format!("{number}: {}", operation.description),
+            None => operation.description.clone(),
+        };
+        if position == explanation.culprit {
             let _ = write!(
                 svg,
-                r#"<text x="{:.1}" y="{:.1}" font-size="9">{number}</text>"#,
-                x1 + 2.0,
-                y + BAR_HEIGHT - 4.0
+                r##"<rect x="{:.1}" y="{y:.1}" width="{:.1}" height="{BAR_HEIGHT}" fill="white" fill-opacity="0.85"/><text x="{:.1}" y="{:.1}" fill="#b00000">{}</text>"##,
+                x2 + 2.0,
+                label.chars().count() as f64 * 6.7 + 4.0,
+                x2 + 4.0,
+                y + BAR_HEIGHT - 4.0,
+                escape(&label)
             );
+        } else {
+            let fits = ((x2 - x1 - 4.0) / LABEL_CHAR_WIDTH).floor().max(0.0) as usize;
+            if label.chars().count() > fits {
+                label = match order.get(&position) {
+                    Some(number) if number.to_string().len() <= fits => number.to_string(),
+                    _ => String::new(),
+                };
+            }
+            if !label.is_empty() {
+                let _ = write!(
+                    svg,
+                    r#"<text x="{:.1}" y="{:.1}" font-size="9">{}</text>"#,
+                    x1 + 2.0,
+                    y + BAR_HEIGHT - 4.0,
+                    escape(&label)
+                );
+            }
         }
         let _ = writeln!(svg, "</g>");
+    }
+    let axis_y = TOP + rows.len() as f64 * ROW_HEIGHT + 4.0;
+    for tick in 0..=4u64 {
+        let time = start + (finite_end - start) * tick / 4;
+        let x = x_of(time);
+        let _ = writeln!(
+            svg,
+            r##"<line x1="{x:.1}" y1="{axis_y:.1}" x2="{x:.1}" y2="{:.1}" stroke="#999999"/><text x="{:.1}" y="{:.1}" font-size="9" fill="#666666">t={time}</text>"##,
+            axis_y + 4.0,
+            x + 2.0,
+            axis_y + 12.0
+        );
     }
     if let Some(ret) = culprit.ret {
         let x = x_of(ret);
@@ -167,9 +212,9 @@ pub fn render(explanation: &Explanation) -> String {
             svg,
             r##"<line x1="{x:.1}" y1="{:.1}" x2="{x:.1}" y2="{:.1}" stroke="#e04040" stroke-dasharray="5 3"/><text x="{:.1}" y="{:.1}" fill="#e04040">returned here</text>"##,
             TOP - 6.0,
-            height - 20.0,
+            height - 22.0,
             x + 3.0,
-            height - 8.0
+            height - 6.0
         );
     }
     let _ = writeln!(svg, "</svg>");
