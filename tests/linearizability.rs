@@ -181,10 +181,7 @@ fn a_tight_budget_ends_in_unknown_instead_of_hanging() {
         "{verdict:?}"
     );
     let stop = || true;
-    let budget = Budget {
-        max_states: u64::MAX,
-        should_stop: Some(&stop),
-    };
+    let budget = Budget::states(u64::MAX).with_stop(&stop);
     let verdict = check_sequentially(&prepared, &budget);
     assert!(
         matches!(&verdict, Verdict::Unknown(reason) if reason.contains("stopped")),

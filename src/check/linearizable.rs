@@ -207,6 +207,17 @@ pub fn search<M: Model>(
                 bits[word] |= bit;
                 let next_hash = bits_hash ^ keys[index];
                 if memo.insert(&bits, next_state, Memo::hash(next_hash, next_state)) {
+                    // Memory only grows when a table doubles, so checking on
+                    // every insert costs a few arithmetic operations.
+                    if memo.memory_bytes() + interner.memory_bytes() > budget.max_memory_bytes {
+                        stats.states = memo.len() as u64;
+                        stats.model_states = interner.len() as u64;
+                        return Outcome::OutOfBudget(format!(
+                            "the memo tables outgrew {} MiB after {} states",
+                            budget.max_memory_bytes >> 20,
+                            memo.len()
+                        ));
+                    }
                     if memo.len() as u64 > budget.max_states {
                         stats.states = memo.len() as u64;
                         stats.model_states = interner.len() as u64;
@@ -296,5 +307,127 @@ fn stuck_here<M: Model>(
         state: state.clone(),
         culprit: operation_of(blocking_return),
         candidates,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::check::models::register::{Register, RegisterInput};
+    use crate::sim::history::Value;
+
+    /// (input, output, call, ret); `ret: None` is an unknown outcome.
+    type Spec = (RegisterInput, Option<Value>, u64, Option<u64>);
+
+    fn run(specs: &[Spec]) -> Outcome<Value> {
+        let operations: Vec<PartOperation<'_, Register>> = specs
+            .iter()
+            .map(|(input, output, call, ret)| PartOperation {
+                input,
+                output: output.as_ref(),
+                call: *call,
+                ret: *ret,
+            })
+            .collect();
+        search(
+            &Register,
+            &operations,
+            &Budget::default(),
+            &mut SearchStats::default(),
+        )
+    }
+
+    fn write(value: i64, call: u64, ret: Option<u64>) -> Spec {
+        (RegisterInput::Write(Value::Int(value)), None, call, ret)
+    }
+
+    fn read(value: Value, call: u64, ret: u64) -> Spec {
+        (RegisterInput::Read, Some(value), call, Some(ret))
+    }
+
+    #[test]
+    fn a_read_may_not_see_a_write_that_began_after_it_returned() {
+        let outcome = run(&[read(Value::Int(1), 0, 10), write(1, 20, Some(30))]);
+        let Outcome::Stuck(stuck) = outcome else {
+            panic!("must not be linearizable")
+        };
+        assert!(stuck.prefix.is_empty());
+        assert_eq!(stuck.culprit, 0);
+    }
+
+    #[test]
+    fn overlapping_operations_may_take_effect_in_either_order() {
+        assert!(matches!(
+            run(&[write(1, 0, Some(20)), read(Value::Nil, 10, 30)]),
+            Outcome::Linearizable
+        ));
+        assert!(matches!(
+            run(&[write(1, 0, Some(20)), read(Value::Int(1), 10, 30)]),
+            Outcome::Linearizable
+        ));
+    }
+
+    #[test]
+    fn an_unknown_write_may_take_effect_long_after_its_invocation() {
+        let specs = [
+            write(1, 0, None),
+            read(Value::Nil, 10, 20),
+            read(Value::Int(1), 30, 40),
+        ];
+        assert!(matches!(run(&specs), Outcome::Linearizable));
+    }
+
+    #[test]
+    fn an_unknown_write_may_never_take_effect() {
+        let specs = [
+            write(1, 0, Some(5)),
+            write(2, 10, None),
+            read(Value::Int(1), 20, 30),
+            read(Value::Int(1), 40, 50),
+        ];
+        assert!(matches!(run(&specs), Outcome::Linearizable));
+    }
+
+    #[test]
+    fn an_unknown_write_cannot_take_effect_twice() {
+        let specs = [
+            write(1, 0, Some(5)),
+            write(2, 10, None),
+            read(Value::Int(2), 20, 30),
+            write(1, 31, Some(32)),
+            read(Value::Int(2), 40, 50),
+        ];
+        let Outcome::Stuck(stuck) = run(&specs) else {
+            panic!("must not be linearizable")
+        };
+        assert_eq!(stuck.prefix, vec![0, 1, 2, 3]);
+        assert_eq!(stuck.culprit, 4);
+        assert_eq!(stuck.candidates, vec![(4, Refusal::Invalid)]);
+    }
+
+    #[test]
+    fn the_state_cap_ends_the_search_with_out_of_budget() {
+        let specs: Vec<Spec> = (0..12).map(|value| write(value, 0, Some(100))).collect();
+        let operations: Vec<PartOperation<'_, Register>> = specs
+            .iter()
+            .map(|(input, output, call, ret)| PartOperation {
+                input,
+                output: output.as_ref(),
+                call: *call,
+                ret: *ret,
+            })
+            .collect();
+        let mut stats = SearchStats::default();
+        let mut read_last = operations;
+        let impossible = (RegisterInput::Read, Some(Value::Int(99)), 200, Some(300));
+        read_last.push(PartOperation {
+            input: &impossible.0,
+            output: impossible.1.as_ref(),
+            call: impossible.2,
+            ret: impossible.3,
+        });
+        let outcome = search(&Register, &read_last, &Budget::states(100), &mut stats);
+        assert!(matches!(outcome, Outcome::OutOfBudget(_)));
+        assert_eq!(stats.states, 101);
     }
 }

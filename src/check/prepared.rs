@@ -180,3 +180,34 @@ pub fn check_sequentially(prepared: &dyn PreparedCheck, budget: &Budget<'_>) -> 
     }
     unknown.unwrap_or(Verdict::Linearizable)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_first_failing_part_decides_and_unknown_only_without_failures() {
+        let unknown = || Verdict::Unknown("budget".into());
+        assert_eq!(
+            combine([Verdict::Linearizable, Verdict::Linearizable]),
+            Verdict::Linearizable
+        );
+        assert_eq!(combine([Verdict::Linearizable, unknown()]), unknown());
+        assert_eq!(combine(Vec::new()), Verdict::Linearizable);
+        let failure = |part: &str| {
+            Verdict::NotLinearizable(Box::new(Explanation {
+                model: "register".into(),
+                part: Some(part.into()),
+                operations: Vec::new(),
+                prefix: Vec::new(),
+                state: String::new(),
+                culprit: 0,
+                candidates: Vec::new(),
+            }))
+        };
+        assert_eq!(
+            combine([unknown(), failure("a"), failure("b")]),
+            failure("a")
+        );
+    }
+}

@@ -220,3 +220,54 @@ pub fn render(explanation: &Explanation) -> String {
     let _ = writeln!(svg, "</svg>");
     svg
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::check::verdict::ExplainedOperation;
+
+    fn operation(
+        index: usize,
+        process: u64,
+        call: u64,
+        ret: Option<u64>,
+        description: &str,
+    ) -> ExplainedOperation {
+        ExplainedOperation {
+            index,
+            process,
+            call,
+            ret,
+            call_line: index + 1,
+            return_line: ret.map(|_| index + 2),
+            description: description.into(),
+        }
+    }
+
+    #[test]
+    fn the_picture_escapes_text_and_highlights_the_culprit() {
+        let explanation = Explanation {
+            model: "kv-append".into(),
+            part: Some("<k>".into()),
+            operations: vec![
+                operation(0, 0, 10, Some(20), "append \"k\" \"a&b\""),
+                operation(1, 1, 30, Some(40), "get \"k\" -> \"\""),
+                operation(2, 2, 5, None, "append \"k\" \"c\" -> ?"),
+            ],
+            prefix: vec![0],
+            state: "{\"k\": \"a&b\"}".into(),
+            culprit: 1,
+            candidates: vec![(1, Refusal::Invalid), (2, Refusal::DeadEnd)],
+        };
+        let svg = render(&explanation);
+        assert!(svg.starts_with("<svg") && svg.trim_end().ends_with("</svg>"));
+        assert!(svg.contains("part &quot;&lt;k&gt;&quot;"));
+        assert!(svg.contains("a&amp;b") && !svg.contains("a&b"));
+        assert!(
+            svg.contains("#e04040")
+                && svg.contains("#f5a623")
+                && svg.contains("stroke-dasharray=\"4 3\"")
+        );
+        assert_eq!(svg.matches("<g>").count(), 3);
+    }
+}

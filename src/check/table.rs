@@ -67,6 +67,12 @@ impl<S: Hash + Eq> Interner<S> {
         self.states.is_empty()
     }
 
+    /// The memory held by the table itself, in bytes (not the states' heap data).
+    pub fn memory_bytes(&self) -> u64 {
+        (self.states.capacity() * std::mem::size_of::<S>()
+            + (self.hashes.capacity() + self.slots.len()) * 8) as u64
+    }
+
     /// The id of `state`, adding it if it is new.
     pub fn intern(&mut self, state: S) -> u32 {
         let hash = hash_of(&state);
@@ -142,6 +148,11 @@ impl Memo {
     /// True when nothing is stored.
     pub fn is_empty(&self) -> bool {
         self.len == 0
+    }
+
+    /// The memory held, in bytes (arena and index, including spare capacity).
+    pub fn memory_bytes(&self) -> u64 {
+        ((self.arena.capacity() + self.slots.len()) * 8) as u64
     }
 
     /// The hash of a pair, from the incremental hash of its bitset and the state id.

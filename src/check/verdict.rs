@@ -38,6 +38,9 @@ pub struct Budget<'a> {
     /// The most (linearized set, state) pairs one part may explore. This also caps
     /// memory: each explored pair is remembered.
     pub max_states: u64,
+    /// The most memory the memo tables of one part may use, in bytes (approximate:
+    /// the tables themselves, not the heap data inside model states).
+    pub max_memory_bytes: u64,
     /// Asked now and then; `true` ends the check with [`Verdict::Unknown`].
     pub should_stop: Option<&'a (dyn Fn() -> bool + Sync)>,
 }
@@ -45,12 +48,24 @@ pub struct Budget<'a> {
 impl Budget<'_> {
     /// The default state cap: about 1 GB of memo for a 64-operation part.
     pub const DEFAULT_MAX_STATES: u64 = 20_000_000;
+    /// The default memory cap: 2 GiB.
+    pub const DEFAULT_MAX_MEMORY_BYTES: u64 = 2 << 30;
 
-    /// A state cap and no stop callback.
+    /// A state cap, the default memory cap and no stop callback.
     pub fn states(max_states: u64) -> Budget<'static> {
         Budget {
             max_states,
+            max_memory_bytes: Self::DEFAULT_MAX_MEMORY_BYTES,
             should_stop: None,
+        }
+    }
+
+    /// The same budget with a stop callback.
+    pub fn with_stop<'b>(self, should_stop: &'b (dyn Fn() -> bool + Sync)) -> Budget<'b> {
+        Budget {
+            max_states: self.max_states,
+            max_memory_bytes: self.max_memory_bytes,
+            should_stop: Some(should_stop),
         }
     }
 }
@@ -65,6 +80,7 @@ impl fmt::Debug for Budget<'_> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("Budget")
             .field("max_states", &self.max_states)
+            .field("max_memory_bytes", &self.max_memory_bytes)
             .field("should_stop", &self.should_stop.is_some())
             .finish()
     }

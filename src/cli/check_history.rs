@@ -210,10 +210,7 @@ pub fn check_parallel(
     let parts = prepared.part_count();
     let threads = threads.min(parts);
     if threads <= 1 || prepared.operation_count() < PARALLEL_MIN_OPERATIONS {
-        let budget = Budget {
-            max_states,
-            should_stop: Some(&past_deadline),
-        };
+        let budget = Budget::states(max_states).with_stop(&past_deadline);
         return check_sequentially(prepared, &budget);
     }
     // Biggest parts first, so the last thread to finish is not stuck with one.
@@ -233,10 +230,7 @@ pub fn check_parallel(
                     let verdict = if first_failure.load(Ordering::Relaxed) < part {
                         Verdict::Unknown("skipped: an earlier part failed".into())
                     } else {
-                        let budget = Budget {
-                            max_states,
-                            should_stop: Some(&cancelled),
-                        };
+                        let budget = Budget::states(max_states).with_stop(&cancelled);
                         prepared.check_part(part, &budget)
                     };
                     if matches!(verdict, Verdict::NotLinearizable(_)) {
@@ -259,6 +253,7 @@ pub fn check_parallel(
 struct Measurement {
     verdict: Verdict,
     best: Duration,
+    states: u64,
 }
 
 /// Prepare and check a history `runs` times (fewer if slow), keeping the best time.
@@ -282,7 +277,18 @@ fn measure(history: &History, model: &str, partition: bool) -> Result<Measuremen
         total += elapsed;
         runs += 1;
     }
-    Ok(Measurement { verdict, best })
+    // One more, untimed, sequential pass for the search statistics.
+    let prepared =
+        models::prepare(model, history.clone(), partition).map_err(|error| error.to_string())?;
+    let budget = Budget::default();
+    let states = (0..prepared.part_count())
+        .map(|part| prepared.check_part_with_stats(part, &budget).1.states)
+        .sum();
+    Ok(Measurement {
+        verdict,
+        best,
+        states,
+    })
 }
 
 fn milliseconds(duration: Duration) -> String {
@@ -318,7 +324,8 @@ pub fn bench_reference_histories(directory: &Path) -> Result<String, String> {
     let mut etcd_count = 0;
     let mut etcd_agree = 0;
     let mut etcd_worst = (Duration::ZERO, String::new());
-    let mut kv_lines = Vec::new();
+    let mut etcd_states = 0;
+    let mut kv_lines: Vec<(String, bool, Duration, bool, &str, u64)> = Vec::new();
     for (file, model, linearizable) in &rows {
         let path = directory.join(file);
         let text = std::fs::read_to_string(&path)
@@ -345,6 +352,7 @@ pub fn bench_reference_histories(directory: &Path) -> Result<String, String> {
                 etcd_total += measurement.best;
                 etcd_count += 1;
                 etcd_agree += usize::from(agrees);
+                etcd_states += measurement.states;
                 if measurement.best > etcd_worst.0 {
                     etcd_worst = (measurement.best, file.clone());
                 }
@@ -355,6 +363,7 @@ pub fn bench_reference_histories(directory: &Path) -> Result<String, String> {
                     measurement.best,
                     agrees,
                     measurement.verdict.word(),
+                    measurement.states,
                 ));
             }
         }
@@ -362,26 +371,26 @@ pub fn bench_reference_histories(directory: &Path) -> Result<String, String> {
     let mut table = String::new();
     let _ = writeln!(
         table,
-        "| histories | Porcupine (Go) | faultline | speed-up | verdicts |"
+        "| histories | Porcupine (Go) | faultline | speed-up | states explored | verdicts |"
     );
-    let _ = writeln!(table, "|---|---:|---:|---:|---|");
+    let _ = writeln!(table, "|---|---:|---:|---:|---:|---|");
     let speedup = |reference_ms: f64, ours: Duration| {
         format!("{:.1}x", reference_ms / (ours.as_secs_f64() * 1000.0))
     };
     let _ = writeln!(
         table,
-        "| etcd, {etcd_count} files, total | 358 ms | {} | {} | {etcd_agree}/{etcd_count} as expected |",
+        "| etcd, {etcd_count} files, total | 358 ms | {} | {} | {etcd_states} | {etcd_agree}/{etcd_count} as expected |",
         milliseconds(etcd_total),
         speedup(358.0, etcd_total)
     );
     let _ = writeln!(
         table,
-        "| etcd, worst single file ({}) | ~155 ms | {} | {} | |",
+        "| etcd, worst single file ({}) | ~155 ms | {} | {} | | |",
         etcd_worst.1,
         milliseconds(etcd_worst.0),
         speedup(155.0, etcd_worst.0)
     );
-    for (file, partition, best, agrees, word) in kv_lines {
+    for (file, partition, best, agrees, word, states) in kv_lines {
         let (label, reference) =
             match (partition, file.contains("c10-ok"), file.contains("c10-bad")) {
                 (false, true, _) => ("one model, no partition", 1900.0),
@@ -395,7 +404,7 @@ pub fn bench_reference_histories(directory: &Path) -> Result<String, String> {
         };
         let _ = writeln!(
             table,
-            "| {file}, {label} | {reference_text} | {} | {} | {word}{} |",
+            "| {file}, {label} | {reference_text} | {} | {} | {states} | {word}{} |",
             milliseconds(best),
             speedup(reference, best),
             if agrees { ", as expected" } else { ", WRONG" }
