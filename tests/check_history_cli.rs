@@ -220,3 +220,41 @@ fn bad_arguments_exit_two() {
     assert_eq!(output.status.code(), Some(2));
     assert!(stderr.contains("--format"), "{stderr}");
 }
+
+#[test]
+fn a_deadline_ends_a_long_check_with_unknown() {
+    let file =
+        PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../shared/data/histories/kv/c10-bad.txt");
+    if !file.is_file() {
+        println!("skipped: {} not found", file.display());
+        return;
+    }
+    // Unpartitioned, this history needs ~300k states: far more than 1 ms.
+    let output = faultline(&[
+        "check-history",
+        file.to_str().unwrap(),
+        "--model",
+        "kv-append",
+        "--no-partition",
+        "--timeout-ms",
+        "1",
+    ]);
+    let (stdout, _) = text(&output);
+    assert_eq!(output.status.code(), Some(1));
+    assert!(
+        stdout.starts_with("unknown") && stdout.contains("deadline"),
+        "{stdout}"
+    );
+}
+
+#[test]
+fn benchmarking_a_missing_directory_is_bad_input() {
+    let output = faultline(&[
+        "check-history",
+        "--bench-reference",
+        "/nonexistent/histories",
+    ]);
+    let (_, stderr) = text(&output);
+    assert_eq!(output.status.code(), Some(2));
+    assert!(stderr.contains("expected.tsv"), "{stderr}");
+}
