@@ -15,6 +15,8 @@ use crate::check::history::Operation;
 use crate::check::model::{Model, Step, partition_by_key};
 use crate::sim::history::Value;
 use std::hash::{Hash, Hasher};
+use std::ops::Deref;
+use std::rc::Rc;
 use std::sync::Arc;
 
 const FNV_OFFSET: u64 = 0xcbf2_9ce4_8422_2325;
@@ -27,18 +29,29 @@ fn fnv_extend(mut hash: u64, bytes: &[u8]) -> u64 {
     hash
 }
 
-/// A shared string with its hash.
+/// A shared string with its hash, behind any string pointer (`Arc<str>` in inputs
+/// and outputs, which threads share; `Rc<str>` inside states, which never leave
+/// the searching thread, so copying a state costs no atomic operations).
 #[derive(Clone, Debug)]
-pub struct Text {
-    text: Arc<str>,
+pub struct Hashed<P> {
+    text: P,
     hash: u64,
 }
 
-impl Text {
+/// A string of an operation (thread-safe).
+pub type Text = Hashed<Arc<str>>;
+
+/// A string inside a model state (single-threaded, cheap to copy).
+pub type StateText = Hashed<Rc<str>>;
+
+impl<P: Deref<Target = str>> Hashed<P> {
     /// Wrap a string.
-    pub fn new(text: &str) -> Text {
-        Text {
-            text: Arc::from(text),
+    pub fn new(text: &str) -> Self
+    where
+        P: for<'a> From<&'a str>,
+    {
+        Hashed {
+            text: P::from(text),
             hash: fnv_extend(FNV_OFFSET, text.as_bytes()),
         }
     }
@@ -48,37 +61,47 @@ impl Text {
         &self.text
     }
 
-    fn appended(&self, suffix: &str) -> Text {
-        let mut text = String::with_capacity(self.text.len() + suffix.len());
-        text.push_str(&self.text);
-        text.push_str(suffix);
-        Text {
-            text: Arc::from(text),
-            hash: fnv_extend(self.hash, suffix.as_bytes()),
+    /// The same string behind another pointer type.
+    fn to<Q: for<'a> From<&'a str>>(&self) -> Hashed<Q> {
+        Hashed {
+            text: Q::from(self.as_str()),
+            hash: self.hash,
         }
     }
 
-    fn equals_str(&self, other: &Text) -> bool {
-        self.hash == other.hash && (Arc::ptr_eq(&self.text, &other.text) || self.text == other.text)
+    fn appended(&self, suffix: &str) -> Self
+    where
+        P: From<String>,
+    {
+        let mut text = String::with_capacity(self.text.len() + suffix.len());
+        text.push_str(&self.text);
+        text.push_str(suffix);
+        Hashed {
+            text: P::from(text),
+            hash: fnv_extend(self.hash, suffix.as_bytes()),
+        }
     }
 }
 
-impl PartialEq for Text {
-    fn eq(&self, other: &Text) -> bool {
-        self.equals_str(other)
+impl<P: Deref<Target = str>, Q: Deref<Target = str>> PartialEq<Hashed<Q>> for Hashed<P> {
+    fn eq(&self, other: &Hashed<Q>) -> bool {
+        let (mine, theirs) = (self.as_str(), other.as_str());
+        self.hash == other.hash
+            && mine.len() == theirs.len()
+            && (std::ptr::eq(mine.as_ptr(), theirs.as_ptr()) || mine == theirs)
     }
 }
 
-impl Eq for Text {}
+impl<P: Deref<Target = str>> Eq for Hashed<P> {}
 
-impl Hash for Text {
+impl<P> Hash for Hashed<P> {
     fn hash<H: Hasher>(&self, state: &mut H) {
         state.write_u64(self.hash);
     }
 }
 
 /// The map: (key, value) pairs sorted by key; absent and empty values are not stored.
-pub type KvAppendState = Vec<(Text, Text)>;
+pub type KvAppendState = Vec<(StateText, StateText)>;
 
 /// The key/value append model.
 #[derive(Clone, Copy, Debug, Default)]
@@ -117,14 +140,14 @@ fn position(state: &KvAppendState, key: &Text) -> Result<usize, usize> {
     state.binary_search_by(|(k, _)| k.as_str().cmp(key.as_str()))
 }
 
-fn with_value(state: &KvAppendState, key: &Text, value: Option<Text>) -> KvAppendState {
+fn with_value(state: &KvAppendState, key: &Text, value: Option<StateText>) -> KvAppendState {
     let mut next = state.clone();
     match (position(state, key), value) {
         (Ok(at), Some(value)) => next[at].1 = value,
         (Ok(at), None) => {
             next.remove(at);
         }
-        (Err(at), Some(value)) => next.insert(at, (key.clone(), value)),
+        (Err(at), Some(value)) => next.insert(at, (key.to(), value)),
         (Err(_), None) => {}
     }
     next
@@ -191,13 +214,13 @@ impl Model for KvAppend {
                 _ if value.as_str().is_empty() => {
                     Step::Changed(with_value(state, &input.key, None))
                 }
-                _ => Step::Changed(with_value(state, &input.key, Some(value.clone()))),
+                _ => Step::Changed(with_value(state, &input.key, Some(value.to()))),
             },
             KvAppendAction::Append(suffix) if suffix.is_empty() => Step::Unchanged,
             KvAppendAction::Append(suffix) => {
                 let value = match current {
                     Some(current) => current.appended(suffix),
-                    None => Text::new(suffix),
+                    None => StateText::new(suffix),
                 };
                 Step::Changed(with_value(state, &input.key, Some(value)))
             }
