@@ -16,7 +16,7 @@ use super::hash::{hash_of, mix};
 use std::hash::Hash;
 
 const EMPTY: u64 = 0;
-const INITIAL_SLOTS: usize = 1 << 10;
+const INITIAL_SLOTS: usize = 1 << 6;
 
 /// Pack a hash fingerprint and an entry number into one slot.
 #[inline]

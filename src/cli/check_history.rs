@@ -263,9 +263,10 @@ fn measure(history: &History, model: &str, partition: bool) -> Result<Measuremen
     let mut runs = 0;
     let mut total = Duration::ZERO;
     while runs < 7 && (runs < 3 || total < Duration::from_millis(300)) {
+        let copy = history.clone();
         let started = Instant::now();
-        let prepared = models::prepare(model, history.clone(), partition)
-            .map_err(|error| error.to_string())?;
+        let prepared =
+            models::prepare(model, copy, partition).map_err(|error| error.to_string())?;
         verdict = check_parallel(
             prepared.as_ref(),
             Budget::DEFAULT_MAX_STATES,
@@ -412,7 +413,7 @@ pub fn bench_reference_histories(directory: &Path) -> Result<String, String> {
     }
     let _ = writeln!(
         table,
-        "\nbest of 3-7 runs per file; prepare + check timed, parsing not; {} threads for histories of {}+ operations",
+        "\nbest of 3-7 runs per file; prepare (conversion, partition) + check timed, parsing not; {} threads for histories of {}+ operations",
         default_threads(),
         PARALLEL_MIN_OPERATIONS
     );
