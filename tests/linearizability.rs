@@ -652,3 +652,117 @@ fn the_check_module_uses_no_clock_thread_environment_or_hash_iteration() {
     }
     assert!(files > 5);
 }
+
+#[test]
+fn random_garbage_is_an_error_or_a_verdict_never_a_panic() {
+    let tokens = [
+        "{",
+        "}",
+        "[",
+        "]",
+        ":process",
+        ":type",
+        ":f",
+        ":key",
+        ":value",
+        ":time",
+        ":invoke",
+        ":ok",
+        ":fail",
+        ":info",
+        ":read",
+        ":write",
+        ":cas",
+        ":get",
+        ":append",
+        "nil",
+        "0",
+        "1",
+        "-3",
+        "99999999999999999999",
+        "\"k\"",
+        "\"",
+        ",",
+        "INFO",
+        "jepsen.util -",
+        ":timed-out",
+        "{\"process\":",
+        "\"type\":\"ok\"",
+        "\"f\":\"read\"",
+        "null",
+        "\t",
+        " ",
+    ];
+    let mut rng = ChaCha8Rng::seed_from_u64(99);
+    let mut outcomes = [0usize; 2];
+    for _ in 0..3000 {
+        let lines = rng.gen_range(1..6);
+        let mut text = String::new();
+        for _ in 0..lines {
+            for _ in 0..rng.gen_range(0..12) {
+                text.push_str(tokens[rng.gen_range(0..tokens.len())]);
+                text.push(' ');
+            }
+            text.push('\n');
+        }
+        for format in Format::ALL {
+            match parse::parse_history(&text, format) {
+                Err(error) => {
+                    assert!(error.line >= 1);
+                    outcomes[0] += 1;
+                }
+                Ok(history) => {
+                    outcomes[1] += 1;
+                    for name in models::NAMES {
+                        if let Ok(prepared) = models::prepare(name, history.clone(), true) {
+                            let _ = check_sequentially(prepared.as_ref(), &Budget::states(1000));
+                        }
+                    }
+                }
+            }
+        }
+    }
+    // Well-formed lines with random contents reach the models.
+    let kinds = [":invoke", ":invoke", ":ok", ":fail", ":info"];
+    let names = [
+        ":read", ":write", ":cas", ":get", ":put", ":append", ":add", ":acquire", ":release",
+        ":bogus",
+    ];
+    let values = [
+        "nil",
+        "1",
+        "2",
+        "[1 2]",
+        "[nil 1]",
+        "\"x\"",
+        ":timed-out",
+        "[]",
+        "[1]",
+    ];
+    let mut checked = 0;
+    for _ in 0..2000 {
+        let mut text = String::new();
+        for _ in 0..rng.gen_range(1..12) {
+            let (process, kind) = (rng.gen_range(0..3), kinds[rng.gen_range(0..kinds.len())]);
+            let (name, value) = (
+                names[rng.gen_range(0..names.len())],
+                values[rng.gen_range(0..values.len())],
+            );
+            text.push_str(&format!(
+                "{{:process {process}, :type {kind}, :f {name}, :key \"k\", :value {value}}}\n"
+            ));
+        }
+        if let Ok(history) = parse::parse_history(&text, Format::Edn) {
+            for name in models::NAMES {
+                if let Ok(prepared) = models::prepare(name, history.clone(), true) {
+                    let _ = check_sequentially(prepared.as_ref(), &Budget::states(1000));
+                    checked += 1;
+                }
+            }
+        }
+    }
+    assert!(
+        outcomes[0] > 0 && outcomes[1] > 0 && checked > 50,
+        "{outcomes:?} {checked}"
+    );
+}

@@ -9,7 +9,7 @@
 //!
 //! # Pieces
 //!
-//! - [`history`]: pairing [`HistoryEvent`](crate::sim::history::HistoryEvent)s into
+//! - [`history`]: pairing [`crate::sim::history::HistoryEvent`]s into
 //!   [`Operation`]s (errors name the line);
 //! - [`parse`]: reading Jepsen logs, EDN and JSON-lines files;
 //! - [`model`]: the [`Model`] trait — `init`, `step`, optional `partition`, `convert`
