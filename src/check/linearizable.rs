@@ -156,10 +156,12 @@ pub fn search<M: Model>(
     budget: &Budget<'_>,
     stats: &mut SearchStats,
 ) -> Outcome<M::State> {
-    assert!(
-        operations.len() < (u32::MAX / 2 - 1) as usize,
-        "too many operations"
-    );
+    if operations.len() >= (u32::MAX / 4) as usize {
+        return Outcome::OutOfBudget(format!(
+            "{} operations in one part is more than the search can index",
+            operations.len()
+        ));
+    }
     let mut required_left = operations
         .iter()
         .filter(|operation| operation.ret.is_some())
