@@ -2,7 +2,7 @@
 //! reference histories), against a brute-force checker on small random histories,
 //! and against the determinism rules of `src/check`.
 
-use faultline::check::models::{self, Counter, KvAppend, Lock, Register, Set};
+use faultline::check::models::{self, Counter, Kv, KvAppend, Lock, Register, Set};
 use faultline::check::prepared::{PreparedCheck, check_sequentially};
 use faultline::check::{Budget, Format, History, Model, Prepared, Step, Verdict, parse};
 use faultline::cli::check_history::check_parallel;
@@ -215,6 +215,7 @@ fn op(f: &'static str, key: Option<String>, argument: Value, result: Option<Valu
 #[derive(Clone)]
 enum Reference {
     Register(Value),
+    Kv(Vec<Value>),
     KvAppend(Vec<String>),
     Counter(i64),
     Set(Vec<i64>),
@@ -244,6 +245,30 @@ impl Reference {
                     }
                 }
             },
+            Reference::Kv(values) => {
+                let key = rng.gen_range(0..values.len());
+                let name = Some(key.to_string());
+                match rng.gen_range(0..3) {
+                    0 => op("get", name, Value::Nil, Some(values[key].clone())),
+                    1 => {
+                        values[key] = Value::Int(rng.gen_range(0..3));
+                        op("put", name, values[key].clone(), Some(values[key].clone()))
+                    }
+                    _ => {
+                        let (from, to) = (
+                            Value::Int(rng.gen_range(0..3)),
+                            Value::Int(rng.gen_range(0..3)),
+                        );
+                        let argument = Value::List(vec![from.clone(), to.clone()]);
+                        if values[key] == from {
+                            values[key] = to;
+                            op("cas", name, argument.clone(), Some(argument))
+                        } else {
+                            op("cas", name, argument, None)
+                        }
+                    }
+                }
+            }
             Reference::KvAppend(values) => {
                 let key = rng.gen_range(0..values.len());
                 match rng.gen_range(0..5) {
@@ -313,6 +338,7 @@ impl Reference {
     fn name(&self) -> &'static str {
         match self {
             Reference::Register(_) => "register",
+            Reference::Kv(_) => "kv",
             Reference::KvAppend(_) => "kv-append",
             Reference::Counter(_) => "counter",
             Reference::Set(_) => "set",
@@ -324,6 +350,7 @@ impl Reference {
 fn references() -> Vec<Reference> {
     vec![
         Reference::Register(Value::Nil),
+        Reference::Kv(vec![Value::Nil; 2]),
         Reference::KvAppend(vec![String::new(); 2]),
         Reference::Counter(0),
         Reference::Set(Vec::new()),
@@ -437,7 +464,7 @@ fn mutate(events: &mut [HistoryEvent], rng: &mut ChaCha8Rng, model: &str) -> boo
     *value = match value.clone() {
         Value::Nil => Value::Int(rng.gen_range(0..3)),
         Value::Int(number) => {
-            if rng.gen_bool(0.3) && model == "register" {
+            if rng.gen_bool(0.3) && (model == "register" || model == "kv") {
                 Value::Nil
             } else {
                 Value::Int(number + if rng.gen_bool(0.5) { 1 } else { -1 })
@@ -531,6 +558,7 @@ fn brute_force<M: Model>(model: &M, history: &History) -> bool {
 fn brute_force_by_name(name: &str, history: &History) -> bool {
     match name {
         "register" => brute_force(&Register, history),
+        "kv" => brute_force(&Kv, history),
         "kv-append" => brute_force(&KvAppend, history),
         "counter" => brute_force(&Counter, history),
         "set" => brute_force(&Set, history),
