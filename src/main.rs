@@ -56,6 +56,8 @@ enum Command {
         #[arg(long, default_value_t = 5)]
         repeat: u32,
     },
+    /// Check a recorded history for linearizability against a model.
+    CheckHistory(faultline::cli::check_history::CheckHistoryArgs),
 }
 
 fn main() {
@@ -83,6 +85,7 @@ fn main() {
             seconds,
             repeat,
         } => cli::bench::run(&workload, seconds, repeat),
+        Command::CheckHistory(args) => faultline::cli::check_history::run(args),
     };
     std::process::exit(code)
 }

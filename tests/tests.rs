@@ -1,7 +1,9 @@
 //! The integration harness: one binary, a module per area.
 
+mod check_history_cli;
 mod cli;
 mod determinism;
+mod linearizability;
 mod network_model;
 mod planted_bugs;
 mod scenario_errors;

@@ -2,6 +2,7 @@
 //! takes validated arguments and returns the process exit code (see [`exit`]).
 
 pub mod bench;
+pub mod check_history;
 pub mod exit;
 pub mod list;
 pub mod run;

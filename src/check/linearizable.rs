@@ -1,0 +1,435 @@
+//! The decision procedure: Wing & Gong's search with Lowe's just-in-time
+//! linearization and memoisation, as in Lowe (2017) and Porcupine.
+//!
+//! Every operation contributes a *call* entry at its invocation time and a *return*
+//! entry at its completion time (+infinity for an unknown outcome) to one list
+//! sorted by time (calls before returns on ties: equal times count as overlapping).
+//! Scanning the list from the front, each call met before the first return is an
+//! operation that may take effect next. The search tries them in order: if the model
+//! accepts one, its two entries are unlinked from the list (O(1), dancing links) and
+//! the scan restarts from the front; meeting a return entry means the operation it
+//! belongs to had to take effect already, so the search backtracks: it pops the last
+//! placed operation, relinks its entries and tries the next candidate after it.
+//!
+//! Memoisation: the future of the search depends only on which operations are
+//! placed and on the model state, so every (placed set, state) pair is remembered
+//! ([`Memo`]) and never explored twice. The placed set is a bitset whose hash is kept
+//! incrementally (xor of fixed per-operation words), and states are interned to ids
+//! ([`Interner`]), so a memo probe costs one hash mix and a short comparison.
+//!
+//! Unknown outcomes: their return entries sit at +infinity, behind every real
+//! return, so they never force a backtrack; the search succeeds as soon as every
+//! operation *with* a return is placed, leaving the rest out (they never took effect).
+//!
+//! Bounds: the memo size is capped by [`Budget::max_states`] and a caller's stop
+//! callback is polled every few thousand steps; either ends the search with
+//! [`Outcome::OutOfBudget`], never a hang.
+
+use super::hash::splitmix;
+use super::model::{Model, Step};
+use super::table::{Interner, Memo};
+use super::verdict::{Budget, Refusal};
+
+const NONE: u32 = u32::MAX;
+const HEAD: u32 = 0;
+const POLL_MASK: u64 = (1 << 12) - 1;
+
+/// One operation of the part being checked.
+pub struct PartOperation<'a, M: Model> {
+    /// What the client asked for.
+    pub input: &'a M::Input,
+    /// What it was told (`None`: unknown outcome).
+    pub output: Option<&'a M::Output>,
+    /// Invocation time.
+    pub call: u64,
+    /// Completion time (`None`: +infinity, the operation is optional).
+    pub ret: Option<u64>,
+}
+
+/// Where the search got stuck (positions are indices into the part's operations).
+pub struct Stuck<S> {
+    /// The longest linearizable prefix found, in order.
+    pub prefix: Vec<usize>,
+    /// The state after it.
+    pub state: S,
+    /// The operation that returned before it could be placed.
+    pub culprit: usize,
+    /// The operations that could have been placed next, and why each was not.
+    pub candidates: Vec<(usize, Refusal)>,
+}
+
+/// The result of searching one part.
+pub enum Outcome<S> {
+    /// A linearization exists.
+    Linearizable,
+    /// None exists; the deepest point reached.
+    Stuck(Stuck<S>),
+    /// The budget ran out; why.
+    OutOfBudget(String),
+}
+
+/// Statistics of one search (for benchmarks and tuning).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct SearchStats {
+    /// (placed set, state) pairs explored.
+    pub states: u64,
+    /// Distinct model states met.
+    pub model_states: u64,
+}
+
+#[inline]
+fn operation_of(node: u32) -> usize {
+    ((node - 1) / 2) as usize
+}
+
+#[inline]
+fn is_call(node: u32) -> bool {
+    node & 1 == 1
+}
+
+/// The time-sorted doubly linked list of call and return entries. Node 0 is the
+/// head; operation `i` has its call at node `2i + 1` and its return at `2i + 2`.
+struct Entries {
+    next: Vec<u32>,
+    prev: Vec<u32>,
+}
+
+impl Entries {
+    fn new<M: Model>(operations: &[PartOperation<'_, M>]) -> Entries {
+        let mut order: Vec<(u64, u8, u32)> = Vec::with_capacity(operations.len() * 2);
+        for (index, operation) in operations.iter().enumerate() {
+            let call_node = 2 * index as u32 + 1;
+            order.push((operation.call, 0, call_node));
+            order.push((operation.ret.unwrap_or(u64::MAX), 1, call_node + 1));
+        }
+        // Calls before returns on equal times; then by node, which is deterministic.
+        order.sort_unstable();
+        let size = operations.len() * 2 + 1;
+        let mut next = vec![NONE; size];
+        let mut prev = vec![NONE; size];
+        let mut last = HEAD;
+        for &(_, _, node) in &order {
+            next[last as usize] = node;
+            prev[node as usize] = last;
+            last = node;
+        }
+        Entries { next, prev }
+    }
+
+    #[inline]
+    fn unlink(&mut self, node: u32) {
+        let (prev, next) = (self.prev[node as usize], self.next[node as usize]);
+        self.next[prev as usize] = next;
+        if next != NONE {
+            self.prev[next as usize] = prev;
+        }
+    }
+
+    #[inline]
+    fn relink(&mut self, node: u32) {
+        let (prev, next) = (self.prev[node as usize], self.next[node as usize]);
+        self.next[prev as usize] = node;
+        if next != NONE {
+            self.prev[next as usize] = node;
+        }
+    }
+
+    /// Take an operation out of the list (its call and its return).
+    #[inline]
+    fn lift(&mut self, call_node: u32) {
+        self.unlink(call_node);
+        self.unlink(call_node + 1);
+    }
+
+    /// Undo the matching [`Entries::lift`] (strictly last-in first-out).
+    #[inline]
+    fn unlift(&mut self, call_node: u32) {
+        self.relink(call_node + 1);
+        self.relink(call_node);
+    }
+}
+
+/// Search for a linearization of one part's operations.
+pub fn search<M: Model>(
+    model: &M,
+    operations: &[PartOperation<'_, M>],
+    budget: &Budget<'_>,
+    stats: &mut SearchStats,
+) -> Outcome<M::State> {
+    if operations.len() >= (u32::MAX / 4) as usize {
+        return Outcome::OutOfBudget(format!(
+            "{} operations in one part is more than the search can index",
+            operations.len()
+        ));
+    }
+    let mut required_left = operations
+        .iter()
+        .filter(|operation| operation.ret.is_some())
+        .count();
+    if required_left == 0 {
+        return Outcome::Linearizable;
+    }
+    let mut entries = Entries::new(operations);
+    let words = operations.len().div_ceil(64);
+    let mut bits = vec![0u64; words];
+    let mut bits_hash = 0u64;
+    let keys: Vec<u64> = (0..operations.len() as u64).map(splitmix).collect();
+    let mut interner = Interner::new();
+    let mut state = interner.intern(model.init());
+    let mut memo = Memo::new(words);
+    // (call node placed, state before it)
+    let mut stack: Vec<(u32, u32)> = Vec::with_capacity(operations.len());
+    let mut best: Option<Stuck<M::State>> = None;
+    let mut steps = 0u64;
+    let mut entry = entries.next[HEAD as usize];
+    loop {
+        steps += 1;
+        if steps & POLL_MASK == 0
+            && let Some(should_stop) = budget.should_stop
+            && should_stop()
+        {
+            stats.states = memo.len() as u64;
+            return Outcome::OutOfBudget(format!(
+                "stopped by the caller (deadline) after exploring {} states",
+                memo.len()
+            ));
+        }
+        debug_assert_ne!(entry, NONE, "the list always ends with a return entry");
+        if is_call(entry) {
+            let index = operation_of(entry);
+            let operation = &operations[index];
+            let next_state =
+                match model.step(interner.get(state), operation.input, operation.output) {
+                    Step::Invalid => None,
+                    Step::Unchanged => Some(state),
+                    Step::Changed(new_state) => Some(interner.intern(new_state)),
+                };
+            if let Some(next_state) = next_state {
+                let (word, bit) = (index / 64, 1u64 << (index % 64));
+                bits[word] |= bit;
+                let next_hash = bits_hash ^ keys[index];
+                if memo.insert(&bits, next_state, Memo::hash(next_hash, next_state)) {
+                    // Memory only grows when a table doubles, so checking on
+                    // every insert costs a few arithmetic operations.
+                    if memo.memory_bytes() + interner.memory_bytes() > budget.max_memory_bytes {
+                        stats.states = memo.len() as u64;
+                        stats.model_states = interner.len() as u64;
+                        return Outcome::OutOfBudget(format!(
+                            "the memo tables outgrew {} MiB after {} states",
+                            budget.max_memory_bytes >> 20,
+                            memo.len()
+                        ));
+                    }
+                    if memo.len() as u64 > budget.max_states {
+                        stats.states = memo.len() as u64;
+                        stats.model_states = interner.len() as u64;
+                        return Outcome::OutOfBudget(format!(
+                            "explored more than {} states (the --max-states limit)",
+                            budget.max_states
+                        ));
+                    }
+                    stack.push((entry, state));
+                    state = next_state;
+                    bits_hash = next_hash;
+                    entries.lift(entry);
+                    if operation.ret.is_some() {
+                        required_left -= 1;
+                        if required_left == 0 {
+                            stats.states = memo.len() as u64;
+                            stats.model_states = interner.len() as u64;
+                            return Outcome::Linearizable;
+                        }
+                    }
+                    entry = entries.next[HEAD as usize];
+                    continue;
+                }
+                bits[word] &= !bit;
+            }
+            entry = entries.next[entry as usize];
+        } else {
+            // A return entry: its operation should have taken effect by now.
+            debug_assert!(operations[operation_of(entry)].ret.is_some());
+            if best
+                .as_ref()
+                .is_none_or(|best| stack.len() > best.prefix.len())
+            {
+                best = Some(stuck_here(
+                    model,
+                    operations,
+                    &entries,
+                    &stack,
+                    interner.get(state),
+                    entry,
+                ));
+            }
+            let Some((call_node, previous_state)) = stack.pop() else {
+                stats.states = memo.len() as u64;
+                stats.model_states = interner.len() as u64;
+                return Outcome::Stuck(best.expect("recorded just above"));
+            };
+            let index = operation_of(call_node);
+            bits[index / 64] &= !(1u64 << (index % 64));
+            bits_hash ^= keys[index];
+            state = previous_state;
+            entries.unlift(call_node);
+            if operations[index].ret.is_some() {
+                required_left += 1;
+            }
+            entry = entries.next[call_node as usize];
+        }
+    }
+}
+
+/// Describe the current dead end: the placed prefix, the blocking return and the
+/// candidates that were in front of it.
+fn stuck_here<M: Model>(
+    model: &M,
+    operations: &[PartOperation<'_, M>],
+    entries: &Entries,
+    stack: &[(u32, u32)],
+    state: &M::State,
+    blocking_return: u32,
+) -> Stuck<M::State> {
+    let mut candidates = Vec::new();
+    let mut node = entries.next[HEAD as usize];
+    while node != blocking_return && node != NONE {
+        if is_call(node) {
+            let index = operation_of(node);
+            let operation = &operations[index];
+            let refusal = match model.step(state, operation.input, operation.output) {
+                Step::Invalid => Refusal::Invalid,
+                _ => Refusal::DeadEnd,
+            };
+            candidates.push((index, refusal));
+        }
+        node = entries.next[node as usize];
+    }
+    Stuck {
+        prefix: stack.iter().map(|&(node, _)| operation_of(node)).collect(),
+        state: state.clone(),
+        culprit: operation_of(blocking_return),
+        candidates,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::check::models::register::{Register, RegisterInput};
+    use crate::sim::history::Value;
+
+    /// (input, output, call, ret); `ret: None` is an unknown outcome.
+    type Spec = (RegisterInput, Option<Value>, u64, Option<u64>);
+
+    fn run(specs: &[Spec]) -> Outcome<Value> {
+        let operations: Vec<PartOperation<'_, Register>> = specs
+            .iter()
+            .map(|(input, output, call, ret)| PartOperation {
+                input,
+                output: output.as_ref(),
+                call: *call,
+                ret: *ret,
+            })
+            .collect();
+        search(
+            &Register,
+            &operations,
+            &Budget::default(),
+            &mut SearchStats::default(),
+        )
+    }
+
+    fn write(value: i64, call: u64, ret: Option<u64>) -> Spec {
+        (RegisterInput::Write(Value::Int(value)), None, call, ret)
+    }
+
+    fn read(value: Value, call: u64, ret: u64) -> Spec {
+        (RegisterInput::Read, Some(value), call, Some(ret))
+    }
+
+    #[test]
+    fn a_read_may_not_see_a_write_that_began_after_it_returned() {
+        let outcome = run(&[read(Value::Int(1), 0, 10), write(1, 20, Some(30))]);
+        let Outcome::Stuck(stuck) = outcome else {
+            panic!("must not be linearizable")
+        };
+        assert!(stuck.prefix.is_empty());
+        assert_eq!(stuck.culprit, 0);
+    }
+
+    #[test]
+    fn overlapping_operations_may_take_effect_in_either_order() {
+        assert!(matches!(
+            run(&[write(1, 0, Some(20)), read(Value::Nil, 10, 30)]),
+            Outcome::Linearizable
+        ));
+        assert!(matches!(
+            run(&[write(1, 0, Some(20)), read(Value::Int(1), 10, 30)]),
+            Outcome::Linearizable
+        ));
+    }
+
+    #[test]
+    fn an_unknown_write_may_take_effect_long_after_its_invocation() {
+        let specs = [
+            write(1, 0, None),
+            read(Value::Nil, 10, 20),
+            read(Value::Int(1), 30, 40),
+        ];
+        assert!(matches!(run(&specs), Outcome::Linearizable));
+    }
+
+    #[test]
+    fn an_unknown_write_may_never_take_effect() {
+        let specs = [
+            write(1, 0, Some(5)),
+            write(2, 10, None),
+            read(Value::Int(1), 20, 30),
+            read(Value::Int(1), 40, 50),
+        ];
+        assert!(matches!(run(&specs), Outcome::Linearizable));
+    }
+
+    #[test]
+    fn an_unknown_write_cannot_take_effect_twice() {
+        let specs = [
+            write(1, 0, Some(5)),
+            write(2, 10, None),
+            read(Value::Int(2), 20, 30),
+            write(1, 31, Some(32)),
+            read(Value::Int(2), 40, 50),
+        ];
+        let Outcome::Stuck(stuck) = run(&specs) else {
+            panic!("must not be linearizable")
+        };
+        assert_eq!(stuck.prefix, vec![0, 1, 2, 3]);
+        assert_eq!(stuck.culprit, 4);
+        assert_eq!(stuck.candidates, vec![(4, Refusal::Invalid)]);
+    }
+
+    #[test]
+    fn the_state_cap_ends_the_search_with_out_of_budget() {
+        let specs: Vec<Spec> = (0..12).map(|value| write(value, 0, Some(100))).collect();
+        let operations: Vec<PartOperation<'_, Register>> = specs
+            .iter()
+            .map(|(input, output, call, ret)| PartOperation {
+                input,
+                output: output.as_ref(),
+                call: *call,
+                ret: *ret,
+            })
+            .collect();
+        let mut stats = SearchStats::default();
+        let mut read_last = operations;
+        let impossible = (RegisterInput::Read, Some(Value::Int(99)), 200, Some(300));
+        read_last.push(PartOperation {
+            input: &impossible.0,
+            output: impossible.1.as_ref(),
+            call: impossible.2,
+            ret: impossible.3,
+        });
+        let outcome = search(&Register, &read_last, &Budget::states(100), &mut stats);
+        assert!(matches!(outcome, Outcome::OutOfBudget(_)));
+        assert_eq!(stats.states, 101);
+    }
+}

@@ -1,0 +1,92 @@
+//! The model trait: the sequential specification a history is checked against.
+//!
+//! A model is a deterministic state machine. The checker asks it one question over
+//! and over: "in this state, may this operation (input, observed output) take
+//! effect, and if so, what is the state afterwards?" ([`Model::step`]). Everything
+//! else is optional help: [`Model::partition`] splits a history into independent
+//! parts (P-compositionality: a map of independent keys is linearizable when each
+//! key is), and the `describe_*` functions make explanations readable.
+//!
+//! Add your own model by implementing this trait; see [`crate::check::models`] for
+//! the shipped ones (a register is the smallest example).
+
+use super::history::Operation;
+use std::collections::BTreeMap;
+use std::hash::Hash;
+
+/// What happens when an operation takes effect in a state.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Step<S> {
+    /// The operation cannot take effect here with the output it observed.
+    Invalid,
+    /// It can, and the state does not change (reads): saves a clone.
+    Unchanged,
+    /// It can, and this is the new state.
+    Changed(S),
+}
+
+/// A sequential specification.
+///
+/// `Output` is `None` in [`Model::step`] for operations whose outcome is unknown
+/// (`info`): the model should then accept any result, applying the effect the
+/// operation would have had.
+pub trait Model: Sync {
+    /// The model state. Cloned only when it changes; hashed and compared to
+    /// memoise the search, so make `Hash` and `Eq` cheap.
+    type State: Clone + Eq + Hash;
+    /// An operation's input (what the client asked for).
+    type Input: Clone + Send + Sync;
+    /// An operation's output (what the client was told).
+    type Output: Clone + Send + Sync;
+
+    /// The name `--model` accepts.
+    fn name(&self) -> &'static str;
+
+    /// The initial state.
+    fn init(&self) -> Self::State;
+
+    /// Read an operation's input and, when it completed, its output. An `Err` says
+    /// what was expected (the caller adds the line).
+    #[allow(clippy::type_complexity)]
+    fn convert(&self, operation: &Operation)
+    -> Result<(Self::Input, Option<Self::Output>), String>;
+
+    /// Apply an operation to a state (see [`Step`]).
+    fn step(
+        &self,
+        state: &Self::State,
+        input: &Self::Input,
+        output: Option<&Self::Output>,
+    ) -> Step<Self::State>;
+
+    /// Split the history into independent parts, each checked on its own from
+    /// [`Model::init`]. Parts are lists of indices into `operations`, each sorted,
+    /// in a deterministic order, with a label (e.g. the key). Default: one part.
+    fn partition(&self, operations: &[Operation]) -> Vec<(Option<String>, Vec<usize>)> {
+        vec![(None, (0..operations.len()).collect())]
+    }
+
+    /// One operation, for explanations.
+    fn describe_operation(&self, operation: &Operation) -> String {
+        format!("{operation}")
+    }
+
+    /// One state, for explanations.
+    fn describe_state(&self, state: &Self::State) -> String;
+}
+
+/// A partition by the operations' `key` (operations without a key form one part,
+/// labelled by the empty key), in key order.
+pub fn partition_by_key(operations: &[Operation]) -> Vec<(Option<String>, Vec<usize>)> {
+    let mut parts: BTreeMap<&str, Vec<usize>> = BTreeMap::new();
+    for (index, operation) in operations.iter().enumerate() {
+        parts
+            .entry(operation.key.as_deref().unwrap_or(""))
+            .or_default()
+            .push(index);
+    }
+    parts
+        .into_iter()
+        .map(|(key, indices)| (Some(key.to_string()), indices))
+        .collect()
+}

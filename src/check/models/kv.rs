@@ -1,0 +1,156 @@
+//! `kv`: a map of independent registers with `get`, `put` and `cas` per key.
+//!
+//! Each key behaves like [`super::register`] (`get` reads `nil` when absent, `put`
+//! writes, `cas [from to]` swaps when the value is `from`). Keys are independent,
+//! so the model partitions the history per key; unpartitioned, the state is the
+//! whole map (a sorted vector of key/value pairs).
+
+use super::register::cas_pair;
+use crate::check::history::Operation;
+use crate::check::model::{Model, Step, partition_by_key};
+use crate::sim::history::Value;
+use std::sync::Arc;
+
+/// The key/value model.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct Kv;
+
+/// The map: (key, value) pairs sorted by key; absent keys are not stored.
+pub type KvState = Vec<(Arc<str>, Value)>;
+
+/// A kv operation on one key.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct KvInput {
+    /// The key.
+    pub key: Arc<str>,
+    /// What to do with it.
+    pub action: KvAction,
+}
+
+/// What a kv operation does.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum KvAction {
+    /// Read the value.
+    Get,
+    /// Overwrite the value.
+    Put(Value),
+    /// Set to `.1` if the value is `.0`.
+    Cas(Value, Value),
+}
+
+/// The key of an operation, which multi-key models require.
+pub(crate) fn required_key(operation: &Operation) -> Result<Arc<str>, String> {
+    operation
+        .key
+        .as_deref()
+        .map(Arc::from)
+        .ok_or_else(|| format!("expected a key for {}", operation.f))
+}
+
+fn with_value(state: &KvState, key: &Arc<str>, value: &Value) -> KvState {
+    let mut next = state.clone();
+    match next.binary_search_by(|(k, _)| k.as_ref().cmp(key.as_ref())) {
+        Ok(position) if *value == Value::Nil => {
+            next.remove(position);
+        }
+        Ok(position) => next[position].1 = value.clone(),
+        Err(_) if *value == Value::Nil => {}
+        Err(position) => next.insert(position, (key.clone(), value.clone())),
+    }
+    next
+}
+
+fn value_of<'a>(state: &'a KvState, key: &str) -> &'a Value {
+    match state.binary_search_by(|(k, _)| k.as_ref().cmp(key)) {
+        Ok(position) => &state[position].1,
+        Err(_) => &Value::Nil,
+    }
+}
+
+impl Model for Kv {
+    type State = KvState;
+    type Input = KvInput;
+    type Output = Value;
+
+    fn name(&self) -> &'static str {
+        "kv"
+    }
+
+    fn init(&self) -> KvState {
+        Vec::new()
+    }
+
+    fn convert(&self, operation: &Operation) -> Result<(KvInput, Option<Value>), String> {
+        let key = required_key(operation)?;
+        let action = match operation.f.as_str() {
+            "get" | "read" => KvAction::Get,
+            "put" | "write" => KvAction::Put(operation.argument.clone()),
+            "cas" => {
+                let (from, to) = cas_pair(&operation.argument)?;
+                KvAction::Cas(from, to)
+            }
+            other => {
+                return Err(format!(
+                    "expected get, put or cas for model kv, found {other}"
+                ));
+            }
+        };
+        Ok((KvInput { key, action }, operation.result.clone()))
+    }
+
+    fn step(&self, state: &KvState, input: &KvInput, output: Option<&Value>) -> Step<KvState> {
+        let current = value_of(state, &input.key);
+        match &input.action {
+            KvAction::Get => match output {
+                Some(value) if value != current => Step::Invalid,
+                _ => Step::Unchanged,
+            },
+            KvAction::Put(value) if value == current => Step::Unchanged,
+            KvAction::Put(value) => Step::Changed(with_value(state, &input.key, value)),
+            KvAction::Cas(from, _) if from != current => Step::Invalid,
+            KvAction::Cas(_, to) if to == current => Step::Unchanged,
+            KvAction::Cas(_, to) => Step::Changed(with_value(state, &input.key, to)),
+        }
+    }
+
+    fn partition(&self, operations: &[Operation]) -> Vec<(Option<String>, Vec<usize>)> {
+        partition_by_key(operations)
+    }
+
+    fn describe_state(&self, state: &KvState) -> String {
+        let pairs: Vec<String> = state
+            .iter()
+            .map(|(key, value)| format!("{key:?}: {value}"))
+            .collect();
+        format!("{{{}}}", pairs.join(", "))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn keys_are_independent_and_absent_reads_nil() {
+        let model = Kv;
+        let put = KvInput {
+            key: Arc::from("a"),
+            action: KvAction::Put(Value::Int(1)),
+        };
+        let Step::Changed(state) = model.step(&model.init(), &put, None) else {
+            panic!("put must change the state");
+        };
+        let get_b = KvInput {
+            key: Arc::from("b"),
+            action: KvAction::Get,
+        };
+        assert_eq!(
+            model.step(&state, &get_b, Some(&Value::Nil)),
+            Step::Unchanged
+        );
+        assert_eq!(
+            model.step(&state, &get_b, Some(&Value::Int(1))),
+            Step::Invalid
+        );
+    }
+}

@@ -1,0 +1,121 @@
+//! `register`: one read/write/compare-and-set register that starts absent.
+//!
+//! - `read` (result: the value, `nil` when absent) changes nothing;
+//! - `write v` always succeeds;
+//! - `cas [from to]` succeeds exactly when the register holds `from`. A failed
+//!   compare (`fail`) did not take effect and never reaches the model.
+//!
+//! This is the etcd register of the Jepsen/Porcupine reference histories, and the
+//! smallest example of a [`Model`].
+
+use crate::check::history::Operation;
+use crate::check::model::{Model, Step};
+use crate::sim::history::Value;
+
+/// The register model.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct Register;
+
+/// A register operation.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum RegisterInput {
+    /// Read the value.
+    Read,
+    /// Overwrite the value.
+    Write(Value),
+    /// Set to `.1` if the value is `.0`.
+    Cas(Value, Value),
+}
+
+/// Read a `[from to]` compare-and-set argument.
+pub(crate) fn cas_pair(argument: &Value) -> Result<(Value, Value), String> {
+    match argument.as_list() {
+        Some([from, to]) => Ok((from.clone(), to.clone())),
+        _ => Err(format!(
+            "expected a [from to] pair as the cas value, found {argument}"
+        )),
+    }
+}
+
+impl Model for Register {
+    type State = Value;
+    type Input = RegisterInput;
+    type Output = Value;
+
+    fn name(&self) -> &'static str {
+        "register"
+    }
+
+    fn init(&self) -> Value {
+        Value::Nil
+    }
+
+    fn convert(&self, operation: &Operation) -> Result<(RegisterInput, Option<Value>), String> {
+        let input = match operation.f.as_str() {
+            "read" => RegisterInput::Read,
+            "write" => RegisterInput::Write(operation.argument.clone()),
+            "cas" => {
+                let (from, to) = cas_pair(&operation.argument)?;
+                RegisterInput::Cas(from, to)
+            }
+            other => {
+                return Err(format!(
+                    "expected read, write or cas for model register, found {other}"
+                ));
+            }
+        };
+        Ok((input, operation.result.clone()))
+    }
+
+    fn step(&self, state: &Value, input: &RegisterInput, output: Option<&Value>) -> Step<Value> {
+        match input {
+            RegisterInput::Read => match output {
+                Some(value) if value != state => Step::Invalid,
+                _ => Step::Unchanged,
+            },
+            RegisterInput::Write(value) if value == state => Step::Unchanged,
+            RegisterInput::Write(value) => Step::Changed(value.clone()),
+            RegisterInput::Cas(from, _) if from != state => Step::Invalid,
+            RegisterInput::Cas(_, to) if to == state => Step::Unchanged,
+            RegisterInput::Cas(_, to) => Step::Changed(to.clone()),
+        }
+    }
+
+    fn describe_state(&self, state: &Value) -> String {
+        format!("register = {state}")
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_read_must_see_the_current_value_and_nil_means_absent() {
+        let model = Register;
+        let read_nil = Value::Nil;
+        assert_eq!(
+            model.step(&Value::Nil, &RegisterInput::Read, Some(&read_nil)),
+            Step::Unchanged
+        );
+        assert_eq!(
+            model.step(&Value::Int(3), &RegisterInput::Read, Some(&read_nil)),
+            Step::Invalid
+        );
+        assert_eq!(
+            model.step(&Value::Int(3), &RegisterInput::Read, None),
+            Step::Unchanged
+        );
+    }
+
+    #[test]
+    fn cas_succeeds_only_from_the_expected_value() {
+        let model = Register;
+        let cas = RegisterInput::Cas(Value::Int(1), Value::Int(2));
+        assert_eq!(
+            model.step(&Value::Int(1), &cas, None),
+            Step::Changed(Value::Int(2))
+        );
+        assert_eq!(model.step(&Value::Int(5), &cas, None), Step::Invalid);
+    }
+}

@@ -1,0 +1,244 @@
+//! Open-addressing tables for the search: a state interner and the memo set.
+//!
+//! The search remembers every (set of linearized operations, model state) pair it
+//! has explored, so it never explores one twice. Two tables make that cheap:
+//!
+//! - [`Interner`] gives every distinct model state a small integer id, so the memo
+//!   compares and hashes states as `u32`s and states are cloned only when new.
+//! - [`Memo`] stores (bitset, state id) pairs in one flat `Vec<u64>` arena with a
+//!   linear-probing index of `u64` slots (hash fingerprint in the high half, entry
+//!   number in the low half), so a lookup usually touches one slot and one entry.
+//!
+//! Both are lookup-only: nothing ever iterates them, so their layout cannot leak into
+//! a verdict. Hashes come from [`crate::check::hash`], which is seedless and stable.
+
+use super::hash::{hash_of, mix};
+use std::hash::Hash;
+
+const EMPTY: u64 = 0;
+const INITIAL_SLOTS: usize = 1 << 6;
+
+/// Pack a hash fingerprint and an entry number into one slot.
+#[inline]
+fn slot_of(hash: u64, entry: usize) -> u64 {
+    (hash & 0xffff_ffff_0000_0000) | (entry as u64 + 1)
+}
+
+#[inline]
+fn fingerprint_matches(slot: u64, hash: u64) -> bool {
+    (slot ^ hash) >> 32 == 0
+}
+
+#[inline]
+fn entry_of(slot: u64) -> usize {
+    ((slot & 0xffff_ffff) - 1) as usize
+}
+
+/// Interns model states: equal states get equal ids; ids count up from 0.
+pub struct Interner<S> {
+    states: Vec<S>,
+    hashes: Vec<u64>,
+    slots: Vec<u64>,
+}
+
+impl<S: Hash + Eq> Interner<S> {
+    /// An empty interner.
+    pub fn new() -> Self {
+        Interner {
+            states: Vec::new(),
+            hashes: Vec::new(),
+            slots: vec![EMPTY; INITIAL_SLOTS],
+        }
+    }
+
+    /// The state with this id.
+    #[inline]
+    pub fn get(&self, id: u32) -> &S {
+        &self.states[id as usize]
+    }
+
+    /// The number of distinct states seen.
+    pub fn len(&self) -> usize {
+        self.states.len()
+    }
+
+    /// True when no state was interned yet.
+    pub fn is_empty(&self) -> bool {
+        self.states.is_empty()
+    }
+
+    /// The memory held by the table itself, in bytes (not the states' heap data).
+    pub fn memory_bytes(&self) -> u64 {
+        (self.states.capacity() * std::mem::size_of::<S>()
+            + (self.hashes.capacity() + self.slots.len()) * 8) as u64
+    }
+
+    /// The id of `state`, adding it if it is new.
+    pub fn intern(&mut self, state: S) -> u32 {
+        let hash = hash_of(&state);
+        let mask = self.slots.len() - 1;
+        let mut index = hash as usize & mask;
+        loop {
+            let slot = self.slots[index];
+            if slot == EMPTY {
+                break;
+            }
+            if fingerprint_matches(slot, hash) && self.states[entry_of(slot)] == state {
+                return entry_of(slot) as u32;
+            }
+            index = (index + 1) & mask;
+        }
+        let id = self.states.len();
+        assert!(id < u32::MAX as usize - 1, "state interner overflow");
+        self.slots[index] = slot_of(hash, id);
+        self.states.push(state);
+        self.hashes.push(hash);
+        if self.states.len() * 2 > self.slots.len() {
+            self.grow();
+        }
+        id as u32
+    }
+
+    fn grow(&mut self) {
+        let size = self.slots.len() * 2;
+        let mask = size - 1;
+        let mut slots = vec![EMPTY; size];
+        for (id, &hash) in self.hashes.iter().enumerate() {
+            let mut index = hash as usize & mask;
+            while slots[index] != EMPTY {
+                index = (index + 1) & mask;
+            }
+            slots[index] = slot_of(hash, id);
+        }
+        self.slots = slots;
+    }
+}
+
+impl<S: Hash + Eq> Default for Interner<S> {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+/// A set of (bitset of `words` words, state id) pairs.
+pub struct Memo {
+    words: usize,
+    /// Entries back to back: `words` bitset words, the state id, the full hash.
+    arena: Vec<u64>,
+    slots: Vec<u64>,
+    len: usize,
+}
+
+impl Memo {
+    /// An empty set for bitsets of `words` 64-bit words.
+    pub fn new(words: usize) -> Self {
+        Memo {
+            words,
+            arena: Vec::new(),
+            slots: vec![EMPTY; INITIAL_SLOTS],
+            len: 0,
+        }
+    }
+
+    /// The number of pairs stored.
+    pub fn len(&self) -> usize {
+        self.len
+    }
+
+    /// True when nothing is stored.
+    pub fn is_empty(&self) -> bool {
+        self.len == 0
+    }
+
+    /// The memory held, in bytes (arena and index, including spare capacity).
+    pub fn memory_bytes(&self) -> u64 {
+        ((self.arena.capacity() + self.slots.len()) * 8) as u64
+    }
+
+    /// The hash of a pair, from the incremental hash of its bitset and the state id.
+    #[inline]
+    pub fn hash(bits_hash: u64, state: u32) -> u64 {
+        mix(bits_hash ^ (u64::from(state) + 1).wrapping_mul(0x9e37_79b9_7f4a_7c15))
+    }
+
+    /// Add the pair; true if it was not there before.
+    #[inline]
+    pub fn insert(&mut self, bits: &[u64], state: u32, hash: u64) -> bool {
+        debug_assert_eq!(bits.len(), self.words);
+        let stride = self.words + 2;
+        let mask = self.slots.len() - 1;
+        let mut index = hash as usize & mask;
+        loop {
+            let slot = self.slots[index];
+            if slot == EMPTY {
+                break;
+            }
+            if fingerprint_matches(slot, hash) {
+                let start = entry_of(slot) * stride;
+                let entry = &self.arena[start..start + stride];
+                if entry[self.words] == u64::from(state) && &entry[..self.words] == bits {
+                    return false;
+                }
+            }
+            index = (index + 1) & mask;
+        }
+        assert!(self.len < u32::MAX as usize - 1, "memo overflow");
+        self.slots[index] = slot_of(hash, self.len);
+        self.arena.extend_from_slice(bits);
+        self.arena.push(u64::from(state));
+        self.arena.push(hash);
+        self.len += 1;
+        if self.len * 2 > self.slots.len() {
+            self.grow();
+        }
+        true
+    }
+
+    fn grow(&mut self) {
+        let size = self.slots.len() * 2;
+        let mask = size - 1;
+        let stride = self.words + 2;
+        let mut slots = vec![EMPTY; size];
+        for entry in 0..self.len {
+            let hash = self.arena[entry * stride + stride - 1];
+            let mut index = hash as usize & mask;
+            while slots[index] != EMPTY {
+                index = (index + 1) & mask;
+            }
+            slots[index] = slot_of(hash, entry);
+        }
+        self.slots = slots;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn interner_gives_equal_states_equal_ids_across_growth() {
+        let mut interner = Interner::new();
+        let ids: Vec<u32> = (0..5000).map(|n| interner.intern(n % 3000)).collect();
+        assert_eq!(interner.len(), 3000);
+        for (n, id) in ids.iter().enumerate() {
+            assert_eq!(*id as usize, n % 3000);
+            assert_eq!(*interner.get(*id), n % 3000);
+        }
+    }
+
+    #[test]
+    fn memo_reports_each_pair_new_exactly_once() {
+        let mut memo = Memo::new(2);
+        for round in 0..2 {
+            for n in 0..4000u64 {
+                let bits = [n, n / 7];
+                let state = (n % 5) as u32;
+                let fresh = memo.insert(&bits, state, Memo::hash(n.wrapping_mul(31), state));
+                assert_eq!(fresh, round == 0);
+            }
+        }
+        assert_eq!(memo.len(), 4000);
+        // Same bits, other state: a different pair.
+        assert!(memo.insert(&[0, 0], 4, Memo::hash(0, 4)));
+    }
+}
