@@ -44,7 +44,7 @@ fn five_hundred_faulty_seeds_each_give_the_same_trace_twice() {
 fn pinned_trace_hashes_do_not_change_by_accident() {
     // A change here means every recorded report stops replaying: make it on purpose.
     let cases = [
-        ("token_forward.toml", 1, "a862f3bb2a1920f7"),
+        ("token_forward.toml", 1, "2ad07e1f7e559b28"),
         ("broadcast_partitions.toml", 7, "da909ad5e94632d0"),
         ("broadcast_crashes.toml", 3, "54f1f8859321c664"),
         ("broadcast_nemesis.toml", 1, "06c1d12edd0fe54e"),

@@ -14,8 +14,8 @@
 //! differ — the mistake `--check-determinism` exists to catch (a global, a clock
 //! or a hash-map order leaking into protocol decisions).
 
+use crate::sim::rng::below;
 use crate::sim::{Client, Ctx, Node, ProcessId, Protocol};
-use rand::Rng as _;
 use std::sync::atomic::{AtomicU64, Ordering};
 
 /// The unseeded state the `nondeterministic` bug reads.
@@ -67,7 +67,7 @@ impl TokenNode {
         let mut to = if self.nondeterministic {
             (PROCESS_WIDE_COUNTER.fetch_add(1, Ordering::Relaxed) % (nodes as u64 - 1)) as usize
         } else {
-            ctx.rng().gen_range(0..nodes - 1)
+            below(ctx.rng(), nodes as u32 - 1) as usize
         };
         if to >= ctx.id() {
             to += 1;

@@ -7,6 +7,7 @@ pub mod fault;
 pub mod history;
 pub mod network;
 pub mod protocol;
+pub mod queue;
 pub mod rng;
 pub mod time;
 pub mod trace;

@@ -117,8 +117,9 @@ pub enum Effect<P: Protocol> {
     },
     /// Cancel a timer (no effect if it already fired).
     CancelTimer(TimerId),
-    /// A client history event.
-    History(HistoryEvent),
+    /// A client history event (boxed: it is rare and large, and every effect is as
+    /// big as the biggest variant).
+    History(Box<HistoryEvent>),
 }
 
 /// Everything a handler may touch. See the module documentation.
@@ -233,7 +234,7 @@ impl<'a, P: Protocol> Ctx<'a, P> {
         assert!(self.id >= self.nodes, "only clients record history events");
         let process = (self.id - self.nodes) as u64;
         let event = HistoryEvent::new(process, kind, f, key, value, self.true_now);
-        self.effects.push(Effect::History(event));
+        self.effects.push(Effect::History(Box::new(event)));
     }
 
     /// Records the start of operation `f` on `key` with argument `value`.

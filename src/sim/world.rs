@@ -15,11 +15,11 @@ use super::fault::{Fault, Target, TimedFault, selector_size};
 use super::history::{EventType, HistoryEvent};
 use super::network::{DropReason, Network, NetworkConfig, Route};
 use super::protocol::{Client, Ctx, Effect, Node, ProcessId, Protocol, Role, Status};
+use super::queue::EventQueue;
 use super::rng::{self, Rng, between};
 use super::trace::{EventKind, SharedSink, StableHasher, TraceRecord, fold};
 use rand::Rng as _;
-use std::cmp::Ordering;
-use std::collections::{BTreeMap, BTreeSet, BinaryHeap};
+use std::collections::{BTreeMap, BTreeSet};
 use std::rc::Rc;
 
 /// How the world is built: sizes, seed, network and disk behaviour, clocks.
@@ -116,31 +116,6 @@ enum Payload<P: Protocol> {
     Fault(Box<TimedFault>),
 }
 
-#[derive(Clone, Debug)]
-struct Entry<P: Protocol> {
-    time: u64,
-    seq: u64,
-    payload: Payload<P>,
-}
-
-impl<P: Protocol> PartialEq for Entry<P> {
-    fn eq(&self, other: &Self) -> bool {
-        (self.time, self.seq) == (other.time, other.seq)
-    }
-}
-impl<P: Protocol> Eq for Entry<P> {}
-impl<P: Protocol> PartialOrd for Entry<P> {
-    fn partial_cmp(&self, other: &Self) -> Option<Ordering> {
-        Some(self.cmp(other))
-    }
-}
-impl<P: Protocol> Ord for Entry<P> {
-    /// Reversed: `BinaryHeap` is a max-heap and we want the earliest event first.
-    fn cmp(&self, other: &Self) -> Ordering {
-        (other.time, other.seq).cmp(&(self.time, self.seq))
-    }
-}
-
 /// Per-process runtime state kept by the world (not by the protocol).
 #[derive(Clone, Debug)]
 struct ProcessState<P: Protocol> {
@@ -202,8 +177,7 @@ pub struct World<P: Protocol> {
     network: Network,
     disks: Vec<Disk>,
     disk_config: DiskConfig,
-    queue: BinaryHeap<Entry<P>>,
-    seq: u64,
+    queue: EventQueue<Payload<P>>,
     history: Vec<HistoryEvent>,
     effects: Vec<Effect<P>>,
     next_timer: u64,
@@ -272,8 +246,7 @@ impl<P: Protocol> World<P> {
             network: Network::new(&config.network, config.nodes, processes),
             disks: vec![Disk::new(); config.nodes],
             disk_config: config.disk.clone(),
-            queue: BinaryHeap::new(),
-            seq: 0,
+            queue: EventQueue::new(),
             history: Vec::new(),
             effects: Vec::new(),
             next_timer: 0,
@@ -314,29 +287,24 @@ impl<P: Protocol> World<P> {
 
     #[inline]
     fn push(&mut self, time: u64, payload: Payload<P>) {
-        self.seq += 1;
-        self.queue.push(Entry {
-            time,
-            seq: self.seq,
-            payload,
-        });
+        self.queue.push(time, payload);
     }
 
     /// The time of the next event, if any.
     pub fn next_time(&self) -> Option<u64> {
-        self.queue.peek().map(|entry| entry.time)
+        self.queue.peek_time()
     }
 
     /// Runs the next event if it happens at or before `limit`.
     #[inline]
     pub fn step_until(&mut self, limit: u64) -> Option<Step> {
-        if self.queue.peek()?.time > limit {
+        if self.queue.peek_time()? > limit {
             return None;
         }
-        let entry = self.queue.pop()?;
-        debug_assert!(entry.time >= self.now, "time went backwards");
-        self.now = entry.time;
-        Some(self.handle(entry.payload))
+        let (time, payload) = self.queue.pop()?;
+        debug_assert!(time >= self.now, "time went backwards");
+        self.now = time;
+        Some(self.handle(payload))
     }
 
     fn handle(&mut self, payload: Payload<P>) -> Step {
@@ -607,7 +575,7 @@ impl<P: Protocol> World<P> {
                 let hash = StableHasher::hash_of(&event);
                 let history_line = || serde_json::to_string(&event).unwrap_or_default();
                 self.trace(kind, id as u64, NO_PROCESS, hash, history_line);
-                self.history.push(event);
+                self.history.push(*event);
             }
         }
     }
