@@ -4,6 +4,7 @@ mod check_history_cli;
 mod cli;
 mod determinism;
 mod linearizability;
+mod linearizability_in_run;
 mod network_model;
 mod planted_bugs;
 mod scenario_errors;

@@ -73,6 +73,7 @@ pub mod edn;
 pub mod explain;
 pub mod hash;
 pub mod history;
+pub mod in_run;
 pub mod linearizable;
 pub mod model;
 pub mod models;
@@ -84,6 +85,7 @@ pub mod verdict;
 
 pub use checker::{Checker, Property, Violation};
 pub use history::{History, HistoryError, Operation};
+pub use in_run::Linearizability;
 pub use model::{Model, Step};
 pub use parse::Format;
 pub use prepared::{Prepared, PreparedCheck};

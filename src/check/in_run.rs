@@ -1,0 +1,85 @@
+//! Linearizability as a run checker: plug a [`Model`] into any protocol's checker
+//! list and the client history of every run is judged at its end.
+//!
+//! The verdict is a safety property (*always*), decided once the history is
+//! complete. Operations still open when the run ends count as unknown (`info`). A
+//! budget ending the search early is reported too — an unverified run is not a
+//! green run — with advice to raise the budget.
+
+use super::History;
+use super::checker::{Checker, Property};
+use super::model::Model;
+use super::prepared::{Prepared, check_sequentially};
+use super::verdict::{Budget, Verdict};
+use crate::sim::{Protocol, World};
+
+/// Checks the run's client history against `model`. See the module documentation.
+#[derive(Clone, Debug)]
+pub struct Linearizability<M> {
+    model: M,
+    max_states: u64,
+    partition: bool,
+}
+
+impl<M: Model + Clone> Linearizability<M> {
+    /// A checker with the default state budget, splitting the history into the
+    /// model's independent parts (per key) when it has them.
+    pub fn new(model: M) -> Self {
+        Linearizability {
+            model,
+            max_states: Budget::DEFAULT_MAX_STATES,
+            partition: true,
+        }
+    }
+
+    /// Caps the states explored per part.
+    pub fn max_states(mut self, max_states: u64) -> Self {
+        self.max_states = max_states;
+        self
+    }
+}
+
+impl<P: Protocol, M: Model + Clone> Checker<P> for Linearizability<M> {
+    fn name(&self) -> &'static str {
+        "linearizability"
+    }
+
+    fn at_end(&mut self, world: &World<P>) -> Vec<(Property, String)> {
+        let history = match History::from_events(world.history()) {
+            Ok(history) => history,
+            Err(error) => {
+                return vec![(
+                    Property::Always,
+                    format!("the clients recorded a malformed history: {error}"),
+                )];
+            }
+        };
+        let prepared = match Prepared::new(self.model.clone(), history, self.partition) {
+            Ok(prepared) => prepared,
+            Err(error) => {
+                return vec![(
+                    Property::Always,
+                    format!(
+                        "the history does not fit the {} model: {error}",
+                        self.model.name()
+                    ),
+                )];
+            }
+        };
+        match check_sequentially(&prepared, &Budget::states(self.max_states)) {
+            Verdict::Linearizable => Vec::new(),
+            Verdict::NotLinearizable(explanation) => {
+                vec![(
+                    Property::Always,
+                    format!("the client history is not linearizable\n{explanation}"),
+                )]
+            }
+            Verdict::Unknown(reason) => vec![(
+                Property::Always,
+                format!(
+                    "linearizability could not be decided within the budget ({reason}); raise max_states"
+                ),
+            )],
+        }
+    }
+}
