@@ -546,3 +546,71 @@ fn clock_skew_offsets_and_drift_change_the_local_clock_and_timers() {
     run_until(&mut world, 1200 * MILLISECOND);
     assert_eq!(world.local_time(2), world.now());
 }
+
+#[test]
+fn a_link_override_changes_only_its_own_direction() {
+    let network = NetworkConfig {
+        links: vec![faultline::sim::network::LinkOverride {
+            from: 0,
+            to: 1,
+            latency: Some(Latency::Constant {
+                value: Duration::from_millis(20),
+            }),
+            drop_probability: Some(Probability(1.0)),
+            duplicate_probability: None,
+        }],
+        ..constant(1)
+    };
+    let mut world = world(
+        3,
+        network,
+        Plan {
+            chatter_every: MILLISECOND,
+            ..Plan::default()
+        },
+    );
+    run_until(&mut world, 100 * MILLISECOND);
+    let window = heard(&world, 0, 100 * MILLISECOND);
+    assert_eq!(window[1], vec![2], "node 1 never hears node 0");
+    assert_eq!(window[0], vec![1, 2], "the reverse direction is untouched");
+    assert!(world.network().lost >= 99);
+}
+
+#[test]
+fn initial_clock_offsets_and_drifts_differ_per_node_within_bounds() {
+    let config = WorldConfig {
+        seed: 5,
+        nodes: 5,
+        clock_offset_max: 50 * MILLISECOND,
+        clock_drift_ppm_max: 1000,
+        network: constant(1),
+        ..WorldConfig::default()
+    };
+    let plan = Rc::new(Plan {
+        chatter_every: 100 * MILLISECOND,
+        ..Plan::default()
+    });
+    let mut world: World<Probe> = World::new(
+        &config,
+        Rc::new(move |_| ProbeNode {
+            plan: plan.clone(),
+            ..ProbeNode::default()
+        }),
+        |_| NoClient,
+    );
+    world.start();
+    run_until(&mut world, SECOND);
+    let now = world.now() as i64;
+    let offsets: Vec<i64> = (0..5).map(|id| world.local_time(id) as i64 - now).collect();
+    // Offset within ±50 ms plus at most 0.1% drift over one second.
+    assert!(
+        offsets
+            .iter()
+            .all(|offset| offset.abs() <= 51 * MILLISECOND as i64),
+        "{offsets:?}"
+    );
+    let mut distinct = offsets.clone();
+    distinct.sort_unstable();
+    distinct.dedup();
+    assert_eq!(distinct.len(), 5, "{offsets:?}");
+}
