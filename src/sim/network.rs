@@ -212,19 +212,16 @@ pub struct NetworkConfig {
     pub links: Vec<LinkOverride>,
 }
 
-/// The live state of one directed link.
+/// The parameters a directed link draws from. Links share profiles: profile 0 is
+/// the network's default and each override adds one.
 #[derive(Clone, Debug)]
-pub struct Link {
+pub struct LinkProfile {
     /// Latency distribution.
     pub latency: Latency,
     /// Drop probability.
     pub drop_probability: f64,
     /// Duplicate probability.
     pub duplicate_probability: f64,
-    /// Cut by a partition.
-    pub cut: bool,
-    /// Latest delivery time scheduled on this link (for FIFO).
-    pub last_delivery: u64,
 }
 
 /// Why a message did not arrive.
@@ -251,13 +248,22 @@ impl DropReason {
 
 /// The network of a world with `processes` processes, of which the first `nodes`
 /// are server nodes.
+///
+/// Memory is small and flat: cut flags for node pairs only, a profile index per
+/// pair only when there are overrides, and last-delivery times per pair only when
+/// links are FIFO.
 #[derive(Clone, Debug)]
 pub struct Network {
     processes: usize,
     nodes: usize,
-    fifo: bool,
-    links: Vec<Link>,
     base: NetworkConfig,
+    profiles: Vec<LinkProfile>,
+    /// Profile of each (from, to) pair; empty when every link uses profile 0.
+    profile_of: Vec<u16>,
+    /// Cut flags for node → node links.
+    cut: Vec<bool>,
+    /// Latest delivery scheduled per (from, to) pair; empty unless FIFO.
+    last_delivery: Vec<u64>,
     /// Messages put on the wire.
     pub sent: u64,
     /// Messages delivered.
@@ -276,19 +282,33 @@ impl Network {
     /// A network from its configuration. Overrides naming processes that do not
     /// exist are rejected by scenario validation before this point.
     pub fn new(config: &NetworkConfig, nodes: usize, processes: usize) -> Self {
-        let base_link = Link {
-            latency: config.latency.clone(),
-            drop_probability: config.drop_probability.0,
-            duplicate_probability: config.duplicate_probability.0,
-            cut: false,
-            last_delivery: 0,
-        };
+        assert!(
+            config.links.len() < usize::from(u16::MAX),
+            "too many link overrides"
+        );
+        let mut profile_of = Vec::new();
+        if !config.links.is_empty() {
+            profile_of = vec![0u16; processes * processes];
+            for (index, link) in config.links.iter().enumerate() {
+                assert!(
+                    link.from < processes && link.to < processes,
+                    "link override out of range"
+                );
+                profile_of[link.from * processes + link.to] = index as u16 + 1;
+            }
+        }
         let mut network = Network {
             processes,
             nodes,
-            fifo: config.fifo,
-            links: vec![base_link; processes * processes],
             base: config.clone(),
+            profiles: Vec::new(),
+            profile_of,
+            cut: vec![false; nodes * nodes],
+            last_delivery: if config.fifo {
+                vec![0; processes * processes]
+            } else {
+                Vec::new()
+            },
             sent: 0,
             delivered: 0,
             lost: 0,
@@ -296,27 +316,29 @@ impl Network {
             to_dead: 0,
             duplicated: 0,
         };
-        network.apply_overrides();
+        network.set_loss(config.drop_probability.0, config.duplicate_probability.0);
         network
     }
 
-    fn apply_overrides(&mut self) {
-        for link in self.base.links.clone() {
-            assert!(
-                link.from < self.processes && link.to < self.processes,
-                "link override out of range"
-            );
-            let state = self.link_mut(link.from, link.to);
-            if let Some(latency) = link.latency {
-                state.latency = latency;
-            }
-            if let Some(p) = link.drop_probability {
-                state.drop_probability = p.0;
-            }
-            if let Some(p) = link.duplicate_probability {
-                state.duplicate_probability = p.0;
-            }
-        }
+    /// Sets the default drop and duplicate probabilities (swarm testing draws these
+    /// per seed); overrides that name their own keep them.
+    pub fn set_loss(&mut self, drop_probability: f64, duplicate_probability: f64) {
+        let default = LinkProfile {
+            latency: self.base.latency.clone(),
+            drop_probability,
+            duplicate_probability,
+        };
+        let overrides = self.base.links.iter().map(|link| LinkProfile {
+            latency: link
+                .latency
+                .clone()
+                .unwrap_or_else(|| default.latency.clone()),
+            drop_probability: link.drop_probability.map_or(drop_probability, |p| p.0),
+            duplicate_probability: link
+                .duplicate_probability
+                .map_or(duplicate_probability, |p| p.0),
+        });
+        self.profiles = std::iter::once(default.clone()).chain(overrides).collect();
     }
 
     /// Number of server nodes.
@@ -324,86 +346,82 @@ impl Network {
         self.nodes
     }
 
-    /// The directed link `from → to`.
+    /// The parameters of the directed link `from → to`.
     #[inline]
-    pub fn link(&self, from: usize, to: usize) -> &Link {
-        &self.links[from * self.processes + to]
+    pub fn profile(&self, from: usize, to: usize) -> &LinkProfile {
+        let index = if self.profile_of.is_empty() {
+            0
+        } else {
+            self.profile_of[from * self.processes + to]
+        };
+        &self.profiles[usize::from(index)]
     }
 
-    /// The directed link `from → to`, mutably.
-    #[inline]
-    pub fn link_mut(&mut self, from: usize, to: usize) -> &mut Link {
-        &mut self.links[from * self.processes + to]
-    }
-
-    /// Whether `from → to` is currently cut.
+    /// Whether `from → to` is currently cut. Links involving clients never are.
     #[inline]
     pub fn is_cut(&self, from: usize, to: usize) -> bool {
-        self.link(from, to).cut
+        from < self.nodes && to < self.nodes && self.cut[from * self.nodes + to]
     }
 
-    /// Decides the fate of a message sent now: `None` if dropped at send (with the
-    /// reason), else the delivery times (two when duplicated).
+    #[inline]
+    fn fifo_time(&mut self, from: usize, to: usize, at: u64) -> u64 {
+        if self.last_delivery.is_empty() {
+            return at;
+        }
+        let last = &mut self.last_delivery[from * self.processes + to];
+        let at = at.max(*last);
+        *last = at;
+        at
+    }
+
+    /// Decides the fate of a message sent now: dropped at send (with the reason),
+    /// or the delivery time(s) — two when duplicated.
     #[inline]
     pub fn route(&mut self, from: usize, to: usize, now: u64, rng: &mut Rng) -> Route {
         self.sent += 1;
-        let fifo = self.fifo;
-        let link = &mut self.links[from * self.processes + to];
-        if link.cut {
+        if self.is_cut(from, to) {
             self.partitioned += 1;
             return Route::Dropped(DropReason::Partitioned);
         }
-        if chance(rng, link.drop_probability) {
+        let index = if self.profile_of.is_empty() {
+            0
+        } else {
+            self.profile_of[from * self.processes + to]
+        };
+        let profile = &self.profiles[usize::from(index)];
+        if chance(rng, profile.drop_probability) {
             self.lost += 1;
             return Route::Dropped(DropReason::Lost);
         }
-        let mut first = now + link.latency.sample(rng);
-        if fifo {
-            first = first.max(link.last_delivery);
-            link.last_delivery = first;
-        }
-        if chance(rng, link.duplicate_probability) {
-            let mut second = now + link.latency.sample(rng);
-            if fifo {
-                second = second.max(link.last_delivery);
-                link.last_delivery = second;
-            }
+        let first = now + profile.latency.sample(rng);
+        if chance(rng, profile.duplicate_probability) {
+            let second = now + profile.latency.sample(rng);
             self.duplicated += 1;
+            let first = self.fifo_time(from, to, first);
+            let second = self.fifo_time(from, to, second);
             return Route::Twice(first, second);
         }
-        Route::Once(first)
+        Route::Once(self.fifo_time(from, to, first))
     }
 
-    /// Cuts the given directed links (replacing no existing cut; callers heal first
-    /// when a partition should replace the previous one).
+    /// Cuts the directed node link `from → to`. Callers heal first when a
+    /// partition should replace the previous one.
     pub fn cut(&mut self, from: usize, to: usize) {
-        debug_assert!(
+        assert!(
             from < self.nodes && to < self.nodes,
             "partitions cut node links only"
         );
-        self.link_mut(from, to).cut = true;
+        self.cut[from * self.nodes + to] = true;
     }
 
     /// Restores every cut link.
     pub fn heal(&mut self) {
-        for link in &mut self.links {
-            link.cut = false;
-        }
+        self.cut.fill(false);
     }
 
     /// Whether any link is cut.
     pub fn is_partitioned(&self) -> bool {
-        self.links.iter().any(|link| link.cut)
-    }
-
-    /// Overrides drop and duplicate probabilities on every link (swarm testing draws
-    /// these per seed).
-    pub fn set_loss(&mut self, drop_probability: f64, duplicate_probability: f64) {
-        for link in &mut self.links {
-            link.drop_probability = drop_probability;
-            link.duplicate_probability = duplicate_probability;
-        }
-        self.apply_overrides();
+        self.cut.contains(&true)
     }
 
     /// Cut links as (from, to) pairs, in order; for reports and tests.
