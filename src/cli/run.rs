@@ -48,6 +48,15 @@ pub fn run(args: &RunArgs) -> i32 {
         Err(code) => return code,
     };
     let seed = args.seed.unwrap_or(default_seed);
+    if args.check_determinism {
+        if args.trace.is_some() || args.report.is_some() {
+            eprintln!(
+                "error: --check-determinism runs the seed twice and writes no trace or report; drop --trace/--report"
+            );
+            return exit::BAD_INPUT;
+        }
+        return check_determinism(&file, seed, args.no_nemesis);
+    }
     let mut options = RunOptions {
         seed,
         nemesis: !args.no_nemesis,
@@ -72,9 +81,6 @@ pub fn run(args: &RunArgs) -> i32 {
         },
         None => None,
     };
-    if args.check_determinism {
-        return check_determinism(&file, seed, args.no_nemesis);
-    }
     let outcome = match run_file(&file, &options) {
         Ok(outcome) => outcome,
         Err(error) => {
