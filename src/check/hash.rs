@@ -10,24 +10,19 @@ use std::hash::{Hash, Hasher};
 
 const MULTIPLIER: u64 = 0x517c_c1b7_2722_0a95;
 
-/// The murmur3 64-bit finaliser: spreads every input bit over the whole word.
+/// The murmur3 64-bit finaliser: spreads every input bit over the whole word (the
+/// same finaliser the trace hash uses).
 #[inline]
-pub fn mix(mut value: u64) -> u64 {
-    value ^= value >> 33;
-    value = value.wrapping_mul(0xff51_afd7_ed55_8ccd);
-    value ^= value >> 33;
-    value = value.wrapping_mul(0xc4ce_b9fe_1a85_ec53);
-    value ^ (value >> 33)
+pub fn mix(value: u64) -> u64 {
+    crate::sim::trace::finish(value)
 }
 
 /// The `n`-th value of the splitmix64 sequence: fixed pseudo-random words, used as
 /// per-operation keys for the incremental hash of a set of operations.
 #[inline]
 pub fn splitmix(n: u64) -> u64 {
-    let mut value = n.wrapping_add(1).wrapping_mul(0x9e37_79b9_7f4a_7c15);
-    value = (value ^ (value >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
-    value = (value ^ (value >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
-    value ^ (value >> 31)
+    let mut state = n.wrapping_mul(0x9e37_79b9_7f4a_7c15);
+    crate::sim::rng::splitmix64(&mut state)
 }
 
 /// A fast deterministic [`Hasher`].

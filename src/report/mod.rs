@@ -4,6 +4,7 @@
 
 use crate::check::Violation;
 use crate::sim::HistoryEvent;
+use crate::sim::disk::DiskStats;
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 use std::io::Write;
@@ -51,23 +52,6 @@ pub struct OperationStats {
     pub open: u64,
 }
 
-/// Disk statistics summed over nodes.
-#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
-pub struct DiskStatsSummary {
-    /// Writes.
-    pub writes: u64,
-    /// Syncs.
-    pub syncs: u64,
-    /// Unsynced writes lost.
-    pub lost_writes: u64,
-    /// Writes torn.
-    pub torn_writes: u64,
-    /// Bits flipped.
-    pub corruptions: u64,
-    /// Reads failed.
-    pub failed_reads: u64,
-}
-
 /// Everything counted in a run.
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Stats {
@@ -77,8 +61,8 @@ pub struct Stats {
     pub faults: u64,
     /// Client operations.
     pub operations: OperationStats,
-    /// Disks.
-    pub disk: DiskStatsSummary,
+    /// Disks, summed over nodes.
+    pub disk: DiskStats,
 }
 
 /// `summary.json`: everything needed to understand and reproduce a run.

@@ -11,10 +11,9 @@ use super::nemesis::{self, SwarmDraw};
 use super::panic;
 use super::spec::{PROTOCOLS, ProtocolSpec, ProtocolVisitor, with_protocol};
 use crate::check::{Checker, Property, Violation};
-use crate::report::{
-    DiskStatsSummary, MessageStats, OperationStats, Stats, Summary, SummaryViolation, Verdict,
-};
+use crate::report::{MessageStats, OperationStats, Stats, Summary, SummaryViolation, Verdict};
 use crate::scenario::{Scenario, ScenarioError, ScenarioFile};
+use crate::sim::disk::DiskStats;
 use crate::sim::trace::SharedSink;
 use crate::sim::{EventType, Fault, HistoryEvent, TimedFault, World};
 
@@ -245,15 +244,9 @@ fn summarize<S: ProtocolSpec>(
         }
     }
     operations.open = operations.invoked - operations.ok - operations.fail - operations.info;
-    let mut disk = DiskStatsSummary::default();
+    let mut disk = DiskStats::default();
     for id in 0..world.node_count() {
-        let stats = &world.disk(id).stats;
-        disk.writes += stats.writes;
-        disk.syncs += stats.syncs;
-        disk.lost_writes += stats.lost_writes;
-        disk.torn_writes += stats.torn_writes;
-        disk.corruptions += stats.corruptions;
-        disk.failed_reads += stats.failed_reads;
+        disk.absorb(&world.disk(id).stats);
     }
     let nemesis = options.nemesis && scenario.nemesis.is_some();
     let summary = Summary {

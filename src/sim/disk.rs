@@ -72,7 +72,7 @@ pub struct Disk {
 }
 
 /// What happened on a disk during a run.
-#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize)]
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct DiskStats {
     /// Writes issued.
     pub writes: u64,
@@ -86,6 +86,18 @@ pub struct DiskStats {
     pub corruptions: u64,
     /// Reads failed by faults.
     pub failed_reads: u64,
+}
+
+impl DiskStats {
+    /// Adds another disk's counts to these.
+    pub fn absorb(&mut self, other: &DiskStats) {
+        self.writes += other.writes;
+        self.syncs += other.syncs;
+        self.lost_writes += other.lost_writes;
+        self.torn_writes += other.torn_writes;
+        self.corruptions += other.corruptions;
+        self.failed_reads += other.failed_reads;
+    }
 }
 
 impl Disk {

@@ -495,43 +495,23 @@ impl<P: Protocol> World<P> {
                 let incarnation = self.processes[to].incarnation;
                 let route = self.network.route(id, to, self.now, &mut self.network_rng);
                 let (from, to32) = (id as u32, to as u32);
+                let deliver = |msg| Payload::Deliver {
+                    from,
+                    to: to32,
+                    incarnation,
+                    ready: false,
+                    hash,
+                    msg,
+                };
                 match route {
                     Route::Dropped(reason) => self.trace_drop(id, to, reason, hash, &msg),
-                    Route::Once(at) => {
-                        let payload = Payload::Deliver {
-                            from,
-                            to: to32,
-                            incarnation,
-                            ready: false,
-                            hash,
-                            msg,
-                        };
-                        self.push(at, payload);
-                    }
+                    Route::Once(at) => self.push(at, deliver(msg)),
                     Route::Twice(first, second) => {
                         self.trace(EventKind::Duplicate, id as u64, to as u64, hash, || {
                             format!("{msg:?}")
                         });
-                        let copy = Payload::Deliver {
-                            from,
-                            to: to32,
-                            incarnation,
-                            ready: false,
-                            hash,
-                            msg: msg.clone(),
-                        };
-                        self.push(first, copy);
-                        self.push(
-                            second,
-                            Payload::Deliver {
-                                from,
-                                to: to32,
-                                incarnation,
-                                ready: false,
-                                hash,
-                                msg,
-                            },
-                        );
+                        self.push(first, deliver(msg.clone()));
+                        self.push(second, deliver(msg));
                     }
                 }
             }
