@@ -191,3 +191,39 @@ fn every_shipped_scenario_is_valid() {
     }
     assert!(count >= 5);
 }
+
+#[test]
+fn the_shipped_broadcast_scenarios_show_every_fault_kind() {
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("scenarios");
+    let mut text = String::new();
+    for name in [
+        "broadcast_partitions.toml",
+        "broadcast_crashes.toml",
+        "broadcast_nemesis.toml",
+    ] {
+        text.push_str(&std::fs::read_to_string(dir.join(name)).unwrap());
+    }
+    for (_, kind, _) in faultline::scenario::faults::FaultKind::ALL {
+        assert!(
+            text.contains(&format!("kind = \"{kind}\"")),
+            "no shipped scenario scripts a '{kind}' fault"
+        );
+    }
+    for kind in [
+        "partition",
+        "isolate",
+        "bridge",
+        "one_way",
+        "crash",
+        "pause",
+        "clock_skew",
+        "disk_corrupt",
+        "disk_lose_unsynced",
+        "disk_fail_read",
+    ] {
+        assert!(
+            text.contains(&format!("\"{kind}\"")),
+            "the nemesis scenario lacks '{kind}'"
+        );
+    }
+}

@@ -1,7 +1,10 @@
-//! `kv`: a map of independent registers with `get`, `put` and `cas` per key.
+//! `kv`: a map of independent registers with `get`, `put`, `append` and `cas` per
+//! key.
 //!
 //! Each key behaves like [`super::register`] (`get` reads `nil` when absent, `put`
-//! writes, `cas [from to]` swaps when the value is `from`). Keys are independent,
+//! writes, `cas [from to]` swaps when the value is `from`); `append s` concatenates
+//! the string `s` to a string value (an absent value counts as `""`; appending to a
+//! number is refused). Keys are independent,
 //! so the model partitions the history per key; unpartitioned, the state is the
 //! whole map (a sorted vector of key/value pairs).
 
@@ -36,6 +39,8 @@ pub enum KvAction {
     Put(Value),
     /// Set to `.1` if the value is `.0`.
     Cas(Value, Value),
+    /// Concatenate to the string value.
+    Append(String),
 }
 
 /// The key of an operation, which multi-key models require.
@@ -89,9 +94,13 @@ impl Model for Kv {
                 let (from, to) = cas_pair(&operation.argument)?;
                 KvAction::Cas(from, to)
             }
+            "append" => match &operation.argument {
+                Value::Str(text) => KvAction::Append(text.clone()),
+                other => return Err(format!("expected a string to append, found {other}")),
+            },
             other => {
                 return Err(format!(
-                    "expected get, put or cas for model kv, found {other}"
+                    "expected get, put, append or cas for model kv, found {other}"
                 ));
             }
         };
@@ -110,6 +119,17 @@ impl Model for Kv {
             KvAction::Cas(from, _) if from != current => Step::Invalid,
             KvAction::Cas(_, to) if to == current => Step::Unchanged,
             KvAction::Cas(_, to) => Step::Changed(with_value(state, &input.key, to)),
+            KvAction::Append(text) if text.is_empty() => Step::Unchanged,
+            KvAction::Append(text) => match current {
+                Value::Nil => {
+                    Step::Changed(with_value(state, &input.key, &Value::Str(text.clone())))
+                }
+                Value::Str(existing) => {
+                    let joined = Value::Str(format!("{existing}{text}"));
+                    Step::Changed(with_value(state, &input.key, &joined))
+                }
+                _ => Step::Invalid,
+            },
         }
     }
 
@@ -129,6 +149,36 @@ impl Model for Kv {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn append_concatenates_strings_and_refuses_numbers() {
+        let model = Kv;
+        let key: Arc<str> = Arc::from("k");
+        let append = |text: &str| KvInput {
+            key: key.clone(),
+            action: KvAction::Append(text.into()),
+        };
+        let Step::Changed(once) = model.step(&model.init(), &append("x"), None) else {
+            panic!()
+        };
+        let Step::Changed(twice) = model.step(&once, &append("y"), None) else {
+            panic!()
+        };
+        let get = KvInput {
+            key: key.clone(),
+            action: KvAction::Get,
+        };
+        assert_eq!(
+            model.step(&twice, &get, Some(&Value::Str("xy".into()))),
+            Step::Unchanged
+        );
+        assert_eq!(
+            model.step(&twice, &get, Some(&Value::Str("yx".into()))),
+            Step::Invalid
+        );
+        let number = with_value(&model.init(), &key, &Value::Int(3));
+        assert_eq!(model.step(&number, &append("z"), None), Step::Invalid);
+    }
 
     #[test]
     fn keys_are_independent_and_absent_reads_nil() {
