@@ -350,3 +350,114 @@ fn a_missing_scenario_file_is_a_clear_error() {
         "{error}"
     );
 }
+
+#[test]
+fn a_zero_period_is_rejected_where_it_would_spin_forever() {
+    let text = BASE.replace(
+        "name = \"broadcast\"",
+        "name = \"broadcast\"\ngossip_interval = \"0ms\"",
+    );
+    assert_error(
+        &text,
+        Some("\"0ms\""),
+        "protocol.gossip_interval",
+        "expected a positive duration, got 0",
+    );
+    let text = format!("{BASE}\n[workload]\nop_interval = \"0s\"\n");
+    assert_error(
+        &text,
+        Some("\"0s\""),
+        "workload.op_interval",
+        "expected a positive duration",
+    );
+}
+
+/// Deterministic mutations of the shipped scenarios: whatever the damage, reading
+/// gives a verdict (valid or a located error), never a panic.
+#[test]
+fn mangled_scenarios_never_panic_the_reader() {
+    use rand::{Rng, SeedableRng};
+    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("scenarios");
+    let mut sources = Vec::new();
+    for entry in std::fs::read_dir(dir).unwrap() {
+        let path = entry.unwrap().path();
+        if path
+            .extension()
+            .is_some_and(|extension| extension == "toml")
+        {
+            sources.push(std::fs::read_to_string(path).unwrap());
+        }
+    }
+    sources.sort();
+    let replacements = [
+        "0",
+        "-1",
+        "1e400",
+        "\"\"",
+        "[]",
+        "{}",
+        "\"-5ms\"",
+        "99999999999999999999",
+        "\"1ns\"",
+        "true",
+        "[[0]]",
+        "\"all\"",
+    ];
+    let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(2026);
+    let mut rejected = 0;
+    for round in 0..3000 {
+        let source = &sources[round % sources.len()];
+        let mut lines: Vec<String> = source.lines().map(String::from).collect();
+        for _ in 0..rng.gen_range(1..4) {
+            let line = rng.gen_range(0..lines.len());
+            match rng.gen_range(0..4) {
+                0 => {
+                    lines.remove(line);
+                }
+                1 => {
+                    if let Some((key, _)) = lines[line].clone().split_once('=') {
+                        lines[line] = format!(
+                            "{key}= {}",
+                            replacements[rng.gen_range(0..replacements.len())]
+                        );
+                    }
+                }
+                2 => {
+                    let other = rng.gen_range(0..lines.len());
+                    lines.swap(line, other);
+                }
+                _ => {
+                    let text = &mut lines[line];
+                    if !text.is_empty() {
+                        let cut = rng.gen_range(0..text.len());
+                        if text.is_char_boundary(cut) {
+                            text.truncate(cut);
+                        }
+                    }
+                }
+            }
+            if lines.is_empty() {
+                break;
+            }
+        }
+        let text = lines.join("\n");
+        let verdict = std::panic::catch_unwind(|| {
+            match ScenarioFile::from_text("mangled.toml", text.clone()) {
+                Ok(file) => validate_file(&file).map_err(|error| error.to_string()),
+                Err(error) => Err(error.to_string()),
+            }
+        });
+        match verdict {
+            Ok(Ok(())) => {}
+            Ok(Err(message)) => {
+                assert!(message.starts_with("mangled.toml"), "{message}");
+                rejected += 1;
+            }
+            Err(_) => panic!("reading panicked on:\n{text}"),
+        }
+    }
+    assert!(
+        rejected > 1000,
+        "the mutations should mostly break the files, {rejected} rejected"
+    );
+}

@@ -12,9 +12,11 @@
 //! set to one random peer (anti-entropy). After the faults heal, every node
 //! therefore converges on the same set.
 //!
-//! On restart a node reads its log, keeps the valid prefix if a record fails its
-//! checksum (corruption is detected, never served), rewrites the log, and refills
-//! the rest from its peers' gossip.
+//! On restart a node reads its log (retrying later if reads keep failing), skips
+//! records that fail their checksums (corruption is detected, never served),
+//! rewrites the log, and refills the rest from its peers' gossip. Values
+//! survive as long as a majority of their copies do: one node's bit rot is
+//! repaired from the others, but a single-node cluster cannot survive it.
 //!
 //! Properties (checked by [`BroadcastChecker`]):
 //! - *validity* (always): a node only holds values some client broadcast;
@@ -26,7 +28,7 @@
 //! some node without it forever — the delivery checker catches it.
 
 use crate::check::{Checker, Property};
-use crate::sim::crc32c::{frame, unframe};
+use crate::sim::crc32c::{frame, salvage};
 use crate::sim::time::{Duration, format_nanos};
 use crate::sim::{Client, Ctx, EventType, Node, ProcessId, Protocol, Step, TimerId, Value, World};
 use crate::workload::WorkloadConfig;
@@ -56,7 +58,10 @@ pub struct BroadcastConfig {
     #[serde(default)]
     pub bugs: Vec<BroadcastBug>,
     /// How often a node retransmits and gossips. Default `"100ms"`.
-    #[serde(default = "default_gossip_interval")]
+    #[serde(
+        default = "default_gossip_interval",
+        deserialize_with = "crate::sim::time::positive"
+    )]
     pub gossip_interval: Duration,
 }
 
@@ -105,6 +110,8 @@ pub enum BroadcastTimer {
     NextOperation,
     /// Client: give up on request `0`.
     Timeout(u64),
+    /// Node: try reading the log again after failed reads.
+    ReadLog,
 }
 
 impl Protocol for Broadcast {
@@ -178,6 +185,58 @@ impl BroadcastNode {
         added
     }
 
+    /// Rebuilds the value set from the log. A read that keeps failing is retried
+    /// later rather than given up on: starting empty would silently drop values
+    /// this node may hold the only surviving copy of.
+    fn recover(&mut self, ctx: &mut Ctx<'_, Broadcast>) {
+        let mut bytes = None;
+        for attempt in 0..3 {
+            match ctx.disk().read(LOG) {
+                Ok(read) => {
+                    bytes = Some(read.to_vec());
+                    break;
+                }
+                Err(_) if attempt < 2 => ctx.sometimes("broadcast_disk_read_retried"),
+                Err(_) => {}
+            }
+        }
+        let Some(bytes) = bytes else {
+            ctx.sometimes("broadcast_log_read_deferred");
+            let retry = Duration::from_millis(10);
+            ctx.set_timer(retry, Duration(2 * retry.0), BroadcastTimer::ReadLog);
+            return;
+        };
+        let (records, damage) = salvage(&bytes);
+        let mut recovered = Vec::with_capacity(records.len());
+        for record in &records {
+            match <[u8; 8]>::try_from(*record) {
+                Ok(raw) => recovered.push(i64::from_le_bytes(raw)),
+                // A record of the wrong size with a valid checksum cannot be ours.
+                Err(_) => panic!("log record of {} bytes passed its checksum", record.len()),
+            }
+        }
+        if !damage.is_empty() {
+            // Keep the records that pass their checksums (plus anything learned
+            // since the restart) and rewrite the log so new records follow clean
+            // framing; gossip refills what was lost.
+            ctx.sometimes("broadcast_corruption_detected");
+            let mut clean = Vec::new();
+            for value in recovered.iter().chain(&self.learned) {
+                frame(&value.to_le_bytes(), &mut clean);
+            }
+            ctx.disk().write(LOG, &clean);
+            ctx.disk().sync();
+        }
+        if !recovered.is_empty() {
+            ctx.sometimes("broadcast_values_recovered_from_disk");
+        }
+        for value in recovered {
+            if self.values.insert(value) {
+                self.learned.push(value);
+            }
+        }
+    }
+
     fn arm_gossip(&self, ctx: &mut Ctx<'_, Broadcast>) {
         if self.retransmit {
             let jitter = Duration(self.gossip_interval.0 / 5);
@@ -209,50 +268,7 @@ impl Node<Broadcast> for BroadcastNode {
     }
 
     fn on_restart(&mut self, ctx: &mut Ctx<'_, Broadcast>) {
-        let mut attempts = 0;
-        let bytes = loop {
-            match ctx.disk().read(LOG) {
-                Ok(bytes) => break Some(bytes.to_vec()),
-                Err(_) if attempts < 3 => {
-                    ctx.sometimes("broadcast_disk_read_retried");
-                    attempts += 1;
-                }
-                Err(_) => break None,
-            }
-        };
-        let Some(bytes) = bytes else {
-            // The log cannot be read: start empty; gossip refills the values.
-            ctx.sometimes("broadcast_log_unreadable");
-            self.arm_gossip(ctx);
-            return;
-        };
-        let (records, damage) = unframe(&bytes);
-        let mut recovered = Vec::with_capacity(records.len());
-        for record in &records {
-            match <[u8; 8]>::try_from(*record) {
-                Ok(raw) => recovered.push(i64::from_le_bytes(raw)),
-                // A record of the wrong size with a valid checksum cannot be ours.
-                Err(_) => panic!("log record of {} bytes passed its checksum", record.len()),
-            }
-        }
-        if damage.is_some() {
-            // Keep the valid prefix and rewrite the log so new records follow it.
-            ctx.sometimes("broadcast_corruption_detected");
-            let mut clean = Vec::new();
-            for value in &recovered {
-                frame(&value.to_le_bytes(), &mut clean);
-            }
-            ctx.disk().write(LOG, &clean);
-            ctx.disk().sync();
-        }
-        if !recovered.is_empty() {
-            ctx.sometimes("broadcast_values_recovered_from_disk");
-        }
-        for value in recovered {
-            if self.values.insert(value) {
-                self.learned.push(value);
-            }
-        }
+        self.recover(ctx);
         self.arm_gossip(ctx);
     }
 
@@ -299,12 +315,14 @@ impl Node<Broadcast> for BroadcastNode {
     }
 
     fn on_timer(&mut self, ctx: &mut Ctx<'_, Broadcast>, timer: BroadcastTimer) {
-        assert_eq!(
-            timer,
-            BroadcastTimer::Gossip,
-            "nodes only set gossip timers"
-        );
-        assert!(self.retransmit, "the no_retransmit bug sets no timers");
+        match timer {
+            BroadcastTimer::Gossip => assert!(
+                self.retransmit,
+                "the no_retransmit bug sets no gossip timers"
+            ),
+            BroadcastTimer::ReadLog => return self.recover(ctx),
+            other => panic!("nodes never set {other:?} timers"),
+        }
         for (&value, pending) in &self.pending {
             for peer in 0..ctx.nodes() {
                 if !pending.stored_on.contains(&peer) {
@@ -407,7 +425,9 @@ impl Client<Broadcast> for BroadcastClient {
                     self.think(ctx);
                 }
             }
-            BroadcastTimer::Gossip => panic!("clients set no gossip timers"),
+            BroadcastTimer::Gossip | BroadcastTimer::ReadLog => {
+                panic!("clients set no node timers")
+            }
         }
     }
 }

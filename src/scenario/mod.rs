@@ -250,12 +250,6 @@ impl<C> Scenario<C> {
                 ),
             ));
         }
-        if self.workload.op_interval.0 == 0 {
-            return Err(source.error(
-                Some("workload.op_interval".into()),
-                "expected a positive duration",
-            ));
-        }
         let processes = nodes + self.workload.clients;
         for (index, link) in self.network.links.iter().enumerate() {
             for (name, id) in [("from", link.from), ("to", link.to)] {

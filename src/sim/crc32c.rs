@@ -91,6 +91,38 @@ pub fn unframe(bytes: &[u8]) -> (Vec<&[u8]>, Option<FrameError>) {
     (records, None)
 }
 
+/// Like [`unframe`], but skips a frame whose payload fails its checksum when its
+/// length still fits the file, and goes on reading: one flipped payload bit then
+/// costs one record instead of the whole tail. Reading stops for good only where
+/// the framing itself is lost (a truncated frame, or a damaged length that runs
+/// past the end). Returns the good payloads and every problem met, in order.
+pub fn salvage(bytes: &[u8]) -> (Vec<&[u8]>, Vec<FrameError>) {
+    let mut records = Vec::new();
+    let mut problems = Vec::new();
+    let mut offset = 0;
+    while offset < bytes.len() {
+        if bytes.len() - offset < FRAME_HEADER {
+            problems.push(FrameError::Truncated { offset });
+            break;
+        }
+        let length = u32::from_le_bytes(bytes[offset..offset + 4].try_into().unwrap()) as usize;
+        let checksum = u32::from_le_bytes(bytes[offset + 4..offset + 8].try_into().unwrap());
+        let start = offset + FRAME_HEADER;
+        if bytes.len() - start < length {
+            problems.push(FrameError::Truncated { offset });
+            break;
+        }
+        let payload = &bytes[start..start + length];
+        if crc32c(payload) == checksum {
+            records.push(payload);
+        } else {
+            problems.push(FrameError::Checksum { offset });
+        }
+        offset = start + length;
+    }
+    (records, problems)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -115,6 +147,20 @@ mod tests {
                 "bit {bit} went unnoticed"
             );
         }
+    }
+
+    #[test]
+    fn salvage_skips_a_damaged_payload_and_keeps_the_rest() {
+        let mut log = Vec::new();
+        for payload in [&b"one"[..], b"two", b"three"] {
+            frame(payload, &mut log);
+        }
+        log[FRAME_HEADER + 3 + FRAME_HEADER] ^= 0x10; // a bit of "two"
+        let (records, problems) = salvage(&log);
+        assert_eq!(records, vec![&b"one"[..], &b"three"[..]]);
+        assert_eq!(problems, vec![FrameError::Checksum { offset: 11 }]);
+        // unframe, by contrast, stops at the damage.
+        assert_eq!(unframe(&log).0, vec![&b"one"[..]]);
     }
 
     #[test]

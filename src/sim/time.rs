@@ -138,6 +138,17 @@ impl Serialize for Duration {
     }
 }
 
+/// Serde helper for fields that must be a positive duration
+/// (`#[serde(deserialize_with = "crate::sim::time::positive")]`): zero is refused
+/// with the field's position, where a zero period would spin a timer forever.
+pub fn positive<'de, D: Deserializer<'de>>(deserializer: D) -> Result<Duration, D::Error> {
+    let duration = Duration::deserialize(deserializer)?;
+    if duration.0 == 0 {
+        return Err(de::Error::custom("expected a positive duration, got 0"));
+    }
+    Ok(duration)
+}
+
 /// A signed span of time (a clock offset), written as `"-20ms"` or `"5s"`.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub struct SignedDuration(pub i64);

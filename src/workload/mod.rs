@@ -16,7 +16,10 @@ pub struct WorkloadConfig {
     #[serde(default = "default_clients")]
     pub clients: usize,
     /// Mean think time between a client's operations. Default `"100ms"`.
-    #[serde(default = "default_op_interval")]
+    #[serde(
+        default = "default_op_interval",
+        deserialize_with = "crate::sim::time::positive"
+    )]
     pub op_interval: Duration,
     /// How long a client waits before recording an operation as unknown (`info`).
     /// Default `"1s"`.
