@@ -38,6 +38,38 @@ enum Command {
         #[arg(long)]
         no_nemesis: bool,
     },
+    /// Run many seeds of a scenario (in parallel; optionally one shard of many).
+    Fuzz {
+        /// The scenario file.
+        scenario: String,
+        /// Seeds in the campaign.
+        #[arg(long, default_value_t = 100)]
+        seeds: u64,
+        /// The first seed.
+        #[arg(long, default_value_t = 1)]
+        first: u64,
+        /// Worker threads (0 = one per core).
+        #[arg(long, default_value_t = 0)]
+        jobs: usize,
+        /// Run one shard: I/N, or N with I from JOB_COMPLETION_INDEX.
+        #[arg(long, value_name = "I/N")]
+        shard: Option<String>,
+        /// Write fuzz.json, junit.xml and failing seeds' reports here.
+        #[arg(long, value_name = "DIR")]
+        report: Option<PathBuf>,
+        /// Do not run the scenario's random nemesis.
+        #[arg(long)]
+        no_nemesis: bool,
+    },
+    /// Join the fuzz reports of a campaign's shards.
+    Merge {
+        /// Output directory for the merged fuzz.json and junit.xml.
+        #[arg(long, value_name = "DIR")]
+        out: PathBuf,
+        /// Shard report directories (or fuzz.json files).
+        #[arg(required = true)]
+        reports: Vec<PathBuf>,
+    },
     /// Re-run a report's seed and confirm its trace hash.
     Replay {
         /// A report directory written by `run --report`.
@@ -78,6 +110,28 @@ fn main() {
             check_determinism,
             no_nemesis,
         }),
+        Command::Fuzz {
+            scenario,
+            seeds,
+            first,
+            jobs,
+            shard,
+            report,
+            no_nemesis,
+        } => {
+            let job_index = std::env::var("JOB_COMPLETION_INDEX").ok();
+            let args = cli::fuzz::FuzzArgs {
+                scenario,
+                seeds,
+                first,
+                jobs,
+                shard,
+                report,
+                no_nemesis,
+            };
+            cli::fuzz::run(&args, job_index.as_deref())
+        }
+        Command::Merge { out, reports } => cli::fuzz::merge(&out, &reports),
         Command::Replay { report } => cli::run::replay(&report),
         Command::List => cli::list::run(),
         Command::Bench {

@@ -5,6 +5,7 @@ mod cli;
 mod determinism;
 mod edge_configs;
 mod findings;
+mod fuzz;
 mod linearizability;
 mod linearizability_in_run;
 mod network_model;

@@ -4,5 +4,6 @@
 pub mod bench;
 pub mod check_history;
 pub mod exit;
+pub mod fuzz;
 pub mod list;
 pub mod run;

@@ -2,6 +2,7 @@
 //! benchmarks.
 
 pub mod bench;
+pub mod fuzz;
 pub mod nemesis;
 pub mod panic;
 pub mod run;

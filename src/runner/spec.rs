@@ -30,6 +30,9 @@ pub trait ProtocolSpec: Protocol {
     const BUGS: &'static [(&'static str, &'static str)];
     /// Properties checked: (name, kind and statement).
     const PROPERTIES: &'static [(&'static str, &'static str)];
+    /// The *sometimes* points the protocol marks (`Ctx::sometimes`), so a fuzz
+    /// campaign can say which it never reached. Default none.
+    const SOMETIMES: &'static [&'static str] = &[];
 
     /// Protocol-specific checks of the scenario beyond what serde enforces.
     fn validate(
@@ -103,6 +106,13 @@ impl ProtocolSpec for Broadcast {
             "delivery",
             "eventually: every acknowledged value is held by every node",
         ),
+    ];
+    const SOMETIMES: &'static [&'static str] = &[
+        "broadcast_gossip_filled_a_gap",
+        "broadcast_values_recovered_from_disk",
+        "broadcast_corruption_detected",
+        "broadcast_disk_read_retried",
+        "broadcast_log_read_deferred",
     ];
 
     fn active_bugs(config: &BroadcastConfig) -> Vec<String> {

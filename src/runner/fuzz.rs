@@ -1,0 +1,312 @@
+//! Fuzzing: many seeds of one scenario, spread over threads and, with shards, over
+//! machines.
+//!
+//! Seeds are independent, so a campaign is embarrassingly parallel: threads take
+//! the next seed from a shared counter, and shard `I/N` of a campaign runs the seeds
+//! whose position is `I` modulo `N`. Results are sorted by seed, so the outcome —
+//! and everything written from it — is the same whatever the thread count or
+//! scheduling. Shard outcomes merge into the campaign's outcome.
+
+use super::run::{RunOptions, RunOutcome, run_file};
+use crate::report::{Summary, SummaryViolation, Verdict};
+use crate::scenario::{ScenarioError, ScenarioFile};
+use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
+use std::sync::Mutex;
+use std::sync::atomic::{AtomicUsize, Ordering};
+
+/// Which seeds a campaign (or one shard of it) runs.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SeedRange {
+    /// The first seed of the whole campaign.
+    pub first: u64,
+    /// How many seeds the whole campaign has.
+    pub count: u64,
+    /// This shard's index, `0..shards`.
+    pub shard: u64,
+    /// How many shards the campaign is split into (1 = unsharded).
+    pub shards: u64,
+}
+
+impl SeedRange {
+    /// The seeds of this shard, in order.
+    pub fn seeds(&self) -> Vec<u64> {
+        (0..self.count)
+            .filter(|offset| offset % self.shards == self.shard)
+            .map(|offset| self.first + offset)
+            .collect()
+    }
+}
+
+/// One failing seed.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Failure {
+    /// The seed.
+    pub seed: u64,
+    /// Its first violation.
+    pub violation: SummaryViolation,
+    /// How many violations it had.
+    pub violations: usize,
+    /// Its trace hash.
+    pub trace_hash: String,
+    /// The line that reproduces it.
+    pub repro: String,
+}
+
+/// What a campaign (or shard, or merge of shards) found.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct FuzzSummary {
+    /// `faultline <version>`.
+    pub tool: String,
+    /// The scenario path.
+    pub scenario: String,
+    /// Hash of the scenario text.
+    pub scenario_hash: String,
+    /// Protocol name.
+    pub protocol: String,
+    /// Active planted bugs.
+    pub bugs: Vec<String>,
+    /// Whether the nemesis ran.
+    pub nemesis: bool,
+    /// The campaign's seed range.
+    pub first_seed: u64,
+    /// The campaign's seed count.
+    pub seed_count: u64,
+    /// Shards included in this summary (indices), of `shards`.
+    pub shards_included: Vec<u64>,
+    /// Total shards of the campaign.
+    pub shards: u64,
+    /// Seeds run.
+    pub runs: u64,
+    /// Seeds that passed.
+    pub passed: u64,
+    /// Failing seeds, in seed order.
+    pub failures: Vec<Failure>,
+    /// For each *sometimes* point the protocol declares or any run reached: in how
+    /// many runs it fired (0 = never exercised).
+    pub sometimes: BTreeMap<String, u64>,
+    /// Total trace events over all runs.
+    pub events: u64,
+}
+
+impl FuzzSummary {
+    /// The *sometimes* points no run reached.
+    pub fn never_reached(&self) -> Vec<&str> {
+        self.sometimes
+            .iter()
+            .filter(|(_, count)| **count == 0)
+            .map(|(name, _)| name.as_str())
+            .collect()
+    }
+
+    /// Folds another shard's summary of the same campaign into this one.
+    pub fn merge(&mut self, other: &FuzzSummary) -> Result<(), String> {
+        if other.scenario_hash != self.scenario_hash
+            || other.first_seed != self.first_seed
+            || other.seed_count != self.seed_count
+            || other.shards != self.shards
+            || other.nemesis != self.nemesis
+        {
+            return Err(format!(
+                "cannot merge different campaigns: {} (scenario {}, seeds {}+{}, {} shards) and {} (scenario {}, seeds {}+{}, {} shards)",
+                self.scenario,
+                self.scenario_hash,
+                self.first_seed,
+                self.seed_count,
+                self.shards,
+                other.scenario,
+                other.scenario_hash,
+                other.first_seed,
+                other.seed_count,
+                other.shards
+            ));
+        }
+        if let Some(shard) = other
+            .shards_included
+            .iter()
+            .find(|shard| self.shards_included.contains(shard))
+        {
+            return Err(format!("shard {shard} appears twice"));
+        }
+        self.shards_included.extend(&other.shards_included);
+        self.shards_included.sort_unstable();
+        self.runs += other.runs;
+        self.passed += other.passed;
+        self.events += other.events;
+        self.failures.extend(other.failures.iter().cloned());
+        self.failures.sort_by_key(|failure| failure.seed);
+        for (name, count) in &other.sometimes {
+            *self.sometimes.entry(name.clone()).or_insert(0) += count;
+        }
+        Ok(())
+    }
+
+    /// JUnit XML: one test case per failing seed plus one for all passing seeds,
+    /// which CI systems display as a test report.
+    pub fn junit_xml(&self) -> String {
+        let escape = |text: &str| {
+            text.replace('&', "&amp;")
+                .replace('<', "&lt;")
+                .replace('>', "&gt;")
+                .replace('"', "&quot;")
+        };
+        let suite = escape(&format!("faultline fuzz {}", self.scenario));
+        let mut xml = String::from("<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n");
+        xml.push_str(&format!(
+            "<testsuite name=\"{suite}\" tests=\"{}\" failures=\"{}\">\n",
+            self.failures.len() + 1,
+            self.failures.len()
+        ));
+        xml.push_str(&format!(
+            "  <testcase classname=\"{suite}\" name=\"{} passing seeds\"/>\n",
+            self.passed
+        ));
+        for failure in &self.failures {
+            let message = format!(
+                "{} ({}): {}",
+                failure.violation.checker, failure.violation.property, failure.violation.message
+            );
+            xml.push_str(&format!(
+                "  <testcase classname=\"{suite}\" name=\"seed {}\">\n    <failure message=\"{}\">{}\nreproduce: {}</failure>\n  </testcase>\n",
+                failure.seed,
+                escape(&message),
+                escape(&message),
+                escape(&failure.repro)
+            ));
+        }
+        xml.push_str("</testsuite>\n");
+        xml
+    }
+}
+
+/// How to fuzz.
+#[derive(Clone, Debug)]
+pub struct FuzzOptions {
+    /// Which seeds.
+    pub seeds: SeedRange,
+    /// Worker threads.
+    pub jobs: usize,
+    /// Run the scenario's nemesis.
+    pub nemesis: bool,
+}
+
+/// Runs a campaign (shard). `on_failure` sees each failing run as it happens (in
+/// completion order, for live output); the returned summary is in seed order.
+/// Failing runs' outcomes are returned too, for writing their reports.
+pub fn fuzz(
+    file: &ScenarioFile,
+    options: &FuzzOptions,
+    on_failure: &(dyn Fn(&RunOutcome) + Sync),
+) -> Result<(FuzzSummary, Vec<RunOutcome>), ScenarioError> {
+    // Validate once up front so a bad file is one error, not one per seed.
+    super::run::validate_file(file)?;
+    let seeds = options.seeds.seeds();
+    let next = AtomicUsize::new(0);
+    let results: Mutex<Vec<(u64, Summary, Option<RunOutcome>)>> = Mutex::new(Vec::new());
+    let jobs = options.jobs.clamp(1, seeds.len().max(1));
+    std::thread::scope(|scope| {
+        for _ in 0..jobs {
+            scope.spawn(|| {
+                loop {
+                    let index = next.fetch_add(1, Ordering::Relaxed);
+                    let Some(&seed) = seeds.get(index) else { break };
+                    let run_options = RunOptions {
+                        seed,
+                        nemesis: options.nemesis,
+                        sink: None,
+                    };
+                    let outcome = run_file(file, &run_options).expect("validated above");
+                    let failed = outcome.summary.verdict == Verdict::Fail;
+                    if failed {
+                        on_failure(&outcome);
+                    }
+                    let summary = outcome.summary.clone();
+                    let kept = failed.then_some(outcome);
+                    results
+                        .lock()
+                        .expect("no worker panics while holding the lock")
+                        .push((seed, summary, kept));
+                }
+            });
+        }
+    });
+    let mut results = results.into_inner().expect("workers finished");
+    results.sort_by_key(|(seed, ..)| *seed);
+    let declared = declared_sometimes(&file.protocol);
+    let mut summary = FuzzSummary {
+        tool: format!("faultline {}", env!("CARGO_PKG_VERSION")),
+        scenario: file.file.clone(),
+        scenario_hash: format!("{:016x}", file.content_hash),
+        protocol: file.protocol.clone(),
+        bugs: results
+            .first()
+            .map(|(_, run, _)| run.bugs.clone())
+            .unwrap_or_default(),
+        nemesis: options.nemesis,
+        first_seed: options.seeds.first,
+        seed_count: options.seeds.count,
+        shards_included: vec![options.seeds.shard],
+        shards: options.seeds.shards,
+        runs: 0,
+        passed: 0,
+        failures: Vec::new(),
+        sometimes: declared.iter().map(|name| (name.to_string(), 0)).collect(),
+        events: 0,
+    };
+    let mut failing = Vec::new();
+    for (seed, run, outcome) in results {
+        summary.runs += 1;
+        summary.events += run.events;
+        for name in run.sometimes.keys() {
+            *summary.sometimes.entry(name.clone()).or_insert(0) += 1;
+        }
+        match run.violations.first() {
+            None => summary.passed += 1,
+            Some(first) => summary.failures.push(Failure {
+                seed,
+                violation: first.clone(),
+                violations: run.violations.len(),
+                trace_hash: run.trace_hash.clone(),
+                repro: run.repro.clone(),
+            }),
+        }
+        failing.extend(outcome);
+    }
+    Ok((summary, failing))
+}
+
+fn declared_sometimes(protocol: &str) -> Vec<&'static str> {
+    struct Declared;
+    impl super::spec::ProtocolVisitor for Declared {
+        type Output = &'static [&'static str];
+        fn visit<S: super::spec::ProtocolSpec>(self) -> Self::Output {
+            S::SOMETIMES
+        }
+    }
+    super::spec::with_protocol(protocol, Declared)
+        .unwrap_or(&[])
+        .to_vec()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn shards_partition_the_seed_range() {
+        let mut all = Vec::new();
+        for shard in 0..3 {
+            all.extend(
+                SeedRange {
+                    first: 10,
+                    count: 8,
+                    shard,
+                    shards: 3,
+                }
+                .seeds(),
+            );
+        }
+        all.sort_unstable();
+        assert_eq!(all, (10..18).collect::<Vec<_>>());
+    }
+}
