@@ -231,22 +231,10 @@ pub fn merge(out: &Path, inputs: &[PathBuf]) -> i32 {
         } else {
             input.clone()
         };
-        let text = match std::fs::read_to_string(&path) {
-            Ok(text) => text,
-            Err(error) => {
-                eprintln!("error: cannot read {}: {error}", path.display());
-                return exit::BAD_INPUT;
-            }
-        };
-        let summary: FuzzSummary = match serde_json::from_str(&text) {
+        let summary: FuzzSummary = match super::read_json(&path, "fuzz summary") {
             Ok(summary) => summary,
-            Err(error) => {
-                eprintln!(
-                    "error: {}:{}:{}: not a faultline fuzz summary: {error}",
-                    path.display(),
-                    error.line(),
-                    error.column()
-                );
+            Err(message) => {
+                eprintln!("error: {message}");
                 return exit::BAD_INPUT;
             }
         };

@@ -7,3 +7,21 @@ pub mod exit;
 pub mod fuzz;
 pub mod list;
 pub mod run;
+
+/// Reads a JSON file we wrote earlier (`what` names it in errors), or explains with
+/// the file, line and column why it cannot be used.
+pub fn read_json<T: serde::de::DeserializeOwned>(
+    path: &std::path::Path,
+    what: &str,
+) -> Result<T, String> {
+    let text = std::fs::read_to_string(path)
+        .map_err(|error| format!("cannot read {}: {error}", path.display()))?;
+    serde_json::from_str(&text).map_err(|error| {
+        format!(
+            "{}:{}:{}: not a faultline {what}: {error}",
+            path.display(),
+            error.line(),
+            error.column()
+        )
+    })
+}

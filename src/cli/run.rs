@@ -264,22 +264,10 @@ fn check_determinism(file: &ScenarioFile, seed: u64, no_nemesis: bool) -> i32 {
 /// Runs `faultline replay REPORT_DIR`; returns the exit code.
 pub fn replay(dir: &Path) -> i32 {
     let summary_path = dir.join("summary.json");
-    let text = match std::fs::read_to_string(&summary_path) {
-        Ok(text) => text,
-        Err(error) => {
-            eprintln!("error: cannot read {}: {error}", summary_path.display());
-            return exit::BAD_INPUT;
-        }
-    };
-    let summary: Summary = match serde_json::from_str(&text) {
+    let summary: Summary = match super::read_json(&summary_path, "run summary") {
         Ok(summary) => summary,
-        Err(error) => {
-            eprintln!(
-                "error: {}:{}:{}: not a faultline run summary: {error}",
-                summary_path.display(),
-                error.line(),
-                error.column()
-            );
+        Err(message) => {
+            eprintln!("error: {message}");
             return exit::BAD_INPUT;
         }
     };
