@@ -614,3 +614,33 @@ fn initial_clock_offsets_and_drifts_differ_per_node_within_bounds() {
     distinct.dedup();
     assert_eq!(distinct.len(), 5, "{offsets:?}");
 }
+
+#[test]
+fn a_cloned_world_is_a_snapshot_that_runs_on_identically() {
+    let network = NetworkConfig {
+        latency: Latency::Exponential {
+            mean: Duration::from_millis(2),
+        },
+        drop_probability: Probability(0.05),
+        duplicate_probability: Probability(0.05),
+        ..NetworkConfig::default()
+    };
+    let mut world = world(
+        4,
+        network,
+        Plan {
+            chatter_every: MILLISECOND,
+            ..Plan::default()
+        },
+    );
+    fault(&mut world, 30 * MILLISECOND, Fault::PartitionHalves);
+    fault(&mut world, 60 * MILLISECOND, Fault::Crash(Target::Random));
+    fault(&mut world, 90 * MILLISECOND, Fault::HealAll);
+    run_until(&mut world, 45 * MILLISECOND);
+    let mut branch = world.clone();
+    run_until(&mut world, 150 * MILLISECOND);
+    run_until(&mut branch, 150 * MILLISECOND);
+    assert_eq!(world.trace_hash(), branch.trace_hash());
+    assert_eq!(world.events(), branch.events());
+    assert_eq!(world.node(2).received, branch.node(2).received);
+}
