@@ -1,6 +1,7 @@
 //! The simulated world: virtual time, event queue, rng streams, network, disk,
 //! faults and the trace hash. `sim` never names a protocol.
 
+pub mod clock;
 pub mod crc32c;
 pub mod disk;
 pub mod fault;

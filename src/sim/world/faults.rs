@@ -1,0 +1,308 @@
+//! Applying faults to the world: resolving targets (selectors draw from the fault
+//! stream only), cutting links, crashing, restarting, pausing and resuming nodes,
+//! skewing clocks and damaging disks — and scheduling each fault's undo.
+
+use super::{Action, NO_PROCESS, ProcessState, World};
+use crate::sim::fault::{Fault, Target, TimedFault, selector_size};
+use crate::sim::protocol::{Node, ProcessId, Protocol, Role};
+use crate::sim::trace::{EventKind, StableHasher};
+use rand::Rng as _;
+
+impl<P: Protocol> World<P> {
+    fn shuffled(&mut self, mut ids: Vec<usize>) -> Vec<usize> {
+        for index in (1..ids.len()).rev() {
+            let other = self.fault_rng.gen_range(0..=index);
+            ids.swap(index, other);
+        }
+        ids
+    }
+
+    /// Resolves a target to node ids among `candidates` (in increasing order).
+    fn resolve(&mut self, target: &Target, candidates: Vec<usize>) -> Vec<usize> {
+        let mut chosen = match target {
+            Target::Nodes(ids) => ids
+                .iter()
+                .copied()
+                .filter(|id| candidates.contains(id))
+                .collect(),
+            Target::Leader => {
+                let leader = candidates
+                    .iter()
+                    .copied()
+                    .filter(|&id| {
+                        self.processes[id].up && self.nodes[id].status().role == Role::Leader
+                    })
+                    .max_by_key(|&id| (self.nodes[id].status().term, std::cmp::Reverse(id)));
+                leader.into_iter().collect()
+            }
+            Target::Random => {
+                if candidates.is_empty() {
+                    Vec::new()
+                } else {
+                    let pick = self.fault_rng.gen_range(0..candidates.len());
+                    vec![candidates[pick]]
+                }
+            }
+            Target::Minority | Target::Majority => {
+                let size = selector_size(target, self.node_count).min(candidates.len());
+                let mut picked = self.shuffled(candidates);
+                picked.truncate(size);
+                picked
+            }
+            Target::All => candidates,
+        };
+        chosen.sort_unstable();
+        chosen.dedup();
+        chosen
+    }
+
+    fn nodes_where(&self, keep: impl Fn(&ProcessState<P>) -> bool) -> Vec<usize> {
+        (0..self.node_count)
+            .filter(|&id| keep(&self.processes[id]))
+            .collect()
+    }
+
+    fn cut_between(&mut self, left: &[usize], right: &[usize]) {
+        for &a in left {
+            for &b in right {
+                if a != b {
+                    self.network.cut(a, b);
+                    self.network.cut(b, a);
+                }
+            }
+        }
+    }
+
+    #[cold]
+    #[inline(never)]
+    pub(super) fn apply_fault(&mut self, timed: TimedFault) {
+        self.faults_applied += 1;
+        let all: Vec<usize> = (0..self.node_count).collect();
+        let mut undo: Option<Fault> = None;
+        let mut hit: Vec<usize> = Vec::new();
+        let mut detail = String::new();
+        let mut kind = EventKind::Partition;
+        match &timed.fault {
+            Fault::Partition { groups } => {
+                self.network.heal();
+                let group_of = |id: usize| groups.iter().position(|group| group.contains(&id));
+                for a in 0..self.node_count {
+                    for b in 0..self.node_count {
+                        let apart = match (group_of(a), group_of(b)) {
+                            (Some(x), Some(y)) => x != y,
+                            _ => a != b,
+                        };
+                        if apart {
+                            self.network.cut(a, b);
+                        }
+                    }
+                }
+                detail = format!("groups {groups:?}");
+                undo = Some(Fault::Heal);
+            }
+            Fault::PartitionHalves => {
+                self.network.heal();
+                let order = self.shuffled(all.clone());
+                let (minority, majority) = order.split_at(self.node_count / 2);
+                self.cut_between(minority, majority);
+                let (mut minority, mut majority) = (minority.to_vec(), majority.to_vec());
+                minority.sort_unstable();
+                majority.sort_unstable();
+                detail = format!("groups [{minority:?}, {majority:?}]");
+                undo = Some(Fault::Heal);
+            }
+            Fault::Isolate(target) => {
+                hit = self.resolve(target, all.clone());
+                let rest: Vec<usize> = all.iter().copied().filter(|id| !hit.contains(id)).collect();
+                self.network.heal();
+                let victims = hit.clone();
+                self.cut_between(&victims, &rest);
+                detail = format!("isolate {victims:?}");
+                undo = Some(Fault::Heal);
+            }
+            Fault::Bridge => {
+                self.network.heal();
+                let order = self.shuffled(all.clone());
+                if order.len() >= 3 {
+                    let bridge = order[0];
+                    let side = (order.len() - 1) / 2;
+                    let (left, right) = order[1..].split_at(side);
+                    self.cut_between(left, right);
+                    let (mut left, mut right) = (left.to_vec(), right.to_vec());
+                    left.sort_unstable();
+                    right.sort_unstable();
+                    detail = format!("bridge {bridge} between {left:?} and {right:?}");
+                } else {
+                    detail = "bridge needs at least 3 nodes: nothing cut".into();
+                }
+                undo = Some(Fault::Heal);
+            }
+            Fault::OneWay { from, to } => {
+                let senders = self.resolve(from, all.clone());
+                let receivers = self.resolve(to, all.clone());
+                self.network.heal();
+                for &a in &senders {
+                    for &b in &receivers {
+                        if a != b {
+                            self.network.cut(a, b);
+                        }
+                    }
+                }
+                detail = format!("one way: {senders:?} -/-> {receivers:?}");
+                undo = Some(Fault::Heal);
+            }
+            Fault::Heal => {
+                kind = EventKind::Heal;
+                self.network.heal();
+            }
+            Fault::Crash(target) => {
+                kind = EventKind::Crash;
+                let candidates = self.nodes_where(|state| state.up);
+                hit = self.resolve(target, candidates);
+                for &id in &hit {
+                    self.crash(id);
+                }
+                undo = Some(Fault::Restart(Target::Nodes(hit.clone())));
+            }
+            Fault::Restart(target) => {
+                kind = EventKind::Restart;
+                let candidates = self.nodes_where(|state| !state.up);
+                hit = self.resolve(target, candidates);
+            }
+            Fault::Pause(target) => {
+                kind = EventKind::Pause;
+                let candidates = self.nodes_where(|state| state.up && !state.paused);
+                hit = self.resolve(target, candidates);
+                for &id in &hit {
+                    self.processes[id].paused = true;
+                }
+                undo = Some(Fault::Resume(Target::Nodes(hit.clone())));
+            }
+            Fault::Resume(target) => {
+                kind = EventKind::Resume;
+                let candidates = self.nodes_where(|state| state.paused);
+                hit = self.resolve(target, candidates);
+            }
+            Fault::ClockSkew {
+                target,
+                offset,
+                drift_ppm,
+            } => {
+                kind = EventKind::ClockSkew;
+                hit = self.resolve(target, all.clone());
+                for &id in &hit {
+                    self.processes[id].clock.skew(self.now, *offset, *drift_ppm);
+                }
+                detail = format!("offset {offset}ns drift {drift_ppm}ppm");
+                undo = Some(Fault::ClockReset(Target::Nodes(hit.clone())));
+            }
+            Fault::ClockReset(target) => {
+                kind = EventKind::ClockSkew;
+                hit = self.resolve(target, all.clone());
+                for &id in &hit {
+                    self.processes[id].clock.reset(self.now);
+                }
+                detail = "reset".into();
+            }
+            Fault::DiskCorrupt(target) => {
+                kind = EventKind::DiskFault;
+                hit = self.resolve(target, all.clone());
+                let mut places = Vec::new();
+                for &id in &hit {
+                    let place = self.disks[id].corrupt(&mut self.fault_rng);
+                    places.push(
+                        place.map_or("empty disk".into(), |(file, at)| format!("{file}@{at}")),
+                    );
+                }
+                detail = format!("corrupt {}", places.join(", "));
+            }
+            Fault::DiskLoseUnsynced(target) => {
+                kind = EventKind::DiskFault;
+                hit = self.resolve(target, all.clone());
+                let mut lost = 0;
+                for &id in &hit {
+                    lost += usize::from(self.disks[id].lose_unsynced(&mut self.fault_rng));
+                }
+                detail = format!("lose unsynced write ({lost} lost)");
+            }
+            Fault::DiskFailRead { target, count } => {
+                kind = EventKind::DiskFault;
+                hit = self.resolve(target, all.clone());
+                for &id in &hit {
+                    self.disks[id].fail_reads(*count);
+                }
+                detail = format!("fail next {count} reads");
+            }
+            Fault::HealAll => {
+                kind = EventKind::LivenessStart;
+                self.network.heal();
+                self.workload_open = false;
+                for id in 0..self.node_count {
+                    self.processes[id].clock.reset(self.now);
+                }
+                hit = self.nodes_where(|state| !state.up || state.paused);
+            }
+        }
+        let targets_hash = StableHasher::hash_of(&(timed.fault.name(), &hit, &detail));
+        let name = timed.fault.name();
+        self.trace(kind, NO_PROCESS, NO_PROCESS, targets_hash, || {
+            let mut text = format!("{name} {hit:?}");
+            if !detail.is_empty() {
+                text.push(' ');
+                text.push_str(&detail);
+            }
+            text
+        });
+        // Restarts and resumes run handlers, so they happen after the fault is traced.
+        match &timed.fault {
+            Fault::Restart(_) => hit.iter().for_each(|&id| self.restart(id)),
+            Fault::Resume(_) => hit.iter().for_each(|&id| self.resume(id)),
+            Fault::HealAll => {
+                for &id in &hit {
+                    if !self.processes[id].up {
+                        self.restart(id);
+                    } else {
+                        self.resume(id);
+                    }
+                }
+            }
+            _ => {}
+        }
+        if let (Some(duration), Some(undo)) = (timed.duration, undo) {
+            let at = self.now + duration;
+            self.schedule_fault(
+                at,
+                TimedFault {
+                    fault: undo,
+                    duration: None,
+                },
+            );
+        }
+    }
+
+    fn crash(&mut self, id: ProcessId) {
+        let state = &mut self.processes[id];
+        debug_assert!(state.up);
+        state.up = false;
+        state.paused = false;
+        state.incarnation += 1;
+        state.timers.clear();
+        state.backlog.clear();
+        self.disks[id].crash(&self.disk_config, &mut self.fault_rng);
+        self.nodes[id] = (self.factory)(id);
+    }
+
+    fn restart(&mut self, id: ProcessId) {
+        debug_assert!(!self.processes[id].up);
+        self.processes[id].up = true;
+        self.dispatch(id, Action::Restart);
+    }
+
+    fn resume(&mut self, id: ProcessId) {
+        self.processes[id].paused = false;
+        let backlog = std::mem::take(&mut self.processes[id].backlog);
+        for payload in backlog {
+            self.push(self.now, payload);
+        }
+    }
+}
