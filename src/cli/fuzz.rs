@@ -73,15 +73,7 @@ fn print_failure(outcome: &RunOutcome) {
 
 /// Prints a campaign summary.
 pub fn print_summary(summary: &FuzzSummary) {
-    let bugs = if summary.bugs.is_empty() {
-        "none".to_string()
-    } else {
-        summary.bugs.join(", ")
-    };
-    println!(
-        "scenario  {} ({}, planted bugs: {bugs})",
-        summary.scenario, summary.protocol
-    );
+    super::print_scenario_line(&summary.scenario, &summary.protocol, &summary.bugs);
     let shards = if summary.shards > 1 {
         format!(
             ", shards {:?} of {}",

@@ -25,3 +25,13 @@ pub fn read_json<T: serde::de::DeserializeOwned>(
         )
     })
 }
+
+/// The first line of every run or campaign report: file, protocol, planted bugs.
+pub fn print_scenario_line(file: &str, protocol: &str, bugs: &[String]) {
+    let bugs = if bugs.is_empty() {
+        "none".to_string()
+    } else {
+        bugs.join(", ")
+    };
+    println!("scenario  {file} ({protocol}, planted bugs: {bugs})");
+}

@@ -123,15 +123,7 @@ fn verdict_code(summary: &Summary) -> i32 {
 /// Prints the human-readable account of a run.
 pub fn print_outcome(outcome: &RunOutcome, file: &ScenarioFile) {
     let summary = &outcome.summary;
-    let bugs = if summary.bugs.is_empty() {
-        "none".to_string()
-    } else {
-        summary.bugs.join(", ")
-    };
-    println!(
-        "scenario  {} ({}, planted bugs: {bugs})",
-        file.file, summary.protocol
-    );
+    super::print_scenario_line(&file.file, &summary.protocol, &summary.bugs);
     println!(
         "seed      {}   trace {}   events {}   virtual time {}",
         summary.seed,
