@@ -57,7 +57,6 @@ enum Payload<P: Protocol> {
     Timer {
         process: u32,
         id: u64,
-        ready: bool,
         timer: P::Timer,
     },
     Fault(Box<TimedFault>),
@@ -295,26 +294,19 @@ impl<P: Protocol> World<P> {
                 self.dispatch(to, Action::Message(from, msg));
                 Step::Delivered { from, to }
             }
-            Payload::Timer {
-                process,
-                id,
-                ready,
-                timer,
-            } => {
+            Payload::Timer { process, id, timer } => {
                 let owner = process as usize;
-                if !ready && !self.processes[owner].timers.remove(&id) {
+                // A held timer stays live while its owner is paused, so that a
+                // cancellation after the resume still stops it.
+                if !self.processes[owner].timers.contains(&id) {
                     return Step::Skipped;
                 }
                 if self.processes[owner].paused {
-                    let held = Payload::Timer {
-                        process,
-                        id,
-                        ready: true,
-                        timer,
-                    };
+                    let held = Payload::Timer { process, id, timer };
                     self.processes[owner].backlog.push(held);
                     return Step::Skipped;
                 }
+                self.processes[owner].timers.remove(&id);
                 let hash = StableHasher::hash_of(&timer);
                 self.trace(EventKind::Timer, owner as u64, NO_PROCESS, hash, || {
                     format!("{timer:?}")
@@ -473,7 +465,6 @@ impl<P: Protocol> World<P> {
                 let payload = Payload::Timer {
                     process: id as u32,
                     id: timer_id.0,
-                    ready: false,
                     timer,
                 };
                 self.push(fire_at, payload);
