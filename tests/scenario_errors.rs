@@ -268,7 +268,7 @@ fn an_unknown_protocol_lists_the_protocols() {
         &text,
         Some("raftt"),
         "protocol.name",
-        "unknown protocol \"raftt\"; expected one of: broadcast",
+        "unknown protocol \"raftt\"; expected one of: raft, broadcast, token_forward",
     );
 }
 

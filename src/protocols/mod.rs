@@ -2,4 +2,7 @@
 //! `crate::sim`'s public protocol interface, exactly as a user's protocol would be.
 
 pub mod broadcast;
+pub mod codec;
+pub mod kv;
+pub mod raft;
 pub mod token_forward;

@@ -5,9 +5,13 @@
 //! [`crate::runner::run_scenario`]; see `examples/`.
 
 use crate::check::Checker;
+use crate::check::Linearizability;
+use crate::check::models::Kv;
 use crate::protocols::broadcast::{
     Broadcast, BroadcastChecker, BroadcastClient, BroadcastConfig, BroadcastNode,
 };
+use crate::protocols::kv::KvClient;
+use crate::protocols::raft::{Raft, RaftBug, RaftChecker, RaftConfig, RaftNode};
 use crate::protocols::token_forward::{NoClient, TokenForward, TokenNode};
 use crate::scenario::{Scenario, ScenarioError, Source};
 use crate::sim::{NodeFactory, Protocol};
@@ -65,11 +69,12 @@ pub trait ProtocolVisitor {
 }
 
 /// The names of the built-in protocols.
-pub const PROTOCOLS: [&str; 2] = [Broadcast::NAME, TokenForward::NAME];
+pub const PROTOCOLS: [&str; 3] = [Raft::NAME, Broadcast::NAME, TokenForward::NAME];
 
 /// Calls `visitor` with the built-in protocol called `name`, or returns `None`.
 pub fn with_protocol<V: ProtocolVisitor>(name: &str, visitor: V) -> Option<V::Output> {
     match name {
+        Raft::NAME => Some(visitor.visit::<Raft>()),
         Broadcast::NAME => Some(visitor.visit::<Broadcast>()),
         TokenForward::NAME => Some(visitor.visit::<TokenForward>()),
         _ => None,
@@ -191,5 +196,125 @@ impl ProtocolSpec for TokenForward {
 
     fn checkers(_scenario: &Scenario<TokenForwardConfig>) -> Vec<Box<dyn Checker<Self>>> {
         Vec::new()
+    }
+}
+
+/// The span of `key = ...` inside the `[protocol]` table, for errors about values
+/// serde accepted but the protocol does not.
+fn protocol_key_span(source: &Source<'_>, key: &str) -> std::ops::Range<usize> {
+    let mut offset = 0;
+    let mut in_protocol = false;
+    for line in source.text.split_inclusive('\n') {
+        let trimmed = line.trim_start();
+        if trimmed.starts_with('[') {
+            in_protocol = trimmed.starts_with("[protocol]");
+        } else if in_protocol
+            && let Some(rest) = trimmed.strip_prefix(key)
+            && rest.trim_start().starts_with('=')
+        {
+            let start = offset + (line.len() - trimmed.len());
+            return start..start + key.len();
+        }
+        offset += line.len();
+    }
+    0..0
+}
+
+impl ProtocolSpec for Raft {
+    type Config = RaftConfig;
+    const NAME: &'static str = "raft";
+    const SUMMARY: &'static str = "Raft consensus (pre-vote, fast backtracking, snapshots, read index) serving a linearizable key/value store";
+    const BUGS: &'static [(&'static str, &'static str)] = &RaftBug::ALL;
+    const PROPERTIES: &'static [(&'static str, &'static str)] = &[
+        ("election_safety", "always: at most one leader per term"),
+        (
+            "log_matching",
+            "always: entries with equal index and term hold the same command and follow the same term",
+        ),
+        (
+            "leader_completeness",
+            "always: a new leader holds every committed entry",
+        ),
+        (
+            "state_machine_safety",
+            "always: no two nodes commit or apply different commands at an index; applied in order",
+        ),
+        (
+            "linearizability",
+            "always: the client history is linearizable (kv model)",
+        ),
+        (
+            "liveness",
+            "eventually: after the heal a leader exists, nodes catch up, open operations complete",
+        ),
+    ];
+    const SOMETIMES: &'static [&'static str] = &[
+        "raft_leader_elected",
+        "raft_leader_stepped_down",
+        "raft_append_refused",
+        "raft_next_index_backed_up",
+        "raft_conflicting_suffix_removed",
+        "raft_snapshot_taken",
+        "raft_snapshot_sent",
+        "raft_snapshot_installed",
+        "raft_restarted_with_state",
+        "raft_restarted_from_snapshot",
+        "raft_retry_answered_from_session",
+        "raft_corruption_detected",
+        "raft_disk_read_retried",
+        "raft_disk_read_deferred",
+    ];
+
+    fn validate(scenario: &Scenario<RaftConfig>, source: &Source<'_>) -> Result<(), ScenarioError> {
+        let config = &scenario.protocol;
+        let fail = |key: &str, message: String| {
+            Err(source.error_at(protocol_key_span(source, key), message))
+        };
+        if config.election_timeout.min.0 == 0 {
+            return fail(
+                "election_timeout",
+                "expected a positive election timeout".to_string(),
+            );
+        }
+        if config.keys == 0 {
+            return fail("keys", "expected at least 1 key".to_string());
+        }
+        if config.ops.is_empty() {
+            return fail(
+                "ops",
+                "expected at least one of \"get\", \"put\", \"append\", \"cas\"".to_string(),
+            );
+        }
+        if config.max_batch == 0 {
+            return fail(
+                "max_batch",
+                "expected at least 1 entry per append".to_string(),
+            );
+        }
+        Ok(())
+    }
+
+    fn active_bugs(config: &RaftConfig) -> Vec<String> {
+        bug_names(&config.bugs)
+    }
+
+    fn node_factory(scenario: &Scenario<RaftConfig>) -> NodeFactory<Self> {
+        let template = RaftNode::new(&scenario.protocol);
+        Rc::new(move |_| template.fresh())
+    }
+
+    fn client(scenario: &Scenario<RaftConfig>, index: usize) -> KvClient<Raft> {
+        KvClient::new(index, &scenario.workload, &scenario.protocol.mix())
+    }
+
+    fn checkers(scenario: &Scenario<RaftConfig>) -> Vec<Box<dyn Checker<Self>>> {
+        let config = &scenario.protocol;
+        let grace = crate::sim::time::Duration(
+            3 * config.election_timeout.max.0 + 2 * config.retry_interval.0,
+        );
+        vec![
+            Box::new(RaftChecker::new(grace)),
+            Box::new(Linearizability::new(Kv)),
+        ]
     }
 }

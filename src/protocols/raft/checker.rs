@@ -1,0 +1,361 @@
+//! Raft's invariants, judged from outside the nodes over the whole run.
+//!
+//! The checker keeps its own records — who led which term, which entry it saw at
+//! each (index, term), what was committed, what digest each applied prefix had —
+//! so a node that crashes, restarts or is overwritten cannot take the evidence with
+//! it. After every step it looks at the node the step concerned (every node after a
+//! fault) and checks:
+//!
+//! - **election safety** (always): at most one leader per term;
+//! - **log matching** (always): entries with the same index and term hold the same
+//!   command and follow the same previous term — by induction, logs sharing an
+//!   entry are identical up to it;
+//! - **committed entries stay** (always): no node's commit index passes the end of
+//!   its log, and no two different entries are ever committed at one index;
+//! - **leader completeness** (always): a new leader's log holds every entry known
+//!   committed (beyond its own snapshot);
+//! - **state machine safety and order** (always): nodes that applied the same
+//!   number of entries applied the same commands in the same order (equal applied
+//!   digests), and a node's applied index never goes back while it runs;
+//! - **liveness** (eventually): at the end of the liveness window, when a majority
+//!   of nodes can serve, there is a leader of the highest term, every serving node
+//!   has applied what it committed, and every client operation that was open when
+//!   the faults healed completed (unless it timed out before the cluster had time
+//!   to elect a leader).
+
+use super::{Raft, RaftNode};
+use crate::check::{Checker, Property};
+use crate::sim::time::{Duration, format_nanos};
+use crate::sim::trace::StableHasher;
+use crate::sim::{EventType, Role, Step, World};
+use std::collections::BTreeMap;
+
+#[derive(Clone, Debug, Default)]
+struct NodeView {
+    mutations: u64,
+    /// Log entries up to this index were checked for log matching.
+    checked: u64,
+    /// Commit index already folded into the committed record.
+    committed: u64,
+    /// Applied index last seen.
+    applied: u64,
+    leader_term: Option<u64>,
+}
+
+/// Raft's safety and liveness checker. See the module documentation.
+#[derive(Clone, Debug)]
+pub struct RaftChecker {
+    leaders: BTreeMap<u64, usize>,
+    /// (index, term) → (command hash, previous entry's term).
+    entries: BTreeMap<(u64, u64), (u64, u64)>,
+    /// index → (term, command hash, term of the node that first reported it
+    /// committed — the commit happened in that term or earlier).
+    committed: BTreeMap<u64, (u64, u64, u64)>,
+    /// applied index → (digest, node that first reached it).
+    digests: BTreeMap<u64, (u64, usize)>,
+    views: Vec<NodeView>,
+    /// When the faults healed, and which client operations were open then.
+    healed: Option<(u64, Vec<u64>)>,
+    /// An operation open at the heal may time out if its deadline falls within this
+    /// long after it (the cluster's time to elect a leader and retry).
+    grace: Duration,
+}
+
+impl RaftChecker {
+    /// A checker; `grace` is how long after the heal the cluster may take before
+    /// client operations must succeed.
+    pub fn new(grace: Duration) -> Self {
+        RaftChecker {
+            leaders: BTreeMap::new(),
+            entries: BTreeMap::new(),
+            committed: BTreeMap::new(),
+            digests: BTreeMap::new(),
+            views: Vec::new(),
+            healed: None,
+            grace,
+        }
+    }
+
+    fn check_node(&mut self, world: &World<Raft>, id: usize) -> Option<String> {
+        if !world.is_up(id) {
+            return None;
+        }
+        let node = world.node(id);
+        if !node.serving() {
+            return None;
+        }
+        if self.views.len() < world.node_count() {
+            self.views.resize(world.node_count(), NodeView::default());
+        }
+        self.log_matching(node, id)
+            .or_else(|| self.commitment(node, id))
+            .or_else(|| self.application(node, id))
+            .or_else(|| self.leadership(node, id))
+    }
+
+    fn leadership(&mut self, node: &RaftNode, id: usize) -> Option<String> {
+        if node.role() != Role::Leader {
+            return None;
+        }
+        let term = node.term();
+        if self.views[id].leader_term == Some(term) {
+            return None;
+        }
+        self.views[id].leader_term = Some(term);
+        match self.leaders.get(&term) {
+            Some(&other) if other != id => {
+                return Some(format!(
+                    "election safety: nodes {other} and {id} both led term {term}"
+                ));
+            }
+            Some(_) => {}
+            None => {
+                self.leaders.insert(term, id);
+            }
+        }
+        // Leader completeness: every committed entry past its snapshot is in its log.
+        let (base, _) = node.log_base();
+        // Only entries known committed in an earlier term count: a deposed leader
+        // seen late owes nothing to what later terms committed.
+        let earlier = self
+            .committed
+            .range(base + 1..)
+            .filter(|(_, (_, _, seen_in))| *seen_in < term);
+        for (&index, &(entry_term, hash, _)) in earlier {
+            match node.entry(index) {
+                None => {
+                    return Some(format!(
+                        "leader completeness: node {id} leads term {term} but its log ends at {} and lacks entry {index} (term {entry_term}), which was committed",
+                        node.last_index()
+                    ));
+                }
+                Some(entry)
+                    if entry.term != entry_term
+                        || StableHasher::hash_of(&entry.command) != hash =>
+                {
+                    return Some(format!(
+                        "leader completeness: node {id} leads term {term} but holds {:?} of term {} at index {index}, where an entry of term {entry_term} was committed",
+                        entry.command, entry.term
+                    ));
+                }
+                Some(_) => {}
+            }
+        }
+        None
+    }
+
+    fn log_matching(&mut self, node: &RaftNode, id: usize) -> Option<String> {
+        let view = &mut self.views[id];
+        let (base, base_term) = node.log_base();
+        let last = node.last_index();
+        let mut from = view.checked + 1;
+        if view.mutations != node.log_mutations() || last < view.checked {
+            view.mutations = node.log_mutations();
+            from = base + 1;
+        }
+        from = from.max(base + 1);
+        view.checked = last;
+        for index in from..=last {
+            let entry = node.entry(index).expect("within the log");
+            let prev_term = if index == base + 1 {
+                base_term
+            } else {
+                node.entry(index - 1).expect("within the log").term
+            };
+            let hash = StableHasher::hash_of(&entry.command);
+            let known = *self
+                .entries
+                .entry((index, entry.term))
+                .or_insert((hash, prev_term));
+            if known.0 != hash {
+                return Some(format!(
+                    "log matching: node {id} holds {:?} at index {index} term {}, where another node held a different command",
+                    entry.command, entry.term
+                ));
+            }
+            if known.1 != prev_term {
+                return Some(format!(
+                    "log matching: node {id}'s entry at index {index} term {} follows an entry of term {prev_term}, another node's followed term {}",
+                    entry.term, known.1
+                ));
+            }
+        }
+        None
+    }
+
+    fn commitment(&mut self, node: &RaftNode, id: usize) -> Option<String> {
+        let commit = node.commit_index();
+        let last = node.last_index();
+        if commit > last {
+            return Some(format!(
+                "committed entries lost: node {id}'s commit index is {commit} but its log ends at {last}"
+            ));
+        }
+        let (base, _) = node.log_base();
+        let view = &mut self.views[id];
+        let from = (view.committed + 1).max(base + 1);
+        if commit <= view.committed {
+            return None;
+        }
+        view.committed = commit;
+        for index in from..=commit {
+            let entry = node.entry(index).expect("committed entries are in the log");
+            let record = (
+                entry.term,
+                StableHasher::hash_of(&entry.command),
+                node.term(),
+            );
+            let known = *self.committed.entry(index).or_insert(record);
+            if (known.0, known.1) != (record.0, record.1) {
+                return Some(format!(
+                    "state machine safety: node {id} committed {:?} (term {}) at index {index}, where an entry of term {} was committed before",
+                    entry.command, entry.term, known.0
+                ));
+            }
+        }
+        None
+    }
+
+    fn application(&mut self, node: &RaftNode, id: usize) -> Option<String> {
+        let applied = node.applied_index();
+        let view = &mut self.views[id];
+        if applied < view.applied {
+            return Some(format!(
+                "applied in order: node {id}'s applied index went back from {} to {applied} without a restart",
+                view.applied
+            ));
+        }
+        if applied == view.applied {
+            return None;
+        }
+        view.applied = applied;
+        let digest = node.applied_digest();
+        let (known, first) = *self.digests.entry(applied).or_insert((digest, id));
+        if known != digest {
+            return Some(format!(
+                "state machine safety: nodes {first} and {id} applied different commands (or a different order) up to index {applied}"
+            ));
+        }
+        None
+    }
+
+    fn open_operations(world: &World<Raft>) -> Vec<u64> {
+        let mut open: BTreeMap<u64, bool> = BTreeMap::new();
+        for event in world.history() {
+            open.insert(event.process, event.kind == EventType::Invoke);
+        }
+        open.into_iter()
+            .filter_map(|(process, open)| open.then_some(process))
+            .collect()
+    }
+}
+
+impl Checker<Raft> for RaftChecker {
+    fn name(&self) -> &'static str {
+        "raft"
+    }
+
+    fn after_step(&mut self, world: &World<Raft>, step: Step) -> Option<String> {
+        match step {
+            Step::Delivered { to, .. } if to < world.node_count() => self.check_node(world, to),
+            Step::Timer { process } if process < world.node_count() => {
+                self.check_node(world, process)
+            }
+            Step::Fault => {
+                // Restarted nodes start their views afresh (applied index included).
+                for id in 0..world.node_count() {
+                    if self.views.len() > id && !world.is_up(id) {
+                        let leader_term = self.views[id].leader_term;
+                        self.views[id] = NodeView {
+                            leader_term,
+                            ..NodeView::default()
+                        };
+                    }
+                }
+                if self.healed.is_none() && !world.workload_open() {
+                    self.healed = Some((world.now(), Self::open_operations(world)));
+                }
+                (0..world.node_count()).find_map(|id| self.check_node(world, id))
+            }
+            _ => None,
+        }
+    }
+
+    fn at_end(&mut self, world: &World<Raft>) -> Vec<(Property, String)> {
+        let mut findings = Vec::new();
+        let n = world.node_count();
+        let serving: Vec<usize> = (0..n)
+            .filter(|&id| world.is_up(id) && world.node(id).serving())
+            .collect();
+        if serving.len() < super::majority(n) {
+            return findings; // no majority can serve: no progress is required
+        }
+        let top = serving
+            .iter()
+            .map(|&id| world.node(id).term())
+            .max()
+            .unwrap_or(0);
+        let leader = serving
+            .iter()
+            .copied()
+            .find(|&id| world.node(id).role() == Role::Leader && world.node(id).term() == top);
+        match leader {
+            None => findings.push((
+                Property::Eventually,
+                format!(
+                    "no leader at the end of the liveness window (highest term {top}, serving nodes {serving:?})"
+                ),
+            )),
+            Some(leader) => {
+                let commit = world.node(leader).commit_index();
+                let behind: Vec<usize> = serving
+                    .iter()
+                    .copied()
+                    .filter(|&id| world.node(id).applied_index() < commit)
+                    .collect();
+                if !behind.is_empty() {
+                    findings.push((
+                        Property::Eventually,
+                        format!(
+                            "nodes {behind:?} have not applied up to the leader's commit index {commit} by the end of the liveness window"
+                        ),
+                    ));
+                }
+            }
+        }
+        if let Some((healed, open)) = &self.healed {
+            let deadline = healed + self.grace.0;
+            for &process in open {
+                let completion = world
+                    .history()
+                    .iter()
+                    .filter(|event| event.process == process && event.time >= *healed)
+                    .find(|event| event.kind != EventType::Invoke);
+                match completion {
+                    None => findings.push((
+                        Property::Eventually,
+                        format!(
+                            "client {process}'s operation, open when the faults healed at {}, never completed",
+                            format_nanos(*healed)
+                        ),
+                    )),
+                    Some(event) if event.kind == EventType::Info && event.time > deadline => {
+                        findings.push((
+                            Property::Eventually,
+                            format!(
+                                "client {process}'s {} on {:?}, open when the faults healed at {}, timed out at {} although the cluster had {} to recover",
+                                event.f,
+                                event.key.as_deref().unwrap_or(""),
+                                format_nanos(*healed),
+                                format_nanos(event.time),
+                                self.grace
+                            ),
+                        ))
+                    }
+                    Some(_) => {}
+                }
+            }
+        }
+        findings
+    }
+}

@@ -1,0 +1,459 @@
+//! `raft`: the Raft consensus algorithm serving a replicated key/value store.
+//!
+//! # Raft in a few pages
+//!
+//! A cluster of `n` servers keeps a *log* of commands identical on every server and
+//! applies it, in order, to a deterministic state machine — here a key/value store.
+//! Identical logs give identical states. The work is keeping the logs identical
+//! while servers crash, restart and lose messages, and while the network splits.
+//!
+//! **Terms and leaders.** Time is divided into numbered *terms*. Each term begins
+//! with an election and has at most one leader. Every message carries its sender's
+//! term; a server that sees a higher term adopts it and, if it was leading or
+//! campaigning, becomes a follower. A message from a lower term is stale and is
+//! refused. Terms are how servers discover that they are out of date.
+//!
+//! **Elections.** A follower that hears nothing from a leader for an *election
+//! timeout* — drawn at random from a range, here by the simulator from
+//! `election_timeout` — becomes a candidate: it increments its term, votes for
+//! itself and asks every other server for its vote (`RequestVote`). A server grants
+//! at most one vote per term, first come first served, and only to a candidate
+//! whose log is at least as up to date as its own: a later last term wins, and at
+//! equal last terms the longer log wins. A candidate with votes from a majority
+//! leads. Randomised timeouts make it likely that one server times out well before
+//! the others and wins before anyone else starts; a *split vote* just costs another
+//! timeout. With `pre_vote`, a candidate first asks whether it *could* win (a
+//! pre-vote changes no terms); servers that heard from a leader recently say no, so
+//! a server that was cut off cannot disrupt a healthy cluster by bumping the term
+//! when it returns.
+//!
+//! **Replication.** The leader appends each client command to its log and sends it
+//! to the followers (`AppendEntries`), which also serves as the heartbeat that keeps
+//! followers from starting elections. Each request names the entry just before the
+//! new ones (`prev_index`, `prev_term`); a follower accepts only if its log has that
+//! entry, so by induction an accepted log is identical to the leader's up to the
+//! last new entry (*log matching*). A follower whose log diverges removes the
+//! conflicting suffix — only a real conflict: entries it already has are kept, so
+//! a delayed, shorter request cannot erase entries it acknowledged to a later
+//! one. When a follower refuses, it tells the leader the term of the conflicting
+//! entry and the first index of that term (or its log length), and the leader
+//! backs up `next_index` a whole term at a time instead of one entry per round trip.
+//!
+//! **Commitment.** An entry is *committed* once the leader that created it has
+//! stored it on a majority; committed entries are applied to the state machine.
+//! Any two majorities intersect, and a candidate needs a majority of votes from
+//! servers whose logs are no more up to date than its own, so every future leader
+//! holds every committed entry (*leader completeness*). One subtlety (the paper's
+//! Figure 8): a leader may count replicas only for entries of its *own* term. An
+//! entry from an earlier term can sit on a majority and still be overwritten by a
+//! later leader, so it is committed only indirectly, when an entry of the current
+//! term after it commits. New leaders therefore append a no-op at once.
+//!
+//! **Persistence.** A server's current term, its vote and its log must survive
+//! crashes, and must be on disk *before* it answers a vote or an append: a
+//! forgotten vote allows two leaders in one term, and a forgotten entry can undo a
+//! commitment it was counted for. Every record is framed with a CRC32C; a server
+//! whose records fail their checksums refuses to serve rather than vote or
+//! acknowledge with a memory it cannot trust (an operator must replace its disk).
+//! The simulator runs each handler atomically, and every handler here syncs what
+//! it wrote before it returns, so a crash can never tear a record — the guarantee a
+//! real server gets from writing a temporary file, syncing it and renaming it.
+//!
+//! **Snapshots.** Every `snapshot_every` applied entries a server writes its state
+//! machine to a snapshot and drops the log up to it, so what it persists stays
+//! bounded. A follower so far behind that the leader no longer has the entries it
+//! needs receives the snapshot instead (`InstallSnapshot`).
+//!
+//! **Clients.** Clients find the leader by following redirects, resend a request
+//! (same client id and sequence number) when no answer comes, and give up after a
+//! timeout. The state machine remembers each client's last request and its result,
+//! so a request applied once is never applied again, however often it is resent.
+//! Reads do not go through the log: the leader notes its commit index (the *read
+//! index*), confirms with a round of heartbeats that a majority still follows it —
+//! so no newer leader can have committed anything it lacks — waits until it has
+//! applied up to the read index, and answers from its state machine. A leader must
+//! also have committed an entry of its own term first, so that its commit index is
+//! current.
+//!
+//! # Properties checked
+//! See [`checker`]: election safety, log matching, leader completeness, state
+//! machine safety and in-order application (always, over the whole run, crashed
+//! and restarted servers included); linearizability of the client history; and,
+//! after the faults heal, a leader and the completion of every client operation.
+//!
+//! # Planted bugs
+//! Each is a mistake real implementations have made; see [`RaftBug`].
+
+pub mod checker;
+mod node;
+mod storage;
+
+pub use checker::RaftChecker;
+pub use node::RaftNode;
+
+use super::kv::{KvClient, KvCommand, KvMix, KvOp, KvOpKind, KvProtocol, KvReply, KvTimer};
+use crate::scenario::faults::DurationRange;
+use crate::sim::Protocol;
+use crate::sim::time::Duration;
+use serde::{Deserialize, Serialize};
+
+/// The Raft protocol's types.
+#[derive(Clone, Copy, Debug)]
+pub struct Raft;
+
+/// Planted bugs (`bugs = [...]` in the `[protocol]` table).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum RaftBug {
+    /// Grant votes without checking that the candidate's log is up to date.
+    VoteWithoutLogCheck,
+    /// Count replicas to commit entries of earlier terms (ignore Figure 8).
+    CommitPreviousTerm,
+    /// Answer a vote before the vote is on disk (it is lost in a crash).
+    VoteNotPersisted,
+    /// On every append, cut the log after `prev_index` even when the entries
+    /// already match (a delayed shorter append erases acknowledged entries).
+    TruncateOnMatch,
+    /// A leader that learns of a higher term adopts it but keeps leading.
+    NoStepDown,
+    /// The leader answers reads from its state machine without confirming it still
+    /// leads (a deposed leader serves stale reads).
+    StaleRead,
+}
+
+impl RaftBug {
+    /// Every bug with its name and the mistake it makes.
+    pub const ALL: [(&'static str, &'static str); 6] = [
+        (
+            "vote_without_log_check",
+            "grant votes without the log up-to-date check",
+        ),
+        (
+            "commit_previous_term",
+            "commit entries of earlier terms by counting replicas (Figure 8)",
+        ),
+        (
+            "vote_not_persisted",
+            "answer a vote before it is on disk; a crash forgets it",
+        ),
+        (
+            "truncate_on_match",
+            "cut the log after prev_index on every append, even when entries match",
+        ),
+        (
+            "no_step_down",
+            "a leader that sees a higher term adopts it but keeps leading",
+        ),
+        (
+            "stale_read",
+            "serve reads from the leader's state without a quorum check",
+        ),
+    ];
+}
+
+/// The `[protocol]` table for `name = "raft"`.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RaftConfig {
+    /// Always `"raft"`.
+    pub name: String,
+    /// Planted bugs to switch on. Default none.
+    #[serde(default)]
+    pub bugs: Vec<RaftBug>,
+    /// The range election timeouts are drawn from. Default `["150ms", "300ms"]`.
+    #[serde(default = "default_election_timeout")]
+    pub election_timeout: DurationRange,
+    /// How often a leader sends heartbeats. Default `"50ms"`.
+    #[serde(
+        default = "default_heartbeat_interval",
+        deserialize_with = "crate::sim::time::positive"
+    )]
+    pub heartbeat_interval: Duration,
+    /// Ask for pre-votes before starting an election. Default false.
+    #[serde(default)]
+    pub pre_vote: bool,
+    /// Snapshot every this many applied entries; 0 never. Default 100.
+    #[serde(default = "default_snapshot_every")]
+    pub snapshot_every: u64,
+    /// Most entries in one append. Default 64.
+    #[serde(default = "default_max_batch")]
+    pub max_batch: usize,
+    /// Clients use keys `k0` .. `k{keys-1}`. Default 3.
+    #[serde(default = "default_keys")]
+    pub keys: u32,
+    /// Operations clients choose among. Default `["get", "put", "append", "cas"]`.
+    #[serde(default = "default_ops")]
+    pub ops: Vec<KvOpKind>,
+    /// A client resends an unanswered request to another node after this long.
+    /// Default `"200ms"`.
+    #[serde(
+        default = "default_retry_interval",
+        deserialize_with = "crate::sim::time::positive"
+    )]
+    pub retry_interval: Duration,
+}
+
+fn default_election_timeout() -> DurationRange {
+    DurationRange {
+        min: Duration::from_millis(150),
+        max: Duration::from_millis(300),
+    }
+}
+fn default_heartbeat_interval() -> Duration {
+    Duration::from_millis(50)
+}
+fn default_snapshot_every() -> u64 {
+    100
+}
+fn default_max_batch() -> usize {
+    64
+}
+fn default_keys() -> u32 {
+    3
+}
+fn default_ops() -> Vec<KvOpKind> {
+    vec![
+        KvOpKind::Get,
+        KvOpKind::Put,
+        KvOpKind::Append,
+        KvOpKind::Cas,
+    ]
+}
+fn default_retry_interval() -> Duration {
+    Duration::from_millis(200)
+}
+
+impl RaftConfig {
+    /// Whether `bug` is switched on.
+    pub fn has(&self, bug: RaftBug) -> bool {
+        self.bugs.contains(&bug)
+    }
+
+    /// The client mix.
+    pub fn mix(&self) -> KvMix {
+        KvMix {
+            keys: self.keys,
+            ops: self.ops.clone(),
+            retry_interval: self.retry_interval,
+        }
+    }
+}
+
+/// A command in the log.
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+pub enum Command {
+    /// Appended by a new leader to commit an entry of its term.
+    Noop,
+    /// A client's key/value write.
+    Kv(KvCommand),
+    /// A bare value submitted by a test driver (the course tests' `Start(cmd)`).
+    Value(i64),
+}
+
+/// A log entry: a command and the term of the leader that created it.
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+pub struct Entry {
+    /// The creating leader's term.
+    pub term: u64,
+    /// What to apply.
+    pub command: Command,
+}
+
+/// A state machine snapshot as sent in `InstallSnapshot`: the encoded state and
+/// the last entry it covers.
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+pub struct Snapshot {
+    /// Index of the last entry the snapshot covers.
+    pub index: u64,
+    /// That entry's term.
+    pub term: u64,
+    /// The encoded state machine (see `storage`).
+    pub data: std::rc::Rc<[u8]>,
+}
+
+/// Messages between nodes, and between clients and nodes.
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+pub enum RaftMsg {
+    /// Candidate → all: vote for me in `term` (or, as a pre-vote, would you?).
+    RequestVote {
+        /// The candidate's term (for a pre-vote: the term it would campaign in).
+        term: u64,
+        /// Index of its last log entry.
+        last_index: u64,
+        /// Term of its last log entry.
+        last_term: u64,
+        /// A pre-vote changes no state.
+        pre_vote: bool,
+    },
+    /// Answer to `RequestVote`.
+    Vote {
+        /// The voter's term (for a pre-vote: the term asked about, if granted).
+        term: u64,
+        /// Whether the vote was granted.
+        granted: bool,
+        /// Answers a pre-vote.
+        pre_vote: bool,
+    },
+    /// Leader → follower: entries after `prev_index` (none for a heartbeat).
+    AppendEntries {
+        /// Leader's term.
+        term: u64,
+        /// Index of the entry before the new ones.
+        prev_index: u64,
+        /// Its term.
+        prev_term: u64,
+        /// The new entries.
+        entries: Vec<Entry>,
+        /// Leader's commit index.
+        commit: u64,
+        /// Heartbeat round, echoed back (confirms reads).
+        round: u64,
+    },
+    /// Follower → leader.
+    AppendReply {
+        /// Follower's term.
+        term: u64,
+        /// Whether the entries were accepted.
+        success: bool,
+        /// On success: the last index known to match the leader's log.
+        match_index: u64,
+        /// On failure: where the leader should resume.
+        conflict_index: u64,
+        /// On failure: the term of the follower's conflicting entry, if any.
+        conflict_term: Option<u64>,
+        /// The round of the append answered.
+        round: u64,
+    },
+    /// Leader → follower too far behind for the log.
+    InstallSnapshot {
+        /// Leader's term.
+        term: u64,
+        /// The snapshot.
+        snapshot: Snapshot,
+        /// Heartbeat round, echoed back.
+        round: u64,
+    },
+    /// Follower → leader: the snapshot is installed (or was not needed).
+    SnapshotReply {
+        /// Follower's term.
+        term: u64,
+        /// The snapshot's last index.
+        index: u64,
+        /// The round answered.
+        round: u64,
+    },
+    /// Client → node.
+    Request {
+        /// The client's sequence number.
+        seq: u64,
+        /// The operation.
+        op: KvOp,
+    },
+    /// Node → client.
+    Reply(KvReply),
+    /// Test driver → node: append this value if you lead (the course's `Start`).
+    Start {
+        /// The value.
+        value: i64,
+    },
+}
+
+impl RaftMsg {
+    /// Bytes this message would take on a wire (for the efficiency checks): a fixed
+    /// header plus the entries' or snapshot's payload.
+    pub fn wire_size(&self) -> usize {
+        const HEADER: usize = 48;
+        match self {
+            RaftMsg::AppendEntries { entries, .. } => {
+                HEADER + entries.iter().map(entry_size).sum::<usize>()
+            }
+            RaftMsg::InstallSnapshot { snapshot, .. } => HEADER + snapshot.data.len(),
+            _ => HEADER,
+        }
+    }
+
+    /// The sender's term, for node-to-node messages.
+    pub fn term(&self) -> Option<u64> {
+        match self {
+            RaftMsg::RequestVote { term, .. }
+            | RaftMsg::Vote { term, .. }
+            | RaftMsg::AppendEntries { term, .. }
+            | RaftMsg::AppendReply { term, .. }
+            | RaftMsg::InstallSnapshot { term, .. }
+            | RaftMsg::SnapshotReply { term, .. } => Some(*term),
+            _ => None,
+        }
+    }
+}
+
+fn entry_size(entry: &Entry) -> usize {
+    16 + match &entry.command {
+        Command::Noop => 0,
+        Command::Value(_) => 8,
+        Command::Kv(command) => {
+            20 + command.op.key().len()
+                + match &command.op {
+                    KvOp::Append(_, text) => text.len(),
+                    _ => 16,
+                }
+        }
+    }
+}
+
+/// Timers.
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+pub enum RaftTimer {
+    /// Follower or candidate: no word from a leader; start an election.
+    Election,
+    /// Leader: send heartbeats.
+    Heartbeat,
+    /// Retry reading the disk after failed reads.
+    ReadDisk,
+    /// A client timer.
+    Client(KvTimer),
+}
+
+impl Protocol for Raft {
+    type Msg = RaftMsg;
+    type Timer = RaftTimer;
+    type Node = RaftNode;
+    type Client = KvClient<Raft>;
+}
+
+impl KvProtocol for Raft {
+    fn request(seq: u64, op: KvOp) -> RaftMsg {
+        RaftMsg::Request { seq, op }
+    }
+
+    fn reply(msg: RaftMsg) -> Option<KvReply> {
+        match msg {
+            RaftMsg::Reply(reply) => Some(reply),
+            _ => None,
+        }
+    }
+
+    fn timer(timer: KvTimer) -> RaftTimer {
+        RaftTimer::Client(timer)
+    }
+
+    fn client_timer(timer: RaftTimer) -> Option<KvTimer> {
+        match timer {
+            RaftTimer::Client(timer) => Some(timer),
+            _ => None,
+        }
+    }
+}
+
+/// A majority of `n`.
+pub fn majority(n: usize) -> usize {
+    n / 2 + 1
+}
+
+/// Which process sent what, for nodes' message statistics.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct SendStats {
+    /// Messages to other nodes.
+    pub messages: u64,
+    /// Their estimated bytes ([`RaftMsg::wire_size`]).
+    pub bytes: u64,
+}
