@@ -150,6 +150,7 @@ pub fn schedule(
             } else {
                 Target::Random
             }),
+            NemesisFault::CrashLeader => Fault::Crash(Target::Leader),
             NemesisFault::Pause => Fault::Pause(leader_or_random(&mut rng)),
             NemesisFault::ClockSkew => {
                 let skew = config.clock_skew_max.0 as i64;

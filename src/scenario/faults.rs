@@ -501,6 +501,8 @@ pub enum NemesisFault {
     OneWay,
     /// Crash a random node (or a minority), restart after the fault's duration.
     Crash,
+    /// Crash the leader (nothing when there is none), restart after the duration.
+    CrashLeader,
     /// Pause a random node (the leader half of the time).
     Pause,
     /// Skew a random node's clock.

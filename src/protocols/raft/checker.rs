@@ -56,6 +56,9 @@ pub struct RaftChecker {
     views: Vec<NodeView>,
     /// When the faults healed, and which client operations were open then.
     healed: Option<(u64, Vec<u64>)>,
+    /// When, after the heal, the cluster first had a leader of the highest term
+    /// with everything in its log committed and applied on every serving node.
+    converged: Option<u64>,
     /// An operation open at the heal may time out if its deadline falls within this
     /// long after it (the cluster's time to elect a leader and retry).
     grace: Duration,
@@ -72,6 +75,7 @@ impl RaftChecker {
             digests: BTreeMap::new(),
             views: Vec::new(),
             healed: None,
+            converged: None,
             grace,
         }
     }
@@ -239,6 +243,30 @@ impl RaftChecker {
         None
     }
 
+    /// The serving nodes, and the leader of the highest term among them if any.
+    fn leader(world: &World<Raft>) -> (Vec<usize>, Option<usize>) {
+        let serving: Vec<usize> = (0..world.node_count())
+            .filter(|&id| world.is_up(id) && world.node(id).serving())
+            .collect();
+        let top = serving.iter().map(|&id| world.node(id).term()).max();
+        let leader = serving.iter().copied().find(|&id| {
+            world.node(id).role() == Role::Leader && Some(world.node(id).term()) == top
+        });
+        (serving, leader)
+    }
+
+    fn has_converged(world: &World<Raft>) -> bool {
+        let (serving, leader) = Self::leader(world);
+        let Some(leader) = leader else {
+            return false;
+        };
+        let commit = world.node(leader).commit_index();
+        commit == world.node(leader).last_index()
+            && serving
+                .iter()
+                .all(|&id| world.node(id).applied_index() >= commit)
+    }
+
     fn open_operations(world: &World<Raft>) -> Vec<u64> {
         let mut open: BTreeMap<u64, bool> = BTreeMap::new();
         for event in world.history() {
@@ -256,6 +284,9 @@ impl Checker<Raft> for RaftChecker {
     }
 
     fn after_step(&mut self, world: &World<Raft>, step: Step) -> Option<String> {
+        if self.healed.is_some() && self.converged.is_none() && Self::has_converged(world) {
+            self.converged = Some(world.now());
+        }
         match step {
             Step::Delivered { to, .. } if to < world.node_count() => self.check_node(world, to),
             Step::Timer { process } if process < world.node_count() => {
@@ -283,45 +314,34 @@ impl Checker<Raft> for RaftChecker {
 
     fn at_end(&mut self, world: &World<Raft>) -> Vec<(Property, String)> {
         let mut findings = Vec::new();
-        let n = world.node_count();
-        let serving: Vec<usize> = (0..n)
-            .filter(|&id| world.is_up(id) && world.node(id).serving())
-            .collect();
-        if serving.len() < super::majority(n) {
+        let (serving, leader) = Self::leader(world);
+        if serving.len() < super::majority(world.node_count()) {
             return findings; // no majority can serve: no progress is required
         }
-        let top = serving
-            .iter()
-            .map(|&id| world.node(id).term())
-            .max()
-            .unwrap_or(0);
-        let leader = serving
-            .iter()
-            .copied()
-            .find(|&id| world.node(id).role() == Role::Leader && world.node(id).term() == top);
-        match leader {
-            None => findings.push((
+        if self.converged.is_none() {
+            let state = match leader {
+                None => "no leader of the highest term".to_string(),
+                Some(leader) => {
+                    let node = world.node(leader);
+                    let behind: Vec<usize> = serving
+                        .iter()
+                        .copied()
+                        .filter(|&id| world.node(id).applied_index() < node.commit_index())
+                        .collect();
+                    format!(
+                        "leader {leader} (term {}) has committed {} of {} entries; nodes {behind:?} lag behind its commit index",
+                        node.term(),
+                        node.commit_index(),
+                        node.last_index()
+                    )
+                }
+            };
+            findings.push((
                 Property::Eventually,
                 format!(
-                    "no leader at the end of the liveness window (highest term {top}, serving nodes {serving:?})"
+                    "the cluster never settled after the heal (a leader with its log committed and applied on every serving node); at the end: {state}"
                 ),
-            )),
-            Some(leader) => {
-                let commit = world.node(leader).commit_index();
-                let behind: Vec<usize> = serving
-                    .iter()
-                    .copied()
-                    .filter(|&id| world.node(id).applied_index() < commit)
-                    .collect();
-                if !behind.is_empty() {
-                    findings.push((
-                        Property::Eventually,
-                        format!(
-                            "nodes {behind:?} have not applied up to the leader's commit index {commit} by the end of the liveness window"
-                        ),
-                    ));
-                }
-            }
+            ));
         }
         if let Some((healed, open)) = &self.healed {
             let deadline = healed + self.grace.0;
