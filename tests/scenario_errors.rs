@@ -211,6 +211,26 @@ fn a_key_that_does_not_apply_to_the_fault_kind_is_rejected() {
 }
 
 #[test]
+fn a_connect_takes_no_duration_and_a_disconnect_needs_a_target() {
+    let text = format!(
+        "{BASE}\n[[faults]]\nat = \"1s\"\nkind = \"connect\"\ntarget = \"all\"\nduration = \"1s\"\n"
+    );
+    assert_error(
+        &text,
+        Some("duration = \"1s\""),
+        "faults[0].duration",
+        "'duration' does not apply to a 'connect' fault (it takes: at, kind, target)",
+    );
+    let text = format!("{BASE}\n[[faults]]\nat = \"1s\"\nkind = \"disconnect\"\n");
+    assert_error(
+        &text,
+        Some("\"disconnect\""),
+        "faults[0].kind",
+        "a 'disconnect' fault needs the key 'target'",
+    );
+}
+
+#[test]
 fn a_node_in_two_partition_groups_is_rejected() {
     let text = format!(
         "{BASE}\n[[faults]]\nat = \"1s\"\nkind = \"partition\"\ngroups = [[0, 1], [1, 2]]\n"

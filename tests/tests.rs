@@ -6,6 +6,7 @@ mod determinism;
 mod edge_configs;
 mod findings;
 mod fuzz;
+mod lab_faults;
 mod linearizability;
 mod linearizability_in_run;
 mod network_model;

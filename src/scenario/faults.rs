@@ -71,6 +71,10 @@ pub enum FaultKind {
     OneWay,
     /// Restore all links.
     Heal,
+    /// Lab-style: cut `target` off from every node; disconnects accumulate.
+    Disconnect,
+    /// Lab-style: reconnect `target` to every connected node.
+    Connect,
     /// Crash `target`.
     Crash,
     /// Restart crashed `target`.
@@ -93,7 +97,7 @@ pub enum FaultKind {
 
 impl FaultKind {
     /// Every kind with a one-line description, for `faultline list`.
-    pub const ALL: [(FaultKind, &'static str, &'static str); 15] = [
+    pub const ALL: [(FaultKind, &'static str, &'static str); 17] = [
         (
             FaultKind::Partition,
             "partition",
@@ -119,7 +123,21 @@ impl FaultKind {
             "one_way",
             "cut links `from` -> `to` in that direction only",
         ),
-        (FaultKind::Heal, "heal", "restore every cut link"),
+        (
+            FaultKind::Heal,
+            "heal",
+            "restore every cut link; every node counts as connected again",
+        ),
+        (
+            FaultKind::Disconnect,
+            "disconnect",
+            "cut `target` off from every node without healing first: disconnects add up",
+        ),
+        (
+            FaultKind::Connect,
+            "connect",
+            "reconnect disconnected `target` to every node that is not disconnected",
+        ),
         (
             FaultKind::Crash,
             "crash",
@@ -177,8 +195,10 @@ impl FaultKind {
             Partition => (&["groups"], &["duration"]),
             PartitionHalves | Bridge => (&[], &["duration"]),
             Heal => (&[], &[]),
-            Isolate | Crash | Pause => (&["target"], &["duration"]),
-            Restart | Resume | ClockReset | DiskCorrupt | DiskLoseUnsynced => (&["target"], &[]),
+            Isolate | Disconnect | Crash | Pause => (&["target"], &["duration"]),
+            Restart | Resume | Connect | ClockReset | DiskCorrupt | DiskLoseUnsynced => {
+                (&["target"], &[])
+            }
             OneWay => (&["from", "to"], &["duration"]),
             ClockSkew => (&["target"], &["offset", "drift_ppm", "duration"]),
             DiskFailRead => (&["target"], &["count"]),
@@ -197,7 +217,7 @@ pub struct FaultSpec {
     /// Who it hits.
     #[serde(default)]
     pub target: Option<Spanned<TargetSpec>>,
-    /// Undo after this long (partition kinds, crash, pause, clock_skew).
+    /// Undo after this long (partition kinds, disconnect, crash, pause, clock_skew).
     #[serde(default)]
     pub duration: Option<Spanned<Duration>>,
     /// Groups for `partition`.
@@ -332,6 +352,8 @@ impl FaultSpec {
             FaultKind::Bridge => Fault::Bridge,
             FaultKind::Heal => Fault::Heal,
             FaultKind::Isolate => Fault::Isolate(target(&self.target)?),
+            FaultKind::Disconnect => Fault::Disconnect(target(&self.target)?),
+            FaultKind::Connect => Fault::Connect(target(&self.target)?),
             FaultKind::Crash => Fault::Crash(target(&self.target)?),
             FaultKind::Restart => Fault::Restart(target(&self.target)?),
             FaultKind::Pause => Fault::Pause(target(&self.target)?),

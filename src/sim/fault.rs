@@ -78,8 +78,15 @@ pub enum Fault {
         /// Receivers that stop hearing them.
         to: Target,
     },
-    /// Restore every cut link.
+    /// Restore every cut link (and mark every disconnected node connected again).
     Heal,
+    /// Lab-style disconnect: mark the target disconnected and cut every link
+    /// between it and every other node, both ways. Unlike `Isolate` it does not
+    /// heal first, so disconnects accumulate.
+    Disconnect(Target),
+    /// Undo a disconnect: mark the target connected and restore the links between
+    /// it and every node that is not disconnected.
+    Connect(Target),
     /// Crash: memory lost, timers cancelled, in-flight messages to it dropped,
     /// unsynced disk writes lost.
     Crash(Target),
@@ -126,6 +133,8 @@ impl Fault {
             Fault::Bridge => "bridge",
             Fault::OneWay { .. } => "one_way",
             Fault::Heal => "heal",
+            Fault::Disconnect(_) => "disconnect",
+            Fault::Connect(_) => "connect",
             Fault::Crash(_) => "crash",
             Fault::Restart(_) => "restart",
             Fault::Pause(_) => "pause",
@@ -148,12 +157,14 @@ impl Fault {
                 | Fault::Isolate(_)
                 | Fault::Bridge
                 | Fault::OneWay { .. }
+                | Fault::Disconnect(_)
         )
     }
 }
 
 /// A fault with an optional duration after which it is undone (partition → heal,
-/// crash → restart, pause → resume, clock skew → reset) on the same nodes it hit.
+/// disconnect → connect, crash → restart, pause → resume, clock skew → reset) on
+/// the same nodes it hit.
 #[derive(Clone, Debug, PartialEq, Eq, Hash)]
 pub struct TimedFault {
     /// The fault.

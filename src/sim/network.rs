@@ -414,6 +414,15 @@ impl Network {
         self.cut[from * self.nodes + to] = true;
     }
 
+    /// Restores the directed node link `from → to` (a no-op if it was not cut).
+    pub fn restore(&mut self, from: usize, to: usize) {
+        assert!(
+            from < self.nodes && to < self.nodes,
+            "partitions cut node links only"
+        );
+        self.cut[from * self.nodes + to] = false;
+    }
+
     /// Restores every cut link.
     pub fn heal(&mut self) {
         self.cut.fill(false);

@@ -73,6 +73,44 @@ impl<P: Protocol> World<P> {
         }
     }
 
+    /// Restores every link and forgets every lab-style disconnect: what `heal`,
+    /// `heal_all` and each fault that replaces the partition start with.
+    fn heal_links(&mut self) {
+        self.network.heal();
+        self.disconnected.fill(false);
+    }
+
+    /// Marks `ids` disconnected and cuts them off from every other node.
+    fn disconnect(&mut self, ids: &[usize]) {
+        for &id in ids {
+            debug_assert!(!self.disconnected[id]);
+            self.disconnected[id] = true;
+            for other in 0..self.node_count {
+                if other != id {
+                    self.network.cut(id, other);
+                    self.network.cut(other, id);
+                }
+            }
+        }
+    }
+
+    /// Marks `ids` connected and restores their links to every connected node
+    /// (including each other): a link passes iff both ends are connected.
+    fn connect(&mut self, ids: &[usize]) {
+        for &id in ids {
+            debug_assert!(self.disconnected[id]);
+            self.disconnected[id] = false;
+        }
+        for &id in ids {
+            for other in 0..self.node_count {
+                if other != id && !self.disconnected[other] {
+                    self.network.restore(id, other);
+                    self.network.restore(other, id);
+                }
+            }
+        }
+    }
+
     #[cold]
     #[inline(never)]
     pub(super) fn apply_fault(&mut self, timed: TimedFault) {
@@ -84,7 +122,7 @@ impl<P: Protocol> World<P> {
         let mut kind = EventKind::Partition;
         match &timed.fault {
             Fault::Partition { groups } => {
-                self.network.heal();
+                self.heal_links();
                 let group_of = |id: usize| groups.iter().position(|group| group.contains(&id));
                 for a in 0..self.node_count {
                     for b in 0..self.node_count {
@@ -101,7 +139,7 @@ impl<P: Protocol> World<P> {
                 undo = Some(Fault::Heal);
             }
             Fault::PartitionHalves => {
-                self.network.heal();
+                self.heal_links();
                 let order = self.shuffled(all.clone());
                 let (minority, majority) = order.split_at(self.node_count / 2);
                 self.cut_between(minority, majority);
@@ -114,14 +152,14 @@ impl<P: Protocol> World<P> {
             Fault::Isolate(target) => {
                 hit = self.resolve(target, all.clone());
                 let rest: Vec<usize> = all.iter().copied().filter(|id| !hit.contains(id)).collect();
-                self.network.heal();
+                self.heal_links();
                 let victims = hit.clone();
                 self.cut_between(&victims, &rest);
                 detail = format!("isolate {victims:?}");
                 undo = Some(Fault::Heal);
             }
             Fault::Bridge => {
-                self.network.heal();
+                self.heal_links();
                 let order = self.shuffled(all.clone());
                 if order.len() >= 3 {
                     let bridge = order[0];
@@ -140,7 +178,7 @@ impl<P: Protocol> World<P> {
             Fault::OneWay { from, to } => {
                 let senders = self.resolve(from, all.clone());
                 let receivers = self.resolve(to, all.clone());
-                self.network.heal();
+                self.heal_links();
                 for &a in &senders {
                     for &b in &receivers {
                         if a != b {
@@ -153,7 +191,24 @@ impl<P: Protocol> World<P> {
             }
             Fault::Heal => {
                 kind = EventKind::Heal;
-                self.network.heal();
+                self.heal_links();
+            }
+            Fault::Disconnect(target) => {
+                kind = EventKind::Disconnect;
+                let candidates: Vec<usize> = (0..self.node_count)
+                    .filter(|&id| !self.disconnected[id])
+                    .collect();
+                hit = self.resolve(target, candidates);
+                self.disconnect(&hit);
+                undo = Some(Fault::Connect(Target::Nodes(hit.clone())));
+            }
+            Fault::Connect(target) => {
+                kind = EventKind::Connect;
+                let candidates: Vec<usize> = (0..self.node_count)
+                    .filter(|&id| self.disconnected[id])
+                    .collect();
+                hit = self.resolve(target, candidates);
+                self.connect(&hit);
             }
             Fault::Crash(target) => {
                 kind = EventKind::Crash;
@@ -235,7 +290,7 @@ impl<P: Protocol> World<P> {
             }
             Fault::HealAll => {
                 kind = EventKind::LivenessStart;
-                self.network.heal();
+                self.heal_links();
                 self.workload_open = false;
                 for id in 0..self.node_count {
                     self.processes[id].clock.reset(self.now);

@@ -136,6 +136,9 @@ pub struct World<P: Protocol> {
     factory: NodeFactory<P>,
     dispatching: Option<(ProcessId, &'static str)>,
     faults_applied: u64,
+    /// Per node: cut off by a lab-style `disconnect` (cleared by `connect`, by
+    /// `heal` and by every fault that replaces the partition).
+    disconnected: Vec<bool>,
 }
 
 const NO_PROCESS: u64 = 0x0FFF_FFFF;
@@ -205,6 +208,7 @@ impl<P: Protocol> World<P> {
             factory,
             dispatching: None,
             faults_applied: 0,
+            disconnected: vec![false; config.nodes],
         }
     }
 
@@ -546,6 +550,11 @@ impl<P: Protocol> World<P> {
     /// Whether node `id` is frozen.
     pub fn is_paused(&self, id: usize) -> bool {
         self.processes[id].paused
+    }
+
+    /// Whether node `id` is disconnected by a lab-style `disconnect` fault.
+    pub fn is_disconnected(&self, id: usize) -> bool {
+        self.disconnected[id]
     }
 
     /// Node `id`'s status (role, term).
