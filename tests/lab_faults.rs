@@ -1,6 +1,7 @@
 //! The faults the MIT 6.824 Raft lab tester uses, on a small chatter protocol:
 //! lab-style `disconnect`/`connect` (a message passes iff both ends are
-//! connected).
+//! connected), labels that remember who a fault hit (`@label` targets), and the
+//! `follower` selector.
 
 use faultline::sim::time::{Duration, MILLISECOND};
 use faultline::sim::trace::{EventKind, MemorySink, SharedSink};
@@ -99,13 +100,7 @@ fn run_until(world: &mut World<Chat>, time: u64) {
 }
 
 fn at(world: &mut World<Chat>, ms: u64, fault: Fault) {
-    world.schedule_fault(
-        ms * MILLISECOND,
-        TimedFault {
-            fault,
-            duration: None,
-        },
-    );
+    world.schedule_fault(ms * MILLISECOND, TimedFault::new(fault));
 }
 
 /// The trace details of the faults of `kind` applied so far.
@@ -245,10 +240,7 @@ fn a_timed_disconnect_is_undone_by_connecting_the_same_nodes() {
     let (mut world, sink) = world(5, Some(2), 1);
     world.schedule_fault(
         10 * MILLISECOND,
-        TimedFault {
-            fault: Fault::Disconnect(Target::Leader),
-            duration: Some(20 * MILLISECOND),
-        },
+        TimedFault::new(Fault::Disconnect(Target::Leader)).lasting(20 * MILLISECOND),
     );
     at(&mut world, 15, Fault::Disconnect(Target::Nodes(vec![4])));
     run_until(&mut world, 29 * MILLISECOND);
@@ -291,4 +283,127 @@ fn selectors_pick_connected_nodes_to_disconnect_and_disconnected_ones_to_connect
     run_until(&mut world, 45 * MILLISECOND);
     assert_eq!(disconnected(&world), vec![3, 4]);
     assert_eq!(world.network().cut_links(), links_touching(5, &[3, 4]));
+}
+
+#[test]
+fn a_label_remembers_who_a_fault_hit_and_at_label_hits_them_again() {
+    let (mut world, sink) = world(5, Some(3), 1);
+    world.schedule_fault(
+        10 * MILLISECOND,
+        TimedFault::new(Fault::Disconnect(Target::Leader)).labelled("leader1"),
+    );
+    at(
+        &mut world,
+        20,
+        Fault::Crash(Target::Label("leader1".into())),
+    );
+    at(
+        &mut world,
+        30,
+        Fault::Restart(Target::Label("leader1".into())),
+    );
+    at(
+        &mut world,
+        40,
+        Fault::Connect(Target::Label("leader1".into())),
+    );
+    run_until(&mut world, 15 * MILLISECOND);
+    assert_eq!(world.label("leader1"), Some(&[3][..]));
+    run_until(&mut world, 25 * MILLISECOND);
+    assert!(!world.is_up(3));
+    run_until(&mut world, 45 * MILLISECOND);
+    assert!(world.is_up(3));
+    assert!(disconnected(&world).is_empty());
+    assert_eq!(
+        fault_details(&sink, EventKind::Disconnect),
+        vec!["disconnect [3] label leader1 = [3]"]
+    );
+    assert_eq!(fault_details(&sink, EventKind::Crash), vec!["crash [3]"]);
+}
+
+#[test]
+fn an_unset_label_hits_nobody_and_the_trace_says_so() {
+    let (mut world, sink) = world(5, Some(3), 1);
+    at(
+        &mut world,
+        10,
+        Fault::Crash(Target::Label("nobody_yet".into())),
+    );
+    run_until(&mut world, 20 * MILLISECOND);
+    assert!((0..5).all(|id| world.is_up(id)));
+    assert_eq!(world.label("nobody_yet"), None);
+    assert_eq!(
+        fault_details(&sink, EventKind::Crash),
+        vec!["crash [] @nobody_yet is unset: it names nobody"]
+    );
+}
+
+#[test]
+fn a_label_resolves_only_among_the_faults_candidates() {
+    let (mut world, sink) = world(5, None, 1);
+    world.set_label("pair", vec![4, 1, 4]);
+    assert_eq!(world.label("pair"), Some(&[1, 4][..]), "sorted, no repeats");
+    at(&mut world, 10, Fault::Crash(Target::Nodes(vec![1])));
+    at(&mut world, 20, Fault::Crash(Target::Label("pair".into())));
+    run_until(&mut world, 30 * MILLISECOND);
+    assert_eq!(
+        fault_details(&sink, EventKind::Crash),
+        vec!["crash [1]", "crash [4]"],
+        "1 was already down, so only 4 was a candidate"
+    );
+}
+
+#[test]
+fn a_labelled_fault_that_hits_nobody_stores_an_empty_label() {
+    let (mut world, _) = world(3, None, 1);
+    world.schedule_fault(
+        10 * MILLISECOND,
+        TimedFault::new(Fault::Disconnect(Target::Leader)).labelled("leader1"),
+    );
+    run_until(&mut world, 20 * MILLISECOND);
+    assert_eq!(world.label("leader1"), Some(&[][..]));
+}
+
+#[test]
+fn a_labelled_one_way_cut_remembers_its_senders() {
+    let (mut world, _) = world(4, None, 1);
+    world.schedule_fault(
+        10 * MILLISECOND,
+        TimedFault::new(Fault::OneWay {
+            from: Target::Nodes(vec![2]),
+            to: Target::Nodes(vec![0, 1]),
+        })
+        .labelled("talker"),
+    );
+    run_until(&mut world, 20 * MILLISECOND);
+    assert_eq!(world.label("talker"), Some(&[2][..]));
+}
+
+/// With 4 nodes, node 1 leader and node 3 crashed: who `disconnect follower`
+/// hits under `seed`, and the trace hash.
+fn follower_disconnected(seed: u64) -> (Vec<usize>, u64) {
+    let (mut world, _) = world(4, Some(1), seed);
+    at(&mut world, 10, Fault::Crash(Target::Nodes(vec![3])));
+    at(&mut world, 20, Fault::Disconnect(Target::Follower));
+    run_until(&mut world, 30 * MILLISECOND);
+    (disconnected(&world), world.trace_hash())
+}
+
+#[test]
+fn the_follower_selector_never_picks_the_leader_or_a_crashed_node() {
+    let mut picked = std::collections::BTreeSet::new();
+    for seed in 0..40 {
+        let (hit, hash) = follower_disconnected(seed);
+        assert!(
+            hit == vec![0] || hit == vec![2],
+            "seed {seed}: picked {hit:?}"
+        );
+        assert_eq!(
+            follower_disconnected(seed),
+            (hit.clone(), hash),
+            "seed {seed}"
+        );
+        picked.insert(hit[0]);
+    }
+    assert_eq!(picked.len(), 2, "both followers get picked over 40 seeds");
 }

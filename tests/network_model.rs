@@ -142,13 +142,7 @@ fn run_until(world: &mut World<Probe>, time: u64) {
 }
 
 fn fault(world: &mut World<Probe>, at: u64, fault: Fault) {
-    world.schedule_fault(
-        at,
-        TimedFault {
-            fault,
-            duration: None,
-        },
-    );
+    world.schedule_fault(at, TimedFault::new(fault));
 }
 
 fn constant(ms: u64) -> NetworkConfig {

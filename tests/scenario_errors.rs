@@ -219,7 +219,7 @@ fn a_connect_takes_no_duration_and_a_disconnect_needs_a_target() {
         &text,
         Some("duration = \"1s\""),
         "faults[0].duration",
-        "'duration' does not apply to a 'connect' fault (it takes: at, kind, target)",
+        "'duration' does not apply to a 'connect' fault (it takes: at, kind, target, label)",
     );
     let text = format!("{BASE}\n[[faults]]\nat = \"1s\"\nkind = \"disconnect\"\n");
     assert_error(
@@ -228,6 +228,77 @@ fn a_connect_takes_no_duration_and_a_disconnect_needs_a_target() {
         "faults[0].kind",
         "a 'disconnect' fault needs the key 'target'",
     );
+}
+
+fn fault(lines: &str) -> String {
+    format!("{BASE}\n[[faults]]\nat = \"1s\"\n{lines}\n")
+}
+
+#[test]
+fn an_at_sign_alone_is_not_a_label() {
+    let text = fault("kind = \"crash\"\ntarget = \"@\"");
+    assert_error(
+        &text,
+        Some("\"@\""),
+        "faults[0].target",
+        "'@' must be followed by a label name, such as \"@leader1\"",
+    );
+}
+
+#[test]
+fn a_label_name_with_other_characters_is_rejected_in_targets_and_labels() {
+    let text = fault("kind = \"crash\"\ntarget = \"@Leader-1\"");
+    assert_error(
+        &text,
+        Some("@Leader-1"),
+        "faults[0].target",
+        "label \"Leader-1\" may use only lowercase letters a-z, digits 0-9 and '_'",
+    );
+    let text = fault("kind = \"crash\"\ntarget = \"leader\"\nlabel = \"old leader\"");
+    assert_error(
+        &text,
+        Some("\"old leader\""),
+        "faults[0].label",
+        "label \"old leader\" may use only lowercase letters a-z, digits 0-9 and '_'",
+    );
+    let text = fault("kind = \"crash\"\ntarget = \"leader\"\nlabel = \"\"");
+    assert_error(
+        &text,
+        Some("label"),
+        "faults[0].label",
+        "expected a label name such as \"leader1\"",
+    );
+}
+
+#[test]
+fn a_label_on_a_fault_without_a_target_is_rejected() {
+    let text = fault("kind = \"heal\"\nlabel = \"x\"");
+    assert_error(
+        &text,
+        Some("label"),
+        "faults[0].label",
+        "'label' does not apply to a 'heal' fault (it takes: at, kind, no other keys)",
+    );
+    let text = fault("kind = \"partition_halves\"\nlabel = \"x\"");
+    assert_error(
+        &text,
+        Some("label"),
+        "faults[0].label",
+        "'label' does not apply to a 'partition_halves' fault",
+    );
+}
+
+#[test]
+fn labels_selectors_and_at_references_to_labels_set_later_are_accepted() {
+    // A label nobody sets is not an error: a driver may set it during the run.
+    let text = format!(
+        "{}\n[[faults]]\nat = \"1500ms\"\nkind = \"connect\"\ntarget = \"@gone\"\n",
+        fault(
+            "kind = \"disconnect\"\ntarget = \"follower\"\nlabel = \"gone_2\"\nduration = \"100ms\""
+        )
+    );
+    let file = ScenarioFile::from_text("ok.toml", text).unwrap();
+    validate_file(&file).unwrap();
 }
 
 #[test]
@@ -250,7 +321,7 @@ fn an_unknown_target_selector_lists_the_selectors() {
         &text,
         Some("leaderr"),
         "faults[0].target",
-        "leader, random, minority, majority, all",
+        "\"@label\", or one of leader, follower, random, minority, majority, all",
     );
 }
 

@@ -143,13 +143,7 @@ pub fn run_scenario<S: ProtocolSpec>(
         }
         swarm = Some(draw);
     }
-    world.schedule_fault(
-        fault_end,
-        TimedFault {
-            fault: Fault::HealAll,
-            duration: None,
-        },
-    );
+    world.schedule_fault(fault_end, TimedFault::new(Fault::HealAll));
 
     let mut checkers = S::checkers(scenario);
     let mut violations: Vec<Violation> = Vec::new();

@@ -2,14 +2,14 @@
 //! random `[nemesis]`.
 
 use super::error::{ScenarioError, Source};
-use crate::sim::fault::{Fault, Target, TimedFault};
+use crate::sim::fault::{Fault, Target, TimedFault, is_label_name};
 use crate::sim::time::{Duration, SignedDuration};
 use serde::de::{self, Deserializer, SeqAccess, Visitor};
 use serde::{Deserialize, Serialize};
 use std::fmt;
 use toml::Spanned;
 
-/// Who a fault hits, as written: `2`, `[0, 1]` or a selector string.
+/// Who a fault hits, as written: `2`, `[0, 1]`, a selector string or `"@label"`.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct TargetSpec(pub Target);
 
@@ -21,7 +21,7 @@ impl<'de> Deserialize<'de> for TargetSpec {
             fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
                 write!(
                     f,
-                    "a node id, a list of node ids, or one of {}",
+                    "a node id, a list of node ids, \"@label\", or one of {}",
                     Target::SELECTORS.join(", ")
                 )
             }
@@ -31,9 +31,18 @@ impl<'de> Deserialize<'de> for TargetSpec {
                     .map_err(|_| E::custom(format!("expected a node id (>= 0), got {id}")))
             }
             fn visit_str<E: de::Error>(self, name: &str) -> Result<TargetSpec, E> {
+                if let Some(label) = name.strip_prefix('@') {
+                    if label.is_empty() {
+                        return Err(E::custom(
+                            "'@' must be followed by a label name, such as \"@leader1\"",
+                        ));
+                    }
+                    check_label_name(label).map_err(E::custom)?;
+                    return Ok(TargetSpec(Target::Label(label.to_string())));
+                }
                 Target::from_selector(name).map(TargetSpec).ok_or_else(|| {
                     E::custom(format!(
-                        "unknown target \"{name}\"; expected a node id, a list of node ids, or one of {}",
+                        "unknown target \"{name}\"; expected a node id, a list of node ids, \"@label\", or one of {}",
                         Target::SELECTORS.join(", ")
                     ))
                 })
@@ -52,6 +61,19 @@ impl<'de> Deserialize<'de> for TargetSpec {
             }
         }
         deserializer.deserialize_any(TargetVisitor)
+    }
+}
+
+/// Checks a label name (without the `@`); the message says what is allowed.
+fn check_label_name(name: &str) -> Result<(), String> {
+    if name.is_empty() {
+        Err("expected a label name such as \"leader1\"".into())
+    } else if !is_label_name(name) {
+        Err(format!(
+            "label \"{name}\" may use only lowercase letters a-z, digits 0-9 and '_'"
+        ))
+    } else {
+        Ok(())
     }
 }
 
@@ -195,13 +217,13 @@ impl FaultKind {
             Partition => (&["groups"], &["duration"]),
             PartitionHalves | Bridge => (&[], &["duration"]),
             Heal => (&[], &[]),
-            Isolate | Disconnect | Crash | Pause => (&["target"], &["duration"]),
+            Isolate | Disconnect | Crash | Pause => (&["target"], &["duration", "label"]),
             Restart | Resume | Connect | ClockReset | DiskCorrupt | DiskLoseUnsynced => {
-                (&["target"], &[])
+                (&["target"], &["label"])
             }
-            OneWay => (&["from", "to"], &["duration"]),
-            ClockSkew => (&["target"], &["offset", "drift_ppm", "duration"]),
-            DiskFailRead => (&["target"], &["count"]),
+            OneWay => (&["from", "to"], &["duration", "label"]),
+            ClockSkew => (&["target"], &["offset", "drift_ppm", "duration", "label"]),
+            DiskFailRead => (&["target"], &["count", "label"]),
         }
     }
 }
@@ -238,6 +260,10 @@ pub struct FaultSpec {
     /// Reads to fail for `disk_fail_read`. Default 1.
     #[serde(default)]
     pub count: Option<Spanned<u32>>,
+    /// Remember the nodes the fault hits under this name (faults with a `target`,
+    /// or `from` for `one_way`); later targets `"@name"` hit them. Default none.
+    #[serde(default)]
+    pub label: Option<Spanned<String>>,
 }
 
 impl FaultSpec {
@@ -256,6 +282,7 @@ impl FaultSpec {
         add("offset", self.offset.as_ref().map(Spanned::span));
         add("drift_ppm", self.drift_ppm.as_ref().map(Spanned::span));
         add("count", self.count.as_ref().map(Spanned::span));
+        add("label", self.label.as_ref().map(Spanned::span));
         keys
     }
 
@@ -412,7 +439,22 @@ impl FaultSpec {
                 "expected a positive duration (omit 'duration' for a permanent fault)",
             ));
         }
-        Ok((self.at.get_ref().0, TimedFault { fault, duration }))
+        let label = match &self.label {
+            Some(label) => {
+                check_label_name(label.get_ref())
+                    .map_err(|message| source.error_at(label.span(), message))?;
+                Some(label.get_ref().clone())
+            }
+            None => None,
+        };
+        Ok((
+            self.at.get_ref().0,
+            TimedFault {
+                fault,
+                duration,
+                label,
+            },
+        ))
     }
 }
 

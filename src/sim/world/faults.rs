@@ -17,6 +17,16 @@ impl<P: Protocol> World<P> {
         ids
     }
 
+    /// One of `candidates` drawn from the fault stream; no draw when there are none.
+    fn pick_one(&mut self, candidates: &[usize]) -> Vec<usize> {
+        if candidates.is_empty() {
+            Vec::new()
+        } else {
+            let pick = self.fault_rng.gen_range(0..candidates.len());
+            vec![candidates[pick]]
+        }
+    }
+
     /// Resolves a target to node ids among `candidates` (in increasing order).
     fn resolve(&mut self, target: &Target, candidates: Vec<usize>) -> Vec<usize> {
         let mut chosen = match target {
@@ -35,14 +45,22 @@ impl<P: Protocol> World<P> {
                     .max_by_key(|&id| (self.nodes[id].status().term, std::cmp::Reverse(id)));
                 leader.into_iter().collect()
             }
-            Target::Random => {
-                if candidates.is_empty() {
-                    Vec::new()
-                } else {
-                    let pick = self.fault_rng.gen_range(0..candidates.len());
-                    vec![candidates[pick]]
-                }
+            Target::Random => self.pick_one(&candidates),
+            Target::Follower => {
+                let followers: Vec<usize> = candidates
+                    .into_iter()
+                    .filter(|&id| {
+                        self.processes[id].up && self.nodes[id].status().role != Role::Leader
+                    })
+                    .collect();
+                self.pick_one(&followers)
             }
+            Target::Label(name) => self.labels.get(name).map_or(Vec::new(), |ids| {
+                ids.iter()
+                    .copied()
+                    .filter(|id| candidates.contains(id))
+                    .collect()
+            }),
             Target::Minority | Target::Majority => {
                 let size = selector_size(target, self.node_count).min(candidates.len());
                 let mut picked = self.shuffled(candidates);
@@ -120,6 +138,18 @@ impl<P: Protocol> World<P> {
         let mut hit: Vec<usize> = Vec::new();
         let mut detail = String::new();
         let mut kind = EventKind::Partition;
+        // Labels the fault refers to but nobody set: it hits nobody through them.
+        let unset: Vec<String> = timed
+            .fault
+            .targets()
+            .into_iter()
+            .filter_map(|target| match target {
+                Target::Label(name) if !self.labels.contains_key(name) => Some(name.clone()),
+                _ => None,
+            })
+            .collect();
+        // What a label on this fault stores: the nodes hit (for one_way, the senders).
+        let mut labelled: Option<Vec<usize>> = None;
         match &timed.fault {
             Fault::Partition { groups } => {
                 self.heal_links();
@@ -178,6 +208,7 @@ impl<P: Protocol> World<P> {
             Fault::OneWay { from, to } => {
                 let senders = self.resolve(from, all.clone());
                 let receivers = self.resolve(to, all.clone());
+                labelled = Some(senders.clone());
                 self.heal_links();
                 for &a in &senders {
                     for &b in &receivers {
@@ -298,6 +329,14 @@ impl<P: Protocol> World<P> {
                 hit = self.nodes_where(|state| !state.up || state.paused);
             }
         }
+        for name in &unset {
+            push_detail(&mut detail, format!("@{name} is unset: it names nobody"));
+        }
+        if let Some(name) = &timed.label {
+            let ids = labelled.unwrap_or_else(|| hit.clone());
+            push_detail(&mut detail, format!("label {name} = {ids:?}"));
+            self.set_label(name, ids);
+        }
         let targets_hash = StableHasher::hash_of(&(timed.fault.name(), &hit, &detail));
         let name = timed.fault.name();
         self.trace(kind, NO_PROCESS, NO_PROCESS, targets_hash, || {
@@ -325,13 +364,7 @@ impl<P: Protocol> World<P> {
         }
         if let (Some(duration), Some(undo)) = (timed.duration, undo) {
             let at = self.now + duration;
-            self.schedule_fault(
-                at,
-                TimedFault {
-                    fault: undo,
-                    duration: None,
-                },
-            );
+            self.schedule_fault(at, TimedFault::new(undo));
         }
     }
 
@@ -360,4 +393,12 @@ impl<P: Protocol> World<P> {
             self.push(self.now, payload);
         }
     }
+}
+
+/// Appends `more` to a trace detail, separated by a space.
+fn push_detail(detail: &mut String, more: String) {
+    if !detail.is_empty() {
+        detail.push(' ');
+    }
+    detail.push_str(&more);
 }

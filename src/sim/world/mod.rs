@@ -139,6 +139,8 @@ pub struct World<P: Protocol> {
     /// Per node: cut off by a lab-style `disconnect` (cleared by `connect`, by
     /// `heal` and by every fault that replaces the partition).
     disconnected: Vec<bool>,
+    /// Node ids remembered under a name: by faults with a `label`, and by drivers.
+    labels: BTreeMap<String, Vec<usize>>,
 }
 
 const NO_PROCESS: u64 = 0x0FFF_FFFF;
@@ -209,6 +211,7 @@ impl<P: Protocol> World<P> {
             dispatching: None,
             faults_applied: 0,
             disconnected: vec![false; config.nodes],
+            labels: BTreeMap::new(),
         }
     }
 
@@ -555,6 +558,24 @@ impl<P: Protocol> World<P> {
     /// Whether node `id` is disconnected by a lab-style `disconnect` fault.
     pub fn is_disconnected(&self, id: usize) -> bool {
         self.disconnected[id]
+    }
+
+    /// The node ids stored under `name` (by a fault with that `label`, or by
+    /// [`World::set_label`]), or `None` if the label was never set.
+    pub fn label(&self, name: &str) -> Option<&[usize]> {
+        self.labels.get(name).map(Vec::as_slice)
+    }
+
+    /// Stores `ids` under `name`, replacing what it held; faults targeting
+    /// `@name` hit them from now on. Ids are kept sorted and without repeats.
+    pub fn set_label(&mut self, name: &str, mut ids: Vec<usize>) {
+        assert!(
+            ids.iter().all(|&id| id < self.node_count),
+            "label {name}: {ids:?} names a node that does not exist"
+        );
+        ids.sort_unstable();
+        ids.dedup();
+        self.labels.insert(name.to_string(), ids);
     }
 
     /// Node `id`'s status (role, term).
