@@ -128,6 +128,19 @@ fn a_uniform_latency_with_min_above_max_is_rejected() {
 }
 
 #[test]
+fn a_key_missing_from_an_inline_table_is_named_under_that_table() {
+    let text = format!(
+        "{BASE}\n[network]\nfifo = true\nlatency = {{ distribution = \"uniform\", min = \"1ms\" }}\n"
+    );
+    assert_error(
+        &text,
+        Some("latency ="),
+        "network.latency.max",
+        "missing field `max`",
+    );
+}
+
+#[test]
 fn an_unknown_latency_distribution_lists_the_known_ones() {
     let text =
         format!("{BASE}\n[network]\nlatency = {{ distribution = \"gaussian\", mean = \"1ms\" }}\n");
