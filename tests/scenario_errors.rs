@@ -128,6 +128,44 @@ fn a_uniform_latency_with_min_above_max_is_rejected() {
 }
 
 #[test]
+fn a_long_delay_needs_a_probability_in_range_and_min_at_most_max() {
+    let text = format!(
+        "{BASE}\n[network]\nlong_delay = {{ probability = 1.5, min = \"200ms\", max = \"2200ms\" }}\n"
+    );
+    assert_error(
+        &text,
+        Some("long_delay"),
+        "network.long_delay.probability",
+        "expected a probability in [0, 1], got 1.5",
+    );
+    let text = format!(
+        "{BASE}\n[network]\nlong_delay = {{ probability = 0.67, min = \"3s\", max = \"2200ms\" }}\n"
+    );
+    assert_error(
+        &text,
+        Some("long_delay"),
+        "network.long_delay",
+        "long_delay needs min <= max, got min = 3s, max = 2.2s",
+    );
+    let text = format!(
+        "{BASE}\n[network]\nlong_delay = {{ probability = 0.67, min = \"1s\", max = \"2m\" }}\n"
+    );
+    assert_error(
+        &text,
+        Some("long_delay"),
+        "network.long_delay",
+        "long_delay max must be at most",
+    );
+    let text = format!("{BASE}\n[network]\nlong_delay = {{ probability = 0.67, min = \"1s\" }}\n");
+    assert_error(
+        &text,
+        Some("long_delay"),
+        "network.long_delay.max",
+        "missing field `max`",
+    );
+}
+
+#[test]
 fn a_key_missing_from_an_inline_table_is_named_under_that_table() {
     let text = format!(
         "{BASE}\n[network]\nfifo = true\nlatency = {{ distribution = \"uniform\", min = \"1ms\" }}\n"

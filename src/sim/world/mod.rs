@@ -16,7 +16,7 @@ pub use super::clock::Clock;
 use super::disk::{Disk, DiskConfig};
 use super::fault::TimedFault;
 use super::history::{EventType, HistoryEvent};
-use super::network::{DropReason, Network, NetworkConfig, Route};
+use super::network::{DropReason, LongDelay, Network, NetworkConfig, Route};
 use super::protocol::{Client, Ctx, Effect, Node, ProcessId, Protocol, Status};
 use super::queue::EventQueue;
 use super::rng::{self, Rng, between};
@@ -237,6 +237,13 @@ impl<P: Protocol> World<P> {
     pub fn set_loss(&mut self, drop_probability: f64, duplicate_probability: f64) {
         self.network
             .set_loss(drop_probability, duplicate_probability);
+    }
+
+    /// Switches long reordering on (or off with `None`) from now on, as the lab
+    /// tester does midway through TestFigure8Unreliable. Messages already in
+    /// flight keep their delivery times.
+    pub fn set_long_delay(&mut self, long_delay: Option<LongDelay>) {
+        self.network.set_long_delay(long_delay);
     }
 
     #[inline]
