@@ -3,6 +3,7 @@
 mod check_history_cli;
 mod cli;
 mod determinism;
+mod driver;
 mod edge_configs;
 mod findings;
 mod fuzz;

@@ -131,7 +131,7 @@ impl<P: Protocol> World<P> {
 
     #[cold]
     #[inline(never)]
-    pub(super) fn apply_fault(&mut self, timed: TimedFault) {
+    pub(super) fn apply_fault(&mut self, timed: TimedFault) -> Vec<usize> {
         self.faults_applied += 1;
         let all: Vec<usize> = (0..self.node_count).collect();
         let mut undo: Option<Fault> = None;
@@ -332,10 +332,10 @@ impl<P: Protocol> World<P> {
         for name in &unset {
             push_detail(&mut detail, format!("@{name} is unset: it names nobody"));
         }
+        let labelled = labelled.unwrap_or_else(|| hit.clone());
         if let Some(name) = &timed.label {
-            let ids = labelled.unwrap_or_else(|| hit.clone());
-            push_detail(&mut detail, format!("label {name} = {ids:?}"));
-            self.set_label(name, ids);
+            push_detail(&mut detail, format!("label {name} = {labelled:?}"));
+            self.set_label(name, labelled.clone());
         }
         let targets_hash = StableHasher::hash_of(&(timed.fault.name(), &hit, &detail));
         let name = timed.fault.name();
@@ -366,6 +366,7 @@ impl<P: Protocol> World<P> {
             let at = self.now + duration;
             self.schedule_fault(at, TimedFault::new(undo));
         }
+        labelled
     }
 
     fn crash(&mut self, id: ProcessId) {

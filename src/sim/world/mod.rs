@@ -239,6 +239,55 @@ impl<P: Protocol> World<P> {
             .set_loss(drop_probability, duplicate_probability);
     }
 
+    /// Applies `fault` now, exactly as if it had been scheduled for this moment:
+    /// traced and hashed the same way, its undo scheduled after its duration, its
+    /// label stored. For drivers (an omniscient test program) that disconnect,
+    /// crash or restart nodes as they go. Returns the nodes it hit (for
+    /// `one_way`, the senders) — what a label on it stores.
+    pub fn apply_fault_now(&mut self, fault: TimedFault) -> Vec<usize> {
+        assert!(
+            self.dispatching.is_none(),
+            "apply_fault_now called from inside a handler"
+        );
+        self.apply_fault(fault)
+    }
+
+    /// Sends `msg` from process `from` to process `to` now, exactly as if `from`'s
+    /// handler had issued `ctx.send(to, msg)`: the same network judgment (cut
+    /// links, loss, latency, duplication), tracing and hashing. For drivers that
+    /// play a client or a peer, as the lab tester calls `Start` on a server.
+    pub fn inject(&mut self, from: ProcessId, to: ProcessId, msg: P::Msg) {
+        let processes = self.node_count + self.client_count;
+        assert!(
+            from < processes && to < processes,
+            "inject {from} -> {to}: there are only {processes} processes"
+        );
+        assert!(
+            self.dispatching.is_none(),
+            "inject called from inside a handler"
+        );
+        self.carry_out(from, Effect::Send { to, msg });
+    }
+
+    /// Moves the clock forward to true time `time` without running anything, so
+    /// a driver woken at `time` sees `now() == time`. Never moves it back (an
+    /// earlier `time` is a no-op).
+    ///
+    /// # Panics
+    /// If an event is queued before `time`: it would be skipped.
+    pub fn advance_to(&mut self, time: u64) {
+        if time <= self.now {
+            return;
+        }
+        if let Some(next) = self.queue.peek_time() {
+            assert!(
+                next >= time,
+                "advance_to({time}) would skip an event queued at {next}"
+            );
+        }
+        self.now = time;
+    }
+
     /// Switches long reordering on (or off with `None`) from now on, as the lab
     /// tester does midway through TestFigure8Unreliable. Messages already in
     /// flight keep their delivery times.
