@@ -4,10 +4,11 @@
 //! Every message gets its own latency drawn from the link's distribution, so
 //! reordering arises naturally; `fifo = true` forbids it per (sender, receiver)
 //! pair. `long_delay` adds the MIT 6.824 lab's "long reordering": a fraction of
-//! messages is held back by an extra delay of hundreds of milliseconds. A message is judged twice: at send time (a cut link or a random drop loses
-//! it) and again at delivery time (a link cut while the message was in flight loses
-//! it too). Partitions cut links between server nodes; clients keep reaching every
-//! node, as Jepsen clients do.
+//! messages is held back by an extra delay of hundreds of milliseconds. A message
+//! is judged twice: at send time (a cut link or a random drop loses it) and again
+//! at delivery time (a link cut while the message was in flight loses it too).
+//! Partitions cut links between server nodes; clients keep reaching every node, as
+//! Jepsen clients do.
 
 use super::rng::{Rng, between, chance, open_unit};
 use super::time::Duration;

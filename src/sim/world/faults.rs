@@ -1,6 +1,8 @@
 //! Applying faults to the world: resolving targets (selectors draw from the fault
-//! stream only), cutting links, crashing, restarting, pausing and resuming nodes,
-//! skewing clocks and damaging disks — and scheduling each fault's undo.
+//! stream only; `@label` targets read the labels earlier faults stored), cutting
+//! links, lab-style disconnecting and connecting, crashing, restarting, pausing and
+//! resuming nodes, skewing clocks and damaging disks — and scheduling each fault's
+//! undo.
 
 use super::{Action, NO_PROCESS, ProcessState, World};
 use crate::sim::fault::{Fault, Target, TimedFault, selector_size};

@@ -7,6 +7,11 @@
 //! concerns, and carries out the effects the handler issued. Every event is folded
 //! into the trace hash as it happens.
 //!
+//! Between steps, a test driver may act on the world through a few narrow doors —
+//! `inject` (a send, as if a process had issued it), `apply_fault_now`,
+//! `advance_to`, `set_label`, `set_long_delay` — each going through the same
+//! traced, hashed paths as the events themselves.
+//!
 //! The world is plain data and `Clone`: a snapshot is a clone. Protocol types are
 //! generic parameters, so the hot path has no dynamic dispatch.
 
