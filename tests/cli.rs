@@ -200,6 +200,7 @@ fn the_shipped_broadcast_scenarios_show_every_fault_kind() {
         "broadcast_partitions.toml",
         "broadcast_crashes.toml",
         "broadcast_nemesis.toml",
+        "broadcast_disconnects.toml",
     ] {
         text.push_str(&std::fs::read_to_string(dir.join(name)).unwrap());
     }

@@ -3,8 +3,8 @@
 
 use faultline::sim::time::{Duration, MICROSECOND, MILLISECOND, SECOND};
 use faultline::sim::{
-    Client, Ctx, Fault, Latency, NetworkConfig, Node, Probability, ProcessId, Protocol, Target,
-    TimedFault, World, WorldConfig,
+    Client, Ctx, Fault, Latency, LongDelay, NetworkConfig, Node, Probability, ProcessId, Protocol,
+    Target, TimedFault, World, WorldConfig,
 };
 use std::rc::Rc;
 
@@ -142,13 +142,7 @@ fn run_until(world: &mut World<Probe>, time: u64) {
 }
 
 fn fault(world: &mut World<Probe>, at: u64, fault: Fault) {
-    world.schedule_fault(
-        at,
-        TimedFault {
-            fault,
-            duration: None,
-        },
-    );
+    world.schedule_fault(at, TimedFault::new(fault));
 }
 
 fn constant(ms: u64) -> NetworkConfig {
@@ -643,4 +637,105 @@ fn a_cloned_world_is_a_snapshot_that_runs_on_identically() {
     assert_eq!(world.trace_hash(), branch.trace_hash());
     assert_eq!(world.events(), branch.events());
     assert_eq!(world.node(2).received, branch.node(2).received);
+}
+
+fn long_delay(probability: f64) -> LongDelay {
+    LongDelay {
+        probability: Probability(probability),
+        min: Duration::from_millis(200),
+        max: Duration::from_millis(2200),
+    }
+}
+
+#[test]
+fn long_delays_hold_back_the_configured_share_of_messages_uniformly() {
+    let network = NetworkConfig {
+        long_delay: Some(long_delay(0.67)),
+        ..constant(1)
+    };
+    let mut world = world(
+        2,
+        network,
+        Plan {
+            stream_every: 10 * MICROSECOND,
+            ..Plan::default()
+        },
+    );
+    // Stop sending at 1.2 s (a crash cancels node 0's ticks) and let every
+    // held-back message land.
+    fault(
+        &mut world,
+        1200 * MILLISECOND,
+        Fault::Crash(Target::Nodes(vec![0])),
+    );
+    run_until(&mut world, 3500 * MILLISECOND);
+    let stats = world.network();
+    let received = &world.node(1).received;
+    assert!(
+        received.len() >= 100_000,
+        "only {} messages",
+        received.len()
+    );
+    assert_eq!(received.len() as u64, stats.sent, "every message arrived");
+    let extras: Vec<u64> = received
+        .iter()
+        .map(|(_, sent, at)| at - sent - MILLISECOND)
+        .filter(|&extra| extra > 0)
+        .collect();
+    assert_eq!(extras.len() as u64, stats.long_delayed);
+    let rate = extras.len() as f64 / received.len() as f64;
+    assert!((rate - 0.67).abs() < 0.01, "held back {rate}");
+    assert!(
+        extras
+            .iter()
+            .all(|extra| (200 * MILLISECOND..=2200 * MILLISECOND).contains(extra)),
+        "an extra delay outside [200ms, 2200ms]"
+    );
+    let mean = extras.iter().map(|&extra| extra as f64).sum::<f64>() / extras.len() as f64;
+    assert!(
+        (mean / (1200 * MILLISECOND) as f64 - 1.0).abs() < 0.02,
+        "mean extra delay {mean} ns"
+    );
+    let reordered = received
+        .windows(2)
+        .filter(|pair| pair[1].1 < pair[0].1)
+        .count();
+    assert!(reordered > 10_000, "long delays reorder, got {reordered}");
+}
+
+#[test]
+fn long_delays_switched_on_mid_run_only_hold_later_messages() {
+    let plan = Plan {
+        stream_every: 100 * MICROSECOND,
+        ..Plan::default()
+    };
+    let mut world = world(2, constant(1), plan);
+    run_until(&mut world, 500 * MILLISECOND);
+    assert_eq!(world.network().long_delayed, 0);
+    world.set_long_delay(Some(long_delay(1.0)));
+    run_until(&mut world, SECOND);
+    world.set_long_delay(None);
+    run_until(&mut world, 4 * SECOND);
+    let latencies = |from: u64, to: u64| -> Vec<u64> {
+        world
+            .node(1)
+            .received
+            .iter()
+            .filter(|(_, sent, _)| (from..to).contains(sent))
+            .map(|(_, sent, at)| at - sent)
+            .collect()
+    };
+    assert!(
+        latencies(0, 500 * MILLISECOND)
+            .iter()
+            .all(|&l| l == MILLISECOND)
+    );
+    let held = latencies(500 * MILLISECOND + 1, SECOND);
+    assert!(!held.is_empty());
+    assert!(held.iter().all(|&l| l >= 201 * MILLISECOND), "all held");
+    assert!(
+        latencies(SECOND + 1, 3 * SECOND)
+            .iter()
+            .all(|&l| l == MILLISECOND)
+    );
 }

@@ -128,6 +128,57 @@ fn a_uniform_latency_with_min_above_max_is_rejected() {
 }
 
 #[test]
+fn a_long_delay_needs_a_probability_in_range_and_min_at_most_max() {
+    let text = format!(
+        "{BASE}\n[network]\nlong_delay = {{ probability = 1.5, min = \"200ms\", max = \"2200ms\" }}\n"
+    );
+    assert_error(
+        &text,
+        Some("long_delay"),
+        "network.long_delay.probability",
+        "expected a probability in [0, 1], got 1.5",
+    );
+    let text = format!(
+        "{BASE}\n[network]\nlong_delay = {{ probability = 0.67, min = \"3s\", max = \"2200ms\" }}\n"
+    );
+    assert_error(
+        &text,
+        Some("long_delay"),
+        "network.long_delay",
+        "long_delay needs min <= max, got min = 3s, max = 2.2s",
+    );
+    let text = format!(
+        "{BASE}\n[network]\nlong_delay = {{ probability = 0.67, min = \"1s\", max = \"2m\" }}\n"
+    );
+    assert_error(
+        &text,
+        Some("long_delay"),
+        "network.long_delay",
+        "long_delay max must be at most",
+    );
+    let text = format!("{BASE}\n[network]\nlong_delay = {{ probability = 0.67, min = \"1s\" }}\n");
+    assert_error(
+        &text,
+        Some("long_delay"),
+        "network.long_delay.max",
+        "missing field `max`",
+    );
+}
+
+#[test]
+fn a_key_missing_from_an_inline_table_is_named_under_that_table() {
+    let text = format!(
+        "{BASE}\n[network]\nfifo = true\nlatency = {{ distribution = \"uniform\", min = \"1ms\" }}\n"
+    );
+    assert_error(
+        &text,
+        Some("latency ="),
+        "network.latency.max",
+        "missing field `max`",
+    );
+}
+
+#[test]
 fn an_unknown_latency_distribution_lists_the_known_ones() {
     let text =
         format!("{BASE}\n[network]\nlatency = {{ distribution = \"gaussian\", mean = \"1ms\" }}\n");
@@ -211,6 +262,97 @@ fn a_key_that_does_not_apply_to_the_fault_kind_is_rejected() {
 }
 
 #[test]
+fn a_connect_takes_no_duration_and_a_disconnect_needs_a_target() {
+    let text = format!(
+        "{BASE}\n[[faults]]\nat = \"1s\"\nkind = \"connect\"\ntarget = \"all\"\nduration = \"1s\"\n"
+    );
+    assert_error(
+        &text,
+        Some("duration = \"1s\""),
+        "faults[0].duration",
+        "'duration' does not apply to a 'connect' fault (it takes: at, kind, target, label)",
+    );
+    let text = format!("{BASE}\n[[faults]]\nat = \"1s\"\nkind = \"disconnect\"\n");
+    assert_error(
+        &text,
+        Some("\"disconnect\""),
+        "faults[0].kind",
+        "a 'disconnect' fault needs the key 'target'",
+    );
+}
+
+fn fault(lines: &str) -> String {
+    format!("{BASE}\n[[faults]]\nat = \"1s\"\n{lines}\n")
+}
+
+#[test]
+fn an_at_sign_alone_is_not_a_label() {
+    let text = fault("kind = \"crash\"\ntarget = \"@\"");
+    assert_error(
+        &text,
+        Some("\"@\""),
+        "faults[0].target",
+        "'@' must be followed by a label name, such as \"@leader1\"",
+    );
+}
+
+#[test]
+fn a_label_name_with_other_characters_is_rejected_in_targets_and_labels() {
+    let text = fault("kind = \"crash\"\ntarget = \"@Leader-1\"");
+    assert_error(
+        &text,
+        Some("@Leader-1"),
+        "faults[0].target",
+        "label \"Leader-1\" may use only lowercase letters a-z, digits 0-9 and '_'",
+    );
+    let text = fault("kind = \"crash\"\ntarget = \"leader\"\nlabel = \"old leader\"");
+    assert_error(
+        &text,
+        Some("\"old leader\""),
+        "faults[0].label",
+        "label \"old leader\" may use only lowercase letters a-z, digits 0-9 and '_'",
+    );
+    let text = fault("kind = \"crash\"\ntarget = \"leader\"\nlabel = \"\"");
+    assert_error(
+        &text,
+        Some("label"),
+        "faults[0].label",
+        "expected a label name such as \"leader1\"",
+    );
+}
+
+#[test]
+fn a_label_on_a_fault_without_a_target_is_rejected() {
+    let text = fault("kind = \"heal\"\nlabel = \"x\"");
+    assert_error(
+        &text,
+        Some("label"),
+        "faults[0].label",
+        "'label' does not apply to a 'heal' fault (it takes: at, kind, no other keys)",
+    );
+    let text = fault("kind = \"partition_halves\"\nlabel = \"x\"");
+    assert_error(
+        &text,
+        Some("label"),
+        "faults[0].label",
+        "'label' does not apply to a 'partition_halves' fault",
+    );
+}
+
+#[test]
+fn labels_selectors_and_at_references_to_labels_set_later_are_accepted() {
+    // A label nobody sets is not an error: a driver may set it during the run.
+    let text = format!(
+        "{}\n[[faults]]\nat = \"1500ms\"\nkind = \"connect\"\ntarget = \"@gone\"\n",
+        fault(
+            "kind = \"disconnect\"\ntarget = \"follower\"\nlabel = \"gone_2\"\nduration = \"100ms\""
+        )
+    );
+    let file = ScenarioFile::from_text("ok.toml", text).unwrap();
+    validate_file(&file).unwrap();
+}
+
+#[test]
 fn a_node_in_two_partition_groups_is_rejected() {
     let text = format!(
         "{BASE}\n[[faults]]\nat = \"1s\"\nkind = \"partition\"\ngroups = [[0, 1], [1, 2]]\n"
@@ -230,7 +372,7 @@ fn an_unknown_target_selector_lists_the_selectors() {
         &text,
         Some("leaderr"),
         "faults[0].target",
-        "leader, random, minority, majority, all",
+        "\"@label\", or one of leader, follower, random, minority, majority, all",
     );
 }
 

@@ -3,9 +3,11 @@
 mod check_history_cli;
 mod cli;
 mod determinism;
+mod driver;
 mod edge_configs;
 mod findings;
 mod fuzz;
+mod lab_faults;
 mod linearizability;
 mod linearizability_in_run;
 mod network_model;

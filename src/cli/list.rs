@@ -33,7 +33,7 @@ pub fn listing() -> String {
         text.push_str(&format!("  {name:<19} {what}\n"));
     }
     text.push_str(&format!(
-        "\ntargets: a node id, a list of node ids, or one of {}\n",
+        "\ntargets: a node id, a list of node ids, \"@label\" (the nodes a fault with\n  label = \"...\" hit), or one of {}\n",
         Target::SELECTORS.join(", ")
     ));
     text.push_str(

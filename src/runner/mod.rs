@@ -2,12 +2,14 @@
 //! benchmarks.
 
 pub mod bench;
+pub mod driver;
 pub mod fuzz;
 pub mod nemesis;
 pub mod panic;
 pub mod run;
 pub mod spec;
 
+pub use driver::Driver;
 pub use run::{
     RunOptions, RunOutcome, parse_for, repro_line, run_file, run_scenario, validate_file,
 };

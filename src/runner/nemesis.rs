@@ -170,15 +170,9 @@ pub fn schedule(
         };
         let timed = match fault {
             Fault::DiskCorrupt(_) | Fault::DiskLoseUnsynced(_) | Fault::DiskFailRead { .. } => {
-                TimedFault {
-                    fault,
-                    duration: None,
-                }
+                TimedFault::new(fault)
             }
-            fault => TimedFault {
-                fault,
-                duration: Some(duration),
-            },
+            fault => TimedFault::new(fault).lasting(duration),
         };
         faults.push((at, timed));
         at += 1 + (-mean * open_unit(&mut rng).ln()) as u64;

@@ -6,7 +6,12 @@
 //! and the liveness window begins; clients stop starting operations, and by the
 //! window's end every *eventually* property must hold. *Always* properties are
 //! checked after every step, and the run stops at the first violation.
+//!
+//! If the protocol supplies a [`Driver`], the run interleaves it with the world:
+//! events up to its next wake time run, the clock moves to exactly that time, the
+//! driver acts, and the run goes on. Its violations stop the run too.
 
+use super::driver::Driver;
 use super::nemesis::{self, SwarmDraw};
 use super::panic;
 use super::spec::{PROTOCOLS, ProtocolSpec, ProtocolVisitor, with_protocol};
@@ -15,7 +20,8 @@ use crate::report::{MessageStats, OperationStats, Stats, Summary, SummaryViolati
 use crate::scenario::{Scenario, ScenarioError, ScenarioFile};
 use crate::sim::disk::DiskStats;
 use crate::sim::trace::SharedSink;
-use crate::sim::{EventType, Fault, HistoryEvent, TimedFault, World};
+use crate::sim::{EventType, Fault, HistoryEvent, Step, TimedFault, World};
+use std::cell::Cell;
 
 /// How to run.
 #[derive(Clone, Default)]
@@ -143,49 +149,80 @@ pub fn run_scenario<S: ProtocolSpec>(
         }
         swarm = Some(draw);
     }
-    world.schedule_fault(
-        fault_end,
-        TimedFault {
-            fault: Fault::HealAll,
-            duration: None,
-        },
-    );
+    world.schedule_fault(fault_end, TimedFault::new(Fault::HealAll));
 
     let mut checkers = S::checkers(scenario);
+    let mut driver = S::driver(scenario, seed);
     let mut violations: Vec<Violation> = Vec::new();
     let max_events = scenario.max_events;
+    // The driver whose wake is running, for naming it if it panics.
+    let driving: Cell<Option<&'static str>> = Cell::new(None);
     let outcome = panic::catch(|| {
         world.start();
-        while let Some(step) = world.step_until(run_end - 1) {
-            for checker in checkers.iter_mut() {
-                if let Some(message) = checker.after_step(&world, step) {
-                    violations.push(violation(checker.name(), Property::Always, message, &world));
+        let mut wakes: u64 = 0;
+        loop {
+            let wake = driver
+                .as_ref()
+                .and_then(|driver| driver.next_wake())
+                .filter(|&at| at < run_end);
+            let limit = wake.map_or(run_end - 1, |at| at.max(world.now()));
+            while let Some(step) = world.step_until(limit) {
+                if after_step(&mut checkers, &mut violations, &world, step) {
+                    return;
                 }
+                if world.events() > max_events {
+                    let message = format!(
+                        "the run exceeded max_events = {max_events} at {} (a message storm or livelock?)",
+                        crate::sim::time::format_nanos(world.now())
+                    );
+                    violations.push(violation("bounds", Property::Always, message, &world));
+                    return;
+                }
+            }
+            let (Some(at), Some(driver)) = (wake, driver.as_mut()) else {
+                break;
+            };
+            world.advance_to(at);
+            let faults_before = world.faults_applied();
+            driving.set(Some(driver.name()));
+            let found = driver.wake(&mut world);
+            driving.set(None);
+            for (property, message) in found {
+                violations.push(violation(driver.name(), property, message, &world));
+            }
+            // Faults the driver applied are steps the checkers should see.
+            if world.faults_applied() != faults_before
+                && after_step(&mut checkers, &mut violations, &world, Step::Fault)
+            {
+                return;
             }
             if !violations.is_empty() {
                 return;
             }
-            if world.events() > max_events {
+            wakes += 1;
+            if wakes > max_events {
                 let message = format!(
-                    "the run exceeded max_events = {max_events} at {} (a message storm or livelock?)",
+                    "driver {} woke more than max_events = {max_events} times by {} (does its next wake move forward?)",
+                    driver.name(),
                     crate::sim::time::format_nanos(world.now())
                 );
                 violations.push(violation("bounds", Property::Always, message, &world));
                 return;
             }
         }
-        finish(&mut checkers, &mut violations, &world);
+        finish(&mut checkers, &mut driver, &mut violations, &world);
     });
     if let Err(message) = outcome {
-        let doing = match world.dispatching() {
-            Some((id, what)) if id < world.node_count() => {
+        let doing = match (world.dispatching(), driving.get()) {
+            (Some((id, what)), _) if id < world.node_count() => {
                 format!("node {id} panicked handling {what}")
             }
-            Some((id, what)) => format!(
+            (Some((id, what)), _) => format!(
                 "client {} panicked handling {what}",
                 id - world.node_count()
             ),
-            None => "the run panicked outside a protocol handler".to_string(),
+            (None, Some(name)) => format!("driver {name} panicked"),
+            (None, None) => "the run panicked outside a protocol handler".to_string(),
         };
         violations.push(violation(
             "panic",
@@ -197,14 +234,35 @@ pub fn run_scenario<S: ProtocolSpec>(
     summarize::<S>(file, scenario, options, &world, violations, swarm)
 }
 
+/// Shows `step` to every checker; returns whether any found a violation.
+fn after_step<S: ProtocolSpec>(
+    checkers: &mut [Box<dyn Checker<S>>],
+    violations: &mut Vec<Violation>,
+    world: &World<S>,
+    step: Step,
+) -> bool {
+    for checker in checkers.iter_mut() {
+        if let Some(message) = checker.after_step(world, step) {
+            violations.push(violation(checker.name(), Property::Always, message, world));
+        }
+    }
+    !violations.is_empty()
+}
+
 fn finish<S: ProtocolSpec>(
     checkers: &mut [Box<dyn Checker<S>>],
+    driver: &mut Option<Box<dyn Driver<S>>>,
     violations: &mut Vec<Violation>,
     world: &World<S>,
 ) {
     for checker in checkers.iter_mut() {
         for (property, message) in checker.at_end(world) {
             violations.push(violation(checker.name(), property, message, world));
+        }
+    }
+    if let Some(driver) = driver {
+        for (property, message) in driver.at_end(world) {
+            violations.push(violation(driver.name(), property, message, world));
         }
     }
 }

@@ -4,6 +4,7 @@
 //! A user's own protocol implements [`ProtocolSpec`] and is run with
 //! [`crate::runner::run_scenario`]; see `examples/`.
 
+use super::driver::Driver;
 use crate::check::Checker;
 use crate::check::Linearizability;
 use crate::check::models::Kv;
@@ -58,6 +59,13 @@ pub trait ProtocolSpec: Protocol {
 
     /// The checkers that judge a run.
     fn checkers(scenario: &Scenario<Self::Config>) -> Vec<Box<dyn Checker<Self>>>;
+
+    /// An omniscient test program to run alongside the scenario under `seed`
+    /// (see [`Driver`]), such as a port of a lab tester. Default none.
+    fn driver(scenario: &Scenario<Self::Config>, seed: u64) -> Option<Box<dyn Driver<Self>>> {
+        let _ = (scenario, seed);
+        None
+    }
 }
 
 /// Something to do with a protocol chosen by name at run time.

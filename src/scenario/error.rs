@@ -82,7 +82,13 @@ impl Source<'_> {
             Some(span) => {
                 let mut located = self.error_at(span.clone(), message);
                 // The span is the table that lacks the key: name the key itself.
-                let parent = table_path_at(self.text, span.start.min(self.text.len()));
+                // An inline table (`latency = { ... }`) is named by its own key.
+                let start = span.start.min(self.text.len());
+                let parent = if self.text[start..].starts_with('{') {
+                    key_path_at(self.text, start).unwrap_or_default()
+                } else {
+                    table_path_at(self.text, start)
+                };
                 let name = missing.unwrap_or_default();
                 located.key = Some(if parent.is_empty() {
                     name

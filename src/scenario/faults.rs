@@ -2,14 +2,14 @@
 //! random `[nemesis]`.
 
 use super::error::{ScenarioError, Source};
-use crate::sim::fault::{Fault, Target, TimedFault};
+use crate::sim::fault::{Fault, Target, TimedFault, is_label_name};
 use crate::sim::time::{Duration, SignedDuration};
 use serde::de::{self, Deserializer, SeqAccess, Visitor};
 use serde::{Deserialize, Serialize};
 use std::fmt;
 use toml::Spanned;
 
-/// Who a fault hits, as written: `2`, `[0, 1]` or a selector string.
+/// Who a fault hits, as written: `2`, `[0, 1]`, a selector string or `"@label"`.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct TargetSpec(pub Target);
 
@@ -21,7 +21,7 @@ impl<'de> Deserialize<'de> for TargetSpec {
             fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
                 write!(
                     f,
-                    "a node id, a list of node ids, or one of {}",
+                    "a node id, a list of node ids, \"@label\", or one of {}",
                     Target::SELECTORS.join(", ")
                 )
             }
@@ -31,9 +31,18 @@ impl<'de> Deserialize<'de> for TargetSpec {
                     .map_err(|_| E::custom(format!("expected a node id (>= 0), got {id}")))
             }
             fn visit_str<E: de::Error>(self, name: &str) -> Result<TargetSpec, E> {
+                if let Some(label) = name.strip_prefix('@') {
+                    if label.is_empty() {
+                        return Err(E::custom(
+                            "'@' must be followed by a label name, such as \"@leader1\"",
+                        ));
+                    }
+                    check_label_name(label).map_err(E::custom)?;
+                    return Ok(TargetSpec(Target::Label(label.to_string())));
+                }
                 Target::from_selector(name).map(TargetSpec).ok_or_else(|| {
                     E::custom(format!(
-                        "unknown target \"{name}\"; expected a node id, a list of node ids, or one of {}",
+                        "unknown target \"{name}\"; expected a node id, a list of node ids, \"@label\", or one of {}",
                         Target::SELECTORS.join(", ")
                     ))
                 })
@@ -55,6 +64,19 @@ impl<'de> Deserialize<'de> for TargetSpec {
     }
 }
 
+/// Checks a label name (without the `@`); the message says what is allowed.
+fn check_label_name(name: &str) -> Result<(), String> {
+    if name.is_empty() {
+        Err("expected a label name such as \"leader1\"".into())
+    } else if !is_label_name(name) {
+        Err(format!(
+            "label \"{name}\" may use only lowercase letters a-z, digits 0-9 and '_'"
+        ))
+    } else {
+        Ok(())
+    }
+}
+
 /// The fault kinds a scenario can script.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
@@ -71,6 +93,10 @@ pub enum FaultKind {
     OneWay,
     /// Restore all links.
     Heal,
+    /// Lab-style: cut `target` off from every node; disconnects accumulate.
+    Disconnect,
+    /// Lab-style: reconnect `target` to every connected node.
+    Connect,
     /// Crash `target`.
     Crash,
     /// Restart crashed `target`.
@@ -93,7 +119,7 @@ pub enum FaultKind {
 
 impl FaultKind {
     /// Every kind with a one-line description, for `faultline list`.
-    pub const ALL: [(FaultKind, &'static str, &'static str); 15] = [
+    pub const ALL: [(FaultKind, &'static str, &'static str); 17] = [
         (
             FaultKind::Partition,
             "partition",
@@ -119,7 +145,21 @@ impl FaultKind {
             "one_way",
             "cut links `from` -> `to` in that direction only",
         ),
-        (FaultKind::Heal, "heal", "restore every cut link"),
+        (
+            FaultKind::Heal,
+            "heal",
+            "restore every cut link; every node counts as connected again",
+        ),
+        (
+            FaultKind::Disconnect,
+            "disconnect",
+            "cut `target` off from every node without healing first: disconnects add up",
+        ),
+        (
+            FaultKind::Connect,
+            "connect",
+            "reconnect disconnected `target` to every node that is not disconnected",
+        ),
         (
             FaultKind::Crash,
             "crash",
@@ -177,11 +217,13 @@ impl FaultKind {
             Partition => (&["groups"], &["duration"]),
             PartitionHalves | Bridge => (&[], &["duration"]),
             Heal => (&[], &[]),
-            Isolate | Crash | Pause => (&["target"], &["duration"]),
-            Restart | Resume | ClockReset | DiskCorrupt | DiskLoseUnsynced => (&["target"], &[]),
-            OneWay => (&["from", "to"], &["duration"]),
-            ClockSkew => (&["target"], &["offset", "drift_ppm", "duration"]),
-            DiskFailRead => (&["target"], &["count"]),
+            Isolate | Disconnect | Crash | Pause => (&["target"], &["duration", "label"]),
+            Restart | Resume | Connect | ClockReset | DiskCorrupt | DiskLoseUnsynced => {
+                (&["target"], &["label"])
+            }
+            OneWay => (&["from", "to"], &["duration", "label"]),
+            ClockSkew => (&["target"], &["offset", "drift_ppm", "duration", "label"]),
+            DiskFailRead => (&["target"], &["count", "label"]),
         }
     }
 }
@@ -197,7 +239,7 @@ pub struct FaultSpec {
     /// Who it hits.
     #[serde(default)]
     pub target: Option<Spanned<TargetSpec>>,
-    /// Undo after this long (partition kinds, crash, pause, clock_skew).
+    /// Undo after this long (partition kinds, disconnect, crash, pause, clock_skew).
     #[serde(default)]
     pub duration: Option<Spanned<Duration>>,
     /// Groups for `partition`.
@@ -218,6 +260,10 @@ pub struct FaultSpec {
     /// Reads to fail for `disk_fail_read`. Default 1.
     #[serde(default)]
     pub count: Option<Spanned<u32>>,
+    /// Remember the nodes the fault hits under this name (faults with a `target`,
+    /// or `from` for `one_way`); later targets `"@name"` hit them. Default none.
+    #[serde(default)]
+    pub label: Option<Spanned<String>>,
 }
 
 impl FaultSpec {
@@ -236,6 +282,7 @@ impl FaultSpec {
         add("offset", self.offset.as_ref().map(Spanned::span));
         add("drift_ppm", self.drift_ppm.as_ref().map(Spanned::span));
         add("count", self.count.as_ref().map(Spanned::span));
+        add("label", self.label.as_ref().map(Spanned::span));
         keys
     }
 
@@ -332,6 +379,8 @@ impl FaultSpec {
             FaultKind::Bridge => Fault::Bridge,
             FaultKind::Heal => Fault::Heal,
             FaultKind::Isolate => Fault::Isolate(target(&self.target)?),
+            FaultKind::Disconnect => Fault::Disconnect(target(&self.target)?),
+            FaultKind::Connect => Fault::Connect(target(&self.target)?),
             FaultKind::Crash => Fault::Crash(target(&self.target)?),
             FaultKind::Restart => Fault::Restart(target(&self.target)?),
             FaultKind::Pause => Fault::Pause(target(&self.target)?),
@@ -390,7 +439,22 @@ impl FaultSpec {
                 "expected a positive duration (omit 'duration' for a permanent fault)",
             ));
         }
-        Ok((self.at.get_ref().0, TimedFault { fault, duration }))
+        let label = match &self.label {
+            Some(label) => {
+                check_label_name(label.get_ref())
+                    .map_err(|message| source.error_at(label.span(), message))?;
+                Some(label.get_ref().clone())
+            }
+            None => None,
+        };
+        Ok((
+            self.at.get_ref().0,
+            TimedFault {
+                fault,
+                duration,
+                label,
+            },
+        ))
     }
 }
 

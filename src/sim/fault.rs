@@ -2,9 +2,12 @@
 //!
 //! A fault names its targets either directly (node ids) or by a selector resolved at
 //! the moment the fault fires: `leader` (the node reporting itself leader with the
-//! highest term), `random` (one node), `minority` (⌊(n−1)/2⌋ nodes), `majority`
-//! (⌊n/2⌋+1 nodes) or `all`. Selectors draw from the fault stream only, so the
-//! choice of victims never disturbs the network's or the nodes' randomness.
+//! highest term), `follower` (one up node that is not a leader), `random` (one
+//! node), `minority` (⌊(n−1)/2⌋ nodes), `majority` (⌊n/2⌋+1 nodes), `all`, or
+//! `@label` — the nodes an earlier fault (or a driver) stored under that label, so
+//! a later fault can hit "the leader we disconnected at 1 s" again. Selectors draw
+//! from the fault stream only, so the choice of victims never disturbs the
+//! network's or the nodes' randomness.
 
 use std::fmt;
 
@@ -23,11 +26,18 @@ pub enum Target {
     Majority,
     /// Every node the fault applies to.
     All,
+    /// One node chosen at random among the up candidates that do not report
+    /// themselves leader.
+    Follower,
+    /// The nodes stored under this label (written `@name`); nobody if unset.
+    Label(String),
 }
 
 impl Target {
     /// The selector names accepted in scenario files.
-    pub const SELECTORS: [&'static str; 5] = ["leader", "random", "minority", "majority", "all"];
+    pub const SELECTORS: [&'static str; 6] = [
+        "leader", "follower", "random", "minority", "majority", "all",
+    ];
 
     /// Parses a selector name.
     pub fn from_selector(name: &str) -> Option<Target> {
@@ -37,6 +47,7 @@ impl Target {
             "minority" => Target::Minority,
             "majority" => Target::Majority,
             "all" => Target::All,
+            "follower" => Target::Follower,
             _ => return None,
         })
     }
@@ -51,6 +62,8 @@ impl fmt::Display for Target {
             Target::Minority => write!(f, "minority"),
             Target::Majority => write!(f, "majority"),
             Target::All => write!(f, "all"),
+            Target::Follower => write!(f, "follower"),
+            Target::Label(name) => write!(f, "@{name}"),
         }
     }
 }
@@ -78,8 +91,15 @@ pub enum Fault {
         /// Receivers that stop hearing them.
         to: Target,
     },
-    /// Restore every cut link.
+    /// Restore every cut link (and mark every disconnected node connected again).
     Heal,
+    /// Lab-style disconnect: mark the target disconnected and cut every link
+    /// between it and every other node, both ways. Unlike `Isolate` it does not
+    /// heal first, so disconnects accumulate.
+    Disconnect(Target),
+    /// Undo a disconnect: mark the target connected and restore the links between
+    /// it and every node that is not disconnected.
+    Connect(Target),
     /// Crash: memory lost, timers cancelled, in-flight messages to it dropped,
     /// unsynced disk writes lost.
     Crash(Target),
@@ -126,6 +146,8 @@ impl Fault {
             Fault::Bridge => "bridge",
             Fault::OneWay { .. } => "one_way",
             Fault::Heal => "heal",
+            Fault::Disconnect(_) => "disconnect",
+            Fault::Connect(_) => "connect",
             Fault::Crash(_) => "crash",
             Fault::Restart(_) => "restart",
             Fault::Pause(_) => "pause",
@@ -139,6 +161,30 @@ impl Fault {
         }
     }
 
+    /// The targets the fault names, in order (`from` before `to`).
+    pub fn targets(&self) -> Vec<&Target> {
+        match self {
+            Fault::Isolate(target)
+            | Fault::Disconnect(target)
+            | Fault::Connect(target)
+            | Fault::Crash(target)
+            | Fault::Restart(target)
+            | Fault::Pause(target)
+            | Fault::Resume(target)
+            | Fault::ClockSkew { target, .. }
+            | Fault::ClockReset(target)
+            | Fault::DiskCorrupt(target)
+            | Fault::DiskLoseUnsynced(target)
+            | Fault::DiskFailRead { target, .. } => vec![target],
+            Fault::OneWay { from, to } => vec![from, to],
+            Fault::Partition { .. }
+            | Fault::PartitionHalves
+            | Fault::Bridge
+            | Fault::Heal
+            | Fault::HealAll => Vec::new(),
+        }
+    }
+
     /// Whether the fault cuts links (and so is undone by `heal`).
     pub fn is_partition(&self) -> bool {
         matches!(
@@ -148,18 +194,56 @@ impl Fault {
                 | Fault::Isolate(_)
                 | Fault::Bridge
                 | Fault::OneWay { .. }
+                | Fault::Disconnect(_)
         )
     }
 }
 
 /// A fault with an optional duration after which it is undone (partition → heal,
-/// crash → restart, pause → resume, clock skew → reset) on the same nodes it hit.
+/// disconnect → connect, crash → restart, pause → resume, clock skew → reset) on
+/// the same nodes it hit, and an optional label under which the world remembers
+/// the nodes it hit.
 #[derive(Clone, Debug, PartialEq, Eq, Hash)]
 pub struct TimedFault {
     /// The fault.
     pub fault: Fault,
     /// Undo it after this many nanoseconds.
     pub duration: Option<u64>,
+    /// Store the nodes it hit under this label (see [`TimedFault::labelled`]).
+    pub label: Option<String>,
+}
+
+impl TimedFault {
+    /// `fault`, permanent and unlabelled.
+    pub fn new(fault: Fault) -> Self {
+        TimedFault {
+            fault,
+            duration: None,
+            label: None,
+        }
+    }
+
+    /// Undone after `duration` nanoseconds.
+    pub fn lasting(mut self, duration: u64) -> Self {
+        self.duration = Some(duration);
+        self
+    }
+
+    /// When it fires, the world stores the nodes it hit under `label`
+    /// (`World::label`), so a later fault can target them as `@label`. The nodes
+    /// hit are its resolved target; for `one_way`, the senders (`from`).
+    pub fn labelled(mut self, label: &str) -> Self {
+        self.label = Some(label.to_string());
+        self
+    }
+}
+
+/// Whether `name` may be used as a label: non-empty, only `a-z`, `0-9` and `_`.
+pub fn is_label_name(name: &str) -> bool {
+    !name.is_empty()
+        && name
+            .bytes()
+            .all(|byte| byte.is_ascii_lowercase() || byte.is_ascii_digit() || byte == b'_')
 }
 
 /// The number of nodes a selector picks out of `n`.

@@ -17,7 +17,7 @@ pub mod world;
 pub use disk::{Disk, DiskConfig, DiskError};
 pub use fault::{Fault, Target, TimedFault};
 pub use history::{EventType, HistoryEvent, Value};
-pub use network::{Latency, NetworkConfig, Probability};
+pub use network::{Latency, LongDelay, NetworkConfig, Probability};
 pub use protocol::{Client, Ctx, Node, ProcessId, Protocol, Role, Status, TimerId};
 pub use time::{Duration, MILLISECOND, SECOND};
 pub use world::{NodeFactory, Step, World, WorldConfig};

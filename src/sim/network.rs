@@ -3,12 +3,14 @@
 //!
 //! Every message gets its own latency drawn from the link's distribution, so
 //! reordering arises naturally; `fifo = true` forbids it per (sender, receiver)
-//! pair. A message is judged twice: at send time (a cut link or a random drop loses
-//! it) and again at delivery time (a link cut while the message was in flight loses
-//! it too). Partitions cut links between server nodes; clients keep reaching every
-//! node, as Jepsen clients do.
+//! pair. `long_delay` adds the MIT 6.824 lab's "long reordering": a fraction of
+//! messages is held back by an extra delay of hundreds of milliseconds. A message
+//! is judged twice: at send time (a cut link or a random drop loses it) and again
+//! at delivery time (a link cut while the message was in flight loses it too).
+//! Partitions cut links between server nodes; clients keep reaching every node, as
+//! Jepsen clients do.
 
-use super::rng::{Rng, chance, open_unit};
+use super::rng::{Rng, between, chance, open_unit};
 use super::time::Duration;
 use rand::Rng as _;
 use serde::de::{self, Deserializer};
@@ -172,6 +174,65 @@ fn checked_optional_latency<'de, D: Deserializer<'de>>(
     checked_latency(deserializer).map(Some)
 }
 
+/// Long reordering, `[network] long_delay = { probability = 0.67, min = "200ms",
+/// max = "2200ms" }`: with `probability`, a message's latency gets an extra delay
+/// drawn uniformly from `[min, max]` (the lab holds about 2/3 of replies for
+/// 200 + rand(0..rand(0..2000)) ms).
+#[derive(Clone, Copy, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct LongDelay {
+    /// Chance that a message is held back.
+    pub probability: Probability,
+    /// Shortest extra delay.
+    pub min: Duration,
+    /// Longest extra delay (at most 60 s).
+    pub max: Duration,
+}
+
+impl LongDelay {
+    /// Checks the parameters; the message names what is wrong.
+    pub fn validate(&self) -> Result<(), String> {
+        if !(0.0..=1.0).contains(&self.probability.0) {
+            return Err(format!(
+                "long_delay probability must be in [0, 1], got {}",
+                self.probability.0
+            ));
+        }
+        if self.min > self.max {
+            return Err(format!(
+                "long_delay needs min <= max, got min = {}, max = {}",
+                self.min, self.max
+            ));
+        }
+        if self.max.0 > LATENCY_CAP {
+            return Err(format!(
+                "long_delay max must be at most {}, got {}",
+                Duration(LATENCY_CAP),
+                self.max
+            ));
+        }
+        Ok(())
+    }
+
+    /// The extra delay of one message, if it is held back: a draw from `[min, max]`.
+    #[inline]
+    fn extra(&self, rng: &mut Rng) -> Option<u64> {
+        if chance(rng, self.probability.0) {
+            Some(between(rng, self.min.0, self.max.0))
+        } else {
+            None
+        }
+    }
+}
+
+fn checked_long_delay<'de, D: Deserializer<'de>>(
+    deserializer: D,
+) -> Result<Option<LongDelay>, D::Error> {
+    let long_delay = LongDelay::deserialize(deserializer)?;
+    long_delay.validate().map_err(de::Error::custom)?;
+    Ok(Some(long_delay))
+}
+
 /// Overrides for one directed link, `[[network.links]]`.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -210,6 +271,14 @@ pub struct NetworkConfig {
     /// Per-link overrides. Default none.
     #[serde(default)]
     pub links: Vec<LinkOverride>,
+    /// Long reordering: some messages get an extra delay. Default none (and then
+    /// no randomness is drawn for it).
+    #[serde(
+        default,
+        deserialize_with = "checked_long_delay",
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub long_delay: Option<LongDelay>,
 }
 
 /// The parameters a directed link draws from. Links share profiles: profile 0 is
@@ -264,6 +333,8 @@ pub struct Network {
     cut: Vec<bool>,
     /// Latest delivery scheduled per (from, to) pair; empty unless FIFO.
     last_delivery: Vec<u64>,
+    /// Long reordering, if on.
+    long_delay: Option<LongDelay>,
     /// Messages put on the wire.
     pub sent: u64,
     /// Messages delivered.
@@ -276,6 +347,8 @@ pub struct Network {
     pub to_dead: u64,
     /// Extra copies made.
     pub duplicated: u64,
+    /// Deliveries held back by a long delay.
+    pub long_delayed: u64,
 }
 
 impl Network {
@@ -313,8 +386,10 @@ impl Network {
             delivered: 0,
             lost: 0,
             partitioned: 0,
+            long_delay: config.long_delay,
             to_dead: 0,
             duplicated: 0,
+            long_delayed: 0,
         };
         network.set_loss(config.drop_probability.0, config.duplicate_probability.0);
         network
@@ -339,6 +414,20 @@ impl Network {
                 .map_or(duplicate_probability, |p| p.0),
         });
         self.profiles = std::iter::once(default.clone()).chain(overrides).collect();
+    }
+
+    /// Switches long reordering on (or off with `None`) from now on; messages
+    /// already in flight keep their delivery times.
+    pub fn set_long_delay(&mut self, long_delay: Option<LongDelay>) {
+        if let Some(long_delay) = &long_delay {
+            assert!(long_delay.validate().is_ok(), "{:?}", long_delay.validate());
+        }
+        self.long_delay = long_delay;
+    }
+
+    /// The long reordering in force, if any.
+    pub fn long_delay(&self) -> Option<LongDelay> {
+        self.long_delay
     }
 
     /// Number of server nodes.
@@ -393,9 +482,24 @@ impl Network {
             self.lost += 1;
             return Route::Dropped(DropReason::Lost);
         }
-        let first = now + profile.latency.sample(rng);
+        let mut first = now + profile.latency.sample(rng);
+        // Without long reordering nothing is drawn for it, so runs stay as they were.
+        let long_delay = self.long_delay;
+        if let Some(long_delay) = &long_delay
+            && let Some(extra) = long_delay.extra(rng)
+        {
+            self.long_delayed += 1;
+            first += extra;
+        }
+        let profile = &self.profiles[usize::from(index)];
         if chance(rng, profile.duplicate_probability) {
-            let second = now + profile.latency.sample(rng);
+            let mut second = now + profile.latency.sample(rng);
+            if let Some(long_delay) = &long_delay
+                && let Some(extra) = long_delay.extra(rng)
+            {
+                self.long_delayed += 1;
+                second += extra;
+            }
             self.duplicated += 1;
             let first = self.fifo_time(from, to, first);
             let second = self.fifo_time(from, to, second);
@@ -412,6 +516,15 @@ impl Network {
             "partitions cut node links only"
         );
         self.cut[from * self.nodes + to] = true;
+    }
+
+    /// Restores the directed node link `from → to` (a no-op if it was not cut).
+    pub fn restore(&mut self, from: usize, to: usize) {
+        assert!(
+            from < self.nodes && to < self.nodes,
+            "partitions cut node links only"
+        );
+        self.cut[from * self.nodes + to] = false;
     }
 
     /// Restores every cut link.

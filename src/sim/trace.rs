@@ -141,6 +141,10 @@ pub enum EventKind {
     Complete = 16,
     /// The fault phase ended: everything healed, liveness window begins.
     LivenessStart = 17,
+    /// A node was disconnected from every other node (lab-style).
+    Disconnect = 18,
+    /// A disconnected node was connected again.
+    Connect = 19,
 }
 
 impl EventKind {
@@ -164,6 +168,8 @@ impl EventKind {
             EventKind::Invoke => "invoke",
             EventKind::Complete => "complete",
             EventKind::LivenessStart => "liveness_start",
+            EventKind::Disconnect => "disconnect",
+            EventKind::Connect => "connect",
         }
     }
 }

@@ -1,6 +1,8 @@
 //! Applying faults to the world: resolving targets (selectors draw from the fault
-//! stream only), cutting links, crashing, restarting, pausing and resuming nodes,
-//! skewing clocks and damaging disks — and scheduling each fault's undo.
+//! stream only; `@label` targets read the labels earlier faults stored), cutting
+//! links, lab-style disconnecting and connecting, crashing, restarting, pausing and
+//! resuming nodes, skewing clocks and damaging disks — and scheduling each fault's
+//! undo.
 
 use super::{Action, NO_PROCESS, ProcessState, World};
 use crate::sim::fault::{Fault, Target, TimedFault, selector_size};
@@ -15,6 +17,16 @@ impl<P: Protocol> World<P> {
             ids.swap(index, other);
         }
         ids
+    }
+
+    /// One of `candidates` drawn from the fault stream; no draw when there are none.
+    fn pick_one(&mut self, candidates: &[usize]) -> Vec<usize> {
+        if candidates.is_empty() {
+            Vec::new()
+        } else {
+            let pick = self.fault_rng.gen_range(0..candidates.len());
+            vec![candidates[pick]]
+        }
     }
 
     /// Resolves a target to node ids among `candidates` (in increasing order).
@@ -35,14 +47,22 @@ impl<P: Protocol> World<P> {
                     .max_by_key(|&id| (self.nodes[id].status().term, std::cmp::Reverse(id)));
                 leader.into_iter().collect()
             }
-            Target::Random => {
-                if candidates.is_empty() {
-                    Vec::new()
-                } else {
-                    let pick = self.fault_rng.gen_range(0..candidates.len());
-                    vec![candidates[pick]]
-                }
+            Target::Random => self.pick_one(&candidates),
+            Target::Follower => {
+                let followers: Vec<usize> = candidates
+                    .into_iter()
+                    .filter(|&id| {
+                        self.processes[id].up && self.nodes[id].status().role != Role::Leader
+                    })
+                    .collect();
+                self.pick_one(&followers)
             }
+            Target::Label(name) => self.labels.get(name).map_or(Vec::new(), |ids| {
+                ids.iter()
+                    .copied()
+                    .filter(|id| candidates.contains(id))
+                    .collect()
+            }),
             Target::Minority | Target::Majority => {
                 let size = selector_size(target, self.node_count).min(candidates.len());
                 let mut picked = self.shuffled(candidates);
@@ -73,18 +93,68 @@ impl<P: Protocol> World<P> {
         }
     }
 
+    /// Restores every link and forgets every lab-style disconnect: what `heal`,
+    /// `heal_all` and each fault that replaces the partition start with.
+    fn heal_links(&mut self) {
+        self.network.heal();
+        self.disconnected.fill(false);
+    }
+
+    /// Marks `ids` disconnected and cuts them off from every other node.
+    fn disconnect(&mut self, ids: &[usize]) {
+        for &id in ids {
+            debug_assert!(!self.disconnected[id]);
+            self.disconnected[id] = true;
+            for other in 0..self.node_count {
+                if other != id {
+                    self.network.cut(id, other);
+                    self.network.cut(other, id);
+                }
+            }
+        }
+    }
+
+    /// Marks `ids` connected and restores their links to every connected node
+    /// (including each other): a link passes iff both ends are connected.
+    fn connect(&mut self, ids: &[usize]) {
+        for &id in ids {
+            debug_assert!(self.disconnected[id]);
+            self.disconnected[id] = false;
+        }
+        for &id in ids {
+            for other in 0..self.node_count {
+                if other != id && !self.disconnected[other] {
+                    self.network.restore(id, other);
+                    self.network.restore(other, id);
+                }
+            }
+        }
+    }
+
     #[cold]
     #[inline(never)]
-    pub(super) fn apply_fault(&mut self, timed: TimedFault) {
+    pub(super) fn apply_fault(&mut self, timed: TimedFault) -> Vec<usize> {
         self.faults_applied += 1;
         let all: Vec<usize> = (0..self.node_count).collect();
         let mut undo: Option<Fault> = None;
         let mut hit: Vec<usize> = Vec::new();
         let mut detail = String::new();
         let mut kind = EventKind::Partition;
+        // Labels the fault refers to but nobody set: it hits nobody through them.
+        let unset: Vec<String> = timed
+            .fault
+            .targets()
+            .into_iter()
+            .filter_map(|target| match target {
+                Target::Label(name) if !self.labels.contains_key(name) => Some(name.clone()),
+                _ => None,
+            })
+            .collect();
+        // What a label on this fault stores: the nodes hit (for one_way, the senders).
+        let mut labelled: Option<Vec<usize>> = None;
         match &timed.fault {
             Fault::Partition { groups } => {
-                self.network.heal();
+                self.heal_links();
                 let group_of = |id: usize| groups.iter().position(|group| group.contains(&id));
                 for a in 0..self.node_count {
                     for b in 0..self.node_count {
@@ -101,7 +171,7 @@ impl<P: Protocol> World<P> {
                 undo = Some(Fault::Heal);
             }
             Fault::PartitionHalves => {
-                self.network.heal();
+                self.heal_links();
                 let order = self.shuffled(all.clone());
                 let (minority, majority) = order.split_at(self.node_count / 2);
                 self.cut_between(minority, majority);
@@ -114,14 +184,14 @@ impl<P: Protocol> World<P> {
             Fault::Isolate(target) => {
                 hit = self.resolve(target, all.clone());
                 let rest: Vec<usize> = all.iter().copied().filter(|id| !hit.contains(id)).collect();
-                self.network.heal();
+                self.heal_links();
                 let victims = hit.clone();
                 self.cut_between(&victims, &rest);
                 detail = format!("isolate {victims:?}");
                 undo = Some(Fault::Heal);
             }
             Fault::Bridge => {
-                self.network.heal();
+                self.heal_links();
                 let order = self.shuffled(all.clone());
                 if order.len() >= 3 {
                     let bridge = order[0];
@@ -140,7 +210,8 @@ impl<P: Protocol> World<P> {
             Fault::OneWay { from, to } => {
                 let senders = self.resolve(from, all.clone());
                 let receivers = self.resolve(to, all.clone());
-                self.network.heal();
+                labelled = Some(senders.clone());
+                self.heal_links();
                 for &a in &senders {
                     for &b in &receivers {
                         if a != b {
@@ -153,7 +224,24 @@ impl<P: Protocol> World<P> {
             }
             Fault::Heal => {
                 kind = EventKind::Heal;
-                self.network.heal();
+                self.heal_links();
+            }
+            Fault::Disconnect(target) => {
+                kind = EventKind::Disconnect;
+                let candidates: Vec<usize> = (0..self.node_count)
+                    .filter(|&id| !self.disconnected[id])
+                    .collect();
+                hit = self.resolve(target, candidates);
+                self.disconnect(&hit);
+                undo = Some(Fault::Connect(Target::Nodes(hit.clone())));
+            }
+            Fault::Connect(target) => {
+                kind = EventKind::Connect;
+                let candidates: Vec<usize> = (0..self.node_count)
+                    .filter(|&id| self.disconnected[id])
+                    .collect();
+                hit = self.resolve(target, candidates);
+                self.connect(&hit);
             }
             Fault::Crash(target) => {
                 kind = EventKind::Crash;
@@ -235,13 +323,21 @@ impl<P: Protocol> World<P> {
             }
             Fault::HealAll => {
                 kind = EventKind::LivenessStart;
-                self.network.heal();
+                self.heal_links();
                 self.workload_open = false;
                 for id in 0..self.node_count {
                     self.processes[id].clock.reset(self.now);
                 }
                 hit = self.nodes_where(|state| !state.up || state.paused);
             }
+        }
+        for name in &unset {
+            push_detail(&mut detail, format!("@{name} is unset: it names nobody"));
+        }
+        let labelled = labelled.unwrap_or_else(|| hit.clone());
+        if let Some(name) = &timed.label {
+            push_detail(&mut detail, format!("label {name} = {labelled:?}"));
+            self.set_label(name, labelled.clone());
         }
         let targets_hash = StableHasher::hash_of(&(timed.fault.name(), &hit, &detail));
         let name = timed.fault.name();
@@ -270,14 +366,9 @@ impl<P: Protocol> World<P> {
         }
         if let (Some(duration), Some(undo)) = (timed.duration, undo) {
             let at = self.now + duration;
-            self.schedule_fault(
-                at,
-                TimedFault {
-                    fault: undo,
-                    duration: None,
-                },
-            );
+            self.schedule_fault(at, TimedFault::new(undo));
         }
+        labelled
     }
 
     fn crash(&mut self, id: ProcessId) {
@@ -305,4 +396,12 @@ impl<P: Protocol> World<P> {
             self.push(self.now, payload);
         }
     }
+}
+
+/// Appends `more` to a trace detail, separated by a space.
+fn push_detail(detail: &mut String, more: String) {
+    if !detail.is_empty() {
+        detail.push(' ');
+    }
+    detail.push_str(&more);
 }

@@ -7,6 +7,11 @@
 //! concerns, and carries out the effects the handler issued. Every event is folded
 //! into the trace hash as it happens.
 //!
+//! Between steps, a test driver may act on the world through a few narrow doors —
+//! `inject` (a send, as if a process had issued it), `apply_fault_now`,
+//! `advance_to`, `set_label`, `set_long_delay` — each going through the same
+//! traced, hashed paths as the events themselves.
+//!
 //! The world is plain data and `Clone`: a snapshot is a clone. Protocol types are
 //! generic parameters, so the hot path has no dynamic dispatch.
 
@@ -16,7 +21,7 @@ pub use super::clock::Clock;
 use super::disk::{Disk, DiskConfig};
 use super::fault::TimedFault;
 use super::history::{EventType, HistoryEvent};
-use super::network::{DropReason, Network, NetworkConfig, Route};
+use super::network::{DropReason, LongDelay, Network, NetworkConfig, Route};
 use super::protocol::{Client, Ctx, Effect, Node, ProcessId, Protocol, Status};
 use super::queue::EventQueue;
 use super::rng::{self, Rng, between};
@@ -135,6 +140,11 @@ pub struct World<P: Protocol> {
     factory: NodeFactory<P>,
     dispatching: Option<(ProcessId, &'static str)>,
     faults_applied: u64,
+    /// Per node: cut off by a lab-style `disconnect` (cleared by `connect`, by
+    /// `heal` and by every fault that replaces the partition).
+    disconnected: Vec<bool>,
+    /// Node ids remembered under a name: by faults with a `label`, and by drivers.
+    labels: BTreeMap<String, Vec<usize>>,
 }
 
 const NO_PROCESS: u64 = 0x0FFF_FFFF;
@@ -204,6 +214,8 @@ impl<P: Protocol> World<P> {
             factory,
             dispatching: None,
             faults_applied: 0,
+            disconnected: vec![false; config.nodes],
+            labels: BTreeMap::new(),
         }
     }
 
@@ -229,6 +241,62 @@ impl<P: Protocol> World<P> {
     pub fn set_loss(&mut self, drop_probability: f64, duplicate_probability: f64) {
         self.network
             .set_loss(drop_probability, duplicate_probability);
+    }
+
+    /// Applies `fault` now, exactly as if it had been scheduled for this moment:
+    /// traced and hashed the same way, its undo scheduled after its duration, its
+    /// label stored. For drivers (an omniscient test program) that disconnect,
+    /// crash or restart nodes as they go. Returns the nodes it hit (for
+    /// `one_way`, the senders) — what a label on it stores.
+    pub fn apply_fault_now(&mut self, fault: TimedFault) -> Vec<usize> {
+        assert!(
+            self.dispatching.is_none(),
+            "apply_fault_now called from inside a handler"
+        );
+        self.apply_fault(fault)
+    }
+
+    /// Sends `msg` from process `from` to process `to` now, exactly as if `from`'s
+    /// handler had issued `ctx.send(to, msg)`: the same network judgment (cut
+    /// links, loss, latency, duplication), tracing and hashing. For drivers that
+    /// play a client or a peer, as the lab tester calls `Start` on a server.
+    pub fn inject(&mut self, from: ProcessId, to: ProcessId, msg: P::Msg) {
+        let processes = self.node_count + self.client_count;
+        assert!(
+            from < processes && to < processes,
+            "inject {from} -> {to}: there are only {processes} processes"
+        );
+        assert!(
+            self.dispatching.is_none(),
+            "inject called from inside a handler"
+        );
+        self.carry_out(from, Effect::Send { to, msg });
+    }
+
+    /// Moves the clock forward to true time `time` without running anything, so
+    /// a driver woken at `time` sees `now() == time`. Never moves it back (an
+    /// earlier `time` is a no-op).
+    ///
+    /// # Panics
+    /// If an event is queued before `time`: it would be skipped.
+    pub fn advance_to(&mut self, time: u64) {
+        if time <= self.now {
+            return;
+        }
+        if let Some(next) = self.queue.peek_time() {
+            assert!(
+                next >= time,
+                "advance_to({time}) would skip an event queued at {next}"
+            );
+        }
+        self.now = time;
+    }
+
+    /// Switches long reordering on (or off with `None`) from now on, as the lab
+    /// tester does midway through TestFigure8Unreliable. Messages already in
+    /// flight keep their delivery times.
+    pub fn set_long_delay(&mut self, long_delay: Option<LongDelay>) {
+        self.network.set_long_delay(long_delay);
     }
 
     #[inline]
@@ -537,6 +605,29 @@ impl<P: Protocol> World<P> {
     /// Whether node `id` is frozen.
     pub fn is_paused(&self, id: usize) -> bool {
         self.processes[id].paused
+    }
+
+    /// Whether node `id` is disconnected by a lab-style `disconnect` fault.
+    pub fn is_disconnected(&self, id: usize) -> bool {
+        self.disconnected[id]
+    }
+
+    /// The node ids stored under `name` (by a fault with that `label`, or by
+    /// [`World::set_label`]), or `None` if the label was never set.
+    pub fn label(&self, name: &str) -> Option<&[usize]> {
+        self.labels.get(name).map(Vec::as_slice)
+    }
+
+    /// Stores `ids` under `name`, replacing what it held; faults targeting
+    /// `@name` hit them from now on. Ids are kept sorted and without repeats.
+    pub fn set_label(&mut self, name: &str, mut ids: Vec<usize>) {
+        assert!(
+            ids.iter().all(|&id| id < self.node_count),
+            "label {name}: {ids:?} names a node that does not exist"
+        );
+        ids.sort_unstable();
+        ids.dedup();
+        self.labels.insert(name.to_string(), ids);
     }
 
     /// Node `id`'s status (role, term).
