@@ -39,6 +39,21 @@ fn a_passing_scenario_exits_0_and_prints_its_verdict() {
 }
 
 #[test]
+fn the_readme_first_command_runs_raft_and_passes() {
+    let output = faultline(&["run", "scenarios/raft/nemesis.toml"]);
+    let shown = text(&output);
+    assert_eq!(output.status.code(), Some(0), "{shown}");
+    assert!(shown.contains("(raft, planted bugs: none)"), "{shown}");
+    assert!(shown.contains("verdict   PASS"), "{shown}");
+    let readme =
+        std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/README.md")).unwrap();
+    assert!(
+        readme.contains("cargo run --release -- run scenarios/raft/nemesis.toml"),
+        "the README's first command changed; update this test and .ci/run"
+    );
+}
+
+#[test]
 fn a_failing_run_exits_1_with_the_violation_and_a_repro_line() {
     let output = faultline(&[
         "run",
@@ -176,20 +191,13 @@ fn list_names_protocols_bugs_checkers_and_fault_kinds() {
 
 #[test]
 fn every_shipped_scenario_is_valid() {
-    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("scenarios");
     let mut count = 0;
-    for entry in std::fs::read_dir(dir).unwrap() {
-        let path = entry.unwrap().path();
-        if path
-            .extension()
-            .is_some_and(|extension| extension == "toml")
-        {
-            let file = faultline::scenario::ScenarioFile::read(path.to_str().unwrap()).unwrap();
-            faultline::runner::validate_file(&file).unwrap_or_else(|error| panic!("{error}"));
-            count += 1;
-        }
+    for path in crate::common::scenario_files() {
+        let file = faultline::scenario::ScenarioFile::read(path.to_str().unwrap()).unwrap();
+        faultline::runner::validate_file(&file).unwrap_or_else(|error| panic!("{error}"));
+        count += 1;
     }
-    assert!(count >= 5);
+    assert!(count >= 10, "only {count} scenarios found");
 }
 
 #[test]

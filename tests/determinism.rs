@@ -48,6 +48,8 @@ fn pinned_trace_hashes_do_not_change_by_accident() {
         ("broadcast_partitions.toml", 7, "da909ad5e94632d0"),
         ("broadcast_crashes.toml", 3, "54f1f8859321c664"),
         ("broadcast_nemesis.toml", 1, "06c1d12edd0fe54e"),
+        ("raft/nemesis.toml", 1, "7d567832459f9d67"),
+        ("raft/leader_churn.toml", 1, "58df73b10da59e08"),
     ];
     for (name, seed, hash) in cases {
         let outcome = run_file(&scenario(name), &RunOptions::seed(seed)).unwrap();

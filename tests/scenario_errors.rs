@@ -519,16 +519,9 @@ fn a_zero_period_is_rejected_where_it_would_spin_forever() {
 #[test]
 fn mangled_scenarios_never_panic_the_reader() {
     use rand::{Rng, SeedableRng};
-    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("scenarios");
     let mut sources = Vec::new();
-    for entry in std::fs::read_dir(dir).unwrap() {
-        let path = entry.unwrap().path();
-        if path
-            .extension()
-            .is_some_and(|extension| extension == "toml")
-        {
-            sources.push(std::fs::read_to_string(path).unwrap());
-        }
+    for path in crate::common::scenario_files() {
+        sources.push(std::fs::read_to_string(path).unwrap());
     }
     sources.sort();
     let replacements = [

@@ -2,6 +2,7 @@
 
 mod check_history_cli;
 mod cli;
+mod common;
 mod determinism;
 mod driver;
 mod edge_configs;
@@ -12,5 +13,6 @@ mod linearizability;
 mod linearizability_in_run;
 mod network_model;
 mod planted_bugs;
+mod raft;
 mod scenario_errors;
 mod tidy;

@@ -1,0 +1,153 @@
+//! Raft: the correct protocol survives fuzzing of every shipped Raft scenario, and
+//! fuzzing finds each planted bug. The first seed that finds each bug is pinned; a
+//! change there is a deliberate, explained change (a protocol or simulator change
+//! that moves schedules).
+
+use faultline::runner::{RunOptions, run_file};
+use faultline::scenario::ScenarioFile;
+
+fn read(name: &str) -> (String, String) {
+    let path = format!("{}/scenarios/raft/{name}", env!("CARGO_MANIFEST_DIR"));
+    let text = std::fs::read_to_string(&path).unwrap_or_else(|error| panic!("{path}: {error}"));
+    (path, text)
+}
+
+fn scenario(name: &str) -> ScenarioFile {
+    let (path, text) = read(name);
+    ScenarioFile::from_text(&path, text).unwrap_or_else(|error| panic!("{error}"))
+}
+
+/// The shipped scenario with `bug` switched on.
+fn with_bug(name: &str, bug: &str) -> ScenarioFile {
+    let (path, text) = read(name);
+    let patched = text.replacen(
+        "name = \"raft\"\n",
+        &format!("name = \"raft\"\nbugs = [\"{bug}\"]\n"),
+        1,
+    );
+    assert_ne!(patched, text, "{name} has no [protocol] name line to patch");
+    ScenarioFile::from_text(&path, patched).unwrap_or_else(|error| panic!("{error}"))
+}
+
+/// The first failing seed in `1..=limit`, with its first violation.
+fn first_failure(file: &ScenarioFile, limit: u64) -> Option<(u64, String)> {
+    (1..=limit).find_map(|seed| {
+        let outcome = run_file(file, &RunOptions::seed(seed)).expect("scenario is valid");
+        (!outcome.passed()).then(|| {
+            let violation = &outcome.summary.violations[0];
+            (
+                seed,
+                format!("{}: {}", violation.checker, violation.message),
+            )
+        })
+    })
+}
+
+fn failures(file: &ScenarioFile, seeds: u64) -> Vec<(u64, String)> {
+    (1..=seeds)
+        .filter_map(|seed| {
+            let outcome = run_file(file, &RunOptions::seed(seed)).expect("scenario is valid");
+            (!outcome.passed()).then(|| (seed, outcome.summary.violations[0].message.clone()))
+        })
+        .collect()
+}
+
+#[test]
+fn correct_raft_survives_every_shipped_scenario() {
+    for (name, seeds) in [
+        ("nemesis.toml", 150),
+        ("partitions.toml", 60),
+        ("leader_churn.toml", 100),
+        ("election_churn.toml", 150),
+    ] {
+        let failed = failures(&scenario(name), seeds);
+        assert!(failed.is_empty(), "correct raft failed {name}: {failed:?}");
+    }
+}
+
+#[test]
+fn the_nemesis_scenario_does_real_work_and_reaches_the_rare_paths() {
+    let mut reached = std::collections::BTreeSet::new();
+    let mut ok = 0;
+    for seed in 1..=40 {
+        let outcome = run_file(&scenario("nemesis.toml"), &RunOptions::seed(seed)).unwrap();
+        assert!(
+            outcome.passed(),
+            "seed {seed}: {:?}",
+            outcome.summary.violations
+        );
+        ok += outcome.summary.stats.operations.ok;
+        reached.extend(outcome.summary.sometimes.keys().cloned());
+    }
+    assert!(ok > 40 * 100, "only {ok} operations succeeded in 40 runs");
+    for point in [
+        "raft_leader_stepped_down",
+        "raft_conflicting_suffix_removed",
+        "raft_snapshot_installed",
+        "raft_restarted_from_snapshot",
+        "raft_retry_answered_from_session",
+        "raft_corruption_detected",
+    ] {
+        assert!(
+            reached.contains(point),
+            "{point} never reached: {reached:?}"
+        );
+    }
+}
+
+/// (bug, scenario, seeds to search, pinned first failing seed, expected words).
+const BUGS: [(&str, &str, u64, u64, &str); 6] = [
+    (
+        "vote_without_log_check",
+        "nemesis.toml",
+        20,
+        2,
+        "leader completeness",
+    ),
+    (
+        "commit_previous_term",
+        "leader_churn.toml",
+        20,
+        1,
+        "leader completeness",
+    ),
+    (
+        "vote_not_persisted",
+        "election_churn.toml",
+        100,
+        40,
+        "election safety",
+    ),
+    ("truncate_on_match", "nemesis.toml", 20, 1, "never settled"),
+    ("no_step_down", "nemesis.toml", 20, 1, "election safety"),
+    ("stale_read", "partitions.toml", 60, 2, "not linearizable"),
+];
+
+#[test]
+fn fuzzing_finds_every_planted_bug_and_the_fixed_protocol_passes_the_same_seeds() {
+    for (bug, name, limit, pinned, words) in BUGS {
+        let found = first_failure(&with_bug(name, bug), limit);
+        let (seed, message) =
+            found.unwrap_or_else(|| panic!("{bug}: no failure in seeds 1..={limit} of {name}"));
+        assert_eq!(
+            seed, pinned,
+            "{bug}: first failing seed of {name} changed ({message})"
+        );
+        assert!(message.contains(words), "{bug}: {message}");
+        let fixed = failures(&scenario(name), seed.max(10));
+        assert!(
+            fixed.is_empty(),
+            "{bug}: the fixed protocol fails {name}: {fixed:?}"
+        );
+    }
+}
+
+#[test]
+fn every_planted_bug_is_named_in_the_list() {
+    let names: Vec<&str> = BUGS.iter().map(|(bug, ..)| *bug).collect();
+    let listed: Vec<&str> = faultline::protocols::raft::RaftBug::ALL
+        .iter()
+        .map(|(name, _)| *name)
+        .collect();
+    assert_eq!(names, listed);
+}
