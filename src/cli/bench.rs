@@ -17,8 +17,12 @@ pub fn run(workload: &str, seconds: u64, repeat: u32) -> i32 {
         eprintln!("error: --seconds and --repeat must be at least 1");
         return exit::BAD_INPUT;
     }
-    let results: Vec<bench::BenchResult> =
-        (0..repeat).map(|_| bench::token_forward(seconds)).collect();
+    let results: Vec<bench::BenchResult> = (0..repeat)
+        .map(|_| match workload {
+            "raft" => bench::raft(seconds),
+            _ => bench::token_forward(seconds),
+        })
+        .collect();
     let hashes_agree = results
         .windows(2)
         .all(|pair| pair[0].trace_hash == pair[1].trace_hash);
@@ -37,6 +41,13 @@ pub fn run(workload: &str, seconds: u64, repeat: u32) -> i32 {
         best.peak_queue,
         if hashes_agree { "identical" } else { "DIFFER" }
     );
+    if workload == "raft" {
+        let seeds = 50;
+        println!(
+            "  seeds of the 10-virtual-second scenario, one thread: {:.1} per second ({seeds} seeds)",
+            bench::raft_seeds_per_second(seeds)
+        );
+    }
     if hashes_agree {
         exit::OK
     } else {

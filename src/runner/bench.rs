@@ -3,7 +3,9 @@
 //! Wall-clock time is read here, outside the simulated world, only to report
 //! throughput; nothing measured feeds back into a run.
 
+use super::run::{RunOptions, run_file};
 use crate::protocols::token_forward::{NoClient, TokenForward, TokenNode};
+use crate::scenario::ScenarioFile;
 use crate::sim::{Latency, NetworkConfig, Probability, World, WorldConfig, time::Duration};
 use std::rc::Rc;
 
@@ -20,11 +22,23 @@ pub struct BenchResult {
     pub trace_hash: u64,
     /// Peak number of queued events (memory stays flat in run length).
     pub peak_queue: usize,
+    /// Virtual seconds simulated.
+    pub virtual_seconds: f64,
 }
 
 impl BenchResult {
     /// The one-line report.
     pub fn line(&self) -> String {
+        if self.workload == "raft" {
+            return format!(
+                "raft: {:.0} virtual s per wall s, {:.0} deliveries/s ({:.3} s for {:.0} virtual s, trace {:016x})",
+                self.virtual_seconds / self.wall_seconds,
+                self.deliveries as f64 / self.wall_seconds,
+                self.wall_seconds,
+                self.virtual_seconds,
+                self.trace_hash
+            );
+        }
         format!(
             "{}: {:.0} deliveries/s ({:.3} s, trace {:016x})",
             self.workload,
@@ -36,7 +50,7 @@ impl BenchResult {
 }
 
 /// The names `faultline bench` accepts.
-pub const WORKLOADS: [&str; 1] = ["token_forward"];
+pub const WORKLOADS: [&str; 2] = ["token_forward", "raft"];
 
 /// Runs the `token_forward` benchmark: 5 nodes, 100 tokens injected by node 0,
 /// fixed 1 ms latency, no faults, `seconds` virtual seconds.
@@ -75,7 +89,73 @@ pub fn token_forward(seconds: u64) -> BenchResult {
         wall_seconds,
         trace_hash: world.trace_hash(),
         peak_queue,
+        virtual_seconds: seconds as f64,
     }
+}
+
+/// The Raft benchmark scenario: 5 nodes, 3 clients at about 100 operations per
+/// second in total, a nemesis of partitions and crashes, every checker on
+/// (Raft's invariants and linearizability).
+pub fn raft_scenario(seconds: u64) -> ScenarioFile {
+    let text = format!(
+        r#"name = "raft benchmark"
+duration = "{seconds}s"
+liveness_window = "5s"
+
+[protocol]
+name = "raft"
+ops = ["get", "put", "cas"]
+
+[cluster]
+nodes = 5
+
+[workload]
+clients = 3
+op_interval = "30ms"
+
+[network]
+latency = {{ distribution = "uniform", min = "1ms", max = "5ms" }}
+
+[nemesis]
+faults = ["partition", "isolate", "crash", "crash_leader"]
+interval = ["500ms", "2s"]
+duration = ["200ms", "2s"]
+"#
+    );
+    ScenarioFile::from_text("<raft benchmark>", text).expect("the benchmark scenario is valid")
+}
+
+/// Runs one seed of [`raft_scenario`] (`seconds` of faults plus the 5 s liveness
+/// window) with every checker on.
+pub fn raft(seconds: u64) -> BenchResult {
+    let file = raft_scenario(seconds);
+    let started = std::time::Instant::now();
+    let outcome = run_file(&file, &RunOptions::seed(1)).expect("valid");
+    let wall_seconds = started.elapsed().as_secs_f64();
+    assert!(
+        outcome.passed(),
+        "the raft benchmark run failed: {:?}",
+        outcome.summary.violations
+    );
+    BenchResult {
+        workload: "raft",
+        deliveries: outcome.summary.stats.messages.delivered,
+        wall_seconds,
+        trace_hash: u64::from_str_radix(&outcome.summary.trace_hash, 16).unwrap_or(0),
+        peak_queue: 0,
+        virtual_seconds: outcome.summary.virtual_time as f64 / 1e9,
+    }
+}
+
+/// Seeds per second for the 10-virtual-second Raft scenario (one thread).
+pub fn raft_seeds_per_second(seeds: u64) -> f64 {
+    let file = raft_scenario(10);
+    let started = std::time::Instant::now();
+    for seed in 1..=seeds {
+        let outcome = run_file(&file, &RunOptions::seed(seed)).expect("valid");
+        assert!(outcome.passed(), "raft benchmark seed {seed} failed");
+    }
+    seeds as f64 / started.elapsed().as_secs_f64()
 }
 
 #[cfg(test)]
