@@ -77,7 +77,7 @@ enum Command {
     },
     /// List protocols, planted bugs, checkers and fault kinds.
     List,
-    /// Measure simulator speed on a fixed workload (token_forward).
+    /// Measure simulator speed on a fixed workload (token_forward, raft).
     Bench {
         /// Workload name.
         workload: String,
@@ -87,6 +87,15 @@ enum Command {
         /// Repetitions; the best is reported along with the spread.
         #[arg(long, default_value_t = 5)]
         repeat: u32,
+    },
+    /// Reproduce a published measurement (raft-election-timing: the Raft paper's
+    /// Figure 16).
+    Experiment {
+        /// Experiment name.
+        name: String,
+        /// Trials per configuration (default: as in the paper).
+        #[arg(long)]
+        trials: Option<u64>,
     },
     /// Check a recorded history for linearizability against a model.
     CheckHistory(faultline::cli::check_history::CheckHistoryArgs),
@@ -139,6 +148,7 @@ fn main() {
             seconds,
             repeat,
         } => cli::bench::run(&workload, seconds, repeat),
+        Command::Experiment { name, trials } => cli::experiment::run(&name, trials),
         Command::CheckHistory(args) => faultline::cli::check_history::run(args),
     };
     std::process::exit(code)

@@ -151,3 +151,22 @@ fn every_planted_bug_is_named_in_the_list() {
         .collect();
     assert_eq!(names, listed);
 }
+
+#[test]
+fn the_election_timing_experiment_reproduces_the_papers_stated_figures() {
+    use faultline::runner::experiments::{ElectionTiming, election_timing};
+    // 150-155 ms: the paper's median is 287 ms.
+    let five = election_timing(&ElectionTiming::paper(150, 155), 200);
+    assert!(
+        (240.0..=330.0).contains(&five.median),
+        "150-155 ms median {} ms",
+        five.median
+    );
+    assert_eq!(five.capped, 0);
+    // 150-150 ms: without randomness split votes repeat for more than 10 s.
+    let none = election_timing(&ElectionTiming::paper(150, 150), 10);
+    assert!(none.min > 10_000.0, "150-150 ms elected in {} ms", none.min);
+    // Deterministic: the same trials give the same times.
+    let again = election_timing(&ElectionTiming::paper(150, 155), 200);
+    assert_eq!((five.median, five.max), (again.median, again.max));
+}

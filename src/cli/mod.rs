@@ -4,6 +4,7 @@
 pub mod bench;
 pub mod check_history;
 pub mod exit;
+pub mod experiment;
 pub mod fuzz;
 pub mod list;
 pub mod run;

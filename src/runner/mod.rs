@@ -3,6 +3,7 @@
 
 pub mod bench;
 pub mod driver;
+pub mod experiments;
 pub mod fuzz;
 pub mod nemesis;
 pub mod panic;

@@ -175,6 +175,11 @@ pub struct RaftConfig {
     /// Snapshot every this many applied entries; 0 never. Default 100.
     #[serde(default = "default_snapshot_every")]
     pub snapshot_every: u64,
+    /// How long a node's disk takes to make a write durable: answers that must
+    /// follow a sync (votes, append and snapshot replies) leave this long after
+    /// the request arrived. Default `"0ms"` (the simulated disk is instant).
+    #[serde(default)]
+    pub persist_delay: Duration,
     /// Most entries in one append. Default 64.
     #[serde(default = "default_max_batch")]
     pub max_batch: usize,
@@ -411,6 +416,13 @@ pub enum RaftTimer {
     ReadDisk,
     /// A client timer.
     Client(KvTimer),
+    /// Send an answer whose write has now reached the disk (`persist_delay`).
+    Persisted {
+        /// Destination.
+        to: usize,
+        /// The answer.
+        msg: Box<RaftMsg>,
+    },
 }
 
 impl Protocol for Raft {

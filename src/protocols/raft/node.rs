@@ -17,6 +17,7 @@ use std::rc::Rc;
 struct Settings {
     election: DurationRange,
     heartbeat: Duration,
+    persist_delay: Duration,
     pre_vote: bool,
     snapshot_every: u64,
     max_batch: usize,
@@ -79,6 +80,7 @@ impl RaftNode {
         let settings = Settings {
             election: config.election_timeout,
             heartbeat: config.heartbeat_interval,
+            persist_delay: config.persist_delay,
             pre_vote: config.pre_vote,
             snapshot_every: config.snapshot_every,
             max_batch: config.max_batch.max(1),
@@ -134,6 +136,11 @@ impl RaftNode {
     /// Leader, follower or candidate.
     pub fn role(&self) -> Role {
         self.role
+    }
+
+    /// The leader this node follows (itself when leading), if it knows one.
+    pub fn leader_hint(&self) -> Option<ProcessId> {
+        self.leader
     }
 
     /// Index and term of the last entry covered by the snapshot (0, 0 if none).
@@ -296,6 +303,24 @@ impl RaftNode {
     // ----- Helpers -----
 
     fn send(&mut self, ctx: &mut Ctx<'_, Raft>, to: ProcessId, msg: RaftMsg) {
+        let answer = matches!(
+            msg,
+            RaftMsg::Vote {
+                pre_vote: false,
+                ..
+            } | RaftMsg::AppendReply { .. }
+                | RaftMsg::SnapshotReply { .. }
+        );
+        let delay = self.settings.persist_delay;
+        if answer && delay.0 > 0 {
+            let msg = Box::new(msg);
+            ctx.set_timer(delay, delay, RaftTimer::Persisted { to, msg });
+            return;
+        }
+        self.transmit(ctx, to, msg);
+    }
+
+    fn transmit(&mut self, ctx: &mut Ctx<'_, Raft>, to: ProcessId, msg: RaftMsg) {
         if to < ctx.nodes() {
             self.stats.messages += 1;
             self.stats.bytes += msg.wire_size() as u64;
@@ -1043,6 +1068,7 @@ impl Node<Raft> for RaftNode {
     fn on_timer(&mut self, ctx: &mut Ctx<'_, Raft>, timer: RaftTimer) {
         match timer {
             RaftTimer::ReadDisk => self.recover(ctx),
+            RaftTimer::Persisted { to, msg } => self.transmit(ctx, to, *msg),
             RaftTimer::Election => {
                 self.election_timer = None;
                 if !self.serving() || self.role == Role::Leader {

@@ -1,0 +1,216 @@
+//! Experiments that reproduce published measurements with the simulator.
+//!
+//! [`election_timing`] rebuilds the leader-election benchmark of the Raft paper
+//! (Ongaro and Ousterhout, §9.3 and Figure 16): five servers, a broadcast time of
+//! about 15 ms, the leader crashed at a uniformly random point of its heartbeat
+//! interval just after a heartbeat went out to everyone, and two of the four
+//! survivors unable to win because their logs are behind. It measures the time
+//! without a leader: from the crash until every surviving server has heard from
+//! the new leader.
+
+use crate::protocols::raft::{Raft, RaftConfig, RaftMsg, RaftNode};
+use crate::scenario::faults::DurationRange;
+use crate::sim::rng::{self, between};
+use crate::sim::time::Duration;
+use crate::sim::{
+    Fault, Latency, NetworkConfig, Role, SECOND, Step, Target, TimedFault, World, WorldConfig,
+};
+use crate::workload::WorkloadConfig;
+use std::rc::Rc;
+
+/// How one election-timing trial is set up.
+#[derive(Clone, Copy, Debug)]
+pub struct ElectionTiming {
+    /// The election timeout range.
+    pub timeout: DurationRange,
+    /// One-way message latency range (uniform).
+    pub latency: DurationRange,
+    /// Time for a write to reach the disk before an answer leaves.
+    pub persist_delay: Duration,
+    /// Give up on a trial after this long without a leader.
+    pub cap: Duration,
+}
+
+impl ElectionTiming {
+    /// The paper's setup for a timeout range: heartbeats every half of the
+    /// minimum timeout; a broadcast time of about 15 ms made, as on the paper's
+    /// LogCabin cluster, mostly of the disk write: one-way latency uniform in
+    /// 0.2–0.6 ms and 14 ms to persist before answering; trials capped at 60 s.
+    pub fn paper(min_ms: u64, max_ms: u64) -> Self {
+        ElectionTiming {
+            timeout: DurationRange {
+                min: Duration::from_millis(min_ms),
+                max: Duration::from_millis(max_ms),
+            },
+            latency: DurationRange {
+                min: Duration(200_000),
+                max: Duration(600_000),
+            },
+            persist_delay: Duration::from_millis(14),
+            cap: Duration::from_secs(60),
+        }
+    }
+}
+
+/// One trial: the time without a leader in nanoseconds (the cap if no leader
+/// emerged within it).
+pub fn election_trial(setup: &ElectionTiming, seed: u64) -> u64 {
+    let timeout = setup.timeout;
+    let config = RaftConfig {
+        name: "raft".into(),
+        bugs: Vec::new(),
+        election_timeout: timeout,
+        heartbeat_interval: Duration((timeout.min.0 / 2).max(1)),
+        persist_delay: setup.persist_delay,
+        pre_vote: false,
+        snapshot_every: 0,
+        max_batch: 64,
+        keys: 1,
+        ops: vec![crate::protocols::kv::KvOpKind::Get],
+        retry_interval: Duration::from_millis(200),
+    };
+    let world_config = WorldConfig {
+        seed,
+        nodes: 5,
+        clients: 1,
+        network: NetworkConfig {
+            latency: Latency::Uniform {
+                min: setup.latency.min,
+                max: setup.latency.max,
+            },
+            ..NetworkConfig::default()
+        },
+        ..WorldConfig::default()
+    };
+    // The one client never starts an operation; it is the process commands come from.
+    let idle = WorkloadConfig {
+        clients: 1,
+        op_interval: Duration::from_secs(1_000_000),
+        op_timeout: Duration::from_secs(1),
+    };
+    let template = RaftNode::new(&config);
+    let mix = config.mix();
+    let mut world: World<Raft> =
+        World::new(&world_config, Rc::new(move |_| template.fresh()), |index| {
+            crate::protocols::kv::KvClient::new(index, &idle, &mix)
+        });
+    let mut rng = rng::stream(seed, "experiment", 0);
+    world.start();
+    // 1. Let a leader emerge and settle.
+    let leader = loop {
+        let horizon = world.now() + 100 * crate::sim::MILLISECOND;
+        while world.step_until(horizon).is_some() {}
+        world.advance_to(horizon);
+        if let Some(leader) = settled_leader(&world) {
+            break leader;
+        }
+        if world.now() > 60 * SECOND {
+            return setup.cap.0;
+        }
+    };
+    // 2. Two followers fall behind: cut them off, commit an entry on the other
+    //    three, and keep them off until the crash.
+    let followers: Vec<usize> = (0..5).filter(|&id| id != leader).collect();
+    let first = followers[between(&mut rng, 0, 3) as usize];
+    let second = loop {
+        let pick = followers[between(&mut rng, 0, 3) as usize];
+        if pick != first {
+            break pick;
+        }
+    };
+    let behind = Target::Nodes(vec![first, second]);
+    world.apply_fault_now(TimedFault::new(Fault::Disconnect(behind.clone())));
+    world.inject(5, leader, RaftMsg::Start { value: 1 });
+    let horizon = world.now() + 200 * crate::sim::MILLISECOND;
+    while world.step_until(horizon).is_some() {}
+    world.advance_to(horizon);
+    // 3. Wait for the leader's next heartbeat, then crash it at a uniformly random
+    //    point of its heartbeat interval; the laggards reconnect at that moment.
+    loop {
+        match world.step_until(u64::MAX) {
+            Some(Step::Timer { process }) if process == leader => break,
+            Some(_) => {}
+            None => return setup.cap.0,
+        }
+    }
+    let interval = config.heartbeat_interval.0;
+    let crash_at = world.now() + between(&mut rng, 0, interval - 1);
+    while world.step_until(crash_at).is_some() {}
+    world.advance_to(crash_at);
+    let old_term = world.node(leader).term();
+    world.apply_fault_now(TimedFault::new(Fault::Crash(Target::Nodes(vec![leader]))));
+    world.apply_fault_now(TimedFault::new(Fault::Connect(behind)));
+    // 4. Time until every survivor follows one new leader.
+    let deadline = crash_at + setup.cap.0;
+    while let Some(_step) = world.step_until(deadline) {
+        if let Some(new) = settled_leader(&world)
+            && world.node(new).term() > old_term
+        {
+            return world.now() - crash_at;
+        }
+    }
+    setup.cap.0
+}
+
+/// The leader every live node follows at one term, if there is one.
+fn settled_leader(world: &World<Raft>) -> Option<usize> {
+    let live: Vec<usize> = (0..world.node_count())
+        .filter(|&id| world.is_up(id))
+        .collect();
+    let leader = live
+        .iter()
+        .copied()
+        .find(|&id| world.node(id).role() == Role::Leader)?;
+    let term = world.node(leader).term();
+    live.iter()
+        .all(|&id| world.node(id).term() == term && world.node(id).leader_hint() == Some(leader))
+        .then_some(leader)
+}
+
+/// Summary statistics of trial times, in milliseconds.
+#[derive(Clone, Debug)]
+pub struct Distribution {
+    /// Trials run.
+    pub trials: usize,
+    /// Fastest.
+    pub min: f64,
+    /// Median.
+    pub median: f64,
+    /// Mean.
+    pub mean: f64,
+    /// 90th percentile.
+    pub p90: f64,
+    /// 99th percentile.
+    pub p99: f64,
+    /// Slowest.
+    pub max: f64,
+    /// Trials that hit the cap.
+    pub capped: usize,
+}
+
+impl Distribution {
+    /// Summarises times in nanoseconds; `cap` marks trials that gave up.
+    pub fn of(mut nanos: Vec<u64>, cap: u64) -> Self {
+        nanos.sort_unstable();
+        let ms = |value: u64| value as f64 / 1e6;
+        let at = |q: f64| ms(nanos[((nanos.len() - 1) as f64 * q).round() as usize]);
+        Distribution {
+            trials: nanos.len(),
+            min: ms(nanos[0]),
+            median: at(0.5),
+            mean: nanos.iter().map(|&v| ms(v)).sum::<f64>() / nanos.len() as f64,
+            p90: at(0.9),
+            p99: at(0.99),
+            max: ms(*nanos.last().expect("at least one trial")),
+            capped: nanos.iter().filter(|&&value| value >= cap).count(),
+        }
+    }
+}
+
+/// Runs `trials` trials (seeds `1..=trials`) of one setup.
+pub fn election_timing(setup: &ElectionTiming, trials: u64) -> Distribution {
+    let times: Vec<u64> = (1..=trials)
+        .map(|seed| election_trial(setup, seed))
+        .collect();
+    Distribution::of(times, setup.cap.0)
+}
