@@ -25,3 +25,15 @@ pub fn scenario_files() -> Vec<PathBuf> {
     found.sort();
     found
 }
+
+/// Runs seeds `1..=seeds` of `file` and returns the failing ones with their first
+/// violation's message.
+pub fn failing_seeds(file: &faultline::scenario::ScenarioFile, seeds: u64) -> Vec<(u64, String)> {
+    use faultline::runner::{RunOptions, run_file};
+    (1..=seeds)
+        .filter_map(|seed| {
+            let outcome = run_file(file, &RunOptions::seed(seed)).expect("scenario is valid");
+            (!outcome.passed()).then(|| (seed, outcome.summary.violations[0].message.clone()))
+        })
+        .collect()
+}

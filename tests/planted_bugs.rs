@@ -10,15 +10,7 @@ fn scenario(name: &str) -> ScenarioFile {
     ScenarioFile::read(&path).unwrap_or_else(|error| panic!("{error}"))
 }
 
-/// Runs seeds `1..=seeds` and returns the failing ones (with their first message).
-fn failing_seeds(file: &ScenarioFile, seeds: u64) -> Vec<(u64, String)> {
-    (1..=seeds)
-        .filter_map(|seed| {
-            let outcome = run_file(file, &RunOptions::seed(seed)).expect("scenario is valid");
-            (!outcome.passed()).then(|| (seed, outcome.summary.violations[0].message.clone()))
-        })
-        .collect()
-}
+use crate::common::failing_seeds;
 
 #[test]
 fn broadcast_survives_200_seeds_of_every_fault_kind() {

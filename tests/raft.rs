@@ -3,6 +3,7 @@
 //! change there is a deliberate, explained change (a protocol or simulator change
 //! that moves schedules).
 
+use crate::common::failing_seeds;
 use faultline::runner::{RunOptions, run_file};
 use faultline::scenario::ScenarioFile;
 
@@ -43,15 +44,6 @@ fn first_failure(file: &ScenarioFile, limit: u64) -> Option<(u64, String)> {
     })
 }
 
-fn failures(file: &ScenarioFile, seeds: u64) -> Vec<(u64, String)> {
-    (1..=seeds)
-        .filter_map(|seed| {
-            let outcome = run_file(file, &RunOptions::seed(seed)).expect("scenario is valid");
-            (!outcome.passed()).then(|| (seed, outcome.summary.violations[0].message.clone()))
-        })
-        .collect()
-}
-
 #[test]
 fn correct_raft_survives_every_shipped_scenario() {
     for (name, seeds) in [
@@ -60,7 +52,7 @@ fn correct_raft_survives_every_shipped_scenario() {
         ("leader_churn.toml", 100),
         ("election_churn.toml", 150),
     ] {
-        let failed = failures(&scenario(name), seeds);
+        let failed = failing_seeds(&scenario(name), seeds);
         assert!(failed.is_empty(), "correct raft failed {name}: {failed:?}");
     }
 }
@@ -134,7 +126,7 @@ fn fuzzing_finds_every_planted_bug_and_the_fixed_protocol_passes_the_same_seeds(
             "{bug}: first failing seed of {name} changed ({message})"
         );
         assert!(message.contains(words), "{bug}: {message}");
-        let fixed = failures(&scenario(name), seed.max(10));
+        let fixed = failing_seeds(&scenario(name), seed.max(10));
         assert!(
             fixed.is_empty(),
             "{bug}: the fixed protocol fails {name}: {fixed:?}"
