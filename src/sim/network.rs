@@ -416,6 +416,18 @@ impl Network {
         self.profiles = std::iter::once(default.clone()).chain(overrides).collect();
     }
 
+    /// Sets the default latency (links with an override of their own keep it)
+    /// from now on, keeping the drop and duplicate probabilities in force.
+    pub fn set_latency(&mut self, latency: Latency) {
+        assert!(latency.validate().is_ok(), "{:?}", latency.validate());
+        self.base.latency = latency;
+        let (drop_probability, duplicate_probability) = (
+            self.profiles[0].drop_probability,
+            self.profiles[0].duplicate_probability,
+        );
+        self.set_loss(drop_probability, duplicate_probability);
+    }
+
     /// Switches long reordering on (or off with `None`) from now on; messages
     /// already in flight keep their delivery times.
     pub fn set_long_delay(&mut self, long_delay: Option<LongDelay>) {
