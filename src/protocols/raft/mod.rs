@@ -418,6 +418,16 @@ impl Protocol for Raft {
     type Timer = RaftTimer;
     type Node = RaftNode;
     type Client = KvClient<Raft>;
+
+    fn is_reply(msg: &RaftMsg) -> bool {
+        matches!(
+            msg,
+            RaftMsg::Vote { .. }
+                | RaftMsg::AppendReply { .. }
+                | RaftMsg::SnapshotReply { .. }
+                | RaftMsg::Reply(_)
+        )
+    }
 }
 
 impl KvProtocol for Raft {

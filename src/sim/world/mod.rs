@@ -540,7 +540,10 @@ impl<P: Protocol> World<P> {
                     format!("{msg:?}")
                 });
                 let incarnation = self.processes[to].incarnation;
-                let route = self.network.route(id, to, self.now, &mut self.network_rng);
+                let reply = P::is_reply(&msg);
+                let route = self
+                    .network
+                    .route(id, to, self.now, &mut self.network_rng, reply);
                 let (from, to32) = (id as u32, to as u32);
                 let deliver = |msg| Payload::Deliver {
                     from,
