@@ -372,6 +372,18 @@ impl RaftMsg {
         }
     }
 
+    /// Whether it is a request between nodes (`RequestVote`, `AppendEntries`,
+    /// `InstallSnapshot`) rather than a reply — what the course tester counts as
+    /// one RPC.
+    pub fn is_request(&self) -> bool {
+        matches!(
+            self,
+            RaftMsg::RequestVote { .. }
+                | RaftMsg::AppendEntries { .. }
+                | RaftMsg::InstallSnapshot { .. }
+        )
+    }
+
     /// The sender's term, for node-to-node messages.
     pub fn term(&self) -> Option<u64> {
         match self {
@@ -464,6 +476,8 @@ pub fn majority(n: usize) -> usize {
 pub struct SendStats {
     /// Messages to other nodes.
     pub messages: u64,
+    /// Of those, requests ([`RaftMsg::is_request`]).
+    pub requests: u64,
     /// Their estimated bytes ([`RaftMsg::wire_size`]).
     pub bytes: u64,
 }
