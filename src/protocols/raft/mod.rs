@@ -85,6 +85,7 @@
 //! Each is a mistake real implementations have made; see [`RaftBug`].
 
 pub mod checker;
+pub mod lab;
 mod node;
 mod storage;
 
@@ -191,6 +192,10 @@ pub struct RaftConfig {
         deserialize_with = "crate::sim::time::positive"
     )]
     pub retry_interval: Duration,
+    /// A script for the course's tester (see [`lab`]): its steps, run by a
+    /// driver; client 0 is the tester's. Default none.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub lab: Vec<toml::Spanned<toml::Value>>,
 }
 
 fn default_election_timeout() -> DurationRange {
