@@ -448,3 +448,52 @@ fn an_injected_message_meets_the_same_network_as_a_sent_one() {
         "clients still reach it"
     );
 }
+
+#[test]
+fn deliver_now_is_a_local_call_past_the_network() {
+    let mut world = echo_world();
+    world.apply_fault_now(TimedFault::new(Fault::Disconnect(Target::Nodes(vec![1]))));
+    let events = world.events();
+    assert!(
+        world.deliver_now(0, 1, Msg::Ping(7)),
+        "cut links do not stop it"
+    );
+    assert_eq!(
+        world.events(),
+        events + 3,
+        "traced as a delivery, then the pong's send and its loss on the cut link"
+    );
+    assert_eq!(world.now(), 0, "at once");
+    assert_eq!(world.network().sent, 1, "only the pong went on the wire");
+    assert_eq!(
+        world.network().partitioned,
+        1,
+        "and node 1 cannot reach node 0"
+    );
+    world.apply_fault_now(TimedFault::new(Fault::Crash(Target::Nodes(vec![2]))));
+    assert!(
+        !world.deliver_now(3, 2, Msg::Ping(8)),
+        "a crashed node gets nothing"
+    );
+    let incarnation = world.incarnation(2);
+    assert_eq!(incarnation, 1);
+    world.apply_fault_now(TimedFault::new(Fault::Restart(Target::Nodes(vec![2]))));
+    assert_eq!(
+        world.incarnation(2),
+        1,
+        "it counts crashes; the restart runs the new incarnation"
+    );
+}
+
+#[test]
+fn set_latency_changes_the_links_from_now_on() {
+    let mut world = echo_world();
+    world.set_latency(Latency::Constant {
+        value: Duration(3 * MILLISECOND),
+    });
+    world.inject(3, 0, Msg::Ping(1));
+    world.set_loss(1.0, 0.0);
+    world.inject(3, 1, Msg::Ping(2));
+    assert_eq!(world.network().lost, 1, "the loss applies at once");
+    assert_eq!(world.next_time(), Some(3 * MILLISECOND));
+}

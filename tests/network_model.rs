@@ -48,6 +48,12 @@ impl Protocol for Probe {
     type Timer = ProbeTimer;
     type Node = ProbeNode;
     type Client = NoClient;
+
+    /// A message is its send time; those sent at a multiple of 3 ns count as
+    /// replies (a third of a stream at a 100 us period).
+    fn is_reply(sent_at: &u64) -> bool {
+        sent_at.is_multiple_of(3)
+    }
 }
 
 impl ProbeNode {
@@ -644,6 +650,7 @@ fn long_delay(probability: f64) -> LongDelay {
         probability: Probability(probability),
         min: Duration::from_millis(200),
         max: Duration::from_millis(2200),
+        replies_only: false,
     }
 }
 
@@ -701,6 +708,39 @@ fn long_delays_hold_back_the_configured_share_of_messages_uniformly() {
         .filter(|pair| pair[1].1 < pair[0].1)
         .count();
     assert!(reordered > 10_000, "long delays reorder, got {reordered}");
+}
+
+#[test]
+fn long_delays_for_replies_only_hold_back_just_the_replies() {
+    let network = NetworkConfig {
+        long_delay: Some(LongDelay {
+            replies_only: true,
+            ..long_delay(1.0)
+        }),
+        ..constant(1)
+    };
+    let plan = Plan {
+        stream_every: 100 * MICROSECOND,
+        ..Plan::default()
+    };
+    let mut world = world(2, network, plan);
+    fault(
+        &mut world,
+        300 * MILLISECOND,
+        Fault::Crash(Target::Nodes(vec![0])),
+    );
+    run_until(&mut world, 3 * SECOND);
+    let received = &world.node(1).received;
+    assert!(received.len() > 2500, "only {} messages", received.len());
+    for (_, sent, at) in received {
+        let held = at - sent > MILLISECOND;
+        assert_eq!(held, sent.is_multiple_of(3), "the message sent at {sent}");
+    }
+    let replies = received
+        .iter()
+        .filter(|(_, sent, _)| sent.is_multiple_of(3))
+        .count();
+    assert_eq!(world.network().long_delayed, replies as u64);
 }
 
 #[test]

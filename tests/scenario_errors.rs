@@ -596,3 +596,126 @@ fn mangled_scenarios_never_panic_the_reader() {
         "the mutations should mostly break the files, {rejected} rejected"
     );
 }
+
+/// A Raft scenario with a lab script whose steps are `steps`.
+fn lab_script(steps: &str) -> String {
+    format!(
+        "duration = \"60s\"\n\n[protocol]\nname = \"raft\"\nsnapshot_every = 0\nlab = [\n  {{ check = \"one_leader\", label = \"leader1\" }},\n{steps}\n]\n\n[cluster]\nnodes = 3\n\n[workload]\nclients = 1\n"
+    )
+}
+
+#[test]
+fn a_lab_step_with_an_unknown_key_is_named_by_position_and_key() {
+    let text = lab_script("  { one = 101, servers = 3, retry = false, sever = 2 },");
+    assert_error(
+        &text,
+        Some("sever"),
+        "protocol.lab[1].sever",
+        "unknown field `sever`",
+    );
+    let error = error_of(&text);
+    assert_eq!(error.column, Some(44), "{error}");
+}
+
+#[test]
+fn a_lab_step_missing_a_modifier_or_with_a_wrong_type_says_which() {
+    assert_error(
+        &lab_script("  { one = 101, servers = 3 },"),
+        Some("one = 101"),
+        "protocol.lab[1].retry",
+        "a 'one' step needs the key 'retry'",
+    );
+    assert_error(
+        &lab_script("  { wait = 4, servers = \"three\" },"),
+        Some("\"three\""),
+        "protocol.lab[1].servers",
+        "invalid type: string \"three\", expected u64",
+    );
+    assert_error(
+        &lab_script("  { one = 101, servers = 4, retry = true },"),
+        Some("one = 101"),
+        "protocol.lab[1].servers",
+        "expected between 1 and 3 servers (the cluster size), got 4",
+    );
+}
+
+#[test]
+fn a_lab_step_does_one_known_thing_with_the_keys_it_takes() {
+    assert_error(
+        &lab_script("  { sleep = \"1s\", start = 5 },"),
+        Some("sleep"),
+        "protocol.lab[1].start",
+        "a step does one thing: it has both 'sleep' and 'start'",
+    );
+    assert_error(
+        &lab_script("  { check = \"two_leaders\" },"),
+        Some("two_leaders"),
+        "protocol.lab[1].check",
+        "unknown check \"two_leaders\"; expected one of: one_leader, no_leader, terms_agree, not_committed, rpcs, bytes",
+    );
+    assert_error(
+        &lab_script("  { run = \"figure9\" },"),
+        Some("figure9"),
+        "protocol.lab[1].run",
+        "unknown loop \"figure9\"; expected one of: many_elections,",
+    );
+    assert_error(
+        &lab_script("  { disconnect = 1, retry = true },"),
+        Some("disconnect"),
+        "protocol.lab[1].retry",
+        "'retry' does not apply to a 'disconnect' step (it takes: no other keys)",
+    );
+    assert_error(
+        &lab_script("  { max = 3 },"),
+        Some("max = 3"),
+        "protocol.lab[1]",
+        "a step needs one action key: check, one, one_bytes, start",
+    );
+}
+
+#[test]
+fn a_lab_target_must_name_a_node_or_a_label_an_earlier_step_sets() {
+    assert_error(
+        &lab_script("  { crash = [\"@leader1+1\", 3] },"),
+        Some("crash"),
+        "protocol.lab[1].crash",
+        "node 3 does not exist (the cluster has nodes 0..=2)",
+    );
+    assert_error(
+        &lab_script("  { connect = \"@leader2\" },"),
+        Some("connect"),
+        "protocol.lab[1].connect",
+        "no earlier step sets the label \"leader2\"",
+    );
+    assert_error(
+        &lab_script("  { disconnect = \"@leader1-1\" },"),
+        Some("disconnect"),
+        "protocol.lab[1].disconnect",
+        "label \"leader1-1\" may use only lowercase letters",
+    );
+    assert_error(
+        &lab_script("  { start = 1, to = \"leader\" },"),
+        Some("\"leader\""),
+        "protocol.lab[1].to",
+        "unknown target \"leader\"; expected a node id, \"@label\", \"@label+k\" or \"all\"",
+    );
+}
+
+#[test]
+fn a_lab_script_needs_its_one_client_and_payloads_need_an_uncompacted_log() {
+    let text = lab_script("").replace("clients = 1", "clients = 3");
+    assert_error(
+        &text,
+        None,
+        "workload.clients",
+        "a lab script speaks through the one client process: set [workload] clients = 1 (got 3)",
+    );
+    let text = lab_script("  { one_bytes = 5000, servers = 3, retry = false },")
+        .replace("snapshot_every = 0\n", "");
+    assert_error(
+        &text,
+        Some("lab = ["),
+        "protocol.lab",
+        "a lab script with 'one_bytes' steps needs snapshot_every = 0",
+    );
+}

@@ -14,5 +14,6 @@ mod linearizability_in_run;
 mod network_model;
 mod planted_bugs;
 mod raft;
+mod raft_lab;
 mod scenario_errors;
 mod tidy;

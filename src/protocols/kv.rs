@@ -355,6 +355,9 @@ pub struct KvClient<P> {
     open: Option<Open>,
     /// Last value this client saw per key (cas compares against it).
     seen: BTreeMap<String, Value>,
+    /// Never starts an operation: the process belongs to a test driver, which
+    /// speaks to the nodes in its name (replies it gets are ignored).
+    idle: bool,
     _protocol: PhantomData<fn() -> P>,
 }
 
@@ -368,6 +371,7 @@ impl<P> Clone for KvClient<P> {
             target: self.target,
             open: self.open.clone(),
             seen: self.seen.clone(),
+            idle: self.idle,
             _protocol: PhantomData,
         }
     }
@@ -385,7 +389,17 @@ impl<P: KvProtocol> KvClient<P> {
             target: 0,
             open: None,
             seen: BTreeMap::new(),
+            idle: false,
             _protocol: PhantomData,
+        }
+    }
+
+    /// A client that never starts an operation: its process id is a test
+    /// driver's, which sends requests in its name and ignores the replies.
+    pub fn idle(index: usize, workload: &WorkloadConfig, mix: &KvMix) -> Self {
+        KvClient {
+            idle: true,
+            ..KvClient::new(index, workload, mix)
         }
     }
 
@@ -470,7 +484,9 @@ impl<P: KvProtocol> KvClient<P> {
 impl<P: KvProtocol> Client<P> for KvClient<P> {
     fn on_start(&mut self, ctx: &mut Ctx<'_, P>) {
         self.target = self.index % ctx.nodes();
-        self.think(ctx);
+        if !self.idle {
+            self.think(ctx);
+        }
     }
 
     fn on_message(&mut self, ctx: &mut Ctx<'_, P>, from: ProcessId, msg: P::Msg) {

@@ -67,6 +67,7 @@ pub fn election_trial(setup: &ElectionTiming, seed: u64) -> u64 {
         max_batch: 64,
         keys: 1,
         ops: vec![crate::protocols::kv::KvOpKind::Get],
+        lab: Vec::new(),
         retry_interval: Duration::from_millis(200),
     };
     let world_config = WorldConfig {

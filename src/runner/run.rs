@@ -184,15 +184,24 @@ pub fn run_scenario<S: ProtocolSpec>(
             };
             world.advance_to(at);
             let faults_before = world.faults_applied();
+            let events_before = world.events();
             driving.set(Some(driver.name()));
             let found = driver.wake(&mut world);
             driving.set(None);
             for (property, message) in found {
                 violations.push(violation(driver.name(), property, message, &world));
             }
-            // Faults the driver applied are steps the checkers should see.
-            if world.faults_applied() != faults_before
-                && after_step(&mut checkers, &mut violations, &world, Step::Fault)
+            // What the driver did is a step the checkers should see: a fault, or
+            // messages it sent or handed to a node.
+            let step = if world.faults_applied() != faults_before {
+                Some(Step::Fault)
+            } else if world.events() != events_before {
+                Some(Step::Driver)
+            } else {
+                None
+            };
+            if let Some(step) = step
+                && after_step(&mut checkers, &mut violations, &world, step)
             {
                 return;
             }

@@ -7,15 +7,17 @@
 use super::driver::Driver;
 use crate::check::Checker;
 use crate::check::Linearizability;
+use crate::check::Property;
 use crate::check::models::Kv;
 use crate::protocols::broadcast::{
     Broadcast, BroadcastChecker, BroadcastClient, BroadcastConfig, BroadcastNode,
 };
 use crate::protocols::kv::KvClient;
+use crate::protocols::raft::lab::{LabTester, script};
 use crate::protocols::raft::{Raft, RaftBug, RaftChecker, RaftConfig, RaftNode};
 use crate::protocols::token_forward::{NoClient, TokenForward, TokenNode};
 use crate::scenario::{Scenario, ScenarioError, Source};
-use crate::sim::{NodeFactory, Protocol};
+use crate::sim::{NodeFactory, Protocol, World};
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 use std::fmt::Debug;
@@ -228,6 +230,58 @@ fn protocol_key_span(source: &Source<'_>, key: &str) -> std::ops::Range<usize> {
     0..0
 }
 
+/// Checks a Raft scenario's lab script and what it needs of the scenario.
+fn validate_lab(scenario: &Scenario<RaftConfig>, source: &Source<'_>) -> Result<(), ScenarioError> {
+    let config = &scenario.protocol;
+    let context = script::Context {
+        nodes: scenario.nodes(),
+        text: Some(source.text),
+    };
+    let steps = script::parse(&config.lab, &context).map_err(|error| {
+        let mut located = source.error_at(error.offset..error.offset, error.message);
+        located.key = Some(error.key);
+        located
+    })?;
+    if scenario.workload.clients != 1 {
+        return Err(source.error(
+            Some("workload.clients".into()),
+            format!(
+                "a lab script speaks through the one client process: set [workload] clients = 1 (got {})",
+                scenario.workload.clients
+            ),
+        ));
+    }
+    let payload = steps
+        .iter()
+        .any(|step| matches!(step.action, script::Action::OneBytes { .. }));
+    if payload && config.snapshot_every != 0 {
+        return Err(source.error_at(
+            protocol_key_span(source, "lab"),
+            "a lab script with 'one_bytes' steps needs snapshot_every = 0 (payload commands are counted from the log)",
+        ));
+    }
+    Ok(())
+}
+
+/// The lab tester as the runner's driver.
+impl Driver<Raft> for LabTester {
+    fn name(&self) -> &'static str {
+        "raft_lab"
+    }
+
+    fn next_wake(&self) -> Option<u64> {
+        LabTester::next_wake(self)
+    }
+
+    fn wake(&mut self, world: &mut World<Raft>) -> Vec<(Property, String)> {
+        LabTester::wake(self, world)
+    }
+
+    fn at_end(&mut self, world: &World<Raft>) -> Vec<(Property, String)> {
+        LabTester::at_end(self, world)
+    }
+}
+
 impl ProtocolSpec for Raft {
     type Config = RaftConfig;
     const NAME: &'static str = "raft";
@@ -299,6 +353,9 @@ impl ProtocolSpec for Raft {
                 "expected at least 1 entry per append".to_string(),
             );
         }
+        if !config.lab.is_empty() {
+            validate_lab(scenario, source)?;
+        }
         Ok(())
     }
 
@@ -312,7 +369,30 @@ impl ProtocolSpec for Raft {
     }
 
     fn client(scenario: &Scenario<RaftConfig>, index: usize) -> KvClient<Raft> {
+        if index == 0 && !scenario.protocol.lab.is_empty() {
+            // The lab tester speaks through client 0.
+            return KvClient::idle(index, &scenario.workload, &scenario.protocol.mix());
+        }
         KvClient::new(index, &scenario.workload, &scenario.protocol.mix())
+    }
+
+    fn driver(scenario: &Scenario<RaftConfig>, seed: u64) -> Option<Box<dyn Driver<Self>>> {
+        if scenario.protocol.lab.is_empty() {
+            return None;
+        }
+        let context = script::Context {
+            nodes: scenario.nodes(),
+            text: None,
+        };
+        let steps = script::parse(&scenario.protocol.lab, &context)
+            .expect("the lab script was checked when the scenario was read");
+        Some(Box::new(LabTester::new(
+            steps,
+            scenario.nodes(),
+            &scenario.network,
+            scenario.fault_phase_end(),
+            seed,
+        )))
     }
 
     fn checkers(scenario: &Scenario<RaftConfig>) -> Vec<Box<dyn Checker<Self>>> {

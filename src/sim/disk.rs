@@ -156,6 +156,12 @@ impl Disk {
         self.current.keys().map(String::as_str)
     }
 
+    /// Bytes in `file` as the node sees it (0 if absent). Unlike [`Disk::read`]
+    /// this is an observer's look: it never fails and counts as no read.
+    pub fn file_size(&self, file: &str) -> usize {
+        self.current.get(file).map_or(0, Vec::len)
+    }
+
     /// Number of writes not yet synced.
     pub fn unsynced_count(&self) -> usize {
         self.unsynced.len()

@@ -175,9 +175,11 @@ fn checked_optional_latency<'de, D: Deserializer<'de>>(
 }
 
 /// Long reordering, `[network] long_delay = { probability = 0.67, min = "200ms",
-/// max = "2200ms" }`: with `probability`, a message's latency gets an extra delay
-/// drawn uniformly from `[min, max]` (the lab holds about 2/3 of replies for
-/// 200 + rand(0..rand(0..2000)) ms).
+/// max = "2200ms", replies_only = true }`: with `probability`, a message's
+/// latency gets an extra delay drawn uniformly from `[min, max]` (the lab holds
+/// about 2/3 of replies for 200 + rand(0..rand(0..2000)) ms). With
+/// `replies_only`, only the messages the protocol marks as replies
+/// (`Protocol::is_reply`) are candidates, and nothing is drawn for the others.
 #[derive(Clone, Copy, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct LongDelay {
@@ -187,6 +189,9 @@ pub struct LongDelay {
     pub min: Duration,
     /// Longest extra delay (at most 60 s).
     pub max: Duration,
+    /// Hold back replies only. Default false (every message).
+    #[serde(default)]
+    pub replies_only: bool,
 }
 
 impl LongDelay {
@@ -216,7 +221,10 @@ impl LongDelay {
 
     /// The extra delay of one message, if it is held back: a draw from `[min, max]`.
     #[inline]
-    fn extra(&self, rng: &mut Rng) -> Option<u64> {
+    fn extra(&self, rng: &mut Rng, reply: bool) -> Option<u64> {
+        if self.replies_only && !reply {
+            return None;
+        }
         if chance(rng, self.probability.0) {
             Some(between(rng, self.min.0, self.max.0))
         } else {
@@ -416,6 +424,18 @@ impl Network {
         self.profiles = std::iter::once(default.clone()).chain(overrides).collect();
     }
 
+    /// Sets the default latency (links with an override of their own keep it)
+    /// from now on, keeping the drop and duplicate probabilities in force.
+    pub fn set_latency(&mut self, latency: Latency) {
+        assert!(latency.validate().is_ok(), "{:?}", latency.validate());
+        self.base.latency = latency;
+        let (drop_probability, duplicate_probability) = (
+            self.profiles[0].drop_probability,
+            self.profiles[0].duplicate_probability,
+        );
+        self.set_loss(drop_probability, duplicate_probability);
+    }
+
     /// Switches long reordering on (or off with `None`) from now on; messages
     /// already in flight keep their delivery times.
     pub fn set_long_delay(&mut self, long_delay: Option<LongDelay>) {
@@ -464,9 +484,10 @@ impl Network {
     }
 
     /// Decides the fate of a message sent now: dropped at send (with the reason),
-    /// or the delivery time(s) — two when duplicated.
+    /// or the delivery time(s) — two when duplicated. `reply` says whether the
+    /// protocol marks it as a reply (for `long_delay.replies_only`).
     #[inline]
-    pub fn route(&mut self, from: usize, to: usize, now: u64, rng: &mut Rng) -> Route {
+    pub fn route(&mut self, from: usize, to: usize, now: u64, rng: &mut Rng, reply: bool) -> Route {
         self.sent += 1;
         if self.is_cut(from, to) {
             self.partitioned += 1;
@@ -486,7 +507,7 @@ impl Network {
         // Without long reordering nothing is drawn for it, so runs stay as they were.
         let long_delay = self.long_delay;
         if let Some(long_delay) = &long_delay
-            && let Some(extra) = long_delay.extra(rng)
+            && let Some(extra) = long_delay.extra(rng, reply)
         {
             self.long_delayed += 1;
             first += extra;
@@ -495,7 +516,7 @@ impl Network {
         if chance(rng, profile.duplicate_probability) {
             let mut second = now + profile.latency.sample(rng);
             if let Some(long_delay) = &long_delay
-                && let Some(extra) = long_delay.extra(rng)
+                && let Some(extra) = long_delay.extra(rng, reply)
             {
                 self.long_delayed += 1;
                 second += extra;
@@ -628,7 +649,7 @@ mod tests {
         let mut rng = stream(4, "test", 0);
         let mut last = 0;
         for now in 0..1000 {
-            let Route::Once(at) = network.route(0, 1, now, &mut rng) else {
+            let Route::Once(at) = network.route(0, 1, now, &mut rng, false) else {
                 panic!()
             };
             assert!(at >= last);

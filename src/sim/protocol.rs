@@ -36,6 +36,14 @@ pub trait Protocol: Sized + 'static {
     type Node: Node<Self>;
     /// A client process, which invokes operations and records their outcomes.
     type Client: Client<Self>;
+
+    /// Whether `msg` answers a request. Network models that treat replies
+    /// apart ask this — the lab's long reordering holds back replies only
+    /// (`long_delay.replies_only`). Default: no message is a reply.
+    fn is_reply(msg: &Self::Msg) -> bool {
+        let _ = msg;
+        false
+    }
 }
 
 /// The role a node reports, used by fault selectors (`leader`) and charts.

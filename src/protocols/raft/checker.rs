@@ -32,6 +32,8 @@ use std::collections::BTreeMap;
 
 #[derive(Clone, Debug, Default)]
 struct NodeView {
+    /// The incarnation the view describes; a restart starts a new view.
+    incarnation: u32,
     mutations: u64,
     /// Log entries up to this index were checked for log matching.
     checked: u64,
@@ -90,6 +92,16 @@ impl RaftChecker {
         }
         if self.views.len() < world.node_count() {
             self.views.resize(world.node_count(), NodeView::default());
+        }
+        // A node crashed and restarted between two looks (a driver can do both
+        // at one instant) starts afresh, as if the crash had been seen.
+        let incarnation = world.incarnation(id);
+        if self.views[id].incarnation != incarnation {
+            self.views[id] = NodeView {
+                incarnation,
+                leader_term: self.views[id].leader_term,
+                ..NodeView::default()
+            };
         }
         self.log_matching(node, id)
             .or_else(|| self.commitment(node, id))
@@ -292,17 +304,10 @@ impl Checker<Raft> for RaftChecker {
             Step::Timer { process } if process < world.node_count() => {
                 self.check_node(world, process)
             }
+            Step::Driver => (0..world.node_count()).find_map(|id| self.check_node(world, id)),
             Step::Fault => {
-                // Restarted nodes start their views afresh (applied index included).
-                for id in 0..world.node_count() {
-                    if self.views.len() > id && !world.is_up(id) {
-                        let leader_term = self.views[id].leader_term;
-                        self.views[id] = NodeView {
-                            leader_term,
-                            ..NodeView::default()
-                        };
-                    }
-                }
+                // Restarted nodes start their views afresh (applied index
+                // included): `check_node` sees the new incarnation.
                 if self.healed.is_none() && !world.workload_open() {
                     self.healed = Some((world.now(), Self::open_operations(world)));
                 }

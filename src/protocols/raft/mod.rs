@@ -85,6 +85,7 @@
 //! Each is a mistake real implementations have made; see [`RaftBug`].
 
 pub mod checker;
+pub mod lab;
 mod node;
 mod storage;
 
@@ -196,6 +197,10 @@ pub struct RaftConfig {
         deserialize_with = "crate::sim::time::positive"
     )]
     pub retry_interval: Duration,
+    /// A script for the course's tester (see [`lab`]): its steps, run by a
+    /// driver; client 0 is the tester's. Default none.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub lab: Vec<toml::Spanned<toml::Value>>,
 }
 
 fn default_election_timeout() -> DurationRange {
@@ -377,6 +382,18 @@ impl RaftMsg {
         }
     }
 
+    /// Whether it is a request between nodes (`RequestVote`, `AppendEntries`,
+    /// `InstallSnapshot`) rather than a reply — what the course tester counts as
+    /// one RPC.
+    pub fn is_request(&self) -> bool {
+        matches!(
+            self,
+            RaftMsg::RequestVote { .. }
+                | RaftMsg::AppendEntries { .. }
+                | RaftMsg::InstallSnapshot { .. }
+        )
+    }
+
     /// The sender's term, for node-to-node messages.
     pub fn term(&self) -> Option<u64> {
         match self {
@@ -430,6 +447,16 @@ impl Protocol for Raft {
     type Timer = RaftTimer;
     type Node = RaftNode;
     type Client = KvClient<Raft>;
+
+    fn is_reply(msg: &RaftMsg) -> bool {
+        matches!(
+            msg,
+            RaftMsg::Vote { .. }
+                | RaftMsg::AppendReply { .. }
+                | RaftMsg::SnapshotReply { .. }
+                | RaftMsg::Reply(_)
+        )
+    }
 }
 
 impl KvProtocol for Raft {
@@ -466,6 +493,8 @@ pub fn majority(n: usize) -> usize {
 pub struct SendStats {
     /// Messages to other nodes.
     pub messages: u64,
+    /// Of those, requests ([`RaftMsg::is_request`]).
+    pub requests: u64,
     /// Their estimated bytes ([`RaftMsg::wire_size`]).
     pub bytes: u64,
 }

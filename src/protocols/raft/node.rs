@@ -323,6 +323,7 @@ impl RaftNode {
     fn transmit(&mut self, ctx: &mut Ctx<'_, Raft>, to: ProcessId, msg: RaftMsg) {
         if to < ctx.nodes() {
             self.stats.messages += 1;
+            self.stats.requests += u64::from(msg.is_request());
             self.stats.bytes += msg.wire_size() as u64;
         }
         ctx.send(to, msg);

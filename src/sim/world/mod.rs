@@ -8,9 +8,10 @@
 //! into the trace hash as it happens.
 //!
 //! Between steps, a test driver may act on the world through a few narrow doors —
-//! `inject` (a send, as if a process had issued it), `apply_fault_now`,
-//! `advance_to`, `set_label`, `set_long_delay` — each going through the same
-//! traced, hashed paths as the events themselves.
+//! `inject` (a send, as if a process had issued it), `deliver_now` (a local
+//! call that bypasses the network), `apply_fault_now`, `advance_to`,
+//! `set_label`, `set_loss`, `set_latency`, `set_long_delay` — each going
+//! through the same traced, hashed paths as the events themselves.
 //!
 //! The world is plain data and `Clone`: a snapshot is a clone. Protocol types are
 //! generic parameters, so the hot path has no dynamic dispatch.
@@ -21,7 +22,7 @@ pub use super::clock::Clock;
 use super::disk::{Disk, DiskConfig};
 use super::fault::TimedFault;
 use super::history::{EventType, HistoryEvent};
-use super::network::{DropReason, LongDelay, Network, NetworkConfig, Route};
+use super::network::{DropReason, Latency, LongDelay, Network, NetworkConfig, Route};
 use super::protocol::{Client, Ctx, Effect, Node, ProcessId, Protocol, Status};
 use super::queue::EventQueue;
 use super::rng::{self, Rng, between};
@@ -105,6 +106,9 @@ pub enum Step {
     },
     /// A fault was applied.
     Fault,
+    /// A driver acted without applying a fault (it injected or delivered
+    /// messages): look at every node.
+    Driver,
     /// The event was held back (paused process) or was a cancelled timer.
     Skipped,
 }
@@ -271,6 +275,42 @@ impl<P: Protocol> World<P> {
             "inject called from inside a handler"
         );
         self.carry_out(from, Effect::Send { to, msg });
+    }
+
+    /// Hands `msg` from process `from` straight to `to`'s handler now, bypassing
+    /// the network: no latency, loss or cut link — a local call, like the lab
+    /// tester calling `rf.Start(cmd)` on a server, disconnected or not. Traced and
+    /// hashed as a delivery; the network's counters do not change. Returns
+    /// whether it was delivered: a crashed or paused `to` gets nothing (traced as
+    /// a drop).
+    pub fn deliver_now(&mut self, from: ProcessId, to: ProcessId, msg: P::Msg) -> bool {
+        let processes = self.node_count + self.client_count;
+        assert!(
+            from < processes && to < processes,
+            "deliver_now {from} -> {to}: there are only {processes} processes"
+        );
+        assert!(
+            self.dispatching.is_none(),
+            "deliver_now called from inside a handler"
+        );
+        let hash = StableHasher::hash_of(&msg);
+        let state = &self.processes[to];
+        if !state.up || state.paused {
+            self.trace_drop(from, to, DropReason::DestinationDown, hash, &msg);
+            return false;
+        }
+        self.trace(EventKind::Deliver, from as u64, to as u64, hash, || {
+            format!("{msg:?}")
+        });
+        self.dispatch(to, Action::Message(from, msg));
+        true
+    }
+
+    /// Sets the latency of every link that has no override of its own, from now
+    /// on (messages in flight keep their delivery times) — the lab tester's
+    /// `setunreliable`, together with [`World::set_loss`].
+    pub fn set_latency(&mut self, latency: Latency) {
+        self.network.set_latency(latency);
     }
 
     /// Moves the clock forward to true time `time` without running anything, so
@@ -500,7 +540,10 @@ impl<P: Protocol> World<P> {
                     format!("{msg:?}")
                 });
                 let incarnation = self.processes[to].incarnation;
-                let route = self.network.route(id, to, self.now, &mut self.network_rng);
+                let reply = P::is_reply(&msg);
+                let route = self
+                    .network
+                    .route(id, to, self.now, &mut self.network_rng, reply);
                 let (from, to32) = (id as u32, to as u32);
                 let deliver = |msg| Payload::Deliver {
                     from,
@@ -600,6 +643,12 @@ impl<P: Protocol> World<P> {
     /// Whether node `id` is running (not crashed).
     pub fn is_up(&self, id: usize) -> bool {
         self.processes[id].up
+    }
+
+    /// How many times node `id` has crashed: a restarted node is a new
+    /// incarnation, whose memory starts afresh.
+    pub fn incarnation(&self, id: usize) -> u32 {
+        self.processes[id].incarnation
     }
 
     /// Whether node `id` is frozen.
