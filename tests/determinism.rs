@@ -48,13 +48,20 @@ fn pinned_trace_hashes_do_not_change_by_accident() {
         ("broadcast_partitions.toml", 7, "da909ad5e94632d0"),
         ("broadcast_crashes.toml", 3, "54f1f8859321c664"),
         ("broadcast_nemesis.toml", 1, "06c1d12edd0fe54e"),
-        ("raft/nemesis.toml", 1, "7d567832459f9d67"),
-        ("raft/leader_churn.toml", 1, "58df73b10da59e08"),
+        ("raft/nemesis.toml", 1, "f787e4c722fe8a4b"),
+        ("raft/leader_churn.toml", 1, "9887de47e977358c"),
     ];
+    let mut changed = Vec::new();
     for (name, seed, hash) in cases {
         let outcome = run_file(&scenario(name), &RunOptions::seed(seed)).unwrap();
-        assert_eq!(outcome.summary.trace_hash, hash, "{name} seed {seed}");
+        if outcome.summary.trace_hash != hash {
+            changed.push(format!(
+                "{name} seed {seed}: {}",
+                outcome.summary.trace_hash
+            ));
+        }
     }
+    assert!(changed.is_empty(), "changed: {changed:#?}");
 }
 
 #[test]

@@ -127,32 +127,27 @@ fn every_lab_test_has_exactly_one_scenario() {
     );
 }
 
-// ----- TestCount2B: a finding -----
+// ----- TestCount2B: reordered pipelined appends -----
 //
 // Our leader sends each new entry at once to every follower whose optimistic
 // next index is current, one entry per AppendEntries. When such appends are
-// reordered on the way (the lab's reliable network runs each RPC in its own
-// goroutine and reorders them too; ours draws each message's latency from
-// 1-5 ms), a follower refuses every append whose previous entry has not arrived
-// yet, and the leader answers *each* refusal by resending the whole tail from
-// the follower's end — even when the missing entries are already in flight.
-// Twelve back-to-back Starts then cost about 45 requests instead of 24, and
-// TestCount2B's budget of (10 + 1 + 3) x 3 = 42 RPCs fails on 18 of 20 seeds.
-// With FIFO links the same test passes. Safety is never at stake. A fix (ignore
-// a refusal for a gap that an append already in flight fills, as etcd's
-// progress tracking does) changes Raft's runs and so the pinned trace hashes;
-// it is left for a deliberate change.
+// reordered on the way (ours draws each message's latency from 1-5 ms), a
+// follower refuses every append whose previous entry has not arrived yet. The
+// leader used to answer *each* refusal by resending the whole tail, and twelve
+// back-to-back Starts cost about 45 requests: TestCount2B's budget of
+// (10 + 1 + 3) x 3 = 42 RPCs failed on 18 of 20 seeds. Now a refusal that a
+// resend in flight already answers is ignored until the next heartbeat.
 
 #[test]
-#[ignore = "finding: reordered pipelined appends make the leader resend its tail once per refusal (see the comment above)"]
 fn lab_2b_count() {
     let failed = failures(&lab("2b_count.toml"), SEEDS);
     assert!(failed.is_empty(), "2b_count.toml failed: {failed:?}");
 }
 
-/// The smallest reproduction: 12 Starts at one instant on a 3-node leader
-/// should cost 24 appends (one per entry per follower) plus at most one
-/// heartbeat round in the next 20 ms.
+/// The smallest reproduction: 12 Starts at one instant on a 3-node leader cost
+/// 24 appends (one per entry per follower), at most one resend per follower of
+/// the entries its refused (reordered) appends carried, and at most one
+/// heartbeat round in the next 20 ms: 28. Before the fix they cost about 45.
 const STARTS_AT_ONCE: &str = r#"
 duration = "10s"
 liveness_window = "2s"
@@ -167,7 +162,7 @@ lab = [
   { counters = "reset" },
   { start = 1, to = "@leader", count = 12 },
   { sleep = "20ms" },
-  { check = "rpcs", max = 26 },
+  { check = "rpcs", max = 28 },
 ]
 
 [cluster]
@@ -182,39 +177,9 @@ fn starts_at_once(network: &str) -> ScenarioFile {
 }
 
 #[test]
-#[ignore = "finding: reordered pipelined appends make the leader resend its tail once per refusal"]
-fn twelve_starts_at_once_cost_one_append_per_entry_and_follower() {
+fn twelve_reordered_starts_cost_one_append_per_entry_and_one_resend_per_follower() {
     let failed = failures(&starts_at_once(""), SEEDS);
     assert!(failed.is_empty(), "{failed:?}");
-}
-
-#[test]
-fn count_fails_only_its_rpc_budget_and_only_because_appends_are_reordered() {
-    // Pinned: the finding as it stands (remove when fixed, and un-ignore the
-    // two tests above).
-    let failed = failures(&lab("2b_count.toml"), SEEDS);
-    assert_eq!(failed.len(), 18, "{failed:?}");
-    assert_eq!(failed[0].0, 1);
-    assert!(
-        failed[0].1.contains("too many RPCs (47) for 10 entries"),
-        "{}",
-        failed[0].1
-    );
-    for (seed, message) in &failed {
-        assert!(
-            message.starts_with("raft_lab: ") && message.contains("too many RPCs"),
-            "seed {seed}: {message}"
-        );
-    }
-    let reproduction = failures(&starts_at_once(""), 5);
-    assert_eq!(reproduction.len(), 5, "{reproduction:?}");
-    assert!(reproduction[0].1.contains("45 RPCs"), "{reproduction:?}");
-    // In order on every link, the same tests pass.
-    let fifo = "\n[network]\nfifo = true\n";
-    let count = patched("2b_count.toml", "").text.clone() + fifo;
-    let count = ScenarioFile::from_text("2b_count_fifo.toml", count).unwrap();
-    assert_eq!(failures(&count, SEEDS), Vec::new());
-    assert_eq!(failures(&starts_at_once(fifo), SEEDS), Vec::new());
 }
 
 // ----- planted bugs -----
@@ -264,8 +229,8 @@ const CATCHES: [Catch; 16] = [
         "commit_previous_term",
         "2c_figure8_unreliable.toml",
         "",
-        20,
-        Some(13),
+        100,
+        Some(74),
         "leader completeness",
     ),
     // With one entry per append, old entries reach a majority before the no-op.
@@ -301,8 +266,8 @@ const CATCHES: [Catch; 16] = [
         "2c_figure8_unreliable.toml",
         "",
         20,
-        Some(1),
-        "leader completeness",
+        Some(2),
+        "committed entries lost",
     ),
     (
         "truncate_on_match",
@@ -343,18 +308,19 @@ const CATCHES: [Catch; 16] = [
 
 #[test]
 fn lab_scenarios_catch_planted_bugs_at_pinned_seeds() {
+    let mut changed = Vec::new();
     for (bug, name, lines, limit, pinned, words) in CATCHES {
         let file = patched(name, &format!("bugs = [\"{bug}\"]\n{lines}"));
         let found = first_failure(&file, limit);
-        assert_eq!(
-            found.as_ref().map(|(seed, _)| *seed),
-            pinned,
-            "{bug} on {name} {lines}: first failing seed changed ({found:?})"
-        );
-        if let Some((_, message)) = found {
-            assert!(message.contains(words), "{bug} on {name}: {message}");
+        let same = match &found {
+            Some((seed, message)) => Some(*seed) == pinned && message.contains(words),
+            None => pinned.is_none(),
+        };
+        if !same {
+            changed.push(format!("{bug} on {name} {lines}: {found:?}"));
         }
     }
+    assert!(changed.is_empty(), "changed: {changed:#?}");
 }
 
 #[test]
@@ -416,7 +382,7 @@ fn the_2d_size_check_fails_a_raft_that_never_compacts() {
     let (seed, message) = first_failure(&file, 1).expect("the log outgrows 2000 bytes");
     assert_eq!(seed, 1);
     assert!(
-        message.contains("Log size too large: node 0 persists 2315 bytes"),
+        message.contains("Log size too large: node 0 persists 2365 bytes"),
         "{message}"
     );
 }

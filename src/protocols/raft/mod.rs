@@ -38,6 +38,11 @@
 //! one. When a follower refuses, it tells the leader the term of the conflicting
 //! entry and the first index of that term (or its log length), and the leader
 //! backs up `next_index` a whole term at a time instead of one entry per round trip.
+//! Our leader also pipelines: it sends each new entry at once to followers that are
+//! caught up, without waiting for the previous append's answer. When the network
+//! reorders those appends, every one that overtakes a missing entry is refused; the
+//! leader resends the tail once and ignores the refusals that resend answers, or
+//! each refusal would cost another copy of the whole tail.
 //!
 //! **Commitment.** An entry is *committed* once the leader that created it has
 //! stored it on a majority; committed entries are applied to the state machine.
@@ -331,6 +336,9 @@ pub enum RaftMsg {
         conflict_index: u64,
         /// On failure: the term of the follower's conflicting entry, if any.
         conflict_term: Option<u64>,
+        /// The last index the answered append carried (so that a leader can
+        /// tell whether a resend already in flight covers a refused append).
+        sent_last: u64,
         /// The round of the append answered.
         round: u64,
     },

@@ -66,6 +66,13 @@ pub struct RaftNode {
     next: Vec<u64>,
     matched: Vec<u64>,
     acked_round: Vec<u64>,
+    /// Per peer, the tail `(from, to, at)` resent at time `at` after a refusal,
+    /// and not known to have arrived yet. Under reordering, each pipelined append
+    /// that overtakes a missing one is refused; answering each refusal with the
+    /// whole tail again would multiply the traffic, so refusals this resend
+    /// answers are ignored for a heartbeat interval. A refusal after that means
+    /// the resend was lost, and the tail goes again.
+    resent: Vec<Option<(u64, u64, u64)>>,
     round: u64,
     pending: BTreeMap<u64, (ProcessId, u64)>,
     reads: Vec<Read>,
@@ -118,6 +125,7 @@ impl RaftNode {
             next: Vec::new(),
             matched: Vec::new(),
             acked_round: Vec::new(),
+            resent: Vec::new(),
             round: 0,
             pending: BTreeMap::new(),
             reads: Vec::new(),
@@ -451,6 +459,7 @@ impl RaftNode {
         self.next = vec![last + 1; nodes];
         self.matched = vec![0; nodes];
         self.acked_round = vec![0; nodes];
+        self.resent = vec![None; nodes];
         self.pending.clear();
         self.reads.clear();
         // A no-op of the new term, so that earlier entries commit through it; the
@@ -718,6 +727,7 @@ impl RaftNode {
         commit: u64,
         round: u64,
     ) {
+        let sent_last = prev_index + entries.len() as u64;
         let refuse =
             |node: &Self, conflict_index: u64, conflict_term: Option<u64>| RaftMsg::AppendReply {
                 term: node.term,
@@ -725,6 +735,7 @@ impl RaftNode {
                 match_index: 0,
                 conflict_index,
                 conflict_term,
+                sent_last,
                 round,
             };
         if term < self.term {
@@ -760,6 +771,7 @@ impl RaftNode {
                     match_index: self.base_index,
                     conflict_index: 0,
                     conflict_term: None,
+                    sent_last,
                     round,
                 };
                 return self.send(ctx, from, msg);
@@ -820,6 +832,7 @@ impl RaftNode {
             match_index: last_new,
             conflict_index: 0,
             conflict_term: None,
+            sent_last,
             round,
         };
         self.send(ctx, from, msg);
@@ -835,6 +848,7 @@ impl RaftNode {
         match_index: u64,
         conflict_index: u64,
         conflict_term: Option<u64>,
+        sent_last: u64,
         round: u64,
     ) {
         if self.observe_term(ctx, term) || self.role != Role::Leader || term != self.term {
@@ -844,8 +858,29 @@ impl RaftNode {
         if success {
             self.matched[from] = self.matched[from].max(match_index);
             self.next[from] = self.next[from].max(match_index + 1);
+            if matches!(self.resent[from], Some((_, to, _)) if to <= self.matched[from]) {
+                self.resent[from] = None;
+            }
             self.advance_commit(ctx);
         } else {
+            if conflict_term.is_none() && conflict_index <= self.matched[from] {
+                // Stale: the follower's log has since grown past what it said.
+                self.serve_reads(ctx);
+                return;
+            }
+            let covered = matches!(
+                self.resent[from],
+                Some((resent_from, to, at)) if conflict_term.is_none()
+                    && resent_from <= conflict_index
+                    && sent_last <= to
+                    && ctx.now() < at + self.settings.heartbeat.0
+            );
+            if covered {
+                // The follower's log is short, and the tail it lacks is on its way.
+                ctx.sometimes("raft_refusal_answered_by_resend_in_flight");
+                self.serve_reads(ctx);
+                return;
+            }
             let mut next = conflict_index;
             if let Some(conflict) = conflict_term {
                 let mut index = self.last_index();
@@ -862,6 +897,8 @@ impl RaftNode {
             }
             self.next[from] = next;
             self.send_append(ctx, from);
+            self.resent[from] = (next > self.base_index && self.next[from] > self.last_index())
+                .then(|| (next, self.last_index(), ctx.now()));
         }
         self.serve_reads(ctx);
     }
@@ -1043,6 +1080,7 @@ impl Node<Raft> for RaftNode {
                 match_index,
                 conflict_index,
                 conflict_term,
+                sent_last,
                 round,
             } => self.on_append_reply(
                 ctx,
@@ -1052,6 +1090,7 @@ impl Node<Raft> for RaftNode {
                 match_index,
                 conflict_index,
                 conflict_term,
+                sent_last,
                 round,
             ),
             RaftMsg::InstallSnapshot {
