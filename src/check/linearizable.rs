@@ -15,7 +15,13 @@
 //! placed and on the model state, so every (placed set, state) pair is remembered
 //! ([`Memo`]) and never explored twice. The placed set is a bitset whose hash is kept
 //! incrementally (xor of fixed per-operation words), and states are interned to ids
-//! ([`Interner`]), so a memo probe costs one hash mix and a short comparison.
+//! ([`Interner`]), so a memo probe costs one hash mix and a short comparison. The
+//! memo does not store whole bitsets — over a long history that is quadratic (an
+//! hour of a Raft cluster is 100 000 operations per key, 1.5 KiB per entry) — but
+//! a canonical compact key ([`PlacedSet::key`]): below the first operation that has
+//! a return and is not placed, every such operation is placed, so only the optional
+//! operations placed there are listed; above it the bitset words are kept up to the
+//! last placed operation, which the time order keeps close.
 //!
 //! Unknown outcomes: their return entries sit at +infinity, behind every real
 //! return, so they never force a backtrack; the search succeeds as soon as every
@@ -29,6 +35,7 @@ use super::hash::splitmix;
 use super::model::{Model, Step};
 use super::table::{Interner, Memo};
 use super::verdict::{Budget, Refusal};
+use std::collections::BTreeSet;
 
 const NONE: u32 = u32::MAX;
 const HEAD: u32 = 0;
@@ -149,6 +156,91 @@ impl Entries {
     }
 }
 
+/// The set of placed operations: a bitset, plus what it takes to write a compact
+/// canonical key for it (see the module documentation).
+struct PlacedSet {
+    bits: Vec<u64>,
+    /// Per word: operations with a return that are not placed.
+    missing: Vec<u32>,
+    /// Per word: placed operations.
+    placed: Vec<u32>,
+    /// The first word with an operation that has a return and is not placed.
+    low: usize,
+    /// One past the last word with a placed operation.
+    high: usize,
+    /// Placed operations without a return (they may stay out forever).
+    optional: BTreeSet<u32>,
+}
+
+impl PlacedSet {
+    fn new<M: Model>(operations: &[PartOperation<'_, M>]) -> Self {
+        let words = operations.len().div_ceil(64);
+        let mut missing = vec![0u32; words];
+        for (index, operation) in operations.iter().enumerate() {
+            if operation.ret.is_some() {
+                missing[index / 64] += 1;
+            }
+        }
+        let low = missing.iter().position(|&n| n > 0).unwrap_or(words);
+        PlacedSet {
+            bits: vec![0; words],
+            missing,
+            placed: vec![0; words],
+            low,
+            high: 0,
+            optional: BTreeSet::new(),
+        }
+    }
+
+    #[inline]
+    fn insert(&mut self, index: usize, required: bool) {
+        let word = index / 64;
+        self.bits[word] |= 1 << (index % 64);
+        self.placed[word] += 1;
+        self.high = self.high.max(word + 1);
+        if required {
+            self.missing[word] -= 1;
+            while self.low < self.missing.len() && self.missing[self.low] == 0 {
+                self.low += 1;
+            }
+        } else {
+            self.optional.insert(index as u32);
+        }
+    }
+
+    #[inline]
+    fn remove(&mut self, index: usize, required: bool) {
+        let word = index / 64;
+        self.bits[word] &= !(1 << (index % 64));
+        self.placed[word] -= 1;
+        while self.high > 0 && self.placed[self.high - 1] == 0 {
+            self.high -= 1;
+        }
+        if required {
+            self.missing[word] += 1;
+            self.low = self.low.min(word);
+        } else {
+            self.optional.remove(&(index as u32));
+        }
+    }
+
+    /// Writes the canonical key of the set into `key`: the first word with a
+    /// required operation missing, the optional operations placed below it (count
+    /// then indices), then the bitset words from it to the last placed operation.
+    /// Equal sets give equal keys and different sets different keys.
+    fn key(&self, key: &mut Vec<u64>) {
+        key.clear();
+        key.push(self.low as u64);
+        let boundary = (self.low * 64).min(u32::MAX as usize) as u32;
+        let below = self.optional.range(..boundary);
+        key.push(below.clone().count() as u64);
+        key.extend(below.map(|&index| u64::from(index)));
+        if self.high > self.low {
+            key.extend_from_slice(&self.bits[self.low..self.high]);
+        }
+    }
+}
+
 /// Search for a linearization of one part's operations.
 pub fn search<M: Model>(
     model: &M,
@@ -170,13 +262,13 @@ pub fn search<M: Model>(
         return Outcome::Linearizable;
     }
     let mut entries = Entries::new(operations);
-    let words = operations.len().div_ceil(64);
-    let mut bits = vec![0u64; words];
+    let mut placed = PlacedSet::new(operations);
+    let mut key = Vec::new();
     let mut bits_hash = 0u64;
     let keys: Vec<u64> = (0..operations.len() as u64).map(splitmix).collect();
     let mut interner = Interner::new();
     let mut state = interner.intern(model.init());
-    let mut memo = Memo::new(words);
+    let mut memo = Memo::new();
     // (call node placed, state before it)
     let mut stack: Vec<(u32, u32)> = Vec::with_capacity(operations.len());
     let mut best: Option<Stuck<M::State>> = None;
@@ -205,10 +297,11 @@ pub fn search<M: Model>(
                     Step::Changed(new_state) => Some(interner.intern(new_state)),
                 };
             if let Some(next_state) = next_state {
-                let (word, bit) = (index / 64, 1u64 << (index % 64));
-                bits[word] |= bit;
+                let required = operation.ret.is_some();
+                placed.insert(index, required);
+                placed.key(&mut key);
                 let next_hash = bits_hash ^ keys[index];
-                if memo.insert(&bits, next_state, Memo::hash(next_hash, next_state)) {
+                if memo.insert(&key, next_state, Memo::hash(next_hash, next_state)) {
                     // Memory only grows when a table doubles, so checking on
                     // every insert costs a few arithmetic operations.
                     if memo.memory_bytes() + interner.memory_bytes() > budget.max_memory_bytes {
@@ -232,7 +325,7 @@ pub fn search<M: Model>(
                     state = next_state;
                     bits_hash = next_hash;
                     entries.lift(entry);
-                    if operation.ret.is_some() {
+                    if required {
                         required_left -= 1;
                         if required_left == 0 {
                             stats.states = memo.len() as u64;
@@ -243,7 +336,7 @@ pub fn search<M: Model>(
                     entry = entries.next[HEAD as usize];
                     continue;
                 }
-                bits[word] &= !bit;
+                placed.remove(index, required);
             }
             entry = entries.next[entry as usize];
         } else {
@@ -268,7 +361,7 @@ pub fn search<M: Model>(
                 return Outcome::Stuck(best.expect("recorded just above"));
             };
             let index = operation_of(call_node);
-            bits[index / 64] &= !(1u64 << (index % 64));
+            placed.remove(index, operations[index].ret.is_some());
             bits_hash ^= keys[index];
             state = previous_state;
             entries.unlift(call_node);
@@ -337,6 +430,53 @@ mod tests {
             &Budget::default(),
             &mut SearchStats::default(),
         )
+    }
+
+    #[test]
+    fn the_compact_key_identifies_the_placed_set_exactly() {
+        // 300 operations, every fifth without a return; random placements and
+        // removals. Keys must be equal exactly when the bitsets are.
+        let specs: Vec<Spec> = (0..300u64)
+            .map(|i| write(i as i64, i, (i % 5 != 0).then_some(i + 1)))
+            .collect();
+        let operations: Vec<PartOperation<'_, Register>> = specs
+            .iter()
+            .map(|(input, output, call, ret)| PartOperation {
+                input,
+                output: output.as_ref(),
+                call: *call,
+                ret: *ret,
+            })
+            .collect();
+        let mut set = PlacedSet::new(&operations);
+        let mut seen: std::collections::BTreeMap<Vec<u64>, Vec<u64>> = Default::default();
+        let mut x = 12345u64;
+        for step in 0..20_000u64 {
+            x = splitmix(x);
+            // Mostly fill from the front so that the low mark moves, as in a search.
+            let index = if x.is_multiple_of(4) {
+                (x >> 8) as usize % 300
+            } else {
+                ((step / 40) as usize + (x >> 8) as usize % 30).min(299)
+            };
+            let required = operations[index].ret.is_some();
+            if set.bits[index / 64] & (1 << (index % 64)) == 0 {
+                set.insert(index, required);
+            } else {
+                set.remove(index, required);
+            }
+            let mut key = Vec::new();
+            set.key(&mut key);
+            let bits = set.bits.clone();
+            assert_eq!(
+                *seen.entry(key.clone()).or_insert_with(|| bits.clone()),
+                bits,
+                "one key for two sets: {key:?}"
+            );
+        }
+        let distinct_sets: std::collections::BTreeSet<&Vec<u64>> = seen.values().collect();
+        assert_eq!(distinct_sets.len(), seen.len(), "two keys for one set");
+        assert!(seen.len() > 1000);
     }
 
     fn write(value: i64, call: u64, ret: Option<u64>) -> Spec {

@@ -5,9 +5,11 @@
 //!
 //! - [`Interner`] gives every distinct model state a small integer id, so the memo
 //!   compares and hashes states as `u32`s and states are cloned only when new.
-//! - [`Memo`] stores (bitset, state id) pairs in one flat `Vec<u64>` arena with a
+//! - [`Memo`] stores (key, state id) pairs in one flat `Vec<u64>` arena with a
 //!   linear-probing index of `u64` slots (hash fingerprint in the high half, entry
 //!   number in the low half), so a lookup usually touches one slot and one entry.
+//!   Keys are the search's compact encoding of a set of placed operations (see
+//!   `PlacedSet` in the search), a few words however long the history.
 //!
 //! Both are lookup-only: nothing ever iterates them, so their layout cannot leak into
 //! a verdict. Hashes come from [`crate::check::hash`], which is seedless and stable.
@@ -120,52 +122,51 @@ impl<S: Hash + Eq> Default for Interner<S> {
     }
 }
 
-/// A set of (bitset of `words` words, state id) pairs.
+/// A set of (key, state id) pairs, keys being short variable-length word strings
+/// (the search's compact encoding of a set of placed operations).
 pub struct Memo {
-    words: usize,
-    /// Entries back to back: `words` bitset words, the state id, the full hash.
+    /// Entries back to back: the state id, the full hash, the key's length, the key.
     arena: Vec<u64>,
+    /// Where each entry starts in the arena.
+    starts: Vec<usize>,
     slots: Vec<u64>,
-    len: usize,
 }
 
 impl Memo {
-    /// An empty set for bitsets of `words` 64-bit words.
-    pub fn new(words: usize) -> Self {
+    /// An empty set.
+    pub fn new() -> Self {
         Memo {
-            words,
             arena: Vec::new(),
+            starts: Vec::new(),
             slots: vec![EMPTY; INITIAL_SLOTS],
-            len: 0,
         }
     }
 
     /// The number of pairs stored.
     pub fn len(&self) -> usize {
-        self.len
+        self.starts.len()
     }
 
     /// True when nothing is stored.
     pub fn is_empty(&self) -> bool {
-        self.len == 0
+        self.starts.is_empty()
     }
 
     /// The memory held, in bytes (arena and index, including spare capacity).
     pub fn memory_bytes(&self) -> u64 {
-        ((self.arena.capacity() + self.slots.len()) * 8) as u64
+        ((self.arena.capacity() + self.starts.capacity() + self.slots.len()) * 8) as u64
     }
 
-    /// The hash of a pair, from the incremental hash of its bitset and the state id.
+    /// The hash of a pair, from the incremental hash of its set and the state id.
     #[inline]
-    pub fn hash(bits_hash: u64, state: u32) -> u64 {
-        mix(bits_hash ^ (u64::from(state) + 1).wrapping_mul(0x9e37_79b9_7f4a_7c15))
+    pub fn hash(set_hash: u64, state: u32) -> u64 {
+        mix(set_hash ^ (u64::from(state) + 1).wrapping_mul(0x9e37_79b9_7f4a_7c15))
     }
 
-    /// Add the pair; true if it was not there before.
+    /// Add the pair; true if it was not there before. `hash` must be a function
+    /// of the pair alone.
     #[inline]
-    pub fn insert(&mut self, bits: &[u64], state: u32, hash: u64) -> bool {
-        debug_assert_eq!(bits.len(), self.words);
-        let stride = self.words + 2;
+    pub fn insert(&mut self, key: &[u64], state: u32, hash: u64) -> bool {
         let mask = self.slots.len() - 1;
         let mut index = hash as usize & mask;
         loop {
@@ -174,21 +175,26 @@ impl Memo {
                 break;
             }
             if fingerprint_matches(slot, hash) {
-                let start = entry_of(slot) * stride;
-                let entry = &self.arena[start..start + stride];
-                if entry[self.words] == u64::from(state) && &entry[..self.words] == bits {
+                let start = self.starts[entry_of(slot)];
+                let len = self.arena[start + 2] as usize;
+                if self.arena[start] == u64::from(state)
+                    && len == key.len()
+                    && &self.arena[start + 3..start + 3 + len] == key
+                {
                     return false;
                 }
             }
             index = (index + 1) & mask;
         }
-        assert!(self.len < u32::MAX as usize - 1, "memo overflow");
-        self.slots[index] = slot_of(hash, self.len);
-        self.arena.extend_from_slice(bits);
+        let entry = self.starts.len();
+        assert!(entry < u32::MAX as usize - 1, "memo overflow");
+        self.slots[index] = slot_of(hash, entry);
+        self.starts.push(self.arena.len());
         self.arena.push(u64::from(state));
         self.arena.push(hash);
-        self.len += 1;
-        if self.len * 2 > self.slots.len() {
+        self.arena.push(key.len() as u64);
+        self.arena.extend_from_slice(key);
+        if self.starts.len() * 2 > self.slots.len() {
             self.grow();
         }
         true
@@ -197,10 +203,9 @@ impl Memo {
     fn grow(&mut self) {
         let size = self.slots.len() * 2;
         let mask = size - 1;
-        let stride = self.words + 2;
         let mut slots = vec![EMPTY; size];
-        for entry in 0..self.len {
-            let hash = self.arena[entry * stride + stride - 1];
+        for (entry, &start) in self.starts.iter().enumerate() {
+            let hash = self.arena[start + 1];
             let mut index = hash as usize & mask;
             while slots[index] != EMPTY {
                 index = (index + 1) & mask;
@@ -208,6 +213,12 @@ impl Memo {
             slots[index] = slot_of(hash, entry);
         }
         self.slots = slots;
+    }
+}
+
+impl Default for Memo {
+    fn default() -> Self {
+        Self::new()
     }
 }
 
@@ -228,7 +239,7 @@ mod tests {
 
     #[test]
     fn memo_reports_each_pair_new_exactly_once() {
-        let mut memo = Memo::new(2);
+        let mut memo = Memo::new();
         for round in 0..2 {
             for n in 0..4000u64 {
                 let bits = [n, n / 7];
@@ -238,7 +249,9 @@ mod tests {
             }
         }
         assert_eq!(memo.len(), 4000);
-        // Same bits, other state: a different pair.
+        // Same bits, other state: a different pair; a longer key is another key.
         assert!(memo.insert(&[0, 0], 4, Memo::hash(0, 4)));
+        assert!(memo.insert(&[0, 0, 0], 4, Memo::hash(0, 4)));
+        assert!(!memo.insert(&[0, 0, 0], 4, Memo::hash(0, 4)));
     }
 }

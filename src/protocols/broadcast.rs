@@ -179,7 +179,7 @@ impl BroadcastNode {
         }
         if added > 0 {
             let disk = ctx.disk();
-            disk.append(LOG, &record);
+            disk.append(LOG, record);
             disk.sync();
         }
         added
@@ -224,7 +224,7 @@ impl BroadcastNode {
             for value in recovered.iter().chain(&self.learned) {
                 frame(&value.to_le_bytes(), &mut clean);
             }
-            ctx.disk().write(LOG, &clean);
+            ctx.disk().write(LOG, clean);
             ctx.disk().sync();
         }
         if !recovered.is_empty() {

@@ -11,6 +11,7 @@
 use super::rng::{Rng, between, chance};
 use rand::Rng as _;
 use serde::{Deserialize, Serialize};
+use std::borrow::Cow;
 use std::collections::BTreeMap;
 
 /// What a crash does to writes that were not synced.
@@ -107,27 +108,32 @@ impl Disk {
     }
 
     /// Appends bytes to `file` (created if absent). Volatile until [`Disk::sync`].
-    pub fn append(&mut self, file: &str, bytes: &[u8]) {
+    /// Takes the bytes owned (a `Vec<u8>`, kept without a copy) or borrowed.
+    pub fn append<'a>(&mut self, file: &str, bytes: impl Into<Cow<'a, [u8]>>) {
+        let bytes = bytes.into().into_owned();
         self.stats.writes += 1;
-        self.current
-            .entry(file.to_string())
-            .or_default()
-            .extend_from_slice(bytes);
+        match self.current.get_mut(file) {
+            Some(content) => content.extend_from_slice(&bytes),
+            None => {
+                self.current.insert(file.to_string(), bytes.clone());
+            }
+        }
         self.unsynced.push(Write::Append {
             file: file.to_string(),
-            bytes: bytes.to_vec(),
+            bytes,
         });
     }
 
     /// Replaces the whole content of `file`. Volatile until [`Disk::sync`]; a crash
     /// before the sync leaves the old content (or, with reordering, any outcome of
     /// the unsynced writes).
-    pub fn write(&mut self, file: &str, bytes: &[u8]) {
+    pub fn write<'a>(&mut self, file: &str, bytes: impl Into<Cow<'a, [u8]>>) {
+        let bytes = bytes.into().into_owned();
         self.stats.writes += 1;
-        self.current.insert(file.to_string(), bytes.to_vec());
+        self.current.insert(file.to_string(), bytes.clone());
         self.unsynced.push(Write::Replace {
             file: file.to_string(),
-            bytes: bytes.to_vec(),
+            bytes,
         });
     }
 
@@ -265,7 +271,12 @@ impl Disk {
 
 fn apply(files: &mut BTreeMap<String, Vec<u8>>, write: Write) {
     match write {
-        Write::Append { file, bytes } => files.entry(file).or_default().extend_from_slice(&bytes),
+        Write::Append { file, bytes } => match files.get_mut(&file) {
+            Some(content) => content.extend_from_slice(&bytes),
+            None => {
+                files.insert(file, bytes);
+            }
+        },
         Write::Replace { file, bytes } => {
             files.insert(file, bytes);
         }

@@ -48,13 +48,14 @@ struct NodeView {
 #[derive(Clone, Debug)]
 pub struct RaftChecker {
     leaders: BTreeMap<u64, usize>,
-    /// (index, term) → (command hash, previous entry's term).
-    entries: BTreeMap<(u64, u64), (u64, u64)>,
-    /// index → (term, command hash, term of the node that first reported it
+    /// By index: the (term, command hash, previous entry's term) of every entry
+    /// seen there (rarely more than one term per index).
+    entries: Vec<Vec<(u64, u64, u64)>>,
+    /// By index: (term, command hash, term of the node that first reported it
     /// committed — the commit happened in that term or earlier).
-    committed: BTreeMap<u64, (u64, u64, u64)>,
-    /// applied index → (digest, node that first reached it).
-    digests: BTreeMap<u64, (u64, usize)>,
+    committed: Vec<Option<(u64, u64, u64)>>,
+    /// By applied index: (digest, node that first reached it).
+    digests: Vec<Option<(u64, usize)>>,
     views: Vec<NodeView>,
     /// When the faults healed, and which client operations were open then.
     healed: Option<(u64, Vec<u64>)>,
@@ -72,9 +73,9 @@ impl RaftChecker {
     pub fn new(grace: Duration) -> Self {
         RaftChecker {
             leaders: BTreeMap::new(),
-            entries: BTreeMap::new(),
-            committed: BTreeMap::new(),
-            digests: BTreeMap::new(),
+            entries: Vec::new(),
+            committed: Vec::new(),
+            digests: Vec::new(),
             views: Vec::new(),
             healed: None,
             converged: None,
@@ -135,9 +136,12 @@ impl RaftChecker {
         // seen late owes nothing to what later terms committed.
         let earlier = self
             .committed
-            .range(base + 1..)
+            .iter()
+            .enumerate()
+            .skip(base as usize + 1)
+            .filter_map(|(index, record)| Some((index as u64, (*record)?)))
             .filter(|(_, (_, _, seen_in))| *seen_in < term);
-        for (&index, &(entry_term, hash, _)) in earlier {
+        for (index, (entry_term, hash, _)) in earlier {
             match node.entry(index) {
                 None => {
                     return Some(format!(
@@ -179,10 +183,14 @@ impl RaftChecker {
                 node.entry(index - 1).expect("within the log").term
             };
             let hash = StableHasher::hash_of(&entry.command);
-            let known = *self
-                .entries
-                .entry((index, entry.term))
-                .or_insert((hash, prev_term));
+            let seen = slot(&mut self.entries, index);
+            let known = match seen.iter().find(|(term, ..)| *term == entry.term) {
+                Some(&(_, hash, prev_term)) => (hash, prev_term),
+                None => {
+                    seen.push((entry.term, hash, prev_term));
+                    (hash, prev_term)
+                }
+            };
             if known.0 != hash {
                 return Some(format!(
                     "log matching: node {id} holds {:?} at index {index} term {}, where another node held a different command",
@@ -221,7 +229,7 @@ impl RaftChecker {
                 StableHasher::hash_of(&entry.command),
                 node.term(),
             );
-            let known = *self.committed.entry(index).or_insert(record);
+            let known = *slot(&mut self.committed, index).get_or_insert(record);
             if (known.0, known.1) != (record.0, record.1) {
                 return Some(format!(
                     "state machine safety: node {id} committed {:?} (term {}) at index {index}, where an entry of term {} was committed before",
@@ -246,7 +254,7 @@ impl RaftChecker {
         }
         view.applied = applied;
         let digest = node.applied_digest();
-        let (known, first) = *self.digests.entry(applied).or_insert((digest, id));
+        let (known, first) = *slot(&mut self.digests, applied).get_or_insert((digest, id));
         if known != digest {
             return Some(format!(
                 "state machine safety: nodes {first} and {id} applied different commands (or a different order) up to index {applied}"
@@ -288,6 +296,15 @@ impl RaftChecker {
             .filter_map(|(process, open)| open.then_some(process))
             .collect()
     }
+}
+
+/// The record at `index` of a table indexed by log index, grown on demand.
+fn slot<T: Default>(table: &mut Vec<T>, index: u64) -> &mut T {
+    let index = index as usize;
+    if table.len() <= index {
+        table.resize_with(index + 1, T::default);
+    }
+    &mut table[index]
 }
 
 impl Checker<Raft> for RaftChecker {

@@ -235,7 +235,7 @@ impl RaftNode {
         let vote = if with_vote { self.voted_for } else { None };
         let record = storage::state_record(self.term, vote);
         let disk = ctx.disk();
-        disk.write(storage::STATE, &record);
+        disk.write(storage::STATE, record);
         if with_vote || !self.has(RaftBug::VoteNotPersisted) {
             disk.sync();
         }
@@ -245,7 +245,7 @@ impl RaftNode {
         let from = (first_index - self.base_index - 1) as usize;
         let record = storage::entries_record(first_index, &self.entries[from..]);
         let disk = ctx.disk();
-        disk.append(storage::LOG, &record);
+        disk.append(storage::LOG, record);
         disk.sync();
     }
 
@@ -254,8 +254,8 @@ impl RaftNode {
         let record = storage::snapshot_record(snapshot);
         let log = storage::log_file(self.base_index, self.base_term, &self.entries);
         let disk = ctx.disk();
-        disk.write(storage::SNAPSHOT, &record);
-        disk.write(storage::LOG, &log);
+        disk.write(storage::SNAPSHOT, record);
+        disk.write(storage::LOG, log);
         disk.sync();
     }
 

@@ -15,7 +15,7 @@
 use super::{Command, Entry, Snapshot};
 use crate::protocols::codec::{DecodeError, Decoder, Encoder};
 use crate::protocols::kv::{KvCommand, KvStore};
-use crate::sim::crc32c::{frame, unframe};
+use crate::sim::crc32c::{FRAME_HEADER, begin_frame, finish_frame, frame, unframe};
 use std::collections::BTreeMap;
 use std::rc::Rc;
 
@@ -128,17 +128,16 @@ pub fn state_record(term: u64, voted_for: Option<usize>) -> Vec<u8> {
 
 /// A framed entries record: `entries` start at `first_index`.
 pub fn entries_record(first_index: u64, entries: &[Entry]) -> Vec<u8> {
-    let mut payload = Encoder::new();
-    payload
-        .u8(ENTRIES)
-        .u64(first_index)
-        .u64(entries.len() as u64);
+    let mut out = Encoder {
+        bytes: Vec::with_capacity(FRAME_HEADER + 17 + 48 * entries.len()),
+    };
+    let at = begin_frame(&mut out.bytes);
+    out.u8(ENTRIES).u64(first_index).u64(entries.len() as u64);
     for entry in entries {
-        encode_entry(entry, &mut payload);
+        encode_entry(entry, &mut out);
     }
-    let mut out = Vec::new();
-    frame(&payload.bytes, &mut out);
-    out
+    finish_frame(&mut out.bytes, at);
+    out.bytes
 }
 
 /// A whole log file: a base record then the entries after it.
