@@ -129,6 +129,25 @@ impl<T> EventQueue<T> {
         Some((key.time, event))
     }
 
+    /// Keeps only the events `keep` accepts. The order of the rest is unchanged:
+    /// it is fixed by their (time, sequence) keys, not by the heap's layout.
+    pub fn retain(&mut self, mut keep: impl FnMut(&T) -> bool) {
+        if Self::INLINE {
+            self.inline.retain(|entry| keep(&entry.event));
+            return;
+        }
+        let (slab, free) = (&mut self.slab, &mut self.free);
+        self.keys.retain(|key| {
+            let slot = key.event as usize;
+            let kept = keep(slab[slot].as_ref().expect("a queued key has its event"));
+            if !kept {
+                slab[slot] = None;
+                free.push(key.event);
+            }
+            kept
+        });
+    }
+
     /// Events pending.
     pub fn len(&self) -> usize {
         if Self::INLINE {
@@ -193,5 +212,32 @@ mod tests {
             "slots are reused: {}",
             queue.slab.len()
         );
+    }
+
+    #[test]
+    fn retain_drops_events_and_keeps_the_order_of_the_rest() {
+        fn drain<T: Copy>(queue: &mut EventQueue<T>) -> Vec<(u64, T)> {
+            std::iter::from_fn(|| queue.pop()).collect()
+        }
+        let mut small = EventQueue::new();
+        let mut large: EventQueue<[u64; 16]> = EventQueue::new();
+        for n in 0..100u64 {
+            small.push(n % 7, n);
+            large.push(n % 7, [n; 16]);
+        }
+        small.retain(|&n| n % 3 != 0);
+        large.retain(|event| event[0] % 3 != 0);
+        let small = drain(&mut small);
+        let large: Vec<(u64, u64)> = drain(&mut large)
+            .into_iter()
+            .map(|(time, event)| (time, event[0]))
+            .collect();
+        let mut expected: Vec<(u64, u64)> = (0..100)
+            .filter(|n| n % 3 != 0)
+            .map(|n| (n % 7, n))
+            .collect();
+        expected.sort_by_key(|&(time, _)| time);
+        assert_eq!(small, expected);
+        assert_eq!(large, expected);
     }
 }

@@ -377,6 +377,7 @@ impl<P: Protocol> World<P> {
         state.up = false;
         state.paused = false;
         state.incarnation += 1;
+        self.stale_timers += state.timers.len();
         state.timers.clear();
         state.backlog.clear();
         self.disks[id].crash(&self.disk_config, &mut self.fault_rng);

@@ -28,7 +28,7 @@ use super::queue::EventQueue;
 use super::rng::{self, Rng, between};
 use super::trace::{EventKind, SharedSink, StableHasher, TraceRecord, fold};
 use rand::Rng as _;
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::BTreeMap;
 use std::rc::Rc;
 
 /// How the world is built: sizes, seed, network and disk behaviour, clocks.
@@ -68,13 +68,25 @@ enum Payload<P: Protocol> {
     Fault(Box<TimedFault>),
 }
 
+/// Removes a live timer id; whether it was there.
+fn remove_timer(timers: &mut Vec<u64>, id: u64) -> bool {
+    match timers.iter().position(|&live| live == id) {
+        Some(position) => {
+            timers.swap_remove(position);
+            true
+        }
+        None => false,
+    }
+}
+
 /// Per-process runtime state kept by the world (not by the protocol).
 #[derive(Clone, Debug)]
 struct ProcessState<P: Protocol> {
     up: bool,
     paused: bool,
     incarnation: u32,
-    timers: BTreeSet<u64>,
+    /// Live timer ids (a handful: a linear scan beats a tree).
+    timers: Vec<u64>,
     backlog: Vec<Payload<P>>,
     clock: Clock,
     operation_open: bool,
@@ -133,6 +145,9 @@ pub struct World<P: Protocol> {
     disks: Vec<Disk>,
     disk_config: DiskConfig,
     queue: EventQueue<Payload<P>>,
+    /// About how many queued timers were cancelled (they are skipped when they
+    /// come up); when they are most of the queue it is swept.
+    stale_timers: usize,
     history: Vec<HistoryEvent>,
     effects: Vec<Effect<P>>,
     next_timer: u64,
@@ -180,7 +195,7 @@ impl<P: Protocol> World<P> {
                 up: true,
                 paused: false,
                 incarnation: 0,
-                timers: BTreeSet::new(),
+                timers: Vec::new(),
                 backlog: Vec::new(),
                 clock,
                 operation_open: false,
@@ -207,6 +222,7 @@ impl<P: Protocol> World<P> {
             disks: vec![Disk::new(); config.nodes],
             disk_config: config.disk.clone(),
             queue: EventQueue::new(),
+            stale_timers: 0,
             history: Vec::new(),
             effects: Vec::new(),
             next_timer: 0,
@@ -344,6 +360,22 @@ impl<P: Protocol> World<P> {
         self.queue.push(time, payload);
     }
 
+    /// Drops cancelled timers from the queue once they are most of it (a node
+    /// that resets its election timer on every append leaves hundreds behind,
+    /// and every pop sifts through them). The order of the remaining events is
+    /// fixed by their (time, sequence) keys, so when this runs cannot change a run.
+    pub(crate) fn sweep_stale_timers(&mut self) {
+        if self.stale_timers < 64 || self.stale_timers * 2 < self.queue.len() {
+            return;
+        }
+        let processes = &self.processes;
+        self.queue.retain(|payload| match payload {
+            Payload::Timer { process, id, .. } => processes[*process as usize].timers.contains(id),
+            _ => true,
+        });
+        self.stale_timers = 0;
+    }
+
     /// The time of the next event, if any.
     pub fn next_time(&self) -> Option<u64> {
         self.queue.peek_time()
@@ -407,6 +439,7 @@ impl<P: Protocol> World<P> {
                 // A held timer stays live while its owner is paused, so that a
                 // cancellation after the resume still stops it.
                 if !self.processes[owner].timers.contains(&id) {
+                    self.stale_timers = self.stale_timers.saturating_sub(1);
                     return Step::Skipped;
                 }
                 if self.processes[owner].paused {
@@ -414,7 +447,7 @@ impl<P: Protocol> World<P> {
                     self.processes[owner].backlog.push(held);
                     return Step::Skipped;
                 }
-                self.processes[owner].timers.remove(&id);
+                remove_timer(&mut self.processes[owner].timers, id);
                 let hash = StableHasher::hash_of(&timer);
                 self.trace(EventKind::Timer, owner as u64, NO_PROCESS, hash, || {
                     format!("{timer:?}")
@@ -572,7 +605,7 @@ impl<P: Protocol> World<P> {
             } => {
                 let state = &mut self.processes[id];
                 let fire_at = self.now + state.clock.true_delay(delay).max(1);
-                state.timers.insert(timer_id.0);
+                state.timers.push(timer_id.0);
                 let payload = Payload::Timer {
                     process: id as u32,
                     id: timer_id.0,
@@ -581,7 +614,10 @@ impl<P: Protocol> World<P> {
                 self.push(fire_at, payload);
             }
             Effect::CancelTimer(timer_id) => {
-                self.processes[id].timers.remove(&timer_id.0);
+                if remove_timer(&mut self.processes[id].timers, timer_id.0) {
+                    self.stale_timers += 1;
+                    self.sweep_stale_timers();
+                }
             }
             Effect::History(event) => {
                 let state = &mut self.processes[id];
