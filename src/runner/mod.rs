@@ -6,6 +6,7 @@ pub mod driver;
 pub mod experiments;
 pub mod fuzz;
 pub mod nemesis;
+pub mod observe;
 pub mod panic;
 pub mod run;
 pub mod spec;

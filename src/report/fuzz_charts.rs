@@ -1,0 +1,1 @@
+//! Fuzz campaign charts (placeholder, filled in below).
