@@ -10,6 +10,7 @@ pub mod observe;
 pub mod panic;
 pub mod run;
 pub mod spec;
+pub mod sweep;
 
 pub use driver::Driver;
 pub use run::{
