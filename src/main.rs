@@ -97,6 +97,21 @@ enum Command {
         #[arg(long)]
         trials: Option<u64>,
     },
+    /// Run a sweep file: a scenario key (or the Raft election benchmark's timeout)
+    /// over a grid of values x N seeds; print and chart a metric's distribution.
+    Sweep {
+        /// The sweep file (scenarios/experiments/*.toml).
+        file: String,
+        /// Where to write <stem>.svg/.png/.json/.csv.
+        #[arg(long, value_name = "DIR", default_value = "reports")]
+        out: PathBuf,
+        /// Seeds per value (default: the file's `seeds`).
+        #[arg(long)]
+        seeds: Option<u64>,
+        /// Worker threads (0 = one per core).
+        #[arg(long, default_value_t = 0)]
+        jobs: usize,
+    },
     /// Check a recorded history for linearizability against a model.
     CheckHistory(faultline::cli::check_history::CheckHistoryArgs),
 }
@@ -149,6 +164,17 @@ fn main() {
             repeat,
         } => cli::bench::run(&workload, seconds, repeat),
         Command::Experiment { name, trials } => cli::experiment::run(&name, trials),
+        Command::Sweep {
+            file,
+            out,
+            seeds,
+            jobs,
+        } => cli::sweep::run(&cli::sweep::SweepArgs {
+            file,
+            out,
+            seeds,
+            jobs,
+        }),
         Command::CheckHistory(args) => faultline::cli::check_history::run(args),
     };
     std::process::exit(code)

@@ -2,12 +2,16 @@
 
 use std::path::{Path, PathBuf};
 
-/// Every `.toml` file under `scenarios/`, subdirectories included, sorted.
+/// Every scenario (`.toml` file under `scenarios/`, subdirectories included,
+/// except the sweep files in `scenarios/experiments/`), sorted.
 pub fn scenario_files() -> Vec<PathBuf> {
     fn walk(dir: &Path, found: &mut Vec<PathBuf>) {
         for entry in std::fs::read_dir(dir).unwrap() {
             let path = entry.unwrap().path();
             if path.is_dir() {
+                if path.file_name().is_some_and(|name| name == "experiments") {
+                    continue;
+                }
                 walk(&path, found);
             } else if path
                 .extension()

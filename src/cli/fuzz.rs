@@ -187,6 +187,7 @@ pub fn run(args: &FuzzArgs, job_index: Option<&str>) -> i32 {
     print_summary(&summary);
     if let Some(dir) = &args.report {
         let written = write_summary(dir, &summary).and_then(|()| {
+            report::fuzz_charts::write_fuzz_charts(dir, &summary.seed_results.0)?;
             for outcome in &failing {
                 let seed_dir = dir
                     .join("failures")

@@ -1,7 +1,9 @@
 //! `faultline run` and `faultline replay`.
 
 use super::exit;
+use crate::report::run_charts::RunView;
 use crate::report::{self, Summary, Verdict};
+use crate::runner::observe::run_file_observed;
 use crate::runner::{RunOptions, RunOutcome, run_file};
 use crate::scenario::ScenarioFile;
 use crate::sim::time::format_nanos;
@@ -81,8 +83,15 @@ pub fn run(args: &RunArgs) -> i32 {
         },
         None => None,
     };
-    let outcome = match run_file(&file, &options) {
-        Ok(outcome) => outcome,
+    // A run with a report is watched for its charts (which changes nothing in it).
+    let observed = if args.report.is_some() {
+        run_file_observed(&file, &options)
+            .map(|observed| (observed.outcome.clone(), Some(observed)))
+    } else {
+        run_file(&file, &options).map(|outcome| (outcome, None))
+    };
+    let (outcome, observed) = match observed {
+        Ok(found) => found,
         Err(error) => {
             eprintln!("error: {error}");
             return exit::BAD_INPUT;
@@ -100,15 +109,37 @@ pub fn run(args: &RunArgs) -> i32 {
         }
     }
     print_outcome(&outcome, &file);
-    if let Some(dir) = &args.report {
-        if let Err(error) = report::write_run(dir, &outcome.summary, &outcome.history, &file.text) {
-            eprintln!(
-                "error: writing the report to {} failed: {error}",
-                dir.display()
-            );
-            return exit::INTERNAL;
-        }
+    if let (Some(dir), Some(observed)) = (&args.report, &observed) {
+        let started = std::time::Instant::now();
+        let windows = observed.capture.windows(outcome.summary.virtual_time);
+        let view = RunView {
+            summary: &outcome.summary,
+            history: &outcome.history,
+            arrows: observed.capture.arrows.iter().collect(),
+            windows: &windows,
+            samples: &observed.samples,
+            explanation: observed.explanation.as_ref(),
+            nodes: observed.nodes,
+            clients: observed.clients,
+            fault_phase_end: observed.fault_phase_end,
+        };
+        let charts = match report::write_run_report(dir, &view, &file.text) {
+            Ok(charts) => charts,
+            Err(error) => {
+                eprintln!(
+                    "error: writing the report to {} failed: {error}",
+                    dir.display()
+                );
+                return exit::INTERNAL;
+            }
+        };
         println!("report    {}", dir.join("summary.json").display());
+        println!(
+            "charts    {} ({} charts in {:.2}s)",
+            dir.join("index.html").display(),
+            charts.len(),
+            started.elapsed().as_secs_f64()
+        );
     }
     verdict_code(&outcome.summary)
 }

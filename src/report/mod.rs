@@ -1,6 +1,14 @@
-//! Run reports: the JSON summary, the history as JSON lines, and writing them to a
-//! report directory atomically (write to a temporary name, then rename), so a
-//! reader never sees half a report.
+//! Run reports: the JSON summary, the history as JSON lines, the charts (SVG and
+//! PNG, drawn with plotters), `index.html` showing them together, and writing
+//! them to a report directory atomically (write to a temporary name, then
+//! rename), so a reader never sees half a file.
+
+pub mod capture;
+pub mod chart;
+pub mod fuzz_charts;
+pub mod html;
+pub mod run_charts;
+pub mod series;
 
 use crate::check::Violation;
 use crate::sim::HistoryEvent;
@@ -175,4 +183,20 @@ pub fn write_run(
     )?;
     let json = serde_json::to_string_pretty(summary).expect("summaries serialise");
     write_atomic(&dir.join("summary.json"), json.as_bytes())
+}
+
+/// Writes a full run report into `dir`: what [`write_run`] writes, every chart of
+/// the run (SVG and PNG) and `index.html`. Returns the charts written.
+pub fn write_run_report(
+    dir: &Path,
+    view: &run_charts::RunView<'_>,
+    scenario_text: &str,
+) -> std::io::Result<Vec<run_charts::ChartFile>> {
+    write_run(dir, view.summary, view.history, scenario_text)?;
+    let charts = run_charts::write_run_charts(dir, view)?;
+    write_atomic(
+        &dir.join("index.html"),
+        html::run_index(view.summary, &charts).as_bytes(),
+    )?;
+    Ok(charts)
 }

@@ -169,7 +169,7 @@ fn settled_leader(world: &World<Raft>) -> Option<usize> {
 }
 
 /// Summary statistics of trial times, in milliseconds.
-#[derive(Clone, Debug)]
+#[derive(Clone, Debug, serde::Serialize)]
 pub struct Distribution {
     /// Trials run.
     pub trials: usize,
@@ -191,19 +191,25 @@ pub struct Distribution {
 
 impl Distribution {
     /// Summarises times in nanoseconds; `cap` marks trials that gave up.
-    pub fn of(mut nanos: Vec<u64>, cap: u64) -> Self {
-        nanos.sort_unstable();
+    pub fn of(nanos: Vec<u64>, cap: u64) -> Self {
         let ms = |value: u64| value as f64 / 1e6;
-        let at = |q: f64| ms(nanos[((nanos.len() - 1) as f64 * q).round() as usize]);
+        Distribution::of_values(nanos.into_iter().map(ms).collect(), ms(cap))
+    }
+
+    /// Summarises any non-empty sample (e.g. milliseconds); values at or above
+    /// `cap` count as capped (pass infinity for none).
+    pub fn of_values(mut values: Vec<f64>, cap: f64) -> Self {
+        values.sort_by(f64::total_cmp);
+        let at = |q: f64| values[((values.len() - 1) as f64 * q).round() as usize];
         Distribution {
-            trials: nanos.len(),
-            min: ms(nanos[0]),
+            trials: values.len(),
+            min: values[0],
             median: at(0.5),
-            mean: nanos.iter().map(|&v| ms(v)).sum::<f64>() / nanos.len() as f64,
+            mean: values.iter().sum::<f64>() / values.len() as f64,
             p90: at(0.9),
             p99: at(0.99),
-            max: ms(*nanos.last().expect("at least one trial")),
-            capped: nanos.iter().filter(|&&value| value >= cap).count(),
+            max: *values.last().expect("at least one trial"),
+            capped: values.iter().filter(|&&value| value >= cap).count(),
         }
     }
 }

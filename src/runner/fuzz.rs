@@ -87,6 +87,9 @@ pub struct FuzzSummary {
     pub sometimes: BTreeMap<String, u64>,
     /// Total trace events over all runs.
     pub events: u64,
+    /// Per seed, for the campaign's charts (not stored in fuzz.json).
+    #[serde(skip)]
+    pub seed_results: crate::report::fuzz_charts::SeedResults,
 }
 
 impl FuzzSummary {
@@ -202,7 +205,10 @@ pub fn fuzz(
     super::run::validate_file(file)?;
     let seeds = options.seeds.seeds();
     let next = AtomicUsize::new(0);
-    let results: Mutex<Vec<(u64, Summary, Option<RunOutcome>)>> = Mutex::new(Vec::new());
+    // Seed, summary, the outcome if it failed, wall ns from the start when done.
+    type Finished = (u64, Summary, Option<RunOutcome>, u64);
+    let results: Mutex<Vec<Finished>> = Mutex::new(Vec::new());
+    let started = std::time::Instant::now();
     let jobs = options.jobs.clamp(1, seeds.len().max(1));
     std::thread::scope(|scope| {
         for _ in 0..jobs {
@@ -225,7 +231,7 @@ pub fn fuzz(
                     results
                         .lock()
                         .expect("no worker panics while holding the lock")
-                        .push((seed, summary, kept));
+                        .push((seed, summary, kept, started.elapsed().as_nanos() as u64));
                 }
             });
         }
@@ -240,7 +246,7 @@ pub fn fuzz(
         protocol: file.protocol.clone(),
         bugs: results
             .first()
-            .map(|(_, run, _)| run.bugs.clone())
+            .map(|(_, run, ..)| run.bugs.clone())
             .unwrap_or_default(),
         nemesis: options.nemesis,
         first_seed: options.seeds.first,
@@ -252,9 +258,20 @@ pub fn fuzz(
         failures: Vec::new(),
         sometimes: declared.iter().map(|name| (name.to_string(), 0)).collect(),
         events: 0,
+        seed_results: Default::default(),
     };
     let mut failing = Vec::new();
-    for (seed, run, outcome) in results {
+    for (seed, run, outcome, finished_after) in results {
+        summary
+            .seed_results
+            .0
+            .push(crate::report::fuzz_charts::SeedResult {
+                seed,
+                events: run.events,
+                virtual_time: run.virtual_time,
+                checker: run.violations.first().map(|first| first.checker.clone()),
+                finished_after,
+            });
         summary.runs += 1;
         summary.events += run.events;
         for name in run.sometimes.keys() {

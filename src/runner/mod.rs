@@ -6,9 +6,11 @@ pub mod driver;
 pub mod experiments;
 pub mod fuzz;
 pub mod nemesis;
+pub mod observe;
 pub mod panic;
 pub mod run;
 pub mod spec;
+pub mod sweep;
 
 pub use driver::Driver;
 pub use run::{

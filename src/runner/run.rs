@@ -16,6 +16,7 @@ use super::nemesis::{self, SwarmDraw};
 use super::panic;
 use super::spec::{PROTOCOLS, ProtocolSpec, ProtocolVisitor, with_protocol};
 use crate::check::{Checker, Property, Violation};
+use crate::report::series::{Samples, SeriesSpec};
 use crate::report::{MessageStats, OperationStats, Stats, Summary, SummaryViolation, Verdict};
 use crate::scenario::{Scenario, ScenarioError, ScenarioFile};
 use crate::sim::disk::DiskStats;
@@ -111,11 +112,61 @@ pub fn repro_line(file: &str, seed: u64, nemesis: bool) -> String {
     line
 }
 
+/// Samples a protocol's time series ([`ProtocolSpec::SERIES`]) at fixed virtual
+/// time intervals while a run goes. It only reads nodes between events.
+#[derive(Clone, Debug)]
+pub struct Sampler {
+    interval: u64,
+    next: u64,
+    /// What was sampled so far.
+    pub samples: Samples,
+}
+
+impl Sampler {
+    /// Samples every `interval` ns (at least 1) from time 0, for `nodes` nodes.
+    pub fn new(specs: &[SeriesSpec], nodes: usize, interval: u64) -> Self {
+        Sampler {
+            interval: interval.max(1),
+            next: 0,
+            samples: Samples::new(specs, nodes),
+        }
+    }
+
+    /// Takes every sample due before `before`: nothing happens between now and
+    /// the next event, so the nodes' state now is their state then.
+    fn catch_up<S: ProtocolSpec>(&mut self, world: &World<S>, before: u64) {
+        if self.samples.specs.is_empty() {
+            return;
+        }
+        while self.next < before {
+            let time = self.next;
+            self.samples.push(time, |node, values| {
+                if !world.is_up(node) {
+                    return false;
+                }
+                S::sample(world.node(node), values);
+                true
+            });
+            self.next += self.interval;
+        }
+    }
+}
+
 /// Runs one seed of a parsed scenario.
 pub fn run_scenario<S: ProtocolSpec>(
     file: &ScenarioFile,
     scenario: &Scenario<S::Config>,
     options: &RunOptions,
+) -> RunOutcome {
+    run_scenario_sampled::<S>(file, scenario, options, None)
+}
+
+/// Runs one seed of a parsed scenario, feeding `sampler` (if any) as it goes.
+pub fn run_scenario_sampled<S: ProtocolSpec>(
+    file: &ScenarioFile,
+    scenario: &Scenario<S::Config>,
+    options: &RunOptions,
+    mut sampler: Option<&mut Sampler>,
 ) -> RunOutcome {
     let seed = options.seed;
     let mut world: World<S> = World::new(
@@ -166,7 +217,17 @@ pub fn run_scenario<S: ProtocolSpec>(
                 .and_then(|driver| driver.next_wake())
                 .filter(|&at| at < run_end);
             let limit = wake.map_or(run_end - 1, |at| at.max(world.now()));
-            while let Some(step) = world.step_until(limit) {
+            loop {
+                if let Some(sampler) = sampler.as_deref_mut() {
+                    let before = match world.next_time() {
+                        Some(at) if at <= limit => at,
+                        _ => limit.saturating_add(1),
+                    };
+                    sampler.catch_up(&world, before);
+                }
+                let Some(step) = world.step_until(limit) else {
+                    break;
+                };
                 if after_step(&mut checkers, &mut violations, &world, step) {
                     return;
                 }
@@ -239,6 +300,9 @@ pub fn run_scenario<S: ProtocolSpec>(
             format!("{doing}: {message}"),
             &world,
         ));
+    }
+    if let Some(sampler) = sampler {
+        sampler.catch_up(&world, world.now() + 1);
     }
     summarize::<S>(file, scenario, options, &world, violations, swarm)
 }

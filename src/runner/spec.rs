@@ -9,6 +9,7 @@ use crate::check::Checker;
 use crate::check::Linearizability;
 use crate::check::Property;
 use crate::check::models::Kv;
+use crate::check::{Budget, Explanation, Verdict};
 use crate::protocols::broadcast::{
     Broadcast, BroadcastChecker, BroadcastClient, BroadcastConfig, BroadcastNode,
 };
@@ -16,8 +17,9 @@ use crate::protocols::kv::KvClient;
 use crate::protocols::raft::lab::{LabTester, script};
 use crate::protocols::raft::{Raft, RaftBug, RaftChecker, RaftConfig, RaftNode};
 use crate::protocols::token_forward::{NoClient, TokenForward, TokenNode};
+use crate::report::series::{SeriesKind, SeriesSpec};
 use crate::scenario::{Scenario, ScenarioError, Source};
-use crate::sim::{NodeFactory, Protocol, World};
+use crate::sim::{HistoryEvent, NodeFactory, Protocol, Role, World};
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 use std::fmt::Debug;
@@ -66,6 +68,24 @@ pub trait ProtocolSpec: Protocol {
     /// (see [`Driver`]), such as a port of a lab tester. Default none.
     fn driver(scenario: &Scenario<Self::Config>, seed: u64) -> Option<Box<dyn Driver<Self>>> {
         let _ = (scenario, seed);
+        None
+    }
+
+    /// Time series the protocol exposes per node, for the run report's charts
+    /// (Raft: term, leader, commit and applied index). Default none.
+    const SERIES: &'static [SeriesSpec] = &[];
+
+    /// Pushes `node`'s current value of each of [`ProtocolSpec::SERIES`], in
+    /// order. Called between events on running nodes only; it must only read.
+    fn sample(node: &Self::Node, values: &mut Vec<f64>) {
+        let _ = (node, values);
+    }
+
+    /// For the report's picture: why the client `history` of a failed run is not
+    /// linearizable, if the protocol's checkers judge it with a model. Default
+    /// none.
+    fn explain_history(history: &[HistoryEvent]) -> Option<Explanation> {
+        let _ = history;
         None
     }
 }
@@ -393,6 +413,47 @@ impl ProtocolSpec for Raft {
             scenario.fault_phase_end(),
             seed,
         )))
+    }
+
+    const SERIES: &'static [SeriesSpec] = &[
+        SeriesSpec {
+            name: "term",
+            title: "Raft term per node",
+            kind: SeriesKind::Line,
+        },
+        SeriesSpec {
+            name: "leader",
+            title: "Raft leader: when each node led",
+            kind: SeriesKind::Flag,
+        },
+        SeriesSpec {
+            name: "commit_index",
+            title: "Raft commit index per node",
+            kind: SeriesKind::Line,
+        },
+        SeriesSpec {
+            name: "applied_index",
+            title: "Raft applied index per node",
+            kind: SeriesKind::Line,
+        },
+    ];
+
+    fn sample(node: &RaftNode, values: &mut Vec<f64>) {
+        values.push(node.term() as f64);
+        values.push(if node.role() == Role::Leader {
+            1.0
+        } else {
+            0.0
+        });
+        values.push(node.commit_index() as f64);
+        values.push(node.applied_index() as f64);
+    }
+
+    fn explain_history(history: &[HistoryEvent]) -> Option<Explanation> {
+        match crate::check::check_events(Kv, history, &Budget::default()) {
+            Ok(Verdict::NotLinearizable(explanation)) => Some(*explanation),
+            _ => None,
+        }
     }
 
     fn checkers(scenario: &Scenario<RaftConfig>) -> Vec<Box<dyn Checker<Self>>> {

@@ -1,0 +1,359 @@
+//! Charts, index.html, fuzz charts and sweeps: the files exist, are what they
+//! claim to be, show the expected series and labels, come out byte-identical for
+//! the same seed, and a broken output directory is a clear error, not a panic.
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+fn faultline(args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_faultline"))
+        .current_dir(env!("CARGO_MANIFEST_DIR"))
+        .args(args)
+        .output()
+        .expect("the binary runs")
+}
+
+fn text(output: &Output) -> String {
+    format!(
+        "{}{}",
+        String::from_utf8_lossy(&output.stdout),
+        String::from_utf8_lossy(&output.stderr)
+    )
+}
+
+fn scratch(name: &str) -> PathBuf {
+    let dir = std::env::temp_dir().join(format!("faultline-charts-{}-{name}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    dir
+}
+
+fn read(dir: &Path, name: &str) -> Vec<u8> {
+    std::fs::read(dir.join(name)).unwrap_or_else(|error| panic!("{name}: {error}"))
+}
+
+fn svg(dir: &Path, name: &str) -> String {
+    let text = String::from_utf8(read(dir, name)).unwrap();
+    assert!(
+        text.starts_with("<svg"),
+        "{name} is not SVG: {}",
+        &text[..40.min(text.len())]
+    );
+    assert!(text.trim_end().ends_with("</svg>"), "{name} is cut short");
+    assert_eq!(
+        text.matches("<svg").count(),
+        text.matches("</svg>").count(),
+        "{name}: unbalanced"
+    );
+    text
+}
+
+fn assert_png(dir: &Path, name: &str) {
+    let bytes = read(dir, name);
+    assert!(
+        bytes.starts_with(b"\x89PNG\r\n\x1a\n"),
+        "{name} lacks the PNG signature"
+    );
+    assert!(bytes.len() > 5_000, "{name} is only {} bytes", bytes.len());
+}
+
+fn files(dir: &Path) -> Vec<String> {
+    let mut names: Vec<String> = std::fs::read_dir(dir)
+        .unwrap()
+        .map(|entry| entry.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    names.sort();
+    names
+}
+
+#[test]
+fn a_failing_run_report_has_every_chart_an_offline_index_and_is_byte_identical() {
+    let first = scratch("run-1");
+    let second = scratch("run-2");
+    for dir in [&first, &second] {
+        let output = faultline(&[
+            "run",
+            "scenarios/raft/no_step_down.toml",
+            "--report",
+            dir.to_str().unwrap(),
+        ]);
+        assert_eq!(output.status.code(), Some(1), "{}", text(&output));
+        assert!(text(&output).contains("index.html"), "{}", text(&output));
+    }
+    let names = files(&first);
+    assert_eq!(names, files(&second));
+    for name in &names {
+        assert!(
+            read(&first, name) == read(&second, name),
+            "{name} differs between two runs of the same seed"
+        );
+    }
+    for stem in [
+        "sequence",
+        "latency_cdf",
+        "throughput",
+        "series_term",
+        "series_leader",
+        "series_commit_index",
+        "series_applied_index",
+    ] {
+        svg(&first, &format!("{stem}.svg"));
+        assert_png(&first, &format!("{stem}.png"));
+    }
+    let sequence = svg(&first, "sequence.svg");
+    assert!(sequence.contains("the window ending at the first violation"));
+    assert!(sequence.contains("first violation"));
+    for lane in ["n0", "n4", "c0", "c2"] {
+        assert!(
+            sequence.contains(&format!("\n{lane}\n</text>")),
+            "lane {lane} missing"
+        );
+    }
+    assert!(sequence.contains("message lost") && sequence.contains("partition"));
+    let latency = svg(&first, "latency_cdf.svg");
+    for op in ["get", "put", "cas", "append"] {
+        assert!(latency.contains(&format!("{op} (n=")), "no {op} curve");
+    }
+    let term = svg(&first, "series_term.svg");
+    assert!(term.contains("Raft term per node") && term.contains("node 4"));
+    assert!(svg(&first, "throughput.svg").contains("first violation"));
+
+    let index = String::from_utf8(read(&first, "index.html")).unwrap();
+    assert!(index.starts_with("<!DOCTYPE html>"));
+    assert!(index.contains("FAIL: raft (always)"));
+    assert!(index.contains("faultline run scenarios/raft/no_step_down.toml --seed 1"));
+    assert!(index.contains("Nemesis parameters this seed drew"));
+    assert!(index.contains("messages.sent"));
+    for name in names.iter().filter(|name| name.ends_with(".svg")) {
+        assert!(
+            index.contains(&format!("src=\"{name}\"")),
+            "{name} not shown"
+        );
+    }
+    // Offline: nothing fetched from elsewhere.
+    assert!(
+        !index.contains("<script") && !index.contains("http://") && !index.contains("https://")
+    );
+}
+
+#[test]
+fn watching_a_run_for_charts_does_not_change_it() {
+    use faultline::runner::observe::run_file_observed;
+    use faultline::runner::{RunOptions, run_file};
+    let path = concat!(env!("CARGO_MANIFEST_DIR"), "/scenarios/raft/nemesis.toml");
+    let file = faultline::scenario::ScenarioFile::read(path).unwrap();
+    let plain = run_file(&file, &RunOptions::seed(1)).unwrap();
+    let observed = run_file_observed(&file, &RunOptions::seed(1)).unwrap();
+    assert_eq!(
+        observed.outcome.summary.trace_hash,
+        plain.summary.trace_hash
+    );
+    assert_eq!(plain.summary.trace_hash, "7d567832459f9d67");
+    assert_eq!(observed.outcome.history, plain.history);
+    let samples = &observed.samples;
+    assert_eq!(samples.specs.len(), 4);
+    assert!(
+        samples.times.len() > 1000,
+        "{} samples",
+        samples.times.len()
+    );
+    assert!(samples.times.windows(2).all(|pair| pair[0] < pair[1]));
+    // Every delivered message became an arrow.
+    let delivered = observed
+        .capture
+        .arrows
+        .iter()
+        .filter(|arrow| arrow.dropped.is_none())
+        .count() as u64;
+    assert_eq!(delivered, plain.summary.stats.messages.delivered);
+}
+
+#[test]
+fn a_linearizability_failure_gets_its_picture_in_the_report() {
+    let dir = scratch("stale-read");
+    let scenario = dir.join("stale.toml");
+    let base = std::fs::read_to_string(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/scenarios/raft/partitions.toml"
+    ))
+    .unwrap();
+    std::fs::write(
+        &scenario,
+        base.replace(
+            "name = \"raft\"",
+            "name = \"raft\"\nbugs = [\"stale_read\"]",
+        ),
+    )
+    .unwrap();
+    // The first seed whose report names linearizability.
+    let report = dir.join("report");
+    let found = (1..=20).any(|seed| {
+        let output = faultline(&[
+            "run",
+            scenario.to_str().unwrap(),
+            "--seed",
+            &seed.to_string(),
+            "--report",
+            report.to_str().unwrap(),
+        ]);
+        output.status.code() == Some(1)
+            && String::from_utf8_lossy(&read(&report, "summary.json"))
+                .contains("\"linearizability\"")
+    });
+    assert!(found, "no seed of 1..=20 failed linearizability");
+    let picture = svg(&report, "linearizability.svg");
+    assert!(picture.contains("fill=\"white\""));
+    let index = String::from_utf8(read(&report, "index.html")).unwrap();
+    assert!(index.contains("src=\"linearizability.svg\""));
+}
+
+#[test]
+fn a_file_in_the_way_of_the_report_directory_is_a_clear_error() {
+    let dir = scratch("in-the-way");
+    let blocker = dir.join("report");
+    std::fs::write(&blocker, "not a directory").unwrap();
+    let output = faultline(&[
+        "run",
+        "scenarios/broadcast_partitions.toml",
+        "--report",
+        blocker.to_str().unwrap(),
+    ]);
+    assert_eq!(output.status.code(), Some(4), "{}", text(&output));
+    assert!(
+        text(&output).contains("error: writing the report to"),
+        "{}",
+        text(&output)
+    );
+    assert!(!text(&output).contains("panicked"));
+    let output = faultline(&[
+        "sweep",
+        "scenarios/experiments/raft_election_timing.toml",
+        "--seeds",
+        "1",
+        "--out",
+        blocker.join("below").to_str().unwrap(),
+    ]);
+    assert_eq!(output.status.code(), Some(4), "{}", text(&output));
+    assert!(text(&output).contains("error: writing the sweep results to"));
+}
+
+#[test]
+fn fuzz_reports_chart_the_campaign() {
+    let dir = scratch("fuzz");
+    let output = faultline(&[
+        "fuzz",
+        "scenarios/raft/no_step_down.toml",
+        "--seeds",
+        "8",
+        "--report",
+        dir.to_str().unwrap(),
+    ]);
+    assert_eq!(output.status.code(), Some(1), "{}", text(&output));
+    for stem in [
+        "fuzz_rate",
+        "fuzz_failures",
+        "fuzz_virtual_time",
+        "fuzz_events",
+    ] {
+        svg(&dir, &format!("{stem}.svg"));
+        assert_png(&dir, &format!("{stem}.png"));
+    }
+    let failures = svg(&dir, "fuzz_failures.svg");
+    assert!(
+        failures.contains("of 8 seeds") && failures.contains("\nraft\n</text>"),
+        "{failures}"
+    );
+}
+
+#[test]
+fn a_sweep_writes_its_table_chart_and_data() {
+    let dir = scratch("sweep");
+    let output = faultline(&[
+        "sweep",
+        "scenarios/experiments/raft_election_timing.toml",
+        "--seeds",
+        "5",
+        "--out",
+        dir.to_str().unwrap(),
+    ]);
+    assert_eq!(output.status.code(), Some(0), "{}", text(&output));
+    let printed = text(&output);
+    assert!(printed.contains("150-155ms"), "{printed}");
+    let chart = svg(&dir, "raft_election_timing.svg");
+    assert!(
+        chart.contains("150-150ms, 5 capped at 60s (n=5)"),
+        "no capped curve"
+    );
+    assert!(chart.contains("150-300ms (n=5)"));
+    assert_png(&dir, "raft_election_timing.png");
+    let csv = String::from_utf8(read(&dir, "raft_election_timing.csv")).unwrap();
+    assert_eq!(csv.lines().count(), 1 + 6 * 5);
+    assert!(csv.starts_with("value,seed,time_without_leader\n\"150-150ms\",1,60000\n"));
+    let json: serde_json::Value =
+        serde_json::from_slice(&read(&dir, "raft_election_timing.json")).unwrap();
+    assert_eq!(json["points"].as_array().unwrap().len(), 6);
+    assert_eq!(json["points"][0]["distribution"]["capped"], 5);
+
+    // A generic sweep: a scenario key over a grid.
+    let output = faultline(&[
+        "sweep",
+        "scenarios/experiments/raft_drop_latency.toml",
+        "--seeds",
+        "2",
+        "--out",
+        dir.to_str().unwrap(),
+    ]);
+    assert_eq!(output.status.code(), Some(0), "{}", text(&output));
+    assert!(svg(&dir, "raft_drop_latency.svg").contains("0.05 (n=2)"));
+}
+
+#[test]
+fn bad_sweep_files_name_the_file_line_and_key() {
+    let dir = scratch("bad-sweeps");
+    let partitions = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/scenarios/raft/partitions.toml"
+    );
+    let cases = [
+        (
+            "[sweep]\nmetric = \"time_without_leader\"\nparameter = \"protocol.election_timeot\"\nvalues = [[\"1ms\", \"2ms\"]]\nseeds = 3\n".to_string(),
+            ":3:13: key 'sweep.parameter': unknown parameter",
+        ),
+        (
+            "[sweep]\nmetric = \"time_without_leader\"\nparameter = \"protocol.election_timeout\"\nvalues = []\nseeds = 3\n".to_string(),
+            ":4:10: key 'sweep.values': expected at least one value",
+        ),
+        (
+            "[sweep]\nmetric = \"time_without_leader\"\nparameter = \"protocol.election_timeout\"\nvalues = [[\"1ms\", \"2ms\"]]\nseeds = 0\n".to_string(),
+            ":5:9: key 'sweep.seeds': expected between 1 and",
+        ),
+        (
+            format!("[sweep]\nscenario = \"{partitions}\"\nmetric = \"ops_ok\"\nparameter = \"network.drop_probabilty\"\nvalues = [0.1]\nseeds = 3\n"),
+            ":4:13: key 'sweep.parameter': unknown parameter \"network.drop_probabilty\"",
+        ),
+        (
+            format!("[sweep]\nscenario = \"{partitions}\"\nmetric = \"ops_ok\"\nparameter = \"network.drop_probability\"\nvalues = [0.1, 7]\nseeds = 3\n"),
+            ":5:16: key 'sweep.values[1]': network.drop_probability = 7 makes",
+        ),
+        (
+            "[sweep]\nmetric = \"speed\"\nparameter = \"protocol.election_timeout\"\nvalues = [[\"1ms\", \"2ms\"]]\nseeds = 3\n".to_string(),
+            ":2:10: key 'sweep.metric': unknown metric \"speed\"",
+        ),
+    ];
+    for (index, (body, expected)) in cases.iter().enumerate() {
+        let file = dir.join(format!("bad{index}.toml"));
+        std::fs::write(&file, body).unwrap();
+        let output = faultline(&[
+            "sweep",
+            file.to_str().unwrap(),
+            "--out",
+            dir.to_str().unwrap(),
+        ]);
+        assert_eq!(output.status.code(), Some(2), "{}", text(&output));
+        let printed = text(&output);
+        assert!(
+            printed.contains(&format!("bad{index}.toml{expected}")),
+            "case {index}: {printed}"
+        );
+    }
+}
