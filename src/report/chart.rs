@@ -115,7 +115,9 @@ pub fn format_seconds(nanos: f64) -> String {
     } else if seconds.abs() >= 10.0 {
         format!("{seconds:.0}s")
     } else if seconds.abs() >= 1.0 {
-        format!("{seconds:.1}s")
+        // Two decimals: ticks 25 ms apart must not print alike.
+        let text = format!("{seconds:.2}");
+        format!("{}s", text.trim_end_matches('0').trim_end_matches('.'))
     } else {
         format!("{:.0}ms", seconds * 1000.0)
     }

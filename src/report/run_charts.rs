@@ -548,6 +548,9 @@ impl Chart for SeriesChart {
                     .configure_mesh()
                     .x_desc("virtual time")
                     .x_label_formatter(&|value| format_seconds(*value))
+                    // Whole-number series: no more ticks than integers, or
+                    // rounding would print one label twice.
+                    .y_labels((peak as usize + 1).clamp(2, 10))
                     .y_label_formatter(&|value| format!("{value:.0}"))
                     .label_style((FONT, 12))
                     .axis_desc_style((FONT, 13))
