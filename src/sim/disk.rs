@@ -13,6 +13,7 @@ use rand::Rng as _;
 use serde::{Deserialize, Serialize};
 use std::borrow::Cow;
 use std::collections::BTreeMap;
+use std::rc::Rc;
 
 /// What a crash does to writes that were not synced.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
@@ -57,8 +58,8 @@ impl std::fmt::Display for DiskError {
 
 #[derive(Clone, Debug, PartialEq, Eq)]
 enum Write {
-    Append { file: String, bytes: Vec<u8> },
-    Replace { file: String, bytes: Vec<u8> },
+    Append { file: Rc<str>, bytes: Vec<u8> },
+    Replace { file: Rc<str>, bytes: Vec<u8> },
 }
 
 /// One node's disk. See the module documentation.
@@ -67,6 +68,8 @@ pub struct Disk {
     durable: BTreeMap<String, Vec<u8>>,
     current: BTreeMap<String, Vec<u8>>,
     unsynced: Vec<Write>,
+    /// File names seen, shared by the pending writes (no allocation per write).
+    names: Vec<Rc<str>>,
     failing_reads: u32,
     /// Counters for reports.
     pub stats: DiskStats,
@@ -118,10 +121,8 @@ impl Disk {
                 self.current.insert(file.to_string(), bytes.clone());
             }
         }
-        self.unsynced.push(Write::Append {
-            file: file.to_string(),
-            bytes,
-        });
+        let file = self.name(file);
+        self.unsynced.push(Write::Append { file, bytes });
     }
 
     /// Replaces the whole content of `file`. Volatile until [`Disk::sync`]; a crash
@@ -131,10 +132,20 @@ impl Disk {
         let bytes = bytes.into().into_owned();
         self.stats.writes += 1;
         self.current.insert(file.to_string(), bytes.clone());
-        self.unsynced.push(Write::Replace {
-            file: file.to_string(),
-            bytes,
-        });
+        let file = self.name(file);
+        self.unsynced.push(Write::Replace { file, bytes });
+    }
+
+    /// The shared name `file`.
+    fn name(&mut self, file: &str) -> Rc<str> {
+        match self.names.iter().find(|name| &***name == file) {
+            Some(name) => name.clone(),
+            None => {
+                let name: Rc<str> = file.into();
+                self.names.push(name.clone());
+                name
+            }
+        }
     }
 
     /// Makes every write so far durable.
@@ -236,7 +247,7 @@ impl Disk {
         let replaced = self
             .unsynced
             .iter()
-            .any(|write| matches!(write, Write::Replace { file, .. } if *file == name));
+            .any(|write| matches!(write, Write::Replace { file, .. } if **file == *name));
         if let Some(bytes) = self.durable.get_mut(&name)
             && offset < bytes.len()
             && !replaced
@@ -271,15 +282,18 @@ impl Disk {
 
 fn apply(files: &mut BTreeMap<String, Vec<u8>>, write: Write) {
     match write {
-        Write::Append { file, bytes } => match files.get_mut(&file) {
+        Write::Append { file, bytes } => match files.get_mut(&*file) {
             Some(content) => content.extend_from_slice(&bytes),
             None => {
-                files.insert(file, bytes);
+                files.insert(file.to_string(), bytes);
             }
         },
-        Write::Replace { file, bytes } => {
-            files.insert(file, bytes);
-        }
+        Write::Replace { file, bytes } => match files.get_mut(&*file) {
+            Some(content) => *content = bytes,
+            None => {
+                files.insert(file.to_string(), bytes);
+            }
+        },
     }
 }
 

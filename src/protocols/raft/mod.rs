@@ -102,6 +102,7 @@ use crate::scenario::faults::DurationRange;
 use crate::sim::Protocol;
 use crate::sim::time::Duration;
 use serde::{Deserialize, Serialize};
+use std::rc::Rc;
 
 /// The Raft protocol's types.
 #[derive(Clone, Copy, Debug)]
@@ -271,7 +272,7 @@ pub struct Entry {
     /// The creating leader's term.
     pub term: u64,
     /// What to apply.
-    pub command: Command,
+    pub command: Rc<Command>,
 }
 
 /// A state machine snapshot as sent in `InstallSnapshot`: the encoded state and
@@ -417,7 +418,7 @@ impl RaftMsg {
 }
 
 fn entry_size(entry: &Entry) -> usize {
-    16 + match &entry.command {
+    16 + match &*entry.command {
         Command::Noop => 0,
         Command::Value(_) => 8,
         Command::Kv(command) => {

@@ -467,7 +467,7 @@ impl RaftNode {
         let index = last + 1;
         self.entries.push(Entry {
             term: self.term,
-            command: Command::Noop,
+            command: Rc::new(Command::Noop),
         });
         self.persist_entries(ctx, index);
         self.matched[ctx.id()] = index;
@@ -482,7 +482,7 @@ impl RaftNode {
         let index = self.last_index() + 1;
         self.entries.push(Entry {
             term: self.term,
-            command,
+            command: Rc::new(command),
         });
         self.persist_entries(ctx, index);
         self.matched[ctx.id()] = index;
@@ -571,13 +571,13 @@ impl RaftNode {
             let command = entry.command.clone();
             self.applied = index;
             self.machine.digest = StableHasher::hash_of(&(self.machine.digest, index, &command));
-            match command {
+            match &*command {
                 Command::Noop => {}
                 Command::Value(value) => {
-                    self.machine.values.insert(index, value);
+                    self.machine.values.insert(index, *value);
                 }
                 Command::Kv(command) => {
-                    let result = self.machine.store.apply(&command);
+                    let result = self.machine.store.apply(command);
                     if let Some((client, seq)) = self.pending.remove(&index)
                         && self.role == Role::Leader
                         && (client as u32, seq) == (command.client, command.seq)

@@ -90,7 +90,7 @@ impl MachineState {
 
 fn encode_entry(entry: &Entry, out: &mut Encoder) {
     out.u64(entry.term);
-    match &entry.command {
+    match &*entry.command {
         Command::Noop => {
             out.u8(0);
         }
@@ -112,7 +112,10 @@ fn decode_entry(input: &mut Decoder<'_>) -> Result<Entry, DecodeError> {
         2 => Command::Value(input.i64()?),
         tag => return Err(DecodeError(format!("unknown command tag {tag}"))),
     };
-    Ok(Entry { term, command })
+    Ok(Entry {
+        term,
+        command: Rc::new(command),
+    })
 }
 
 /// The framed term-and-vote record.
@@ -257,7 +260,7 @@ mod tests {
     fn entry(term: u64, value: i64) -> Entry {
         Entry {
             term,
-            command: Command::Value(value),
+            command: Rc::new(Command::Value(value)),
         }
     }
 
@@ -290,11 +293,11 @@ mod tests {
         };
         let kv = Entry {
             term: 3,
-            command: Command::Kv(KvCommand {
+            command: Rc::new(Command::Kv(KvCommand {
                 client: 5,
                 seq: 1,
                 op: KvOp::Put("k".into(), 4),
-            }),
+            })),
         };
         let log = log_file(2, 1, std::slice::from_ref(&kv));
         let durable = load(&[], &log, &snapshot_record(&snapshot)).unwrap();

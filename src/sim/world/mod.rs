@@ -254,7 +254,7 @@ impl<P: Protocol> World<P> {
 
     /// Schedules a fault at true time `at`.
     pub fn schedule_fault(&mut self, at: u64, fault: TimedFault) {
-        self.push(at, Payload::Fault(Box::new(fault)));
+        self.queue.push_later(at, Payload::Fault(Box::new(fault)));
     }
 
     /// Overrides every link's drop and duplicate probabilities.
@@ -365,7 +365,7 @@ impl<P: Protocol> World<P> {
     /// and every pop sifts through them). The order of the remaining events is
     /// fixed by their (time, sequence) keys, so when this runs cannot change a run.
     pub(crate) fn sweep_stale_timers(&mut self) {
-        if self.stale_timers < 64 || self.stale_timers * 2 < self.queue.len() {
+        if self.stale_timers < 64 || self.stale_timers * 2 < self.queue.heap_len() {
             return;
         }
         let processes = &self.processes;
