@@ -17,4 +17,5 @@ mod planted_bugs;
 mod raft;
 mod raft_lab;
 mod scenario_errors;
+mod shrink;
 mod tidy;
