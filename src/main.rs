@@ -61,6 +61,24 @@ enum Command {
         #[arg(long)]
         no_nemesis: bool,
     },
+    /// Shrink a failing seed to a small standalone scenario that fails the same
+    /// checker (explicit [[faults]], no nemesis).
+    Shrink {
+        /// The scenario file.
+        scenario: String,
+        /// The failing seed.
+        #[arg(long)]
+        seed: u64,
+        /// Where to write the shrunk scenario (default: <stem>_seed<N>.shrunk.toml).
+        #[arg(long, value_name = "FILE")]
+        out: Option<PathBuf>,
+        /// Do not run the scenario's random nemesis (shrink the scripted faults).
+        #[arg(long)]
+        no_nemesis: bool,
+        /// Most runs to try; the best so far is written when they run out.
+        #[arg(long, default_value_t = 500)]
+        max_runs: u32,
+    },
     /// Join the fuzz reports of a campaign's shards.
     Merge {
         /// Output directory for the merged fuzz.json and junit.xml.
@@ -155,6 +173,19 @@ fn main() {
             };
             cli::fuzz::run(&args, job_index.as_deref())
         }
+        Command::Shrink {
+            scenario,
+            seed,
+            out,
+            no_nemesis,
+            max_runs,
+        } => cli::shrink::run(&cli::shrink::ShrinkArgs {
+            scenario,
+            seed,
+            out,
+            no_nemesis,
+            max_runs,
+        }),
         Command::Merge { out, reports } => cli::fuzz::merge(&out, &reports),
         Command::Replay { report } => cli::run::replay(&report),
         Command::List => cli::list::run(),

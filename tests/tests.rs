@@ -16,5 +16,7 @@ mod network_model;
 mod planted_bugs;
 mod raft;
 mod raft_lab;
+mod regressions;
 mod scenario_errors;
+mod shrink;
 mod tidy;

@@ -8,6 +8,7 @@ pub mod experiment;
 pub mod fuzz;
 pub mod list;
 pub mod run;
+pub mod shrink;
 pub mod sweep;
 
 /// Reads a JSON file we wrote earlier (`what` names it in errors), or explains with

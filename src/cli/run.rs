@@ -214,6 +214,24 @@ pub fn print_outcome(outcome: &RunOutcome, file: &ScenarioFile) {
             println!("reproduce: {}", summary.repro);
         }
     }
+    // A file that states its expected verdict (regression files) says whether
+    // it was met; the exit code stays the verdict's.
+    let expect = file
+        .parse::<toml::Value>()
+        .ok()
+        .and_then(|scenario| scenario.expect);
+    if let Some(expect) = expect {
+        let first = summary
+            .violations
+            .first()
+            .map(|first| (first.checker.as_str(), first.property.as_str()));
+        let met = expect.met_by(!summary.violations.is_empty(), first);
+        println!(
+            "expect    {}: {}",
+            expect.describe(),
+            if met { "met" } else { "NOT met" }
+        );
+    }
 }
 
 fn check_determinism(file: &ScenarioFile, seed: u64, no_nemesis: bool) -> i32 {

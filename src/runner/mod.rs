@@ -9,6 +9,7 @@ pub mod nemesis;
 pub mod observe;
 pub mod panic;
 pub mod run;
+pub mod shrink;
 pub mod spec;
 pub mod sweep;
 

@@ -13,6 +13,7 @@
 
 pub mod error;
 pub mod faults;
+pub mod write;
 
 pub use error::{ScenarioError, Source};
 pub use faults::{FaultSpec, NemesisConfig, NemesisFault};
@@ -88,6 +89,94 @@ pub struct Scenario<C> {
     /// Random faults.
     #[serde(default)]
     pub nemesis: Option<NemesisConfig>,
+    /// What a run of this file is expected to give, e.g.
+    /// `{ verdict = "fail", checker = "raft", property = "always" }` (regression
+    /// files). `run` reports whether it was met; the exit code stays the verdict's.
+    /// Default none.
+    #[serde(default)]
+    pub expect: Option<Expect>,
+}
+
+/// The `expect` key: the verdict a run of the file should give.
+#[derive(Clone, Debug, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Expect {
+    /// `"pass"` or `"fail"`.
+    pub verdict: ExpectedVerdict,
+    /// For `"fail"`: the checker whose violation comes first. Default: any.
+    #[serde(default)]
+    pub checker: Option<Spanned<String>>,
+    /// For `"fail"`: `"always"` or `"eventually"`. Default: any.
+    #[serde(default)]
+    pub property: Option<ExpectedProperty>,
+}
+
+/// The expected verdict.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum ExpectedVerdict {
+    /// Every check passes.
+    Pass,
+    /// A check fails.
+    Fail,
+}
+
+/// The expected kind of the first violation.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum ExpectedProperty {
+    /// A safety property.
+    Always,
+    /// A liveness property.
+    Eventually,
+}
+
+impl ExpectedProperty {
+    /// The name summaries use for it.
+    pub fn name(self) -> &'static str {
+        match self {
+            ExpectedProperty::Always => "always",
+            ExpectedProperty::Eventually => "eventually",
+        }
+    }
+}
+
+impl Expect {
+    /// Whether a run with `verdict` and first violation (`checker`, `property`)
+    /// meets the expectation.
+    pub fn met_by(&self, failed: bool, first: Option<(&str, &str)>) -> bool {
+        match self.verdict {
+            ExpectedVerdict::Pass => !failed,
+            ExpectedVerdict::Fail => {
+                failed
+                    && first.is_some_and(|(checker, property)| {
+                        self.checker
+                            .as_ref()
+                            .is_none_or(|expected| expected.get_ref() == checker)
+                            && self
+                                .property
+                                .is_none_or(|expected| expected.name() == property)
+                    })
+            }
+        }
+    }
+
+    /// `fail in raft (always)`, for reports.
+    pub fn describe(&self) -> String {
+        match self.verdict {
+            ExpectedVerdict::Pass => "pass".to_string(),
+            ExpectedVerdict::Fail => {
+                let mut text = "fail".to_string();
+                if let Some(checker) = &self.checker {
+                    text.push_str(&format!(" in {}", checker.get_ref()));
+                }
+                if let Some(property) = self.property {
+                    text.push_str(&format!(" ({})", property.name()));
+                }
+                text
+            }
+        }
+    }
 }
 
 fn zero_spanned() -> Spanned<u64> {
@@ -268,6 +357,31 @@ impl<C> Scenario<C> {
         }
         for fault in &self.faults {
             fault.resolve(source, nodes, *self.duration.get_ref())?;
+        }
+        if let Some(expect) = &self.expect
+            && expect.verdict == ExpectedVerdict::Pass
+            && expect.property.is_some()
+        {
+            return Err(source.error(
+                Some("expect.property".into()),
+                "'property' applies only to verdict = \"fail\"",
+            ));
+        }
+        if let Some(expect) = &self.expect
+            && let Some(checker) = &expect.checker
+        {
+            if expect.verdict == ExpectedVerdict::Pass {
+                return Err(source.error_at(
+                    checker.span(),
+                    "'checker' applies only to verdict = \"fail\"",
+                ));
+            }
+            if checker.get_ref().is_empty() {
+                return Err(source.error_at(
+                    checker.span(),
+                    "expected a checker name such as \"raft\" (see `faultline list`)",
+                ));
+            }
         }
         if let Some(nemesis) = &self.nemesis {
             if nemesis.faults.get_ref().is_empty() {
