@@ -156,10 +156,17 @@ impl Entries {
     }
 }
 
+/// Histories up to this many bitset words (64 operations each) use the bitset
+/// itself as the memo key: short keys, no bookkeeping. Longer ones use the
+/// compact key.
+const COMPACT_ABOVE_WORDS: usize = 32;
+
 /// The set of placed operations: a bitset, plus what it takes to write a compact
 /// canonical key for it (see the module documentation).
 struct PlacedSet {
     bits: Vec<u64>,
+    /// Whether keys are compact (long histories) or the whole bitset.
+    compact: bool,
     /// Per word: operations with a return that are not placed.
     missing: Vec<u32>,
     /// Per word: placed operations.
@@ -184,6 +191,7 @@ impl PlacedSet {
         let low = missing.iter().position(|&n| n > 0).unwrap_or(words);
         PlacedSet {
             bits: vec![0; words],
+            compact: words > COMPACT_ABOVE_WORDS,
             missing,
             placed: vec![0; words],
             low,
@@ -196,6 +204,9 @@ impl PlacedSet {
     fn insert(&mut self, index: usize, required: bool) {
         let word = index / 64;
         self.bits[word] |= 1 << (index % 64);
+        if !self.compact {
+            return;
+        }
         self.placed[word] += 1;
         self.high = self.high.max(word + 1);
         if required {
@@ -212,6 +223,9 @@ impl PlacedSet {
     fn remove(&mut self, index: usize, required: bool) {
         let word = index / 64;
         self.bits[word] &= !(1 << (index % 64));
+        if !self.compact {
+            return;
+        }
         self.placed[word] -= 1;
         while self.high > 0 && self.placed[self.high - 1] == 0 {
             self.high -= 1;
@@ -224,11 +238,15 @@ impl PlacedSet {
         }
     }
 
-    /// Writes the canonical key of the set into `key`: the first word with a
+    /// Writes the canonical key of the set into `key` — the bitset itself for a
+    /// short history; for a long one the first word with a
     /// required operation missing, the optional operations placed below it (count
     /// then indices), then the bitset words from it to the last placed operation.
     /// Equal sets give equal keys and different sets different keys.
-    fn key(&self, key: &mut Vec<u64>) {
+    fn key<'a>(&'a self, key: &'a mut Vec<u64>) -> &'a [u64] {
+        if !self.compact {
+            return &self.bits;
+        }
         key.clear();
         key.push(self.low as u64);
         let boundary = (self.low * 64).min(u32::MAX as usize) as u32;
@@ -238,6 +256,7 @@ impl PlacedSet {
         if self.high > self.low {
             key.extend_from_slice(&self.bits[self.low..self.high]);
         }
+        key
     }
 }
 
@@ -268,7 +287,11 @@ pub fn search<M: Model>(
     let keys: Vec<u64> = (0..operations.len() as u64).map(splitmix).collect();
     let mut interner = Interner::new();
     let mut state = interner.intern(model.init());
-    let mut memo = Memo::new();
+    let mut memo = if placed.compact {
+        Memo::new()
+    } else {
+        Memo::fixed(placed.bits.len())
+    };
     // (call node placed, state before it)
     let mut stack: Vec<(u32, u32)> = Vec::with_capacity(operations.len());
     let mut best: Option<Stuck<M::State>> = None;
@@ -299,9 +322,13 @@ pub fn search<M: Model>(
             if let Some(next_state) = next_state {
                 let required = operation.ret.is_some();
                 placed.insert(index, required);
-                placed.key(&mut key);
                 let next_hash = bits_hash ^ keys[index];
-                if memo.insert(&key, next_state, Memo::hash(next_hash, next_state)) {
+                let fresh = memo.insert(
+                    placed.key(&mut key),
+                    next_state,
+                    Memo::hash(next_hash, next_state),
+                );
+                if fresh {
                     // Memory only grows when a table doubles, so checking on
                     // every insert costs a few arithmetic operations.
                     if memo.memory_bytes() + interner.memory_bytes() > budget.max_memory_bytes {
@@ -449,6 +476,7 @@ mod tests {
             })
             .collect();
         let mut set = PlacedSet::new(&operations);
+        set.compact = true; // as for a long history
         let mut seen: std::collections::BTreeMap<Vec<u64>, Vec<u64>> = Default::default();
         let mut x = 12345u64;
         for step in 0..20_000u64 {
@@ -465,8 +493,8 @@ mod tests {
             } else {
                 set.remove(index, required);
             }
-            let mut key = Vec::new();
-            set.key(&mut key);
+            let mut scratch = Vec::new();
+            let key = set.key(&mut scratch).to_vec();
             let bits = set.bits.clone();
             assert_eq!(
                 *seen.entry(key.clone()).or_insert_with(|| bits.clone()),

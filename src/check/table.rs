@@ -125,31 +125,53 @@ impl<S: Hash + Eq> Default for Interner<S> {
 /// A set of (key, state id) pairs, keys being short variable-length word strings
 /// (the search's compact encoding of a set of placed operations).
 pub struct Memo {
-    /// Entries back to back: the state id, the full hash, the key's length, the key.
+    /// Entries back to back: the state id, the full hash, the key's length (only
+    /// when keys vary), the key.
     arena: Vec<u64>,
-    /// Where each entry starts in the arena.
+    /// Where each entry starts in the arena (`fixed` keys: entry × stride).
     starts: Vec<usize>,
+    /// Every key has this many words (entries then need no `starts`).
+    fixed: Option<usize>,
+    len: usize,
     slots: Vec<u64>,
 }
 
 impl Memo {
-    /// An empty set.
+    /// An empty set for keys of any length.
     pub fn new() -> Self {
         Memo {
             arena: Vec::new(),
             starts: Vec::new(),
+            fixed: None,
+            len: 0,
             slots: vec![EMPTY; INITIAL_SLOTS],
+        }
+    }
+
+    /// An empty set for keys of exactly `words` words (one lookup less).
+    pub fn fixed(words: usize) -> Self {
+        Memo {
+            fixed: Some(words),
+            ..Memo::new()
         }
     }
 
     /// The number of pairs stored.
     pub fn len(&self) -> usize {
-        self.starts.len()
+        self.len
     }
 
     /// True when nothing is stored.
     pub fn is_empty(&self) -> bool {
-        self.starts.is_empty()
+        self.len == 0
+    }
+
+    #[inline]
+    fn start(&self, entry: usize) -> usize {
+        match self.fixed {
+            Some(words) => entry * (words + 2),
+            None => self.starts[entry],
+        }
     }
 
     /// The memory held, in bytes (arena and index, including spare capacity).
@@ -167,6 +189,7 @@ impl Memo {
     /// of the pair alone.
     #[inline]
     pub fn insert(&mut self, key: &[u64], state: u32, hash: u64) -> bool {
+        debug_assert!(self.fixed.is_none_or(|words| words == key.len()));
         let mask = self.slots.len() - 1;
         let mut index = hash as usize & mask;
         loop {
@@ -175,26 +198,34 @@ impl Memo {
                 break;
             }
             if fingerprint_matches(slot, hash) {
-                let start = self.starts[entry_of(slot)];
-                let len = self.arena[start + 2] as usize;
+                let start = self.start(entry_of(slot));
+                let (at, len) = match self.fixed {
+                    Some(words) => (start + 2, words),
+                    None => (start + 3, self.arena[start + 2] as usize),
+                };
                 if self.arena[start] == u64::from(state)
                     && len == key.len()
-                    && &self.arena[start + 3..start + 3 + len] == key
+                    && &self.arena[at..at + len] == key
                 {
                     return false;
                 }
             }
             index = (index + 1) & mask;
         }
-        let entry = self.starts.len();
+        let entry = self.len;
         assert!(entry < u32::MAX as usize - 1, "memo overflow");
         self.slots[index] = slot_of(hash, entry);
-        self.starts.push(self.arena.len());
+        self.len += 1;
+        if self.fixed.is_none() {
+            self.starts.push(self.arena.len());
+        }
         self.arena.push(u64::from(state));
         self.arena.push(hash);
-        self.arena.push(key.len() as u64);
+        if self.fixed.is_none() {
+            self.arena.push(key.len() as u64);
+        }
         self.arena.extend_from_slice(key);
-        if self.starts.len() * 2 > self.slots.len() {
+        if self.len * 2 > self.slots.len() {
             self.grow();
         }
         true
@@ -204,8 +235,8 @@ impl Memo {
         let size = self.slots.len() * 2;
         let mask = size - 1;
         let mut slots = vec![EMPTY; size];
-        for (entry, &start) in self.starts.iter().enumerate() {
-            let hash = self.arena[start + 1];
+        for entry in 0..self.len {
+            let hash = self.arena[self.start(entry) + 1];
             let mut index = hash as usize & mask;
             while slots[index] != EMPTY {
                 index = (index + 1) & mask;
@@ -239,7 +270,7 @@ mod tests {
 
     #[test]
     fn memo_reports_each_pair_new_exactly_once() {
-        let mut memo = Memo::new();
+        let mut memo = Memo::fixed(2);
         for round in 0..2 {
             for n in 0..4000u64 {
                 let bits = [n, n / 7];
@@ -249,7 +280,17 @@ mod tests {
             }
         }
         assert_eq!(memo.len(), 4000);
-        // Same bits, other state: a different pair; a longer key is another key.
+        // Same bits, other state: a different pair.
+        assert!(memo.insert(&[0, 0], 4, Memo::hash(0, 4)));
+        // Keys of any length: a longer key is another key.
+        let mut memo = Memo::new();
+        for round in 0..2 {
+            for n in 0..4000u64 {
+                let key: Vec<u64> = (0..n % 5).map(|i| n + i).collect();
+                let fresh = memo.insert(&key, 1, Memo::hash(n, 1));
+                assert_eq!(fresh, round == 0);
+            }
+        }
         assert!(memo.insert(&[0, 0], 4, Memo::hash(0, 4)));
         assert!(memo.insert(&[0, 0, 0], 4, Memo::hash(0, 4)));
         assert!(!memo.insert(&[0, 0, 0], 4, Memo::hash(0, 4)));
