@@ -38,25 +38,43 @@ enum Command {
         #[arg(long)]
         no_nemesis: bool,
     },
-    /// Run many seeds of a scenario (in parallel; optionally one shard of many).
+    /// Run many seeds of one or more scenarios (in parallel; optionally one
+    /// shard of many). Exit 1 if any seed failed.
     Fuzz {
-        /// The scenario file.
-        scenario: String,
-        /// Seeds in the campaign.
-        #[arg(long, default_value_t = 100)]
-        seeds: u64,
-        /// The first seed.
+        /// The scenario files.
+        #[arg(required = true)]
+        scenarios: Vec<String>,
+        /// Seeds: A..B (B excluded), A..=B, or a count from --first [default: 100].
+        #[arg(long, value_name = "A..B|N")]
+        seeds: Option<String>,
+        /// A count of seeds from --first (instead of --seeds).
+        #[arg(long, value_name = "N")]
+        count: Option<u64>,
+        /// The first seed, with a count.
         #[arg(long, default_value_t = 1)]
         first: u64,
-        /// Worker threads (0 = one per core).
+        /// Take no new seed after this long (e.g. 10m, 90s); the seeds run are reported.
+        #[arg(long, value_name = "DURATION")]
+        time_budget: Option<String>,
+        /// Worker threads (0 = one per core); results never depend on it.
         #[arg(long, default_value_t = 0)]
         jobs: usize,
-        /// Run one shard: I/N, or N with I from JOB_COMPLETION_INDEX.
+        /// Run one shard: I/N; N with I from JOB_COMPLETION_INDEX; or auto (both from
+        /// JOB_COMPLETION_INDEX and JOB_COMPLETION_COUNT).
         #[arg(long, value_name = "I/N")]
         shard: Option<String>,
-        /// Write fuzz.json, junit.xml and failing seeds' reports here.
+        /// Stop at the first failing seed (the seeds before it all run).
+        #[arg(long)]
+        stop_on_first: bool,
+        /// Write fuzz.json, junit.xml, charts and failing seeds' reports here.
         #[arg(long, value_name = "DIR")]
         report: Option<PathBuf>,
+        /// Write a JUnit XML report of every scenario to this file.
+        #[arg(long, value_name = "FILE")]
+        junit: Option<PathBuf>,
+        /// Shrink each scenario's first failing seed to a small scenario file.
+        #[arg(long)]
+        shrink: bool,
         /// Do not run the scenario's random nemesis.
         #[arg(long)]
         no_nemesis: bool,
@@ -153,25 +171,36 @@ fn main() {
             no_nemesis,
         }),
         Command::Fuzz {
-            scenario,
+            scenarios,
             seeds,
+            count,
             first,
+            time_budget,
             jobs,
             shard,
+            stop_on_first,
             report,
+            junit,
+            shrink,
             no_nemesis,
         } => {
             let job_index = std::env::var("JOB_COMPLETION_INDEX").ok();
+            let job_count = std::env::var("JOB_COMPLETION_COUNT").ok();
             let args = cli::fuzz::FuzzArgs {
-                scenario,
+                scenarios,
                 seeds,
+                count,
                 first,
                 jobs,
                 shard,
+                time_budget,
+                stop_on_first,
                 report,
+                junit,
+                shrink,
                 no_nemesis,
             };
-            cli::fuzz::run(&args, job_index.as_deref())
+            cli::fuzz::run(&args, job_index.as_deref(), job_count.as_deref())
         }
         Command::Shrink {
             scenario,

@@ -10,16 +10,15 @@ fn scenario(name: &str) -> ScenarioFile {
 }
 
 fn campaign(file: &ScenarioFile, count: u64, shard: u64, shards: u64, jobs: usize) -> FuzzSummary {
-    let options = FuzzOptions {
-        seeds: SeedRange {
+    let options = FuzzOptions::new(
+        SeedRange {
             first: 1,
             count,
             shard,
             shards,
         },
         jobs,
-        nemesis: true,
-    };
+    );
     fuzz(file, &options, &|_| {}).unwrap().0
 }
 
@@ -140,4 +139,177 @@ fn the_fuzz_command_writes_junit_and_replayable_failures() {
         .unwrap();
     assert_eq!(bad.status.code(), Some(2));
     std::fs::remove_dir_all(&dir).ok();
+}
+
+#[test]
+fn stop_on_first_stops_at_the_same_seed_whatever_the_threads() {
+    // broadcast_nemesis passes most seeds; its planted-bug twin fails some.
+    let file = scenario("broadcast_no_retransmit.toml");
+    let everything = campaign(&file, 40, 0, 1, 1);
+    let first_failure = everything.failures[0].seed;
+    let stopping = |jobs| {
+        let mut options = FuzzOptions::new(
+            SeedRange {
+                first: 1,
+                count: 40,
+                shard: 0,
+                shards: 1,
+            },
+            jobs,
+        );
+        options.stop_on_first = true;
+        fuzz(&file, &options, &|_| {}).unwrap().0
+    };
+    let one = stopping(1);
+    assert_eq!(
+        one.runs, first_failure,
+        "every seed up to the first failure ran"
+    );
+    assert_eq!(one.failures.len(), 1);
+    assert_eq!(one.failures[0].seed, first_failure);
+    assert!(one.stopped.as_deref().unwrap().contains("--stop-on-first"));
+    assert_eq!(stopping(3), one, "threads changed where it stopped");
+}
+
+fn faultline(args: &[&str]) -> (Option<i32>, String, String) {
+    let output = Command::new(env!("CARGO_BIN_EXE_faultline"))
+        .current_dir(env!("CARGO_MANIFEST_DIR"))
+        .args(args)
+        .output()
+        .unwrap();
+    (
+        output.status.code(),
+        String::from_utf8_lossy(&output.stdout).into_owned(),
+        String::from_utf8_lossy(&output.stderr).into_owned(),
+    )
+}
+
+#[test]
+fn several_scenarios_fuzz_into_one_junit_and_their_shards_merge() {
+    let dir = std::env::temp_dir().join(format!("faultline-fuzz-many-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    let path = |name: &str| dir.join(name).to_str().unwrap().to_string();
+    let files = [
+        "scenarios/broadcast_no_retransmit.toml",
+        "scenarios/broadcast_partitions.toml",
+    ];
+    let (code, stdout, _) = faultline(&[
+        "fuzz",
+        files[0],
+        files[1],
+        "--seeds",
+        "1..13",
+        "--report",
+        &path("all"),
+        "--junit",
+        &path("all.xml"),
+    ]);
+    assert_eq!(code, Some(1), "{stdout}");
+    assert!(
+        stdout.contains("total     2 scenarios, 24 seeds run"),
+        "{stdout}"
+    );
+    let junit = std::fs::read_to_string(dir.join("all.xml")).unwrap();
+    assert_eq!(junit.matches("<testsuite ").count(), 2, "{junit}");
+    assert!(
+        junit.contains("broadcast_partitions.toml\" tests=\"1\" failures=\"0\""),
+        "{junit}"
+    );
+    assert_eq!(
+        std::fs::read_to_string(dir.join("all/junit.xml")).unwrap(),
+        junit
+    );
+    // Two shards of the same two-scenario campaign merge back into it.
+    for shard in ["0/2", "1/2"] {
+        let name = format!("shard{}", &shard[..1]);
+        let (code, stdout, _) = faultline(&[
+            "fuzz",
+            files[0],
+            files[1],
+            "--seeds",
+            "1..13",
+            "--shard",
+            shard,
+            "--report",
+            &path(&name),
+        ]);
+        assert_eq!(code, Some(1), "{stdout}");
+    }
+    let (code, stdout, _) = faultline(&[
+        "merge",
+        "--out",
+        &path("merged"),
+        &path("shard0"),
+        &path("shard1"),
+    ]);
+    assert_eq!(code, Some(1), "{stdout}");
+    for stem in ["broadcast_no_retransmit", "broadcast_partitions"] {
+        let read = |dir: &std::path::Path| -> serde_json::Value {
+            let text = std::fs::read_to_string(dir.join(stem).join("fuzz.json")).unwrap();
+            serde_json::from_str(&text).unwrap()
+        };
+        let (whole, merged) = (read(&dir.join("all")), read(&dir.join("merged")));
+        for key in ["runs", "passed", "failures", "sometimes", "events"] {
+            assert_eq!(whole[key], merged[key], "{stem}: {key}");
+        }
+    }
+    std::fs::remove_dir_all(&dir).ok();
+}
+
+#[test]
+fn bad_seed_ranges_and_budgets_are_usage_errors() {
+    for args in [
+        &[
+            "fuzz",
+            "scenarios/broadcast_nemesis.toml",
+            "--seeds",
+            "9..3",
+        ][..],
+        &[
+            "fuzz",
+            "scenarios/broadcast_nemesis.toml",
+            "--seeds",
+            "5",
+            "--count",
+            "5",
+        ],
+        &[
+            "fuzz",
+            "scenarios/broadcast_nemesis.toml",
+            "--time-budget",
+            "soon",
+        ],
+        &[
+            "fuzz",
+            "scenarios/broadcast_nemesis.toml",
+            "--shard",
+            "auto",
+        ],
+        &[
+            "fuzz",
+            "scenarios/broadcast_nemesis.toml",
+            "scenarios/nope.toml",
+        ],
+    ] {
+        let (code, stdout, stderr) = faultline(args);
+        assert_eq!(code, Some(2), "{args:?}: {stdout}{stderr}");
+        assert!(stderr.starts_with("error: "), "{args:?}: {stderr}");
+        assert!(stdout.is_empty(), "nothing ran: {stdout}");
+    }
+}
+
+#[test]
+fn a_time_budget_runs_a_prefix_of_the_seeds_and_says_so() {
+    let (code, stdout, _) = faultline(&[
+        "fuzz",
+        "scenarios/broadcast_nemesis.toml",
+        "--count",
+        "100000",
+        "--time-budget",
+        "300ms",
+        "--jobs",
+        "1",
+    ]);
+    assert_eq!(code, Some(0), "{stdout}");
+    assert!(stdout.contains("the time budget ran out after"), "{stdout}");
 }

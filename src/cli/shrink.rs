@@ -48,17 +48,6 @@ fn command_line(args: &ShrinkArgs) -> String {
     line
 }
 
-/// Writes `text` to `path` atomically (a temporary file renamed into place).
-fn write_atomically(path: &Path, text: &str) -> std::io::Result<()> {
-    let mut temporary = path.as_os_str().to_owned();
-    temporary.push(".tmp");
-    let temporary = PathBuf::from(temporary);
-    std::fs::write(&temporary, text)?;
-    std::fs::rename(&temporary, path).inspect_err(|_| {
-        let _ = std::fs::remove_file(&temporary);
-    })
-}
-
 /// Runs `faultline shrink`; returns the exit code.
 pub fn run(args: &ShrinkArgs) -> i32 {
     let started = std::time::Instant::now();
@@ -92,7 +81,7 @@ pub fn run(args: &ShrinkArgs) -> i32 {
         .out
         .clone()
         .unwrap_or_else(|| default_out(&args.scenario, args.seed));
-    if let Err(error) = write_atomically(&out, &result.text) {
+    if let Err(error) = crate::report::write_atomic(&out, result.text.as_bytes()) {
         eprintln!(
             "error: cannot write the shrunk scenario to {}: {error}",
             out.display()

@@ -24,6 +24,8 @@ pub struct SeedResult {
     pub checker: Option<String>,
     /// Wall time from the campaign's start until this seed finished (ns).
     pub finished_after: u64,
+    /// Wall time the seed took (ns).
+    pub wall: u64,
 }
 
 /// The per-seed results a campaign keeps for its charts. They hold wall-clock

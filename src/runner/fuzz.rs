@@ -87,6 +87,10 @@ pub struct FuzzSummary {
     pub sometimes: BTreeMap<String, u64>,
     /// Total trace events over all runs.
     pub events: u64,
+    /// Why the campaign stopped before its last seed, if it did (`--stop-on-first`,
+    /// `--time-budget`); `runs` then counts the seeds that ran.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub stopped: Option<String>,
     /// Per seed, for the campaign's charts (not stored in fuzz.json).
     #[serde(skip)]
     pub seed_results: crate::report::fuzz_charts::SeedResults,
@@ -141,12 +145,36 @@ impl FuzzSummary {
         for (name, count) in &other.sometimes {
             *self.sometimes.entry(name.clone()).or_insert(0) += count;
         }
+        if let Some(reason) = &other.stopped {
+            self.stopped = Some(match self.stopped.take() {
+                Some(mine) => format!("{mine}; {reason}"),
+                None => reason.clone(),
+            });
+        }
+        self.seed_results
+            .0
+            .extend(other.seed_results.0.iter().cloned());
+        self.seed_results.0.sort_by_key(|result| result.seed);
         Ok(())
+    }
+
+    /// Failing seeds per checker, by checker name.
+    pub fn failures_by_checker(&self) -> BTreeMap<&str, u64> {
+        let mut by = BTreeMap::new();
+        for failure in &self.failures {
+            *by.entry(failure.violation.checker.as_str()).or_insert(0) += 1;
+        }
+        by
     }
 
     /// JUnit XML: one test case per failing seed plus one for all passing seeds,
     /// which CI systems display as a test report.
     pub fn junit_xml(&self) -> String {
+        junit_xml(std::slice::from_ref(self))
+    }
+
+    /// This summary's `<testsuite>` element.
+    fn junit_suite(&self, xml: &mut String) {
         let escape = |text: &str| {
             text.replace('&', "&amp;")
                 .replace('<', "&lt;")
@@ -154,7 +182,6 @@ impl FuzzSummary {
                 .replace('"', "&quot;")
         };
         let suite = escape(&format!("faultline fuzz {}", self.scenario));
-        let mut xml = String::from("<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n");
         xml.push_str(&format!(
             "<testsuite name=\"{suite}\" tests=\"{}\" failures=\"{}\">\n",
             self.failures.len() + 1,
@@ -178,8 +205,23 @@ impl FuzzSummary {
             ));
         }
         xml.push_str("</testsuite>\n");
-        xml
     }
+}
+
+/// JUnit XML for campaigns over one or more scenarios: a test suite per scenario
+/// with a test case per failing seed plus one for all its passing seeds.
+pub fn junit_xml(summaries: &[FuzzSummary]) -> String {
+    let mut xml = String::from("<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n");
+    let failures: usize = summaries.iter().map(|summary| summary.failures.len()).sum();
+    let tests: usize = summaries.len() + failures;
+    xml.push_str(&format!(
+        "<testsuites name=\"faultline fuzz\" tests=\"{tests}\" failures=\"{failures}\">\n"
+    ));
+    for summary in summaries {
+        summary.junit_suite(&mut xml);
+    }
+    xml.push_str("</testsuites>\n");
+    xml
 }
 
 /// How to fuzz.
@@ -191,22 +233,45 @@ pub struct FuzzOptions {
     pub jobs: usize,
     /// Run the scenario's nemesis.
     pub nemesis: bool,
+    /// Stop at the first failing seed. The seeds before it all ran (workers take
+    /// seeds in order and finish what they took), and results past it are
+    /// dropped, so the outcome is the same whatever `jobs` is.
+    pub stop_on_first: bool,
+    /// Take no new seed after this much wall time (the seeds run are then a
+    /// prefix of the range, reported in `stopped`).
+    pub time_budget: Option<std::time::Duration>,
 }
 
-/// Runs a campaign (shard). `on_failure` sees each failing run as it happens (in
-/// completion order, for live output); the returned summary is in seed order.
+impl FuzzOptions {
+    /// Every seed of `seeds` on `jobs` threads, nemesis on, no early stop.
+    pub fn new(seeds: SeedRange, jobs: usize) -> Self {
+        FuzzOptions {
+            seeds,
+            jobs,
+            nemesis: true,
+            stop_on_first: false,
+            time_budget: None,
+        }
+    }
+}
+
+/// Runs a campaign (shard). `on_run` sees each run as it finishes (in completion
+/// order, for live output and progress); the returned summary is in seed order.
 /// Failing runs' outcomes are returned too, for writing their reports.
 pub fn fuzz(
     file: &ScenarioFile,
     options: &FuzzOptions,
-    on_failure: &(dyn Fn(&RunOutcome) + Sync),
+    on_run: &(dyn Fn(&RunOutcome) + Sync),
 ) -> Result<(FuzzSummary, Vec<RunOutcome>), ScenarioError> {
     // Validate once up front so a bad file is one error, not one per seed.
     super::run::validate_file(file)?;
     let seeds = options.seeds.seeds();
     let next = AtomicUsize::new(0);
-    // Seed, summary, the outcome if it failed, wall ns from the start when done.
-    type Finished = (u64, Summary, Option<RunOutcome>, u64);
+    let stop = std::sync::atomic::AtomicBool::new(false);
+    let out_of_time = std::sync::atomic::AtomicBool::new(false);
+    // Seed, summary, the outcome if it failed, wall ns from the start when done,
+    // wall ns the seed took.
+    type Finished = (u64, Summary, Option<RunOutcome>, u64, u64);
     let results: Mutex<Vec<Finished>> = Mutex::new(Vec::new());
     let started = std::time::Instant::now();
     let jobs = options.jobs.clamp(1, seeds.len().max(1));
@@ -214,30 +279,67 @@ pub fn fuzz(
         for _ in 0..jobs {
             scope.spawn(|| {
                 loop {
-                    let index = next.fetch_add(1, Ordering::Relaxed);
+                    if stop.load(Ordering::SeqCst) {
+                        break;
+                    }
+                    if let Some(budget) = options.time_budget
+                        && started.elapsed() >= budget
+                    {
+                        out_of_time.store(true, Ordering::SeqCst);
+                        break;
+                    }
+                    let index = next.fetch_add(1, Ordering::SeqCst);
                     let Some(&seed) = seeds.get(index) else { break };
+                    let seed_started = std::time::Instant::now();
                     let run_options = RunOptions {
                         seed,
                         nemesis: options.nemesis,
                         sink: None,
                     };
                     let outcome = run_file(file, &run_options).expect("validated above");
+                    let wall = seed_started.elapsed().as_nanos() as u64;
                     let failed = outcome.summary.verdict == Verdict::Fail;
-                    if failed {
-                        on_failure(&outcome);
+                    if failed && options.stop_on_first {
+                        stop.store(true, Ordering::SeqCst);
                     }
+                    on_run(&outcome);
                     let summary = outcome.summary.clone();
                     let kept = failed.then_some(outcome);
+                    let finished_after = started.elapsed().as_nanos() as u64;
                     results
                         .lock()
                         .expect("no worker panics while holding the lock")
-                        .push((seed, summary, kept, started.elapsed().as_nanos() as u64));
+                        .push((seed, summary, kept, finished_after, wall));
                 }
             });
         }
     });
     let mut results = results.into_inner().expect("workers finished");
-    results.sort_by_key(|(seed, ..)| *seed);
+    // Seeds are taken in range order, so sort by position in the range.
+    let position = |seed: u64| seeds.iter().position(|&s| s == seed).unwrap_or(usize::MAX);
+    results.sort_by_key(|(seed, ..)| position(*seed));
+    let mut stopped = None;
+    if options.stop_on_first
+        && let Some(first) = results
+            .iter()
+            .position(|(_, run, ..)| run.verdict == Verdict::Fail)
+    {
+        // Every seed before the first failure ran; later ones may or may not
+        // have, depending on threads: drop them.
+        results.truncate(first + 1);
+        if results.len() < seeds.len() {
+            stopped = Some(format!(
+                "stopped at the first failing seed, {} (--stop-on-first)",
+                results[first].0
+            ));
+        }
+    } else if out_of_time.load(Ordering::SeqCst) && results.len() < seeds.len() {
+        stopped = Some(format!(
+            "the time budget ran out after {} of {} seeds (--time-budget)",
+            results.len(),
+            seeds.len()
+        ));
+    }
     let declared = declared_sometimes(&file.protocol);
     let mut summary = FuzzSummary {
         tool: format!("faultline {}", env!("CARGO_PKG_VERSION")),
@@ -258,10 +360,11 @@ pub fn fuzz(
         failures: Vec::new(),
         sometimes: declared.iter().map(|name| (name.to_string(), 0)).collect(),
         events: 0,
+        stopped,
         seed_results: Default::default(),
     };
     let mut failing = Vec::new();
-    for (seed, run, outcome, finished_after) in results {
+    for (seed, run, outcome, finished_after, wall) in results {
         summary
             .seed_results
             .0
@@ -271,6 +374,7 @@ pub fn fuzz(
                 virtual_time: run.virtual_time,
                 checker: run.violations.first().map(|first| first.checker.clone()),
                 finished_after,
+                wall,
             });
         summary.runs += 1;
         summary.events += run.events;
