@@ -4,6 +4,7 @@ mod charts;
 mod check_history_cli;
 mod cli;
 mod common;
+mod deploy;
 mod determinism;
 mod driver;
 mod edge_configs;
