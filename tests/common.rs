@@ -41,3 +41,30 @@ pub fn failing_seeds(file: &faultline::scenario::ScenarioFile, seeds: u64) -> Ve
         })
         .collect()
 }
+
+/// Runs the `faultline` binary from the repository root.
+pub fn faultline(args: &[&str]) -> std::process::Output {
+    std::process::Command::new(env!("CARGO_BIN_EXE_faultline"))
+        .current_dir(env!("CARGO_MANIFEST_DIR"))
+        .args(args)
+        .output()
+        .expect("the binary runs")
+}
+
+/// Standard output then standard error, as text.
+pub fn text(output: &std::process::Output) -> String {
+    format!(
+        "{}{}",
+        String::from_utf8_lossy(&output.stdout),
+        String::from_utf8_lossy(&output.stderr)
+    )
+}
+
+/// A fresh, empty temporary directory for one test (`area` and `name` keep
+/// concurrent tests apart).
+pub fn scratch(area: &str, name: &str) -> PathBuf {
+    let dir = std::env::temp_dir().join(format!("faultline-{area}-{}-{name}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    dir
+}

@@ -171,16 +171,18 @@ fn stop_on_first_stops_at_the_same_seed_whatever_the_threads() {
     assert_eq!(stopping(3), one, "threads changed where it stopped");
 }
 
+/// The exit code, standard output and standard error of a `faultline` command.
 fn faultline(args: &[&str]) -> (Option<i32>, String, String) {
-    let output = Command::new(env!("CARGO_BIN_EXE_faultline"))
-        .current_dir(env!("CARGO_MANIFEST_DIR"))
-        .args(args)
-        .output()
-        .unwrap();
+    let output = super::common::faultline(args);
+    let (stdout, stderr) = (&output.stdout, &output.stderr);
+    let (stdout, stderr) = (
+        String::from_utf8_lossy(stdout),
+        String::from_utf8_lossy(stderr),
+    );
     (
         output.status.code(),
-        String::from_utf8_lossy(&output.stdout).into_owned(),
-        String::from_utf8_lossy(&output.stderr).into_owned(),
+        stdout.into_owned(),
+        stderr.into_owned(),
     )
 }
 
@@ -312,4 +314,26 @@ fn a_time_budget_runs_a_prefix_of_the_seeds_and_says_so() {
     ]);
     assert_eq!(code, Some(0), "{stdout}");
     assert!(stdout.contains("the time budget ran out after"), "{stdout}");
+}
+
+#[test]
+fn fuzz_shrinks_the_first_failing_seed_into_the_report() {
+    let dir = std::env::temp_dir().join(format!("faultline-fuzz-shrink-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    let (code, stdout, _) = faultline(&[
+        "fuzz",
+        "scenarios/broadcast_no_retransmit.toml",
+        "--count",
+        "3",
+        "--shrink",
+        "--report",
+        dir.to_str().unwrap(),
+    ]);
+    assert_eq!(code, Some(1), "{stdout}");
+    assert!(stdout.contains("shrink    seed 1"), "{stdout}");
+    let shrunk = dir.join("shrunk-seed-1.toml");
+    let (code, stdout, _) = faultline(&["run", shrunk.to_str().unwrap()]);
+    assert_eq!(code, Some(1), "the shrunk scenario fails: {stdout}");
+    assert!(stdout.contains("broadcast (eventually)"), "{stdout}");
+    std::fs::remove_dir_all(&dir).ok();
 }

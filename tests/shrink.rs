@@ -2,33 +2,14 @@
 //! scenario that fails the same checker from the written file, the same bytes
 //! every time; a passing seed and an unwritable output are refused cleanly.
 
+use super::common::{faultline, text};
 use faultline::runner::shrink::{Materialised, ShrinkError, ShrinkOptions, shrink};
 use faultline::runner::{RunOptions, run_file};
 use faultline::scenario::ScenarioFile;
 use std::path::PathBuf;
-use std::process::{Command, Output};
-
-fn faultline(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_faultline"))
-        .current_dir(env!("CARGO_MANIFEST_DIR"))
-        .args(args)
-        .output()
-        .expect("the binary runs")
-}
-
-fn text(output: &Output) -> String {
-    format!(
-        "{}{}",
-        String::from_utf8_lossy(&output.stdout),
-        String::from_utf8_lossy(&output.stderr)
-    )
-}
 
 fn scratch(name: &str) -> PathBuf {
-    let dir = std::env::temp_dir().join(format!("faultline-shrink-{}-{name}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&dir);
-    std::fs::create_dir_all(&dir).unwrap();
-    dir
+    super::common::scratch("shrink", name)
 }
 
 /// `scenarios/raft/nemesis.toml` with `truncate_on_match` on, written into `dir`.
