@@ -13,8 +13,8 @@
 //! 1. cut the fault phase to just after the violation (faults after it go);
 //! 2. delta-debug the fault list (ddmin: drop chunks, then single faults);
 //! 3. halve each remaining fault's duration while it still fails;
-//! 4. move faults earlier: the whole schedule at once, then each fault to a
-//!    rounder time (whole seconds, 100 ms, 10 ms, 1 ms);
+//! 4. move faults: the whole schedule earlier at once, then each fault to a
+//!    rounder time (whole seconds, 100 ms, 10 ms, 1 ms), earlier or else later;
 //! 5. shrink the run: the fault phase again, fewer clients, a lower operation
 //!    rate, fewer nodes (a candidate the scenario or protocol rejects is just not
 //!    taken);
@@ -527,8 +527,8 @@ impl Shrinker<'_> {
         progress
     }
 
-    /// Moves the schedule earlier as a whole, then each fault (and its duration)
-    /// to a rounder time.
+    /// Moves the schedule earlier as a whole, then each fault (earlier, or else
+    /// later) and its duration to a rounder time.
     fn move_faults(&mut self) -> bool {
         let mut progress = false;
         if let Some(first) = self.best.faults.iter().map(|(at, _)| *at).min() {
@@ -560,17 +560,26 @@ impl Shrinker<'_> {
                     return progress;
                 }
                 let at = self.best.faults[index].0;
-                let rounded = at / grain * grain;
-                if rounded == at {
+                let earlier = at / grain * grain;
+                if earlier == at {
                     break;
                 }
-                let mut candidate = self.best.clone();
-                candidate.faults[index].0 = rounded;
-                candidate.faults.sort_by_key(|(at, _)| *at);
-                if self.attempt(
-                    candidate,
-                    &format!("fault #{index} at {}", format_nanos(rounded)),
-                ) {
+                // Earlier first (a shorter run), then later (a fault that waits
+                // for a round time leaves more of the run undisturbed).
+                let mut moved = false;
+                for rounded in [earlier, earlier + grain] {
+                    let mut candidate = self.best.clone();
+                    candidate.faults[index].0 = rounded;
+                    candidate.faults.sort_by_key(|(at, _)| *at);
+                    if self.attempt(
+                        candidate,
+                        &format!("fault #{index} at {}", format_nanos(rounded)),
+                    ) {
+                        moved = true;
+                        break;
+                    }
+                }
+                if moved {
                     progress = true;
                     break;
                 }
