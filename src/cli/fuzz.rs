@@ -234,6 +234,10 @@ fn write_summary(dir: &Path, summary: &FuzzSummary) -> std::io::Result<()> {
     report::write_atomic(&dir.join("junit.xml"), summary.junit_xml().as_bytes())
 }
 
+/// Failing seeds of a campaign whose reports get charts and `index.html` (each
+/// costs a second, watched run); the rest get summary and history only.
+const CHARTED_FAILURES: usize = 20;
+
 /// Where each scenario's report goes: `DIR` itself for one scenario, else
 /// `DIR/<file stem>` (numbered when two stems collide).
 fn report_dirs(dir: &Path, scenarios: &[String]) -> Vec<PathBuf> {
@@ -408,11 +412,39 @@ pub fn run(args: &FuzzArgs, job_index: Option<&str>, job_count: Option<&str>) ->
             let dir = &dirs[position];
             let written = write_summary(dir, &summary).and_then(|()| {
                 report::fuzz_charts::write_fuzz_charts(dir, &summary.seed_results.0)?;
-                for outcome in &failing {
+                for (rank, outcome) in failing.iter().enumerate() {
                     let seed_dir = dir
                         .join("failures")
                         .join(format!("seed-{}", outcome.summary.seed));
-                    report::write_run(&seed_dir, &outcome.summary, &outcome.history, &file.text)?;
+                    if rank >= CHARTED_FAILURES {
+                        report::write_run(
+                            &seed_dir,
+                            &outcome.summary,
+                            &outcome.history,
+                            &file.text,
+                        )?;
+                        continue;
+                    }
+                    // Charted: run the seed again, watched (the same run: watching
+                    // changes nothing), and write its full report.
+                    let options = crate::runner::RunOptions {
+                        seed: outcome.summary.seed,
+                        nemesis: options.nemesis,
+                        sink: None,
+                    };
+                    match crate::runner::observe::run_file_observed(file, &options) {
+                        Ok(observed) => {
+                            super::run::write_observed_report(&seed_dir, file, &observed)?;
+                        }
+                        Err(_) => {
+                            report::write_run(
+                                &seed_dir,
+                                &outcome.summary,
+                                &outcome.history,
+                                &file.text,
+                            )?;
+                        }
+                    }
                 }
                 Ok(())
             });
@@ -424,7 +456,7 @@ pub fn run(args: &FuzzArgs, job_index: Option<&str>, job_count: Option<&str>) ->
                 return exit::INTERNAL;
             }
             println!(
-                "report    {} (junit.xml and charts beside it; failing seeds under failures/)",
+                "report    {} (junit.xml and charts beside it; failing seeds under failures/, the first {CHARTED_FAILURES} with charts)",
                 dir.join("fuzz.json").display()
             );
         }

@@ -111,19 +111,7 @@ pub fn run(args: &RunArgs) -> i32 {
     print_outcome(&outcome, &file);
     if let (Some(dir), Some(observed)) = (&args.report, &observed) {
         let started = std::time::Instant::now();
-        let windows = observed.capture.windows(outcome.summary.virtual_time);
-        let view = RunView {
-            summary: &outcome.summary,
-            history: &outcome.history,
-            arrows: observed.capture.arrows.iter().collect(),
-            windows: &windows,
-            samples: &observed.samples,
-            explanation: observed.explanation.as_ref(),
-            nodes: observed.nodes,
-            clients: observed.clients,
-            fault_phase_end: observed.fault_phase_end,
-        };
-        let charts = match report::write_run_report(dir, &view, &file.text) {
+        let charts = match write_observed_report(dir, &file, observed) {
             Ok(charts) => charts,
             Err(error) => {
                 eprintln!(
@@ -142,6 +130,29 @@ pub fn run(args: &RunArgs) -> i32 {
         );
     }
     verdict_code(&outcome.summary)
+}
+
+/// Writes a watched run's report: summary, history, scenario copy, charts and
+/// `index.html`.
+pub(crate) fn write_observed_report(
+    dir: &std::path::Path,
+    file: &ScenarioFile,
+    observed: &crate::runner::observe::Observed,
+) -> std::io::Result<Vec<report::run_charts::ChartFile>> {
+    let outcome = &observed.outcome;
+    let windows = observed.capture.windows(outcome.summary.virtual_time);
+    let view = RunView {
+        summary: &outcome.summary,
+        history: &outcome.history,
+        arrows: observed.capture.arrows.iter().collect(),
+        windows: &windows,
+        samples: &observed.samples,
+        explanation: observed.explanation.as_ref(),
+        nodes: observed.nodes,
+        clients: observed.clients,
+        fault_phase_end: observed.fault_phase_end,
+    };
+    report::write_run_report(dir, &view, &file.text)
 }
 
 fn verdict_code(summary: &Summary) -> i32 {
