@@ -152,7 +152,27 @@ enum Command {
     CheckHistory(faultline::cli::check_history::CheckHistoryArgs),
 }
 
+/// A reader that stops reading (`faultline fuzz ... | head`) closes our standard
+/// output; printing then fails with a broken pipe. That is the reader's choice,
+/// not an error: exit quietly with 0, as ripgrep does, instead of panicking.
+fn exit_quietly_on_broken_pipe() {
+    let default = std::panic::take_hook();
+    std::panic::set_hook(Box::new(move |info| {
+        let payload = info.payload();
+        let message = payload
+            .downcast_ref::<&str>()
+            .map(|text| text.to_string())
+            .or_else(|| payload.downcast_ref::<String>().cloned())
+            .unwrap_or_default();
+        if message.starts_with("failed printing to std") && message.contains("Broken pipe") {
+            std::process::exit(0);
+        }
+        default(info);
+    }));
+}
+
 fn main() {
+    exit_quietly_on_broken_pipe();
     let args = Args::parse();
     let code = match args.command {
         Command::Run {

@@ -217,3 +217,19 @@ fn the_shipped_broadcast_scenarios_show_every_fault_kind() {
         );
     }
 }
+
+#[test]
+fn a_reader_that_stops_reading_is_not_a_crash() {
+    // `faultline list | head -0`: the reader closes the pipe before we print.
+    let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_faultline"))
+        .arg("list")
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    drop(child.stdout.take());
+    let output = child.wait_with_output().unwrap();
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert_eq!(output.status.code(), Some(0), "{stderr}");
+    assert!(!stderr.contains("panicked"), "{stderr}");
+}

@@ -107,7 +107,10 @@ fn the_fuzz_command_writes_junit_and_replayable_failures() {
     );
     // Failing seeds' reports come with their charts.
     for chart in ["index.html", "sequence.svg", "sequence.png"] {
-        assert!(shard_dir.join("failures/seed-2").join(chart).exists(), "{chart}");
+        assert!(
+            shard_dir.join("failures/seed-2").join(chart).exists(),
+            "{chart}"
+        );
     }
     let replay = Command::new(env!("CARGO_BIN_EXE_faultline"))
         .args([
