@@ -185,6 +185,8 @@ fn a_linearizability_failure_gets_its_picture_in_the_report() {
     assert!(found, "no seed of 1..=20 failed linearizability");
     let picture = svg(&report, "linearizability.svg");
     assert!(picture.contains("fill=\"white\""));
+    // The same picture as a PNG (drawn from the same shape list).
+    assert_png(&report, "linearizability.png");
     let index = String::from_utf8(read(&report, "index.html")).unwrap();
     assert!(index.contains("src=\"linearizability.svg\""));
 }

@@ -35,8 +35,92 @@ fn escape(text: &str) -> String {
     escaped
 }
 
-/// Render the explanation as a standalone SVG document.
-pub fn render(explanation: &Explanation) -> String {
+/// One drawing primitive of the picture, in pixels (origin top left).
+#[derive(Clone, Debug, PartialEq)]
+pub enum Shape {
+    /// A rectangle; `dashed` outlines an unknown outcome; `rounded` corners.
+    Rect {
+        /// Left edge.
+        x: f64,
+        /// Top edge.
+        y: f64,
+        /// Width.
+        width: f64,
+        /// Height.
+        height: f64,
+        /// Fill colour (`#rrggbb`).
+        fill: &'static str,
+        /// Fill opacity (0..=1).
+        opacity: f64,
+        /// Outline colour, if any.
+        stroke: Option<&'static str>,
+        /// Outline width.
+        stroke_width: f64,
+        /// Dashed outline.
+        dashed: bool,
+        /// Rounded corners.
+        rounded: bool,
+    },
+    /// A line.
+    Line {
+        /// Start.
+        from: (f64, f64),
+        /// End.
+        to: (f64, f64),
+        /// Colour.
+        colour: &'static str,
+        /// Dashed.
+        dashed: bool,
+    },
+    /// Text whose baseline starts at (`x`, `y`).
+    Text {
+        /// Left.
+        x: f64,
+        /// Baseline.
+        y: f64,
+        /// Font size in pixels.
+        size: f64,
+        /// Colour.
+        colour: &'static str,
+        /// Bold.
+        bold: bool,
+        /// The text.
+        text: String,
+    },
+    /// The start of one operation's group: its shapes follow, up to `EndGroup`
+    /// (in SVG, a `<g>` whose hover title is `title`).
+    Group {
+        /// The operation's full description.
+        title: String,
+    },
+    /// The end of a group.
+    EndGroup,
+}
+
+/// The picture of a failed check: its size and its shapes, in drawing order.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Picture {
+    /// Width in pixels.
+    pub width: f64,
+    /// Height in pixels.
+    pub height: f64,
+    /// The shapes, back to front.
+    pub shapes: Vec<Shape>,
+}
+
+fn text(x: f64, y: f64, size: f64, colour: &'static str, text: String) -> Shape {
+    Shape::Text {
+        x,
+        y,
+        size,
+        colour,
+        bold: false,
+        text,
+    }
+}
+
+/// Lays the explanation out (the SVG and the PNG draw the same picture).
+pub fn picture(explanation: &Explanation) -> Picture {
     let operations = &explanation.operations;
     let rows: BTreeMap<u64, usize> = operations
         .iter()
@@ -72,12 +156,7 @@ pub fn render(explanation: &Explanation) -> String {
         .collect();
     let candidates: BTreeMap<usize, Refusal> = explanation.candidates.iter().copied().collect();
 
-    let mut svg = String::new();
-    let _ = writeln!(
-        svg,
-        r#"<svg xmlns="http://www.w3.org/2000/svg" width="{width:.0}" height="{height:.0}" viewBox="0 0 {width:.0} {height:.0}" font-family="monospace" font-size="11">"#
-    );
-    let _ = writeln!(svg, r#"<rect width="100%" height="100%" fill="white"/>"#);
+    let mut shapes = Vec::new();
     let title = match &explanation.part {
         Some(part) => format!(
             "not linearizable: model {}, part {part:?}",
@@ -85,11 +164,14 @@ pub fn render(explanation: &Explanation) -> String {
         ),
         None => format!("not linearizable: model {}", explanation.model),
     };
-    let _ = writeln!(
-        svg,
-        r#"<text x="10" y="18" font-size="14" font-weight="bold">{}</text>"#,
-        escape(&title)
-    );
+    shapes.push(Shape::Text {
+        x: 10.0,
+        y: 18.0,
+        size: 14.0,
+        colour: "#000000",
+        bold: true,
+        text: title,
+    });
     let culprit = &operations[explanation.culprit];
     let subtitle = format!(
         "linearized {} operations (state: {}); stuck at {}",
@@ -97,7 +179,7 @@ pub fn render(explanation: &Explanation) -> String {
         explanation.state,
         culprit.label()
     );
-    let _ = writeln!(svg, r#"<text x="10" y="36">{}</text>"#, escape(&subtitle));
+    shapes.push(text(10.0, 36.0, 11.0, "#000000", subtitle));
     let legend = [
         ("#7bc47f", "linearized prefix (number = order)"),
         ("#e04040", "returned before it could take effect"),
@@ -106,23 +188,42 @@ pub fn render(explanation: &Explanation) -> String {
     ];
     let mut legend_x = 10.0;
     for (colour, text) in legend {
-        let _ = writeln!(
-            svg,
-            r#"<rect x="{legend_x}" y="46" width="12" height="10" fill="{colour}"/><text x="{}" y="55">{}</text>"#,
+        shapes.push(Shape::Rect {
+            x: legend_x,
+            y: 46.0,
+            width: 12.0,
+            height: 10.0,
+            fill: colour,
+            opacity: 1.0,
+            stroke: None,
+            stroke_width: 0.0,
+            dashed: false,
+            rounded: false,
+        });
+        shapes.push(self::text(
             legend_x + 16.0,
-            escape(text)
-        );
+            55.0,
+            11.0,
+            "#000000",
+            text.to_string(),
+        ));
         legend_x += 24.0 + text.len() as f64 * 6.7;
     }
     for (process, row) in &rows {
         let y = TOP + *row as f64 * ROW_HEIGHT;
-        let _ = writeln!(
-            svg,
-            r##"<text x="10" y="{:.1}">process {process}</text><line x1="{LEFT}" y1="{:.1}" x2="{open_end:.1}" y2="{:.1}" stroke="#eeeeee"/>"##,
+        shapes.push(text(
+            10.0,
             y + BAR_HEIGHT - 3.0,
-            y + BAR_HEIGHT / 2.0,
-            y + BAR_HEIGHT / 2.0
-        );
+            11.0,
+            "#000000",
+            format!("process {process}"),
+        ));
+        shapes.push(Shape::Line {
+            from: (LEFT, y + BAR_HEIGHT / 2.0),
+            to: (open_end, y + BAR_HEIGHT / 2.0),
+            colour: "#eeeeee",
+            dashed: false,
+        });
     }
     // The culprit last, so that its label is drawn over its neighbours.
     let drawing_order = (0..operations.len())
@@ -142,22 +243,27 @@ pub fn render(explanation: &Explanation) -> String {
         } else {
             ("#c8c8c8", "#888888")
         };
-        let dash = if operation.ret.is_none() {
-            r#" stroke-dasharray="4 3" fill-opacity="0.5""#
-        } else {
-            ""
-        };
+        let unknown = operation.ret.is_none();
         let stroke_width = if position == explanation.culprit {
             2.5
         } else {
             1.0
         };
-        let _ = writeln!(
-            svg,
-            r#"<g><title>{}</title><rect x="{x1:.1}" y="{y:.1}" width="{:.1}" height="{BAR_HEIGHT}" rx="3" fill="{fill}" stroke="{stroke}" stroke-width="{stroke_width}"{dash}/>"#,
-            escape(&operation.label()),
-            x2 - x1
-        );
+        shapes.push(Shape::Group {
+            title: operation.label(),
+        });
+        shapes.push(Shape::Rect {
+            x: x1,
+            y,
+            width: x2 - x1,
+            height: BAR_HEIGHT,
+            fill,
+            opacity: if unknown { 0.5 } else { 1.0 },
+            stroke: Some(stroke),
+            stroke_width,
+            dashed: unknown,
+            rounded: true,
+        });
         // Inside the bar: the linearization order and as much of the description
         // as fits; the culprit's description goes after its bar, in red.
         let mut label = match order.get(&position) {
@@ -165,15 +271,19 @@ pub fn render(explanation: &Explanation) -> String {
             None => operation.description.clone(),
         };
         if position == explanation.culprit {
-            let _ = write!(
-                svg,
-                r##"<rect x="{:.1}" y="{y:.1}" width="{:.1}" height="{BAR_HEIGHT}" fill="white" fill-opacity="0.85"/><text x="{:.1}" y="{:.1}" fill="#b00000">{}</text>"##,
-                x2 + 2.0,
-                label.chars().count() as f64 * 6.7 + 4.0,
-                x2 + 4.0,
-                y + BAR_HEIGHT - 4.0,
-                escape(&label)
-            );
+            shapes.push(Shape::Rect {
+                x: x2 + 2.0,
+                y,
+                width: label.chars().count() as f64 * 6.7 + 4.0,
+                height: BAR_HEIGHT,
+                fill: "#ffffff",
+                opacity: 0.85,
+                stroke: None,
+                stroke_width: 0.0,
+                dashed: false,
+                rounded: false,
+            });
+            shapes.push(text(x2 + 4.0, y + BAR_HEIGHT - 4.0, 11.0, "#b00000", label));
         } else {
             let fits = ((x2 - x1 - 4.0) / LABEL_CHAR_WIDTH).floor().max(0.0) as usize;
             if label.chars().count() > fits {
@@ -183,39 +293,136 @@ pub fn render(explanation: &Explanation) -> String {
                 };
             }
             if !label.is_empty() {
-                let _ = write!(
-                    svg,
-                    r#"<text x="{:.1}" y="{:.1}" font-size="9">{}</text>"#,
-                    x1 + 2.0,
-                    y + BAR_HEIGHT - 4.0,
-                    escape(&label)
-                );
+                shapes.push(text(x1 + 2.0, y + BAR_HEIGHT - 4.0, 9.0, "#000000", label));
             }
         }
-        let _ = writeln!(svg, "</g>");
+        shapes.push(Shape::EndGroup);
     }
     let axis_y = TOP + rows.len() as f64 * ROW_HEIGHT + 4.0;
     for tick in 0..=4u64 {
         let time = start + (finite_end - start) * tick / 4;
         let x = x_of(time);
-        let _ = writeln!(
-            svg,
-            r##"<line x1="{x:.1}" y1="{axis_y:.1}" x2="{x:.1}" y2="{:.1}" stroke="#999999"/><text x="{:.1}" y="{:.1}" font-size="9" fill="#666666">t={time}</text>"##,
-            axis_y + 4.0,
+        shapes.push(Shape::Line {
+            from: (x, axis_y),
+            to: (x, axis_y + 4.0),
+            colour: "#999999",
+            dashed: false,
+        });
+        shapes.push(text(
             x + 2.0,
-            axis_y + 12.0
-        );
+            axis_y + 12.0,
+            9.0,
+            "#666666",
+            format!("t={time}"),
+        ));
     }
     if let Some(ret) = culprit.ret {
         let x = x_of(ret);
-        let _ = writeln!(
-            svg,
-            r##"<line x1="{x:.1}" y1="{:.1}" x2="{x:.1}" y2="{:.1}" stroke="#e04040" stroke-dasharray="5 3"/><text x="{:.1}" y="{:.1}" fill="#e04040">returned here</text>"##,
-            TOP - 6.0,
-            height - 22.0,
+        shapes.push(Shape::Line {
+            from: (x, TOP - 6.0),
+            to: (x, height - 22.0),
+            colour: "#e04040",
+            dashed: true,
+        });
+        shapes.push(text(
             x + 3.0,
-            height - 6.0
-        );
+            height - 6.0,
+            11.0,
+            "#e04040",
+            "returned here".into(),
+        ));
+    }
+    Picture {
+        width,
+        height,
+        shapes,
+    }
+}
+
+/// Render the explanation as a standalone SVG document (bars carry their
+/// operation as a hover title).
+pub fn render(explanation: &Explanation) -> String {
+    let picture = picture(explanation);
+    let (width, height) = (picture.width, picture.height);
+    let mut svg = String::new();
+    let _ = writeln!(
+        svg,
+        r#"<svg xmlns="http://www.w3.org/2000/svg" width="{width:.0}" height="{height:.0}" viewBox="0 0 {width:.0} {height:.0}" font-family="monospace" font-size="11">"#
+    );
+    let _ = writeln!(svg, r#"<rect width="100%" height="100%" fill="white"/>"#);
+    for shape in &picture.shapes {
+        match shape {
+            Shape::Rect {
+                x,
+                y,
+                width,
+                height,
+                fill,
+                opacity,
+                stroke,
+                stroke_width,
+                dashed,
+                rounded,
+            } => {
+                let _ = write!(
+                    svg,
+                    r#"<rect x="{x:.1}" y="{y:.1}" width="{width:.1}" height="{height:.1}" fill="{fill}""#
+                );
+                if *rounded {
+                    svg.push_str(r#" rx="3""#);
+                }
+                if *opacity < 1.0 {
+                    let _ = write!(svg, r#" fill-opacity="{opacity}""#);
+                }
+                if let Some(stroke) = stroke {
+                    let _ = write!(svg, r#" stroke="{stroke}" stroke-width="{stroke_width}""#);
+                }
+                if *dashed {
+                    svg.push_str(r#" stroke-dasharray="4 3""#);
+                }
+                svg.push_str("/>\n");
+            }
+            Shape::Line {
+                from,
+                to,
+                colour,
+                dashed,
+            } => {
+                let _ = write!(
+                    svg,
+                    r#"<line x1="{:.1}" y1="{:.1}" x2="{:.1}" y2="{:.1}" stroke="{colour}""#,
+                    from.0, from.1, to.0, to.1
+                );
+                if *dashed {
+                    svg.push_str(r#" stroke-dasharray="5 3""#);
+                }
+                svg.push_str("/>\n");
+            }
+            Shape::Text {
+                x,
+                y,
+                size,
+                colour,
+                bold,
+                text,
+            } => {
+                let _ = write!(svg, r#"<text x="{x:.1}" y="{y:.1}""#);
+                if *size != 11.0 {
+                    let _ = write!(svg, r#" font-size="{size}""#);
+                }
+                if *bold {
+                    svg.push_str(r#" font-weight="bold""#);
+                }
+                if *colour != "#000000" {
+                    let _ = write!(svg, r#" fill="{colour}""#);
+                }
+                let _ = writeln!(svg, ">{}</text>", escape(text));
+            }
+            Shape::Group { title } => {
+                let _ = writeln!(svg, "<g><title>{}</title>", escape(title));
+            }
+            Shape::EndGroup => svg.push_str("</g>\n"),
+        }
     }
     let _ = writeln!(svg, "</svg>");
     svg

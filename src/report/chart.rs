@@ -64,6 +64,12 @@ pub fn svg_string(chart: &impl Chart) -> std::io::Result<String> {
 pub fn write_chart(dir: &Path, stem: &str, chart: &impl Chart) -> std::io::Result<()> {
     let svg = svg_string(chart)?;
     super::write_atomic(&dir.join(format!("{stem}.svg")), svg.as_bytes())?;
+    write_png(dir, stem, chart)
+}
+
+/// Writes `dir/stem.png` only, atomically.
+pub fn write_png(dir: &Path, stem: &str, chart: &impl Chart) -> std::io::Result<()> {
+    register_font();
     // The encoder picks the format from the extension: keep `.png` last.
     let temporary = dir.join(format!(".{stem}.tmp.png"));
     {

@@ -7,6 +7,7 @@ pub mod capture;
 pub mod chart;
 pub mod fuzz_charts;
 pub mod html;
+pub mod lin_chart;
 pub mod run_charts;
 pub mod series;
 

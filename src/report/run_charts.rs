@@ -707,14 +707,19 @@ pub fn write_run_charts(dir: &Path, view: &RunView<'_>) -> std::io::Result<Vec<C
     }
 
     if let Some(explanation) = view.explanation {
+        // The hand-written SVG keeps each bar's hover title; the PNG draws the
+        // same picture with plotters.
         write_atomic(
             &dir.join("linearizability.svg"),
             crate::check::svg::render(explanation).as_bytes(),
         )?;
+        let picture =
+            super::lin_chart::LinearizabilityChart(crate::check::svg::picture(explanation));
+        super::chart::write_png(dir, "linearizability", &picture)?;
         written.push(ChartFile {
             stem: "linearizability".into(),
             title: "Why the history is not linearizable (green: the longest linearizable prefix; red: the operation that returned before it could take effect; orange: the candidates that fail)".into(),
-            png: false,
+            png: true,
         });
     }
     Ok(written)
