@@ -72,6 +72,7 @@ pub mod checker;
 pub mod edn;
 pub mod explain;
 pub mod hash;
+pub mod heal;
 pub mod history;
 pub mod in_run;
 pub mod linearizable;

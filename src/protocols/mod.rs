@@ -4,5 +4,6 @@
 pub mod broadcast;
 pub mod codec;
 pub mod kv;
+pub mod paxos;
 pub mod raft;
 pub mod token_forward;

@@ -14,6 +14,7 @@ use crate::protocols::broadcast::{
     Broadcast, BroadcastChecker, BroadcastClient, BroadcastConfig, BroadcastNode,
 };
 use crate::protocols::kv::KvClient;
+use crate::protocols::paxos::{Paxos, PaxosBug, PaxosChecker, PaxosConfig, PaxosNode};
 use crate::protocols::raft::lab::{LabTester, script};
 use crate::protocols::raft::{Raft, RaftBug, RaftChecker, RaftConfig, RaftNode};
 use crate::protocols::token_forward::{NoClient, TokenForward, TokenNode};
@@ -99,12 +100,13 @@ pub trait ProtocolVisitor {
 }
 
 /// The names of the built-in protocols.
-pub const PROTOCOLS: [&str; 3] = [Raft::NAME, Broadcast::NAME, TokenForward::NAME];
+pub const PROTOCOLS: [&str; 4] = [Raft::NAME, Paxos::NAME, Broadcast::NAME, TokenForward::NAME];
 
 /// Calls `visitor` with the built-in protocol called `name`, or returns `None`.
 pub fn with_protocol<V: ProtocolVisitor>(name: &str, visitor: V) -> Option<V::Output> {
     match name {
         Raft::NAME => Some(visitor.visit::<Raft>()),
+        Paxos::NAME => Some(visitor.visit::<Paxos>()),
         Broadcast::NAME => Some(visitor.visit::<Broadcast>()),
         TokenForward::NAME => Some(visitor.visit::<TokenForward>()),
         _ => None,
@@ -463,6 +465,160 @@ impl ProtocolSpec for Raft {
         );
         vec![
             Box::new(RaftChecker::new(grace)),
+            Box::new(Linearizability::new(Kv)),
+        ]
+    }
+}
+
+impl ProtocolSpec for Paxos {
+    type Config = PaxosConfig;
+    const NAME: &'static str = "paxos";
+    const SUMMARY: &'static str = "Multi-Paxos (or leaderless single-decree Paxos per slot) serving a linearizable key/value store";
+    const BUGS: &'static [(&'static str, &'static str)] = &PaxosBug::ALL;
+    const PROPERTIES: &'static [(&'static str, &'static str)] = &[
+        (
+            "ballot_uniqueness",
+            "always: one ballot carries one value per slot",
+        ),
+        (
+            "agreement",
+            "always: at most one value is chosen per slot, judged from every acceptance over the whole run",
+        ),
+        (
+            "validity",
+            "always: a chosen value is a no-op or an operation a client invoked, as invoked",
+        ),
+        (
+            "learning",
+            "always: nodes apply only chosen values, in slot order without gaps, to equal states",
+        ),
+        (
+            "linearizability",
+            "always: the client history is linearizable (kv model)",
+        ),
+        (
+            "liveness",
+            "eventually: after the heal a leader is stable, nodes catch up, open operations complete",
+        ),
+    ];
+    const SOMETIMES: &'static [&'static str] = &[
+        "paxos_leader_elected",
+        "paxos_leader_preempted",
+        "paxos_prepare_preempted",
+        "paxos_recovered_accepted_value",
+        "paxos_gap_filled_with_noop",
+        "paxos_accept_resent",
+        "paxos_learned_out_of_order",
+        "paxos_learner_caught_up",
+        "paxos_request_lost_its_slot",
+        "paxos_retry_answered_from_session",
+        "paxos_snapshot_taken",
+        "paxos_snapshot_sent",
+        "paxos_snapshot_installed",
+        "paxos_snapshot_from_promise",
+        "paxos_accept_for_compacted_slot",
+        "paxos_restarted_with_votes",
+        "paxos_restarted_from_snapshot",
+        "paxos_corruption_detected",
+        "paxos_disk_read_retried",
+        "paxos_disk_read_deferred",
+    ];
+
+    fn validate(
+        scenario: &Scenario<PaxosConfig>,
+        source: &Source<'_>,
+    ) -> Result<(), ScenarioError> {
+        let config = &scenario.protocol;
+        let fail = |key: &str, message: String| {
+            Err(source.error_at(protocol_key_span(source, key), message))
+        };
+        if config.election_timeout.min.0 == 0 {
+            return fail(
+                "election_timeout",
+                "expected a positive election timeout".to_string(),
+            );
+        }
+        if config.keys == 0 {
+            return fail("keys", "expected at least 1 key".to_string());
+        }
+        if config.ops.is_empty() {
+            return fail(
+                "ops",
+                "expected at least one of \"get\", \"put\", \"append\", \"cas\"".to_string(),
+            );
+        }
+        if config.max_batch == 0 {
+            return fail(
+                "max_batch",
+                "expected at least 1 command per catch-up message".to_string(),
+            );
+        }
+        if scenario.nodes() > 64 {
+            return Err(source.error(
+                Some("cluster.nodes".into()),
+                format!(
+                    "paxos tracks acceptors in a 64-bit set: expected at most 64 nodes (got {})",
+                    scenario.nodes()
+                ),
+            ));
+        }
+        Ok(())
+    }
+
+    fn active_bugs(config: &PaxosConfig) -> Vec<String> {
+        bug_names(&config.bugs)
+    }
+
+    fn node_factory(scenario: &Scenario<PaxosConfig>) -> NodeFactory<Self> {
+        let template = PaxosNode::new(&scenario.protocol);
+        Rc::new(move |_| template.fresh())
+    }
+
+    fn client(scenario: &Scenario<PaxosConfig>, index: usize) -> KvClient<Paxos> {
+        KvClient::new(index, &scenario.workload, &scenario.protocol.mix())
+    }
+
+    const SERIES: &'static [SeriesSpec] = &[
+        SeriesSpec {
+            name: "promised_round",
+            title: "Paxos promised ballot round per node",
+            kind: SeriesKind::Line,
+        },
+        SeriesSpec {
+            name: "leader",
+            title: "Paxos leader: when each node led",
+            kind: SeriesKind::Flag,
+        },
+        SeriesSpec {
+            name: "applied_slot",
+            title: "Paxos applied slot per node",
+            kind: SeriesKind::Line,
+        },
+        SeriesSpec {
+            name: "outstanding",
+            title: "Paxos proposals in flight and requests queued per node",
+            kind: SeriesKind::Line,
+        },
+    ];
+
+    fn sample(node: &PaxosNode, values: &mut Vec<f64>) {
+        values.push(node.promised().round as f64);
+        values.push(if node.is_leading() { 1.0 } else { 0.0 });
+        values.push(node.applied() as f64);
+        values.push(node.outstanding() as f64);
+    }
+
+    fn explain_history(history: &[HistoryEvent]) -> Option<Explanation> {
+        Raft::explain_history(history)
+    }
+
+    fn checkers(scenario: &Scenario<PaxosConfig>) -> Vec<Box<dyn Checker<Self>>> {
+        let config = &scenario.protocol;
+        let grace = crate::sim::time::Duration(
+            3 * config.election_timeout.max.0 + 2 * config.retry_interval.0,
+        );
+        vec![
+            Box::new(PaxosChecker::new(config.leader, grace)),
             Box::new(Linearizability::new(Kv)),
         ]
     }

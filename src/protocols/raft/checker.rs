@@ -24,10 +24,11 @@
 //!   to elect a leader).
 
 use super::{Raft, RaftNode};
+use crate::check::heal::OpenAtHeal;
 use crate::check::{Checker, Property};
-use crate::sim::time::{Duration, format_nanos};
+use crate::sim::time::Duration;
 use crate::sim::trace::StableHasher;
-use crate::sim::{EventType, Role, Step, World};
+use crate::sim::{Role, Step, World};
 use std::collections::BTreeMap;
 
 #[derive(Clone, Debug, Default)]
@@ -57,14 +58,11 @@ pub struct RaftChecker {
     /// By applied index: (digest, node that first reached it).
     digests: Vec<Option<(u64, usize)>>,
     views: Vec<NodeView>,
-    /// When the faults healed, and which client operations were open then.
-    healed: Option<(u64, Vec<u64>)>,
+    /// The client operations open when the faults healed.
+    open_at_heal: OpenAtHeal,
     /// When, after the heal, the cluster first had a leader of the highest term
     /// with everything in its log committed and applied on every serving node.
     converged: Option<u64>,
-    /// An operation open at the heal may time out if its deadline falls within this
-    /// long after it (the cluster's time to elect a leader and retry).
-    grace: Duration,
 }
 
 impl RaftChecker {
@@ -77,9 +75,8 @@ impl RaftChecker {
             committed: Vec::new(),
             digests: Vec::new(),
             views: Vec::new(),
-            healed: None,
+            open_at_heal: OpenAtHeal::new(grace),
             converged: None,
-            grace,
         }
     }
 
@@ -286,16 +283,6 @@ impl RaftChecker {
                 .iter()
                 .all(|&id| world.node(id).applied_index() >= commit)
     }
-
-    fn open_operations(world: &World<Raft>) -> Vec<u64> {
-        let mut open: BTreeMap<u64, bool> = BTreeMap::new();
-        for event in world.history() {
-            open.insert(event.process, event.kind == EventType::Invoke);
-        }
-        open.into_iter()
-            .filter_map(|(process, open)| open.then_some(process))
-            .collect()
-    }
 }
 
 /// The record at `index` of a table indexed by log index, grown on demand.
@@ -313,7 +300,11 @@ impl Checker<Raft> for RaftChecker {
     }
 
     fn after_step(&mut self, world: &World<Raft>, step: Step) -> Option<String> {
-        if self.healed.is_some() && self.converged.is_none() && Self::has_converged(world) {
+        self.open_at_heal.observe(world, step);
+        if self.open_at_heal.healed().is_some()
+            && self.converged.is_none()
+            && Self::has_converged(world)
+        {
             self.converged = Some(world.now());
         }
         match step {
@@ -325,9 +316,6 @@ impl Checker<Raft> for RaftChecker {
             Step::Fault => {
                 // Restarted nodes start their views afresh (applied index
                 // included): `check_node` sees the new incarnation.
-                if self.healed.is_none() && !world.workload_open() {
-                    self.healed = Some((world.now(), Self::open_operations(world)));
-                }
                 (0..world.node_count()).find_map(|id| self.check_node(world, id))
             }
             _ => None,
@@ -365,39 +353,7 @@ impl Checker<Raft> for RaftChecker {
                 ),
             ));
         }
-        if let Some((healed, open)) = &self.healed {
-            let deadline = healed + self.grace.0;
-            for &process in open {
-                let completion = world
-                    .history()
-                    .iter()
-                    .filter(|event| event.process == process && event.time >= *healed)
-                    .find(|event| event.kind != EventType::Invoke);
-                match completion {
-                    None => findings.push((
-                        Property::Eventually,
-                        format!(
-                            "client {process}'s operation, open when the faults healed at {}, never completed",
-                            format_nanos(*healed)
-                        ),
-                    )),
-                    Some(event) if event.kind == EventType::Info && event.time > deadline => {
-                        findings.push((
-                            Property::Eventually,
-                            format!(
-                                "client {process}'s {} on {:?}, open when the faults healed at {}, timed out at {} although the cluster had {} to recover",
-                                event.f,
-                                event.key.as_deref().unwrap_or(""),
-                                format_nanos(*healed),
-                                format_nanos(event.time),
-                                self.grace
-                            ),
-                        ))
-                    }
-                    Some(_) => {}
-                }
-            }
-        }
+        findings.extend(self.open_at_heal.findings(world.history()));
         findings
     }
 }

@@ -1,0 +1,383 @@
+//! Paxos's invariants, judged from outside the nodes over the whole run.
+//!
+//! Every node reports what its latest handler did: each acceptance its acceptor
+//! made (slot, ballot, value) and each slot its learner applied. The checker keeps
+//! its own record of every acceptance ever made — an acceptor that crashes and
+//! forgets cannot take the evidence with it — and derives from it which value was
+//! *chosen* in each slot: the value a majority of acceptors accepted in one
+//! ballot. It checks:
+//!
+//! - **ballot uniqueness** (always): one ballot carries one value per slot;
+//! - **agreement** (always): at most one value is chosen per slot, across every
+//!   ballot of the run, crashes and restarts included;
+//! - **validity** (always): a chosen value is a no-op or a client's operation,
+//!   exactly as that client invoked it;
+//! - **learning** (always): a node applies in a slot only the value chosen
+//!   there — so no two nodes apply different values in a slot — and applies slots
+//!   in order without gaps (after a restart or a snapshot, from the snapshot's
+//!   slot on), and nodes that applied the same slots hold the same state (equal
+//!   applied digests);
+//! - **liveness** (eventually): at the end of the liveness window, when a majority
+//!   can serve, the cluster settled after the heal — with a leader (in leader
+//!   mode) that has nothing in flight and every serving node applied as far as it —
+//!   and every client operation open at the heal completed (see
+//!   [`crate::check::heal`]).
+
+use super::{Ballot, Command, Paxos, PaxosNode, Record, majority};
+use crate::check::heal::OpenAtHeal;
+use crate::check::{Checker, Property};
+use crate::sim::time::Duration;
+use crate::sim::trace::StableHasher;
+use crate::sim::{EventType, Step, Value, World};
+use std::rc::Rc;
+
+/// One ballot's acceptances in one slot.
+#[derive(Clone, Debug)]
+struct Votes {
+    ballot: Ballot,
+    hash: u64,
+    command: Rc<Command>,
+    /// Acceptors that accepted, one bit per node.
+    acceptors: u64,
+}
+
+/// What was chosen in a slot, and in which ballot first.
+#[derive(Clone, Debug)]
+struct Chosen {
+    ballot: Ballot,
+    hash: u64,
+    command: Rc<Command>,
+}
+
+#[derive(Clone, Debug, Default)]
+struct NodeView {
+    incarnation: u32,
+    /// Records of this incarnation already checked.
+    seen: u64,
+    /// The last slot it applied.
+    applied: u64,
+}
+
+/// Paxos's safety and liveness checker. See the module documentation.
+#[derive(Clone, Debug)]
+pub struct PaxosChecker {
+    leader_mode: bool,
+    /// By slot: the acceptances of every ballot.
+    votes: Vec<Vec<Votes>>,
+    /// By slot: the chosen value.
+    chosen: Vec<Option<Chosen>>,
+    /// By slot: the applied digest after it, and the node that first reached it.
+    digests: Vec<Option<(u64, usize)>>,
+    views: Vec<NodeView>,
+    /// Per client (by index): the (operation, key, argument) of each invocation.
+    invocations: Vec<Vec<(String, Option<String>, Value)>>,
+    history_seen: usize,
+    open_at_heal: OpenAtHeal,
+    converged: Option<u64>,
+}
+
+impl PaxosChecker {
+    /// A checker; `leader_mode` says whether the cluster runs with a
+    /// distinguished leader; `grace` is how long after the heal the cluster may
+    /// take before client operations must succeed.
+    pub fn new(leader_mode: bool, grace: Duration) -> Self {
+        PaxosChecker {
+            leader_mode,
+            votes: Vec::new(),
+            chosen: Vec::new(),
+            digests: Vec::new(),
+            views: Vec::new(),
+            invocations: Vec::new(),
+            history_seen: 0,
+            open_at_heal: OpenAtHeal::new(grace),
+            converged: None,
+        }
+    }
+
+    fn check_node(&mut self, world: &World<Paxos>, id: usize) -> Option<String> {
+        if !world.is_up(id) {
+            return None;
+        }
+        if self.views.len() < world.node_count() {
+            self.views.resize(world.node_count(), NodeView::default());
+        }
+        let incarnation = world.incarnation(id);
+        if self.views[id].incarnation != incarnation {
+            self.views[id] = NodeView {
+                incarnation,
+                ..NodeView::default()
+            };
+        }
+        let node = world.node(id);
+        let before = node.records_before();
+        let records = node.records();
+        let seen = self.views[id].seen;
+        let total = before + records.len() as u64;
+        if seen >= total {
+            return None;
+        }
+        self.views[id].seen = total;
+        let skip = seen.saturating_sub(before) as usize;
+        for record in &records[skip..] {
+            let found = match record {
+                Record::Accepted {
+                    slot,
+                    ballot,
+                    command,
+                } => self.accepted(world, id, *slot, *ballot, command),
+                Record::Applied {
+                    slot,
+                    command,
+                    digest,
+                } => self.applied(id, *slot, command, *digest),
+                Record::Restored { slot, digest } => self.restored(id, *slot, *digest),
+            };
+            if found.is_some() {
+                return found;
+            }
+        }
+        None
+    }
+
+    fn accepted(
+        &mut self,
+        world: &World<Paxos>,
+        id: usize,
+        slot: u64,
+        ballot: Ballot,
+        command: &Rc<Command>,
+    ) -> Option<String> {
+        let hash = StableHasher::hash_of(&**command);
+        let votes = slot_of(&mut self.votes, slot);
+        let position = match votes.iter().position(|votes| votes.ballot == ballot) {
+            Some(position) => position,
+            None => {
+                votes.push(Votes {
+                    ballot,
+                    hash,
+                    command: command.clone(),
+                    acceptors: 0,
+                });
+                votes.len() - 1
+            }
+        };
+        let entry = &mut votes[position];
+        if entry.hash != hash {
+            return Some(format!(
+                "ballot uniqueness: in slot {slot}, ballot {ballot} carried {:?} (accepted by nodes {:?}) and {command:?} (accepted by node {id})",
+                entry.command,
+                nodes(entry.acceptors)
+            ));
+        }
+        entry.acceptors |= 1 << id;
+        if (entry.acceptors.count_ones() as usize) < majority(world.node_count()) {
+            return None;
+        }
+        let acceptors = entry.acceptors;
+        match slot_of(&mut self.chosen, slot) {
+            Some(chosen) if chosen.hash != hash => Some(format!(
+                "agreement: slot {slot} chose {:?} in ballot {}, and now {command:?} in ballot {ballot} (accepted by nodes {:?})",
+                chosen.command,
+                chosen.ballot,
+                nodes(acceptors)
+            )),
+            Some(_) => None,
+            chosen @ None => {
+                *chosen = Some(Chosen {
+                    ballot,
+                    hash,
+                    command: command.clone(),
+                });
+                self.validity(world, slot, command)
+            }
+        }
+    }
+
+    /// A chosen client operation must be one a client invoked, as invoked.
+    fn validity(
+        &mut self,
+        world: &World<Paxos>,
+        slot: u64,
+        command: &Rc<Command>,
+    ) -> Option<String> {
+        let Command::Kv(command) = &**command else {
+            return None;
+        };
+        let history = world.history();
+        for event in &history[self.history_seen..] {
+            if event.kind == EventType::Invoke {
+                let client = event.process as usize;
+                if self.invocations.len() <= client {
+                    self.invocations.resize_with(client + 1, Vec::new);
+                }
+                self.invocations[client].push((
+                    event.f.clone(),
+                    event.key.clone(),
+                    event.value.clone(),
+                ));
+            }
+        }
+        self.history_seen = history.len();
+        let invoked = (command.client as usize)
+            .checked_sub(world.node_count())
+            .and_then(|client| self.invocations.get(client))
+            .and_then(|calls| calls.get((command.seq as usize).checked_sub(1)?));
+        let op = &command.op;
+        let matches = invoked.is_some_and(|(f, key, value)| {
+            f == op.name() && key.as_deref() == Some(op.key()) && *value == op.argument()
+        });
+        if matches {
+            return None;
+        }
+        Some(format!(
+            "validity: slot {slot} chose {command:?}, but client process {} invoked {}",
+            command.client,
+            match invoked {
+                Some((f, key, value)) => format!("{f} {key:?} {value:?} as its request {}", command.seq),
+                None => format!("no request {}", command.seq),
+            }
+        ))
+    }
+
+    fn applied(&mut self, id: usize, slot: u64, command: &Rc<Command>, digest: u64) -> Option<String> {
+        let view = &mut self.views[id];
+        if slot != view.applied + 1 {
+            return Some(format!(
+                "learning: node {id} applied slot {slot} after slot {} (slots must be applied in order, without gaps)",
+                view.applied
+            ));
+        }
+        view.applied = slot;
+        let hash = StableHasher::hash_of(&**command);
+        match slot_of(&mut self.chosen, slot) {
+            None => {
+                return Some(format!(
+                    "learning: node {id} applied {command:?} in slot {slot}, where no value was chosen (no majority accepted it in one ballot)"
+                ));
+            }
+            Some(chosen) if chosen.hash != hash => {
+                return Some(format!(
+                    "learning: node {id} applied {command:?} in slot {slot}, where {:?} was chosen (ballot {})",
+                    chosen.command, chosen.ballot
+                ));
+            }
+            Some(_) => {}
+        }
+        self.digest(id, slot, digest)
+    }
+
+    fn restored(&mut self, id: usize, slot: u64, digest: u64) -> Option<String> {
+        self.views[id].applied = slot;
+        self.digest(id, slot, digest)
+    }
+
+    fn digest(&mut self, id: usize, slot: u64, digest: u64) -> Option<String> {
+        let (known, first) = *slot_of(&mut self.digests, slot).get_or_insert((digest, id));
+        if known != digest {
+            return Some(format!(
+                "learning: nodes {first} and {id} applied different values (or a different order) up to slot {slot}"
+            ));
+        }
+        None
+    }
+
+    /// Whether the cluster has settled: nothing in flight anywhere, every
+    /// serving node applied as far as any, and (leader mode) a leader.
+    fn settled(&self, world: &World<Paxos>) -> bool {
+        let serving: Vec<&PaxosNode> = (0..world.node_count())
+            .filter(|&id| world.is_up(id) && world.node(id).serving())
+            .map(|id| world.node(id))
+            .collect();
+        let top = serving.iter().map(|node| node.applied()).max();
+        let caught_up = serving
+            .iter()
+            .all(|node| Some(node.applied()) == top && node.outstanding() == 0);
+        caught_up && (!self.leader_mode || Self::leader(world).is_some())
+    }
+
+    /// The serving leader of the highest promised ballot, if any.
+    fn leader(world: &World<Paxos>) -> Option<usize> {
+        let serving = (0..world.node_count()).filter(|&id| world.is_up(id) && world.node(id).serving());
+        let top = serving.clone().map(|id| world.node(id).promised()).max()?;
+        serving
+            .into_iter()
+            .find(|&id| world.node(id).is_leading() && world.node(id).ballot() == top)
+    }
+}
+
+/// The ids set in `mask`.
+fn nodes(mask: u64) -> Vec<usize> {
+    (0..64).filter(|id| mask & (1 << id) != 0).collect()
+}
+
+/// The record at `slot` of a table indexed by slot, grown on demand.
+fn slot_of<T: Default>(table: &mut Vec<T>, slot: u64) -> &mut T {
+    let index = slot as usize;
+    if table.len() <= index {
+        table.resize_with(index + 1, T::default);
+    }
+    &mut table[index]
+}
+
+impl Checker<Paxos> for PaxosChecker {
+    fn name(&self) -> &'static str {
+        "paxos"
+    }
+
+    fn after_step(&mut self, world: &World<Paxos>, step: Step) -> Option<String> {
+        self.open_at_heal.observe(world, step);
+        if self.open_at_heal.healed().is_some() && self.converged.is_none() && self.settled(world)
+        {
+            self.converged = Some(world.now());
+        }
+        match step {
+            Step::Delivered { to, .. } if to < world.node_count() => self.check_node(world, to),
+            Step::Timer { process } if process < world.node_count() => {
+                self.check_node(world, process)
+            }
+            Step::Fault | Step::Driver => {
+                (0..world.node_count()).find_map(|id| self.check_node(world, id))
+            }
+            _ => None,
+        }
+    }
+
+    fn at_end(&mut self, world: &World<Paxos>) -> Vec<(Property, String)> {
+        let mut findings = Vec::new();
+        let serving: Vec<usize> = (0..world.node_count())
+            .filter(|&id| world.is_up(id) && world.node(id).serving())
+            .collect();
+        if serving.len() < majority(world.node_count()) {
+            return findings; // no majority can serve: no progress is required
+        }
+        if self.converged.is_none() {
+            let state: Vec<String> = serving
+                .iter()
+                .map(|&id| {
+                    let node = world.node(id);
+                    format!(
+                        "node {id}: {}ballot {}, applied {}, {} outstanding",
+                        if node.is_leading() { "leading, " } else { "" },
+                        node.ballot(),
+                        node.applied(),
+                        node.outstanding()
+                    )
+                })
+                .collect();
+            let leader = if self.leader_mode {
+                "a leader with nothing in flight and"
+            } else {
+                "nothing in flight and"
+            };
+            findings.push((
+                Property::Eventually,
+                format!(
+                    "the cluster never settled after the heal ({leader} every serving node applied as far as any); at the end: {}",
+                    state.join("; ")
+                ),
+            ));
+        }
+        findings.extend(self.open_at_heal.findings(world.history()));
+        findings
+    }
+}
