@@ -518,6 +518,7 @@ impl ProtocolSpec for Paxos {
         "paxos_snapshot_from_promise",
         "paxos_accept_for_compacted_slot",
         "paxos_restarted_with_votes",
+        "paxos_restarted_between_promise_and_accept",
         "paxos_restarted_from_snapshot",
         "paxos_corruption_detected",
         "paxos_disk_read_retried",

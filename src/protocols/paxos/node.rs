@@ -265,6 +265,14 @@ impl PaxosNode {
                 self.damaged = Some(reason);
             }
             Ok(durable) => {
+                let last_accepted = durable.accepted.values().map(|(ballot, _)| *ballot).max();
+                if durable.promised > last_accepted.unwrap_or(Ballot::ZERO)
+                    && durable.promised.node != ctx.id() as u32
+                {
+                    // It promised a proposer and crashed before that proposer's
+                    // accepts: the promise must hold across the restart.
+                    ctx.sometimes("paxos_restarted_between_promise_and_accept");
+                }
                 self.promised = durable.promised;
                 self.seen_round = durable.promised.round;
                 self.accepted = durable.accepted;
@@ -563,7 +571,7 @@ impl PaxosNode {
             self.heartbeat(ctx);
         }
         self.drain(ctx);
-        self.settle(ctx);
+        self.settle();
     }
 
     // ----- Phase 2 -----
@@ -826,7 +834,7 @@ impl PaxosNode {
             self.apply(ctx, command);
         }
         self.maybe_snapshot(ctx);
-        self.settle(ctx);
+        self.settle();
         self.drain(ctx);
     }
 
@@ -922,14 +930,13 @@ impl PaxosNode {
 
     /// Leaderless: a proposer whose proposals are all chosen goes idle, so its
     /// next command runs both phases again.
-    fn settle(&mut self, ctx: &mut Ctx<'_, Paxos>) {
+    fn settle(&mut self) {
         if !self.settings.leader
             && self.phase == Phase::Leading
             && self.in_flight.is_empty()
             && self.queued.is_empty()
         {
             self.phase = Phase::Idle;
-            let _ = ctx;
         }
     }
 
@@ -940,7 +947,14 @@ impl PaxosNode {
         }
         match self.phase {
             Phase::Leading => {
-                while let Some(request) = self.queued.pop_front() {
+                // Leaderless, one slot at a time, as in single-decree Paxos: the
+                // next command waits until the last is chosen.
+                while self.phase == Phase::Leading
+                    && (self.settings.leader || self.in_flight.is_empty())
+                {
+                    let Some(request) = self.queued.pop_front() else {
+                        break;
+                    };
                     self.submit(ctx, request);
                 }
             }
@@ -992,9 +1006,6 @@ impl PaxosNode {
             return self.reply(ctx, client, command.seq, KvOutcome::NotLeader(hint));
         }
         let request = Queued { client, command };
-        if self.phase == Phase::Leading {
-            return self.submit(ctx, request);
-        }
         let duplicate = self.queued.iter().any(|queued| {
             (queued.command.client, queued.command.seq)
                 == (request.command.client, request.command.seq)
