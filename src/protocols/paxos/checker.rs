@@ -72,6 +72,8 @@ pub struct PaxosChecker {
     /// Per client (by index): the (operation, key, argument) of each invocation.
     invocations: Vec<Vec<(String, Option<String>, Value)>>,
     history_seen: usize,
+    /// The highest slot in which a value was chosen.
+    max_chosen: u64,
     open_at_heal: OpenAtHeal,
     converged: Option<u64>,
 }
@@ -89,6 +91,7 @@ impl PaxosChecker {
             views: Vec::new(),
             invocations: Vec::new(),
             history_seen: 0,
+            max_chosen: 0,
             open_at_heal: OpenAtHeal::new(grace),
             converged: None,
         }
@@ -183,6 +186,7 @@ impl PaxosChecker {
             )),
             Some(_) => None,
             chosen @ None => {
+                self.max_chosen = self.max_chosen.max(slot);
                 *chosen = Some(Chosen {
                     ballot,
                     hash,
@@ -282,16 +286,12 @@ impl PaxosChecker {
     }
 
     /// Whether the cluster has settled: nothing in flight anywhere, every
-    /// serving node applied as far as any, and (leader mode) a leader.
+    /// serving node applied every slot chosen so far, and (leader mode) a leader.
     fn settled(&self, world: &World<Paxos>) -> bool {
-        let serving: Vec<&PaxosNode> = (0..world.node_count())
+        let caught_up = (0..world.node_count())
             .filter(|&id| world.is_up(id) && world.node(id).serving())
             .map(|id| world.node(id))
-            .collect();
-        let top = serving.iter().map(|node| node.applied()).max();
-        let caught_up = serving
-            .iter()
-            .all(|node| Some(node.applied()) == top && node.outstanding() == 0);
+            .all(|node: &PaxosNode| node.applied() >= self.max_chosen && node.outstanding() == 0);
         caught_up && (!self.leader_mode || Self::leader(world).is_some())
     }
 
@@ -372,7 +372,8 @@ impl Checker<Paxos> for PaxosChecker {
             findings.push((
                 Property::Eventually,
                 format!(
-                    "the cluster never settled after the heal ({leader} every serving node applied as far as any); at the end: {}",
+                    "the cluster never settled after the heal ({leader} every serving node applied every chosen slot, through {}); at the end: {}",
+                    self.max_chosen,
                     state.join("; ")
                 ),
             ));

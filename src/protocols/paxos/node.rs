@@ -170,10 +170,10 @@ impl PaxosNode {
         self.phase == Phase::Leading
     }
 
-    /// Proposals still waiting for a majority, and client requests waiting
-    /// for a slot.
+    /// Proposals still waiting for a majority, client requests waiting for a
+    /// slot, and chosen slots waiting for an earlier one to be learned.
     pub fn outstanding(&self) -> usize {
-        self.in_flight.len() + self.queued.len()
+        self.in_flight.len() + self.queued.len() + self.chosen.len()
     }
 
     /// The last slot applied to the state machine (all before it were too).
