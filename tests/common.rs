@@ -42,6 +42,52 @@ pub fn failing_seeds(file: &faultline::scenario::ScenarioFile, seeds: u64) -> Ve
         .collect()
 }
 
+/// The shipped scenario `scenarios/{protocol}/{name}`.
+pub fn shipped(protocol: &str, name: &str) -> faultline::scenario::ScenarioFile {
+    let (path, text) = read_shipped(protocol, name);
+    faultline::scenario::ScenarioFile::from_text(&path, text)
+        .unwrap_or_else(|error| panic!("{error}"))
+}
+
+/// The shipped scenario `scenarios/{protocol}/{name}` with planted `bug` on.
+pub fn shipped_with_bug(
+    protocol: &str,
+    name: &str,
+    bug: &str,
+) -> faultline::scenario::ScenarioFile {
+    let (path, text) = read_shipped(protocol, name);
+    let line = format!("name = \"{protocol}\"\n");
+    let patched = text.replacen(&line, &format!("{line}bugs = [\"{bug}\"]\n"), 1);
+    assert_ne!(patched, text, "{name} has no [protocol] name line to patch");
+    faultline::scenario::ScenarioFile::from_text(&path, patched)
+        .unwrap_or_else(|error| panic!("{error}"))
+}
+
+fn read_shipped(protocol: &str, name: &str) -> (String, String) {
+    let path = format!("{}/scenarios/{protocol}/{name}", env!("CARGO_MANIFEST_DIR"));
+    let text = std::fs::read_to_string(&path).unwrap_or_else(|error| panic!("{path}: {error}"));
+    (path, text)
+}
+
+/// The first failing seed in `1..=limit`, with its first violation as
+/// `checker: message`.
+pub fn first_failure(
+    file: &faultline::scenario::ScenarioFile,
+    limit: u64,
+) -> Option<(u64, String)> {
+    use faultline::runner::{RunOptions, run_file};
+    (1..=limit).find_map(|seed| {
+        let outcome = run_file(file, &RunOptions::seed(seed)).expect("scenario is valid");
+        (!outcome.passed()).then(|| {
+            let violation = &outcome.summary.violations[0];
+            (
+                seed,
+                format!("{}: {}", violation.checker, violation.message),
+            )
+        })
+    })
+}
+
 /// Runs the `faultline` binary from the repository root.
 pub fn faultline(args: &[&str]) -> std::process::Output {
     std::process::Command::new(env!("CARGO_BIN_EXE_faultline"))

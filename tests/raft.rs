@@ -3,45 +3,16 @@
 //! change there is a deliberate, explained change (a protocol or simulator change
 //! that moves schedules).
 
-use crate::common::failing_seeds;
+use crate::common::{self, failing_seeds, first_failure};
 use faultline::runner::{RunOptions, run_file};
 use faultline::scenario::ScenarioFile;
 
-fn read(name: &str) -> (String, String) {
-    let path = format!("{}/scenarios/raft/{name}", env!("CARGO_MANIFEST_DIR"));
-    let text = std::fs::read_to_string(&path).unwrap_or_else(|error| panic!("{path}: {error}"));
-    (path, text)
-}
-
 fn scenario(name: &str) -> ScenarioFile {
-    let (path, text) = read(name);
-    ScenarioFile::from_text(&path, text).unwrap_or_else(|error| panic!("{error}"))
+    common::shipped("raft", name)
 }
 
-/// The shipped scenario with `bug` switched on.
 fn with_bug(name: &str, bug: &str) -> ScenarioFile {
-    let (path, text) = read(name);
-    let patched = text.replacen(
-        "name = \"raft\"\n",
-        &format!("name = \"raft\"\nbugs = [\"{bug}\"]\n"),
-        1,
-    );
-    assert_ne!(patched, text, "{name} has no [protocol] name line to patch");
-    ScenarioFile::from_text(&path, patched).unwrap_or_else(|error| panic!("{error}"))
-}
-
-/// The first failing seed in `1..=limit`, with its first violation.
-fn first_failure(file: &ScenarioFile, limit: u64) -> Option<(u64, String)> {
-    (1..=limit).find_map(|seed| {
-        let outcome = run_file(file, &RunOptions::seed(seed)).expect("scenario is valid");
-        (!outcome.passed()).then(|| {
-            let violation = &outcome.summary.violations[0];
-            (
-                seed,
-                format!("{}: {}", violation.checker, violation.message),
-            )
-        })
-    })
+    common::shipped_with_bug("raft", name, bug)
 }
 
 #[test]

@@ -410,7 +410,7 @@ fn an_unknown_protocol_lists_the_protocols() {
         &text,
         Some("raftt"),
         "protocol.name",
-        "unknown protocol \"raftt\"; expected one of: raft, broadcast, token_forward",
+        "unknown protocol \"raftt\"; expected one of: raft, paxos, broadcast, token_forward",
     );
 }
 

@@ -14,6 +14,7 @@ mod lab_faults;
 mod linearizability;
 mod linearizability_in_run;
 mod network_model;
+mod paxos;
 mod planted_bugs;
 mod raft;
 mod raft_lab;

@@ -237,13 +237,20 @@ impl PaxosChecker {
             "validity: slot {slot} chose {command:?}, but client process {} invoked {}",
             command.client,
             match invoked {
-                Some((f, key, value)) => format!("{f} {key:?} {value:?} as its request {}", command.seq),
+                Some((f, key, value)) =>
+                    format!("{f} {key:?} {value:?} as its request {}", command.seq),
                 None => format!("no request {}", command.seq),
             }
         ))
     }
 
-    fn applied(&mut self, id: usize, slot: u64, command: &Rc<Command>, digest: u64) -> Option<String> {
+    fn applied(
+        &mut self,
+        id: usize,
+        slot: u64,
+        command: &Rc<Command>,
+        digest: u64,
+    ) -> Option<String> {
         let view = &mut self.views[id];
         if slot != view.applied + 1 {
             return Some(format!(
@@ -297,7 +304,8 @@ impl PaxosChecker {
 
     /// The serving leader of the highest promised ballot, if any.
     fn leader(world: &World<Paxos>) -> Option<usize> {
-        let serving = (0..world.node_count()).filter(|&id| world.is_up(id) && world.node(id).serving());
+        let serving =
+            (0..world.node_count()).filter(|&id| world.is_up(id) && world.node(id).serving());
         let top = serving.clone().map(|id| world.node(id).promised()).max()?;
         serving
             .into_iter()
@@ -326,8 +334,7 @@ impl Checker<Paxos> for PaxosChecker {
 
     fn after_step(&mut self, world: &World<Paxos>, step: Step) -> Option<String> {
         self.open_at_heal.observe(world, step);
-        if self.open_at_heal.healed().is_some() && self.converged.is_none() && self.settled(world)
-        {
+        if self.open_at_heal.healed().is_some() && self.converged.is_none() && self.settled(world) {
             self.converged = Some(world.now());
         }
         match step {

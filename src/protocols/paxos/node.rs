@@ -356,7 +356,11 @@ impl PaxosNode {
 
     /// A ballot above every one seen, unique to this node.
     fn next_ballot(&self, ctx: &Ctx<'_, Paxos>) -> Ballot {
-        let round = self.seen_round.max(self.promised.round).max(self.ballot.round) + 1;
+        let round = self
+            .seen_round
+            .max(self.promised.round)
+            .max(self.ballot.round)
+            + 1;
         let node = if self.has(PaxosBug::BallotNotUnique) {
             0
         } else {
@@ -655,7 +659,13 @@ impl PaxosNode {
         ctx.send(from, PaxosMsg::Accepted { ballot, slot });
     }
 
-    fn acknowledge(&mut self, ctx: &mut Ctx<'_, Paxos>, from: ProcessId, ballot: Ballot, slot: u64) {
+    fn acknowledge(
+        &mut self,
+        ctx: &mut Ctx<'_, Paxos>,
+        from: ProcessId,
+        ballot: Ballot,
+        slot: u64,
+    ) {
         if self.phase != Phase::Leading || ballot != self.ballot {
             return;
         }
@@ -912,9 +922,10 @@ impl PaxosNode {
         self.next_slot = self.next_slot.max(slot + 1);
         self.chosen = self.chosen.split_off(&(slot + 1));
         self.in_flight = self.in_flight.split_off(&(slot + 1));
-        let settled = std::mem::replace(&mut self.pending, BTreeMap::new());
-        let (before, after): (Vec<_>, Vec<_>) =
-            settled.into_iter().partition(|(pending, _)| *pending <= slot);
+        let settled = std::mem::take(&mut self.pending);
+        let (before, after): (Vec<_>, Vec<_>) = settled
+            .into_iter()
+            .partition(|(pending, _)| *pending <= slot);
         self.pending = after.into_iter().collect();
         self.accepted = self.accepted.split_off(&(slot + 1));
         self.records.push(Record::Restored {

@@ -169,7 +169,10 @@ pub fn load(acceptor: &[u8], snapshot: &[u8]) -> Result<Durable, String> {
             ));
         }
     }
-    let base = durable.snapshot.as_ref().map_or(0, |snapshot| snapshot.slot);
+    let base = durable
+        .snapshot
+        .as_ref()
+        .map_or(0, |snapshot| snapshot.slot);
     for (position, record) in records(ACCEPTOR, acceptor)?.into_iter().enumerate() {
         let mut input = Decoder::new(record);
         let error = |e| decode(ACCEPTOR, e);

@@ -1,0 +1,197 @@
+//! Paxos: the correct protocol survives fuzzing of every shipped Paxos scenario,
+//! dueling proposers livelock without back-off and resolve with it, and fuzzing
+//! finds each planted bug. The first seed that finds each bug is pinned; a change
+//! there is a deliberate, explained change.
+
+use crate::common::{self, failing_seeds, first_failure};
+use faultline::runner::{RunOptions, run_file};
+use faultline::scenario::ScenarioFile;
+
+fn scenario(name: &str) -> ScenarioFile {
+    common::shipped("paxos", name)
+}
+
+#[test]
+fn correct_paxos_survives_every_shipped_scenario() {
+    for (name, seeds) in [
+        ("nemesis.toml", 150),
+        ("leader_crash.toml", 100),
+        ("acceptor_restarts.toml", 100),
+        ("duplication.toml", 60),
+        ("minority_partition.toml", 40),
+        ("dueling_proposers.toml", 200),
+    ] {
+        let failed = failing_seeds(&scenario(name), seeds);
+        assert!(failed.is_empty(), "correct paxos failed {name}: {failed:?}");
+    }
+}
+
+#[test]
+fn the_nemesis_scenario_does_real_work_and_reaches_the_rare_paths() {
+    let mut reached = std::collections::BTreeSet::new();
+    let mut ok = 0;
+    for seed in 1..=40 {
+        let outcome = run_file(&scenario("nemesis.toml"), &RunOptions::seed(seed)).unwrap();
+        assert!(
+            outcome.passed(),
+            "seed {seed}: {:?}",
+            outcome.summary.violations
+        );
+        ok += outcome.summary.stats.operations.ok;
+        reached.extend(outcome.summary.sometimes.keys().cloned());
+    }
+    assert!(ok > 40 * 100, "only {ok} operations succeeded in 40 runs");
+    for point in [
+        "paxos_leader_preempted",
+        "paxos_recovered_accepted_value",
+        "paxos_gap_filled_with_noop",
+        "paxos_learned_out_of_order",
+        "paxos_snapshot_installed",
+        "paxos_snapshot_from_promise",
+        "paxos_restarted_from_snapshot",
+        "paxos_retry_answered_from_session",
+        "paxos_corruption_detected",
+    ] {
+        assert!(
+            reached.contains(point),
+            "{point} never reached: {reached:?}"
+        );
+    }
+}
+
+#[test]
+fn acceptors_do_restart_between_promise_and_accept() {
+    let restarts: u64 = (1..=10)
+        .map(|seed| {
+            let outcome =
+                run_file(&scenario("acceptor_restarts.toml"), &RunOptions::seed(seed)).unwrap();
+            assert!(outcome.passed(), "seed {seed}");
+            outcome
+                .summary
+                .sometimes
+                .get("paxos_restarted_between_promise_and_accept")
+                .copied()
+                .unwrap_or(0)
+        })
+        .sum();
+    assert!(
+        restarts >= 3,
+        "only {restarts} restarts between promise and accept"
+    );
+}
+
+#[test]
+fn dueling_proposers_livelock_without_back_off_and_resolve_with_it() {
+    // The livelock file expects exactly this failure (`expect` key).
+    assert!(
+        common::shipped("paxos", "dueling_livelock.toml")
+            .text
+            .contains(
+                r#"expect = { verdict = "fail", checker = "paxos", property = "eventually" }"#
+            )
+    );
+    let livelock = scenario("dueling_livelock.toml");
+    let resolved = scenario("dueling_proposers.toml");
+    for seed in 1..=5 {
+        let outcome = run_file(&livelock, &RunOptions::seed(seed)).unwrap();
+        let first = &outcome.summary.violations[0];
+        assert_eq!(
+            (first.checker.as_str(), first.property.as_str()),
+            ("paxos", "eventually"),
+            "seed {seed}: {first:?}"
+        );
+        assert!(
+            first.message.contains("every chosen slot, through 0)"),
+            "seed {seed}: something was chosen: {}",
+            first.message
+        );
+        assert_eq!(outcome.summary.stats.operations.ok, 0, "seed {seed}");
+
+        let outcome = run_file(&resolved, &RunOptions::seed(seed)).unwrap();
+        assert!(
+            outcome.passed(),
+            "seed {seed}: {:?}",
+            outcome.summary.violations
+        );
+        let ops = &outcome.summary.stats.operations;
+        assert!(
+            ops.ok >= 20,
+            "seed {seed}: only {} operations succeeded",
+            ops.ok
+        );
+        assert_eq!(ops.info, 0, "seed {seed}: operations timed out");
+    }
+}
+
+/// (bug, scenario, seeds to search, pinned first failing seed, expected words).
+const BUGS: [(&str, &str, u64, u64, &str); 5] = [
+    (
+        "ignore_accepted_values",
+        "leader_crash.toml",
+        20,
+        1,
+        "paxos: agreement",
+    ),
+    (
+        "accept_lower_ballot",
+        "nemesis.toml",
+        20,
+        1,
+        "paxos: agreement",
+    ),
+    (
+        "state_not_persisted",
+        "acceptor_restarts.toml",
+        20,
+        2,
+        "paxos: agreement",
+    ),
+    (
+        "skip_recovery",
+        "leader_crash.toml",
+        20,
+        1,
+        "paxos: the cluster never settled",
+    ),
+    (
+        "ballot_not_unique",
+        "dueling_proposers.toml",
+        20,
+        1,
+        "paxos: ballot uniqueness",
+    ),
+];
+
+#[test]
+fn fuzzing_finds_every_planted_bug_and_the_fixed_protocol_passes_the_same_seeds() {
+    let mut changed = Vec::new();
+    for (bug, name, limit, pinned, words) in BUGS {
+        let found = first_failure(&common::shipped_with_bug("paxos", name, bug), limit);
+        let Some((seed, message)) = found else {
+            changed.push(format!("{bug}: no failure in seeds 1..={limit} of {name}"));
+            continue;
+        };
+        if seed != pinned || !message.starts_with(words) {
+            changed.push(format!(
+                "{bug} on {name}: first failing seed {seed}: {message}"
+            ));
+            continue;
+        }
+        let fixed = failing_seeds(&scenario(name), seed.max(10));
+        assert!(
+            fixed.is_empty(),
+            "{bug}: the fixed protocol fails {name}: {fixed:?}"
+        );
+    }
+    assert!(changed.is_empty(), "changed: {changed:#?}");
+}
+
+#[test]
+fn every_planted_bug_is_named_in_the_list() {
+    let names: Vec<&str> = BUGS.iter().map(|(bug, ..)| *bug).collect();
+    let listed: Vec<&str> = faultline::protocols::paxos::PaxosBug::ALL
+        .iter()
+        .map(|(name, _)| *name)
+        .collect();
+    assert_eq!(names, listed);
+}
