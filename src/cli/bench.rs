@@ -19,7 +19,8 @@ pub fn run(workload: &str, seconds: u64, repeat: u32) -> i32 {
     }
     let results: Vec<bench::BenchResult> = (0..repeat)
         .map(|_| match workload {
-            "raft" => bench::raft(seconds),
+            "raft" => bench::kv("raft", seconds),
+            "paxos" => bench::kv("paxos", seconds),
             _ => bench::token_forward(seconds),
         })
         .collect();
@@ -32,8 +33,9 @@ pub fn run(workload: &str, seconds: u64, repeat: u32) -> i32 {
         .expect("at least one run");
     let worst = results.iter().map(|r| r.wall_seconds).fold(0.0, f64::max);
     println!("{}", best.line());
-    // The Raft run goes through the runner, which does not expose its queue.
-    let peak = if workload == "raft" {
+    // The key/value runs go through the runner, which does not expose its queue.
+    let kv = workload != "token_forward";
+    let peak = if kv {
         String::new()
     } else {
         format!("peak queue {} events, ", best.peak_queue)
@@ -46,11 +48,11 @@ pub fn run(workload: &str, seconds: u64, repeat: u32) -> i32 {
         (worst / best.wall_seconds - 1.0) * 100.0,
         if hashes_agree { "identical" } else { "DIFFER" }
     );
-    if workload == "raft" {
+    if kv {
         let seeds = 50;
         println!(
             "  seeds of the 10-virtual-second scenario, one thread: {:.1} per second ({seeds} seeds)",
-            bench::raft_seeds_per_second(seeds)
+            bench::kv_seeds_per_second(workload, seeds)
         );
     }
     if hashes_agree {

@@ -29,9 +29,10 @@ pub struct BenchResult {
 impl BenchResult {
     /// The one-line report.
     pub fn line(&self) -> String {
-        if self.workload == "raft" {
+        if self.workload != "token_forward" {
             return format!(
-                "raft: {:.0} virtual s per wall s, {:.0} deliveries/s ({:.3} s for {:.0} virtual s, trace {:016x})",
+                "{}: {:.0} virtual s per wall s, {:.0} deliveries/s ({:.3} s for {:.0} virtual s, trace {:016x})",
+                self.workload,
                 self.virtual_seconds / self.wall_seconds,
                 self.deliveries as f64 / self.wall_seconds,
                 self.wall_seconds,
@@ -50,7 +51,7 @@ impl BenchResult {
 }
 
 /// The names `faultline bench` accepts.
-pub const WORKLOADS: [&str; 2] = ["token_forward", "raft"];
+pub const WORKLOADS: [&str; 3] = ["token_forward", "raft", "paxos"];
 
 /// Runs the `token_forward` benchmark: 5 nodes, 100 tokens injected by node 0,
 /// fixed 1 ms latency, no faults, `seconds` virtual seconds.
@@ -93,17 +94,18 @@ pub fn token_forward(seconds: u64) -> BenchResult {
     }
 }
 
-/// The Raft benchmark scenario: 5 nodes, 3 clients at about 100 operations per
-/// second in total, a nemesis of partitions and crashes, every checker on
-/// (Raft's invariants and linearizability).
-pub fn raft_scenario(seconds: u64) -> ScenarioFile {
+/// The replicated key/value benchmark scenario for `protocol` (`raft` or
+/// `paxos`): 5 nodes, 3 clients at about 100 operations per second in total, a
+/// nemesis of partitions and crashes (leaders included), every checker on (the
+/// protocol's invariants and linearizability).
+pub fn kv_scenario(protocol: &str, seconds: u64) -> ScenarioFile {
     let text = format!(
-        r#"name = "raft benchmark"
+        r#"name = "{protocol} benchmark"
 duration = "{seconds}s"
 liveness_window = "5s"
 
 [protocol]
-name = "raft"
+name = "{protocol}"
 ops = ["get", "put", "cas"]
 
 [cluster]
@@ -122,23 +124,24 @@ interval = ["500ms", "2s"]
 duration = ["200ms", "2s"]
 "#
     );
-    ScenarioFile::from_text("<raft benchmark>", text).expect("the benchmark scenario is valid")
+    ScenarioFile::from_text(&format!("<{protocol} benchmark>"), text)
+        .expect("the benchmark scenario is valid")
 }
 
-/// Runs one seed of [`raft_scenario`] (`seconds` of faults plus the 5 s liveness
-/// window) with every checker on.
-pub fn raft(seconds: u64) -> BenchResult {
-    let file = raft_scenario(seconds);
+/// Runs one seed of [`kv_scenario`] (`seconds` of faults plus the 5 s liveness
+/// window) with every checker on. `protocol` is `raft` or `paxos`.
+pub fn kv(protocol: &'static str, seconds: u64) -> BenchResult {
+    let file = kv_scenario(protocol, seconds);
     let started = std::time::Instant::now();
     let outcome = run_file(&file, &RunOptions::seed(1)).expect("valid");
     let wall_seconds = started.elapsed().as_secs_f64();
     assert!(
         outcome.passed(),
-        "the raft benchmark run failed: {:?}",
+        "the {protocol} benchmark run failed: {:?}",
         outcome.summary.violations
     );
     BenchResult {
-        workload: "raft",
+        workload: protocol,
         deliveries: outcome.summary.stats.messages.delivered,
         wall_seconds,
         trace_hash: u64::from_str_radix(&outcome.summary.trace_hash, 16).unwrap_or(0),
@@ -147,13 +150,13 @@ pub fn raft(seconds: u64) -> BenchResult {
     }
 }
 
-/// Seeds per second for the 10-virtual-second Raft scenario (one thread).
-pub fn raft_seeds_per_second(seeds: u64) -> f64 {
-    let file = raft_scenario(10);
+/// Seeds per second for the 10-virtual-second [`kv_scenario`] (one thread).
+pub fn kv_seeds_per_second(protocol: &str, seeds: u64) -> f64 {
+    let file = kv_scenario(protocol, 10);
     let started = std::time::Instant::now();
     for seed in 1..=seeds {
         let outcome = run_file(&file, &RunOptions::seed(seed)).expect("valid");
-        assert!(outcome.passed(), "raft benchmark seed {seed} failed");
+        assert!(outcome.passed(), "{protocol} benchmark seed {seed} failed");
     }
     seeds as f64 / started.elapsed().as_secs_f64()
 }
