@@ -1,5 +1,5 @@
 //! The regression corpus: `scenarios/regressions/` holds shrunk repros of every
-//! planted bug (made by `faultline shrink` from the seeds `tests/raft.rs` and
+//! planted bug (made by `faultline shrink` from the seeds `tests/raft.rs`, `tests/paxos.rs` and
 //! `tests/planted_bugs.rs` pin). Each file states what it must give in its
 //! `expect` key; with the planted bug switched on it fails exactly so, and with
 //! `bugs = []` the same schedule passes — so the file keeps catching the bug, and
