@@ -719,3 +719,32 @@ fn a_lab_script_needs_its_one_client_and_payloads_need_an_uncompacted_log() {
         "a lab script with 'one_bytes' steps needs snapshot_every = 0",
     );
 }
+
+#[test]
+fn paxos_keys_are_checked_with_their_lines() {
+    let paxos = BASE.replace("\"broadcast\"", "\"paxos\"");
+    let typo = paxos.replace("name = \"paxos\"\n", "name = \"paxos\"\nbackof = false\n");
+    let error = error_of(&typo);
+    let shown = error.to_string();
+    assert!(
+        shown.starts_with(&format!("bad.toml:{}:", line_of(&typo, "backof"))),
+        "{shown}"
+    );
+    assert!(shown.contains("backof"), "{shown}");
+    let no_keys = paxos.replace("name = \"paxos\"\n", "name = \"paxos\"\nkeys = 0\n");
+    assert_error(
+        &no_keys,
+        Some("keys = 0"),
+        "protocol.keys",
+        "expected at least 1 key",
+    );
+    let no_bug = paxos.replace(
+        "name = \"paxos\"\n",
+        "name = \"paxos\"\nbugs = [\"skip_recovry\"]\n",
+    );
+    let shown = error_of(&no_bug).to_string();
+    assert!(
+        shown.contains("skip_recovery"),
+        "the known bugs are listed: {shown}"
+    );
+}

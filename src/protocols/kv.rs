@@ -574,6 +574,51 @@ impl<P: KvProtocol> Client<P> for KvClient<P> {
     }
 }
 
+/// The defaults Raft's and Paxos's `[protocol]` tables share, so that the two
+/// serve the same service the same way unless a scenario says otherwise.
+pub mod defaults {
+    use super::KvOpKind;
+    use crate::scenario::faults::DurationRange;
+    use crate::sim::time::Duration;
+
+    /// Default `election_timeout`.
+    pub fn election_timeout() -> DurationRange {
+        DurationRange {
+            min: Duration::from_millis(150),
+            max: Duration::from_millis(300),
+        }
+    }
+    /// Default `heartbeat_interval`.
+    pub fn heartbeat_interval() -> Duration {
+        Duration::from_millis(50)
+    }
+    /// Default `snapshot_every`.
+    pub fn snapshot_every() -> u64 {
+        100
+    }
+    /// Default `max_batch`.
+    pub fn max_batch() -> usize {
+        64
+    }
+    /// Default `keys`.
+    pub fn keys() -> u32 {
+        3
+    }
+    /// Default `ops`.
+    pub fn ops() -> Vec<KvOpKind> {
+        vec![
+            KvOpKind::Get,
+            KvOpKind::Put,
+            KvOpKind::Append,
+            KvOpKind::Cas,
+        ]
+    }
+    /// Default `retry_interval`.
+    pub fn retry_interval() -> Duration {
+        Duration::from_millis(200)
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -252,6 +252,37 @@ fn protocol_key_span(source: &Source<'_>, key: &str) -> std::ops::Range<usize> {
     0..0
 }
 
+/// Checks the `[protocol]` keys Raft and Paxos share: a positive election
+/// timeout, at least one key and one operation kind, and a positive batch size
+/// (`max_batch`, with the protocol's wording of what it counts).
+fn validate_kv_service(
+    source: &Source<'_>,
+    election_timeout: crate::scenario::faults::DurationRange,
+    keys: u32,
+    ops: &[crate::protocols::kv::KvOpKind],
+    (max_batch, batch_message): (usize, &str),
+) -> Result<(), ScenarioError> {
+    let fail = |key: &str, message: &str| {
+        Err(source.error_at(protocol_key_span(source, key), message.to_string()))
+    };
+    if election_timeout.min.0 == 0 {
+        return fail("election_timeout", "expected a positive election timeout");
+    }
+    if keys == 0 {
+        return fail("keys", "expected at least 1 key");
+    }
+    if ops.is_empty() {
+        return fail(
+            "ops",
+            "expected at least one of \"get\", \"put\", \"append\", \"cas\"",
+        );
+    }
+    if max_batch == 0 {
+        return fail("max_batch", batch_message);
+    }
+    Ok(())
+}
+
 /// Checks a Raft scenario's lab script and what it needs of the scenario.
 fn validate_lab(scenario: &Scenario<RaftConfig>, source: &Source<'_>) -> Result<(), ScenarioError> {
     let config = &scenario.protocol;
@@ -351,30 +382,13 @@ impl ProtocolSpec for Raft {
 
     fn validate(scenario: &Scenario<RaftConfig>, source: &Source<'_>) -> Result<(), ScenarioError> {
         let config = &scenario.protocol;
-        let fail = |key: &str, message: String| {
-            Err(source.error_at(protocol_key_span(source, key), message))
-        };
-        if config.election_timeout.min.0 == 0 {
-            return fail(
-                "election_timeout",
-                "expected a positive election timeout".to_string(),
-            );
-        }
-        if config.keys == 0 {
-            return fail("keys", "expected at least 1 key".to_string());
-        }
-        if config.ops.is_empty() {
-            return fail(
-                "ops",
-                "expected at least one of \"get\", \"put\", \"append\", \"cas\"".to_string(),
-            );
-        }
-        if config.max_batch == 0 {
-            return fail(
-                "max_batch",
-                "expected at least 1 entry per append".to_string(),
-            );
-        }
+        validate_kv_service(
+            source,
+            config.election_timeout,
+            config.keys,
+            &config.ops,
+            (config.max_batch, "expected at least 1 entry per append"),
+        )?;
         if !config.lab.is_empty() {
             validate_lab(scenario, source)?;
         }
@@ -530,30 +544,16 @@ impl ProtocolSpec for Paxos {
         source: &Source<'_>,
     ) -> Result<(), ScenarioError> {
         let config = &scenario.protocol;
-        let fail = |key: &str, message: String| {
-            Err(source.error_at(protocol_key_span(source, key), message))
-        };
-        if config.election_timeout.min.0 == 0 {
-            return fail(
-                "election_timeout",
-                "expected a positive election timeout".to_string(),
-            );
-        }
-        if config.keys == 0 {
-            return fail("keys", "expected at least 1 key".to_string());
-        }
-        if config.ops.is_empty() {
-            return fail(
-                "ops",
-                "expected at least one of \"get\", \"put\", \"append\", \"cas\"".to_string(),
-            );
-        }
-        if config.max_batch == 0 {
-            return fail(
-                "max_batch",
-                "expected at least 1 command per catch-up message".to_string(),
-            );
-        }
+        validate_kv_service(
+            source,
+            config.election_timeout,
+            config.keys,
+            &config.ops,
+            (
+                config.max_batch,
+                "expected at least 1 command per catch-up message",
+            ),
+        )?;
         if scenario.nodes() > 64 {
             return Err(source.error(
                 Some("cluster.nodes".into()),

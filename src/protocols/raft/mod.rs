@@ -168,11 +168,11 @@ pub struct RaftConfig {
     #[serde(default)]
     pub bugs: Vec<RaftBug>,
     /// The range election timeouts are drawn from. Default `["150ms", "300ms"]`.
-    #[serde(default = "default_election_timeout")]
+    #[serde(default = "crate::protocols::kv::defaults::election_timeout")]
     pub election_timeout: DurationRange,
     /// How often a leader sends heartbeats. Default `"50ms"`.
     #[serde(
-        default = "default_heartbeat_interval",
+        default = "crate::protocols::kv::defaults::heartbeat_interval",
         deserialize_with = "crate::sim::time::positive"
     )]
     pub heartbeat_interval: Duration,
@@ -180,7 +180,7 @@ pub struct RaftConfig {
     #[serde(default)]
     pub pre_vote: bool,
     /// Snapshot every this many applied entries; 0 never. Default 100.
-    #[serde(default = "default_snapshot_every")]
+    #[serde(default = "crate::protocols::kv::defaults::snapshot_every")]
     pub snapshot_every: u64,
     /// How long a node's disk takes to make a write durable: answers that must
     /// follow a sync (votes, append and snapshot replies) leave this long after
@@ -188,18 +188,18 @@ pub struct RaftConfig {
     #[serde(default)]
     pub persist_delay: Duration,
     /// Most entries in one append. Default 64.
-    #[serde(default = "default_max_batch")]
+    #[serde(default = "crate::protocols::kv::defaults::max_batch")]
     pub max_batch: usize,
     /// Clients use keys `k0` .. `k{keys-1}`. Default 3.
-    #[serde(default = "default_keys")]
+    #[serde(default = "crate::protocols::kv::defaults::keys")]
     pub keys: u32,
     /// Operations clients choose among. Default `["get", "put", "append", "cas"]`.
-    #[serde(default = "default_ops")]
+    #[serde(default = "crate::protocols::kv::defaults::ops")]
     pub ops: Vec<KvOpKind>,
     /// A client resends an unanswered request to another node after this long.
     /// Default `"200ms"`.
     #[serde(
-        default = "default_retry_interval",
+        default = "crate::protocols::kv::defaults::retry_interval",
         deserialize_with = "crate::sim::time::positive"
     )]
     pub retry_interval: Duration,
@@ -207,36 +207,6 @@ pub struct RaftConfig {
     /// driver; client 0 is the tester's. Default none.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub lab: Vec<toml::Spanned<toml::Value>>,
-}
-
-fn default_election_timeout() -> DurationRange {
-    DurationRange {
-        min: Duration::from_millis(150),
-        max: Duration::from_millis(300),
-    }
-}
-fn default_heartbeat_interval() -> Duration {
-    Duration::from_millis(50)
-}
-fn default_snapshot_every() -> u64 {
-    100
-}
-fn default_max_batch() -> usize {
-    64
-}
-fn default_keys() -> u32 {
-    3
-}
-fn default_ops() -> Vec<KvOpKind> {
-    vec![
-        KvOpKind::Get,
-        KvOpKind::Put,
-        KvOpKind::Append,
-        KvOpKind::Cas,
-    ]
-}
-fn default_retry_interval() -> Duration {
-    Duration::from_millis(200)
 }
 
 impl RaftConfig {
