@@ -50,7 +50,7 @@ fn pinned_trace_hashes_do_not_change_by_accident() {
         ("broadcast_nemesis.toml", 1, "06c1d12edd0fe54e"),
         ("raft/nemesis.toml", 1, "f787e4c722fe8a4b"),
         ("raft/leader_churn.toml", 1, "9887de47e977358c"),
-        ("paxos/nemesis.toml", 1, "969a8dc82c881b70"),
+        ("paxos/nemesis.toml", 1, "3058e6e91f6b9949"),
         ("paxos/leader_crash.toml", 1, "3eae60619ebc12f1"),
     ];
     let mut changed = Vec::new();

@@ -21,12 +21,14 @@
 //!   can serve, the cluster settled after the heal — with a leader (in leader
 //!   mode) that has nothing in flight and every serving node applied as far as it —
 //!   and every client operation open at the heal completed (see
-//!   [`crate::check::heal`]).
+//!   [`crate::check::heal`]); in leader mode, a leader leads at the end and has
+//!   led without a change for a while (four of the longest election timeouts):
+//!   no churn once the faults are gone.
 
 use super::{Ballot, Command, Paxos, PaxosNode, Record, majority};
 use crate::check::heal::OpenAtHeal;
 use crate::check::{Checker, Property};
-use crate::sim::time::Duration;
+use crate::sim::time::{Duration, format_nanos};
 use crate::sim::trace::StableHasher;
 use crate::sim::{EventType, Step, Value, World};
 use std::rc::Rc;
@@ -76,13 +78,18 @@ pub struct PaxosChecker {
     max_chosen: u64,
     open_at_heal: OpenAtHeal,
     converged: Option<u64>,
+    /// After the heal: the leader (id and ballot) and when that last changed.
+    leadership: Option<(Option<(usize, Ballot)>, u64)>,
+    /// How long the leader at the end must have led (leader mode).
+    stable_for: Duration,
 }
 
 impl PaxosChecker {
     /// A checker; `leader_mode` says whether the cluster runs with a
     /// distinguished leader; `grace` is how long after the heal the cluster may
-    /// take before client operations must succeed.
-    pub fn new(leader_mode: bool, grace: Duration) -> Self {
+    /// take before client operations must succeed; the leader at the end must
+    /// have led for `stable_for` without a change.
+    pub fn new(leader_mode: bool, grace: Duration, stable_for: Duration) -> Self {
         PaxosChecker {
             leader_mode,
             votes: Vec::new(),
@@ -94,6 +101,8 @@ impl PaxosChecker {
             max_chosen: 0,
             open_at_heal: OpenAtHeal::new(grace),
             converged: None,
+            leadership: None,
+            stable_for,
         }
     }
 
@@ -302,14 +311,22 @@ impl PaxosChecker {
         caught_up && (!self.leader_mode || Self::leader(world).is_some())
     }
 
-    /// The serving leader of the highest promised ballot, if any.
+    /// The serving leader that can make progress: the leading node of the
+    /// highest ballot, if a majority of all nodes serve and promised nothing
+    /// above it. (A node whose campaign failed may have promised itself more
+    /// for a moment; the leader re-asserts itself above that.)
     fn leader(world: &World<Paxos>) -> Option<usize> {
         let serving =
             (0..world.node_count()).filter(|&id| world.is_up(id) && world.node(id).serving());
-        let top = serving.clone().map(|id| world.node(id).promised()).max()?;
-        serving
-            .into_iter()
-            .find(|&id| world.node(id).is_leading() && world.node(id).ballot() == top)
+        let leader = serving
+            .clone()
+            .filter(|&id| world.node(id).is_leading())
+            .max_by_key(|&id| world.node(id).ballot())?;
+        let ballot = world.node(leader).ballot();
+        let followers = serving
+            .filter(|&id| world.node(id).promised() <= ballot)
+            .count();
+        (followers >= majority(world.node_count())).then_some(leader)
     }
 }
 
@@ -334,8 +351,24 @@ impl Checker<Paxos> for PaxosChecker {
 
     fn after_step(&mut self, world: &World<Paxos>, step: Step) -> Option<String> {
         self.open_at_heal.observe(world, step);
-        if self.open_at_heal.healed().is_some() && self.converged.is_none() && self.settled(world) {
-            self.converged = Some(world.now());
+        if self.open_at_heal.healed().is_some() {
+            if self.converged.is_none() && self.settled(world) {
+                self.converged = Some(world.now());
+            }
+            if self.leader_mode {
+                // A change of leader counts; a leader re-preparing under a
+                // higher ballot, or a moment without one, does not.
+                let leader = Self::leader(world).map(|id| (id, world.node(id).ballot()));
+                let changed = match (self.leadership, leader) {
+                    (None, _) => true,
+                    (Some((Some((known, _)), _)), Some((id, _))) => known != id,
+                    (Some((None, _)), Some(_)) => true,
+                    (Some(_), None) => false,
+                };
+                if changed {
+                    self.leadership = Some((leader, world.now()));
+                }
+            }
         }
         match step {
             Step::Delivered { to, .. } if to < world.node_count() => self.check_node(world, to),
@@ -384,6 +417,24 @@ impl Checker<Paxos> for PaxosChecker {
                     state.join("; ")
                 ),
             ));
+        }
+        // A stable leader: one leads at the end, and has for `stable_for`.
+        if let Some((leader, since)) = self.leadership {
+            match leader {
+                _ if Self::leader(world).is_none() => findings.push((
+                    Property::Eventually,
+                    "no stable leader: no node leads at the end of the liveness window".into(),
+                )),
+                Some((id, ballot)) if world.now() < since + self.stable_for.0 => findings.push((
+                    Property::Eventually,
+                    format!(
+                        "no stable leader: leadership still changed at {} (node {id} took over with ballot {ballot}), less than {} before the end",
+                        format_nanos(since),
+                        self.stable_for
+                    ),
+                )),
+                _ => {}
+            }
         }
         findings.extend(self.open_at_heal.findings(world.history()));
         findings

@@ -82,6 +82,8 @@ pub struct PaxosNode {
     /// Client requests by the slot they were proposed in.
     pending: BTreeMap<u64, Queued>,
     leader: Option<ProcessId>,
+    /// When the leader was last heard from (leader mode).
+    leader_heard: Option<u64>,
     election_timer: Option<TimerId>,
     tick_timer: Option<TimerId>,
     last_catchup: Option<u64>,
@@ -137,6 +139,7 @@ impl PaxosNode {
             queued: VecDeque::new(),
             pending: BTreeMap::new(),
             leader: None,
+            leader_heard: None,
             election_timer: None,
             tick_timer: None,
             last_catchup: None,
@@ -465,6 +468,13 @@ impl PaxosNode {
             let promised = self.promised;
             return ctx.send(from, PaxosMsg::Nack { ballot, promised });
         }
+        if ballot > self.promised && self.sticky(ctx, from) {
+            // A live leader: a proposer that merely missed some heartbeats must
+            // not depose it (refusing a promise is always safe).
+            ctx.sometimes("paxos_prepare_refused_leader_alive");
+            let promised = self.promised;
+            return ctx.send(from, PaxosMsg::Nack { ballot, promised });
+        }
         if ballot > self.promised {
             self.promised = ballot;
             let record = storage::promise_record(ballot);
@@ -654,6 +664,7 @@ impl PaxosNode {
         }
         if self.settings.leader && ballot >= self.promised {
             self.leader = Some(from);
+            self.leader_heard = Some(ctx.now());
             self.reset_election_timer(ctx);
         }
         ctx.send(from, PaxosMsg::Accepted { ballot, slot });
@@ -685,11 +696,39 @@ impl PaxosNode {
         }
     }
 
+    /// Leader mode: whether a prepare from `from` is refused because this node
+    /// leads, or heard from a leader other than `from` within the shortest
+    /// election timeout.
+    fn sticky(&self, ctx: &Ctx<'_, Paxos>, from: ProcessId) -> bool {
+        if !self.settings.leader {
+            return false;
+        }
+        if self.phase == Phase::Leading {
+            return true;
+        }
+        let recent = self
+            .leader_heard
+            .is_some_and(|heard| ctx.now() < heard + self.settings.election.min.0);
+        recent
+            && self
+                .leader
+                .is_some_and(|leader| leader != from && leader != ctx.id())
+    }
+
     fn on_nack(&mut self, ctx: &mut Ctx<'_, Paxos>, ballot: Ballot, promised: Ballot) {
         self.observe(promised);
-        if self.phase != Phase::Idle && ballot == self.ballot && promised > self.ballot {
-            self.step_down(ctx);
+        if self.phase == Phase::Idle || ballot != self.ballot || promised <= self.ballot {
+            return;
         }
+        if self.settings.leader && self.phase == Phase::Leading {
+            // An acceptor promised a proposer whose campaign the others refused
+            // (they hear from us): lead on under a ballot above its promise
+            // rather than hand over. A real successor's heartbeats would have
+            // made us step down already.
+            ctx.sometimes("paxos_leader_reasserted");
+            return self.campaign(ctx);
+        }
+        self.step_down(ctx);
     }
 
     // ----- Leading -----
@@ -766,6 +805,7 @@ impl PaxosNode {
         }
         if self.settings.leader && self.phase == Phase::Idle {
             self.leader = Some(from);
+            self.leader_heard = Some(ctx.now());
             self.reset_election_timer(ctx);
         }
         self.catch_up(ctx, from, applied);
