@@ -67,7 +67,13 @@
 //! the commands or, if they were compacted, a snapshot of the store.
 //!
 //! Followers that hear no heartbeat for a randomised election timeout start phase 1
-//! with a higher ballot; a leader that sees a higher ballot steps down. A node's
+//! with a higher ballot; a leader that sees a higher ballot in a prepare or a
+//! heartbeat steps down. Two refinements keep one follower that missed a few
+//! heartbeats from deposing a working leader (refusing is always safe, so neither
+//! touches safety): a node that heard from its leader within the shortest
+//! election timeout refuses to promise anyone else, and a leader whose accept is
+//! refused by an acceptor that promised such a failed campaign prepares again
+//! under a ballot above it instead of handing over. A node's
 //! ballot rounds come from what its own acceptor promised, which is on disk: before
 //! it sends `Prepare(b)` it promises `b` to itself, so a restarted proposer never
 //! reuses a ballot.
