@@ -341,3 +341,35 @@ fn bad_sweep_files_name_the_file_line_and_key() {
         );
     }
 }
+
+#[test]
+fn a_paxos_run_report_charts_its_series_and_watching_changes_nothing() {
+    use faultline::runner::observe::run_file_observed;
+    use faultline::runner::{RunOptions, run_file};
+    let path = concat!(env!("CARGO_MANIFEST_DIR"), "/scenarios/paxos/nemesis.toml");
+    let file = faultline::scenario::ScenarioFile::read(path).unwrap();
+    let plain = run_file(&file, &RunOptions::seed(1)).unwrap();
+    let observed = run_file_observed(&file, &RunOptions::seed(1)).unwrap();
+    assert_eq!(
+        observed.outcome.summary.trace_hash,
+        plain.summary.trace_hash
+    );
+    let dir = scratch("paxos");
+    let output = faultline(&[
+        "run",
+        "scenarios/paxos/nemesis.toml",
+        "--report",
+        dir.to_str().unwrap(),
+    ]);
+    assert_eq!(output.status.code(), Some(0), "{}", text(&output));
+    for series in [
+        "series_promised_round",
+        "series_leader",
+        "series_applied_slot",
+        "series_outstanding",
+    ] {
+        let chart = svg(&dir, &format!("{series}.svg"));
+        assert!(chart.contains("Paxos"), "{series} has no title");
+        assert_png(&dir, &format!("{series}.png"));
+    }
+}
