@@ -124,7 +124,7 @@ fn dueling_proposers_livelock_without_back_off_and_resolve_with_it() {
 }
 
 /// (bug, scenario, seeds to search, pinned first failing seed, expected words).
-const BUGS: [(&str, &str, u64, u64, &str); 5] = [
+const BUGS: [(&str, &str, u64, u64, &str); 6] = [
     (
         "ignore_accepted_values",
         "leader_crash.toml",
@@ -159,6 +159,13 @@ const BUGS: [(&str, &str, u64, u64, &str); 5] = [
         20,
         1,
         "paxos: ballot uniqueness",
+    ),
+    (
+        "learn_without_majority",
+        "nemesis.toml",
+        20,
+        1,
+        "paxos: learning",
     ),
 ];
 

@@ -156,11 +156,14 @@ pub enum PaxosBug {
     /// Ballots are round numbers only, without the proposer's id, so two
     /// proposers can use the same ballot.
     BallotNotUnique,
+    /// A leader takes a slot as chosen as soon as its own acceptor accepted,
+    /// without waiting for a majority, and applies and announces it.
+    LearnWithoutMajority,
 }
 
 impl PaxosBug {
     /// Every bug with its name and the mistake it makes.
-    pub const ALL: [(&'static str, &'static str); 5] = [
+    pub const ALL: [(&'static str, &'static str); 6] = [
         (
             "ignore_accepted_values",
             "a proposer ignores the values reported in promises and proposes its own",
@@ -180,6 +183,10 @@ impl PaxosBug {
         (
             "ballot_not_unique",
             "ballots are bare round numbers, so two proposers can share one",
+        ),
+        (
+            "learn_without_majority",
+            "a leader takes a slot as chosen once its own acceptor accepted, before a majority",
         ),
     ];
 }

@@ -684,7 +684,12 @@ impl PaxosNode {
             return;
         };
         proposal.acks |= 1 << from;
-        if proposal.acks.count_ones() as usize >= majority(ctx.nodes()) {
+        let needed = if self.settings.bugs.contains(&PaxosBug::LearnWithoutMajority) {
+            1
+        } else {
+            majority(ctx.nodes())
+        };
+        if proposal.acks.count_ones() as usize >= needed {
             let proposal = self.in_flight.remove(&slot).expect("present");
             let msg = PaxosMsg::Learn {
                 snapshot: None,
