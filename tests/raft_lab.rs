@@ -4,6 +4,7 @@
 //! Raft (see `count_*` below); the lab scenarios catch planted bugs at pinned
 //! seeds, and the bugs they cannot catch are pinned as such too.
 
+use crate::common::first_failure;
 use faultline::runner::{RunOptions, run_file};
 use faultline::scenario::ScenarioFile;
 
@@ -47,20 +48,6 @@ fn failures(file: &ScenarioFile, seeds: u64) -> Vec<(u64, String)> {
             })
         })
         .collect()
-}
-
-/// The first failing seed in `1..=limit`, with its first violation.
-fn first_failure(file: &ScenarioFile, limit: u64) -> Option<(u64, String)> {
-    (1..=limit).find_map(|seed| {
-        let outcome = run_file(file, &RunOptions::seed(seed)).expect("scenario is valid");
-        (!outcome.passed()).then(|| {
-            let violation = &outcome.summary.violations[0];
-            (
-                seed,
-                format!("{}: {}", violation.checker, violation.message),
-            )
-        })
-    })
 }
 
 macro_rules! passes {

@@ -3,6 +3,7 @@
 
 pub mod broadcast;
 pub mod codec;
+pub mod durable;
 pub mod kv;
 pub mod paxos;
 pub mod raft;

@@ -6,6 +6,7 @@ use super::{
     Ballot, Command, Paxos, PaxosBug, PaxosConfig, PaxosMsg, PaxosTimer, Proposal, Record,
     Snapshot, majority,
 };
+use crate::protocols::durable;
 use crate::protocols::kv::{KvCommand, KvOutcome, KvReply, KvResult};
 use crate::scenario::faults::DurationRange;
 use crate::sim::time::Duration;
@@ -244,24 +245,13 @@ impl PaxosNode {
     /// Reads the disk back after a restart. Failed reads are retried later;
     /// damage makes the node refuse to serve.
     fn recover(&mut self, ctx: &mut Ctx<'_, Paxos>) {
-        let mut contents = Vec::new();
-        for file in [storage::ACCEPTOR, storage::SNAPSHOT] {
-            let mut read = None;
-            for _ in 0..3 {
-                if let Ok(bytes) = ctx.disk().read(file) {
-                    read = Some(bytes.to_vec());
-                    break;
-                }
-                ctx.sometimes("paxos_disk_read_retried");
-            }
-            let Some(bytes) = read else {
-                ctx.sometimes("paxos_disk_read_deferred");
-                let retry = Duration::from_millis(10);
-                ctx.set_timer(retry, Duration(2 * retry.0), PaxosTimer::ReadDisk);
-                return;
-            };
-            contents.push(bytes);
-        }
+        let files = [storage::ACCEPTOR, storage::SNAPSHOT];
+        let Some(contents) = durable::read_files(ctx, &files, "paxos_disk_read_retried") else {
+            ctx.sometimes("paxos_disk_read_deferred");
+            let retry = Duration::from_millis(10);
+            ctx.set_timer(retry, Duration(2 * retry.0), PaxosTimer::ReadDisk);
+            return;
+        };
         match storage::load(&contents[0], &contents[1]) {
             Err(reason) => {
                 ctx.sometimes("paxos_corruption_detected");

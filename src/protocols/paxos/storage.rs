@@ -16,8 +16,9 @@
 
 use super::{Ballot, Command, Proposal, Snapshot};
 use crate::protocols::codec::{DecodeError, Decoder, Encoder};
+use crate::protocols::durable::{records, single};
 use crate::protocols::kv::{KvCommand, KvStore};
-use crate::sim::crc32c::{begin_frame, finish_frame, unframe};
+use crate::sim::crc32c::{begin_frame, finish_frame};
 use std::collections::BTreeMap;
 use std::rc::Rc;
 
@@ -138,36 +139,19 @@ pub fn snapshot_record(snapshot: &Snapshot) -> Vec<u8> {
     })
 }
 
-fn records<'a>(file: &str, bytes: &'a [u8]) -> Result<Vec<&'a [u8]>, String> {
-    let (records, error) = unframe(bytes);
-    match error {
-        None => Ok(records),
-        Some(error) => Err(format!("{file}: {error:?}")),
-    }
-}
-
 /// Rebuilds the durable state from the two files' contents.
 pub fn load(acceptor: &[u8], snapshot: &[u8]) -> Result<Durable, String> {
     let decode = |file: &str, error: DecodeError| format!("{file}: {error}");
     let mut durable = Durable::default();
-    match records(SNAPSHOT, snapshot)?.as_slice() {
-        [] => {}
-        [record] => {
-            let mut input = Decoder::new(record);
-            let slot = input.u64().map_err(|e| decode(SNAPSHOT, e))?;
-            let data = input.bytes().map_err(|e| decode(SNAPSHOT, e))?;
-            MachineState::decode(data).map_err(|e| decode(SNAPSHOT, e))?;
-            durable.snapshot = Some(Snapshot {
-                slot,
-                data: data.into(),
-            });
-        }
-        more => {
-            return Err(format!(
-                "{SNAPSHOT}: {} records where one belongs",
-                more.len()
-            ));
-        }
+    if let Some(record) = single(SNAPSHOT, snapshot)? {
+        let mut input = Decoder::new(record);
+        let slot = input.u64().map_err(|e| decode(SNAPSHOT, e))?;
+        let data = input.bytes().map_err(|e| decode(SNAPSHOT, e))?;
+        MachineState::decode(data).map_err(|e| decode(SNAPSHOT, e))?;
+        durable.snapshot = Some(Snapshot {
+            slot,
+            data: data.into(),
+        });
     }
     let base = durable
         .snapshot

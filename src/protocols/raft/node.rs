@@ -4,6 +4,7 @@ use super::storage::{self, MachineState};
 use super::{
     Command, Entry, Raft, RaftBug, RaftConfig, RaftMsg, RaftTimer, SendStats, Snapshot, majority,
 };
+use crate::protocols::durable;
 use crate::protocols::kv::{KvCommand, KvOp, KvOutcome, KvReply, KvResult};
 use crate::scenario::faults::DurationRange;
 use crate::sim::time::Duration;
@@ -262,24 +263,13 @@ impl RaftNode {
     /// Reads the disk back after a restart. Failed reads are retried later;
     /// damage makes the node refuse to serve.
     fn recover(&mut self, ctx: &mut Ctx<'_, Raft>) {
-        let mut contents = Vec::new();
-        for file in [storage::STATE, storage::LOG, storage::SNAPSHOT] {
-            let mut read = None;
-            for _ in 0..3 {
-                if let Ok(bytes) = ctx.disk().read(file) {
-                    read = Some(bytes.to_vec());
-                    break;
-                }
-                ctx.sometimes("raft_disk_read_retried");
-            }
-            let Some(bytes) = read else {
-                ctx.sometimes("raft_disk_read_deferred");
-                let retry = Duration::from_millis(10);
-                ctx.set_timer(retry, Duration(2 * retry.0), RaftTimer::ReadDisk);
-                return;
-            };
-            contents.push(bytes);
-        }
+        let files = [storage::STATE, storage::LOG, storage::SNAPSHOT];
+        let Some(contents) = durable::read_files(ctx, &files, "raft_disk_read_retried") else {
+            ctx.sometimes("raft_disk_read_deferred");
+            let retry = Duration::from_millis(10);
+            ctx.set_timer(retry, Duration(2 * retry.0), RaftTimer::ReadDisk);
+            return;
+        };
         match storage::load(&contents[0], &contents[1], &contents[2]) {
             Err(reason) => {
                 ctx.sometimes("raft_corruption_detected");

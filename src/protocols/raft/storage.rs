@@ -14,8 +14,9 @@
 
 use super::{Command, Entry, Snapshot};
 use crate::protocols::codec::{DecodeError, Decoder, Encoder};
+use crate::protocols::durable::{records, single};
 use crate::protocols::kv::{KvCommand, KvStore};
-use crate::sim::crc32c::{FRAME_HEADER, begin_frame, finish_frame, frame, unframe};
+use crate::sim::crc32c::{FRAME_HEADER, begin_frame, finish_frame, frame};
 use std::collections::BTreeMap;
 use std::rc::Rc;
 
@@ -165,23 +166,6 @@ pub fn snapshot_record(snapshot: &Snapshot) -> Vec<u8> {
     let mut out = Vec::new();
     frame(&payload.bytes, &mut out);
     out
-}
-
-fn records<'a>(file: &str, bytes: &'a [u8]) -> Result<Vec<&'a [u8]>, String> {
-    let (records, error) = unframe(bytes);
-    match error {
-        None => Ok(records),
-        Some(error) => Err(format!("{file}: {error:?}")),
-    }
-}
-
-fn single<'a>(file: &str, bytes: &'a [u8]) -> Result<Option<&'a [u8]>, String> {
-    let records = records(file, bytes)?;
-    match records.as_slice() {
-        [] => Ok(None),
-        [one] => Ok(Some(one)),
-        more => Err(format!("{file}: {} records where one belongs", more.len())),
-    }
 }
 
 /// Rebuilds the durable state from the three files' contents.
