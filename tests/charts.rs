@@ -117,18 +117,30 @@ fn a_failing_run_report_has_every_chart_an_offline_index_and_is_byte_identical()
     );
 }
 
-#[test]
-fn watching_a_run_for_charts_does_not_change_it() {
+/// Seed 1 of the shipped scenario `name`, run plainly and watched for charts;
+/// asserts both gave the same trace.
+fn watched(
+    name: &str,
+) -> (
+    faultline::runner::RunOutcome,
+    faultline::runner::observe::Observed,
+) {
     use faultline::runner::observe::run_file_observed;
     use faultline::runner::{RunOptions, run_file};
-    let path = concat!(env!("CARGO_MANIFEST_DIR"), "/scenarios/raft/nemesis.toml");
-    let file = faultline::scenario::ScenarioFile::read(path).unwrap();
+    let path = format!("{}/scenarios/{name}", env!("CARGO_MANIFEST_DIR"));
+    let file = faultline::scenario::ScenarioFile::read(&path).unwrap();
     let plain = run_file(&file, &RunOptions::seed(1)).unwrap();
     let observed = run_file_observed(&file, &RunOptions::seed(1)).unwrap();
     assert_eq!(
-        observed.outcome.summary.trace_hash,
-        plain.summary.trace_hash
+        observed.outcome.summary.trace_hash, plain.summary.trace_hash,
+        "watching changed {name}"
     );
+    (plain, observed)
+}
+
+#[test]
+fn watching_a_run_for_charts_does_not_change_it() {
+    let (plain, observed) = watched("raft/nemesis.toml");
     // The pin of tests/determinism.rs: observing must not move it.
     assert_eq!(plain.summary.trace_hash, "f787e4c722fe8a4b");
     assert_eq!(observed.outcome.history, plain.history);
@@ -344,16 +356,7 @@ fn bad_sweep_files_name_the_file_line_and_key() {
 
 #[test]
 fn a_paxos_run_report_charts_its_series_and_watching_changes_nothing() {
-    use faultline::runner::observe::run_file_observed;
-    use faultline::runner::{RunOptions, run_file};
-    let path = concat!(env!("CARGO_MANIFEST_DIR"), "/scenarios/paxos/nemesis.toml");
-    let file = faultline::scenario::ScenarioFile::read(path).unwrap();
-    let plain = run_file(&file, &RunOptions::seed(1)).unwrap();
-    let observed = run_file_observed(&file, &RunOptions::seed(1)).unwrap();
-    assert_eq!(
-        observed.outcome.summary.trace_hash,
-        plain.summary.trace_hash
-    );
+    watched("paxos/nemesis.toml");
     let dir = scratch("paxos");
     let output = faultline(&[
         "run",
