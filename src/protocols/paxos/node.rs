@@ -864,6 +864,8 @@ impl PaxosNode {
         for (offset, command) in commands.into_iter().enumerate() {
             self.learn(ctx, from + offset as u64, command);
         }
+        // Requests the snapshot overtook went back to the queue.
+        self.drain(ctx);
     }
 
     /// `command` is chosen in `slot`: apply it, and whatever waited for it.
