@@ -114,3 +114,31 @@ pub fn scratch(area: &str, name: &str) -> PathBuf {
     std::fs::create_dir_all(&dir).unwrap();
     dir
 }
+
+/// The planted-bug pins of a protocol: for each (bug, scenario, seeds to search,
+/// pinned first failing seed, start of the first violation), fuzzing the shipped
+/// scenario with the bug on must first fail at the pinned seed, saying that;
+/// and the correct protocol must pass the same seeds. Every mismatch is listed
+/// at once.
+pub fn assert_planted_bugs_pinned(protocol: &str, bugs: &[(&str, &str, u64, u64, &str)]) {
+    let mut changed = Vec::new();
+    for &(bug, name, limit, pinned, words) in bugs {
+        let found = first_failure(&shipped_with_bug(protocol, name, bug), limit);
+        let Some((seed, message)) = found else {
+            changed.push(format!("{bug}: no failure in seeds 1..={limit} of {name}"));
+            continue;
+        };
+        if seed != pinned || !message.contains(words) {
+            changed.push(format!(
+                "{bug} on {name}: first failing seed {seed}: {message}"
+            ));
+            continue;
+        }
+        let fixed = failing_seeds(&shipped(protocol, name), seed.max(10));
+        assert!(
+            fixed.is_empty(),
+            "{bug}: the fixed protocol fails {name}: {fixed:?}"
+        );
+    }
+    assert!(changed.is_empty(), "changed: {changed:#?}");
+}

@@ -3,7 +3,7 @@
 //! finds each planted bug. The first seed that finds each bug is pinned; a change
 //! there is a deliberate, explained change.
 
-use crate::common::{self, failing_seeds, first_failure};
+use crate::common::{self, failing_seeds};
 use faultline::runner::{RunOptions, run_file};
 use faultline::scenario::ScenarioFile;
 
@@ -171,26 +171,7 @@ const BUGS: [(&str, &str, u64, u64, &str); 6] = [
 
 #[test]
 fn fuzzing_finds_every_planted_bug_and_the_fixed_protocol_passes_the_same_seeds() {
-    let mut changed = Vec::new();
-    for (bug, name, limit, pinned, words) in BUGS {
-        let found = first_failure(&common::shipped_with_bug("paxos", name, bug), limit);
-        let Some((seed, message)) = found else {
-            changed.push(format!("{bug}: no failure in seeds 1..={limit} of {name}"));
-            continue;
-        };
-        if seed != pinned || !message.starts_with(words) {
-            changed.push(format!(
-                "{bug} on {name}: first failing seed {seed}: {message}"
-            ));
-            continue;
-        }
-        let fixed = failing_seeds(&scenario(name), seed.max(10));
-        assert!(
-            fixed.is_empty(),
-            "{bug}: the fixed protocol fails {name}: {fixed:?}"
-        );
-    }
-    assert!(changed.is_empty(), "changed: {changed:#?}");
+    common::assert_planted_bugs_pinned("paxos", &BUGS);
 }
 
 #[test]

@@ -60,3 +60,14 @@ pub trait Checker<P: Protocol> {
         Vec::new()
     }
 }
+
+/// The entry at `index` of a table indexed by log index or slot, grown with
+/// defaults on demand (checkers keep their records this way: dense, and far
+/// cheaper than a map over a long run).
+pub fn entry_at<T: Default>(table: &mut Vec<T>, index: u64) -> &mut T {
+    let index = index as usize;
+    if table.len() <= index {
+        table.resize_with(index + 1, T::default);
+    }
+    &mut table[index]
+}

@@ -26,6 +26,7 @@
 //!   and then; a flapping one changes far more often).
 
 use super::{Ballot, Command, Paxos, PaxosNode, Record, majority};
+use crate::check::checker::entry_at;
 use crate::check::heal::OpenAtHeal;
 use crate::check::{Checker, Property};
 use crate::sim::time::{Duration, format_nanos};
@@ -164,7 +165,7 @@ impl PaxosChecker {
         command: &Rc<Command>,
     ) -> Option<String> {
         let hash = StableHasher::hash_of(&**command);
-        let votes = slot_of(&mut self.votes, slot);
+        let votes = entry_at(&mut self.votes, slot);
         let position = match votes.iter().position(|votes| votes.ballot == ballot) {
             Some(position) => position,
             None => {
@@ -190,7 +191,7 @@ impl PaxosChecker {
             return None;
         }
         let acceptors = entry.acceptors;
-        match slot_of(&mut self.chosen, slot) {
+        match entry_at(&mut self.chosen, slot) {
             Some(chosen) if chosen.hash != hash => Some(format!(
                 "agreement: slot {slot} chose {:?} in ballot {}, and now {command:?} in ballot {ballot} (accepted by nodes {:?})",
                 chosen.command,
@@ -273,7 +274,7 @@ impl PaxosChecker {
         }
         view.applied = slot;
         let hash = StableHasher::hash_of(&**command);
-        match slot_of(&mut self.chosen, slot) {
+        match entry_at(&mut self.chosen, slot) {
             None => {
                 return Some(format!(
                     "learning: node {id} applied {command:?} in slot {slot}, where no value was chosen (no majority accepted it in one ballot)"
@@ -296,7 +297,7 @@ impl PaxosChecker {
     }
 
     fn digest(&mut self, id: usize, slot: u64, digest: u64) -> Option<String> {
-        let (known, first) = *slot_of(&mut self.digests, slot).get_or_insert((digest, id));
+        let (known, first) = *entry_at(&mut self.digests, slot).get_or_insert((digest, id));
         if known != digest {
             return Some(format!(
                 "learning: nodes {first} and {id} applied different values (or a different order) up to slot {slot}"
@@ -337,15 +338,6 @@ impl PaxosChecker {
 /// The ids set in `mask`.
 fn nodes(mask: u64) -> Vec<usize> {
     (0..64).filter(|id| mask & (1 << id) != 0).collect()
-}
-
-/// The record at `slot` of a table indexed by slot, grown on demand.
-fn slot_of<T: Default>(table: &mut Vec<T>, slot: u64) -> &mut T {
-    let index = slot as usize;
-    if table.len() <= index {
-        table.resize_with(index + 1, T::default);
-    }
-    &mut table[index]
 }
 
 impl Checker<Paxos> for PaxosChecker {

@@ -959,11 +959,8 @@ impl PaxosNode {
         self.next_slot = self.next_slot.max(slot + 1);
         self.chosen = self.chosen.split_off(&(slot + 1));
         self.in_flight = self.in_flight.split_off(&(slot + 1));
-        let settled = std::mem::take(&mut self.pending);
-        let (before, after): (Vec<_>, Vec<_>) = settled
-            .into_iter()
-            .partition(|(pending, _)| *pending <= slot);
-        self.pending = after.into_iter().collect();
+        let after = self.pending.split_off(&(slot + 1));
+        let before = std::mem::replace(&mut self.pending, after);
         self.accepted = self.accepted.split_off(&(slot + 1));
         self.records.push(Record::Restored {
             slot,

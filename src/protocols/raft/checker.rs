@@ -24,6 +24,7 @@
 //!   to elect a leader).
 
 use super::{Raft, RaftNode};
+use crate::check::checker::entry_at;
 use crate::check::heal::OpenAtHeal;
 use crate::check::{Checker, Property};
 use crate::sim::time::Duration;
@@ -180,7 +181,7 @@ impl RaftChecker {
                 node.entry(index - 1).expect("within the log").term
             };
             let hash = StableHasher::hash_of(&entry.command);
-            let seen = slot(&mut self.entries, index);
+            let seen = entry_at(&mut self.entries, index);
             let known = match seen.iter().find(|(term, ..)| *term == entry.term) {
                 Some(&(_, hash, prev_term)) => (hash, prev_term),
                 None => {
@@ -226,7 +227,7 @@ impl RaftChecker {
                 StableHasher::hash_of(&entry.command),
                 node.term(),
             );
-            let known = *slot(&mut self.committed, index).get_or_insert(record);
+            let known = *entry_at(&mut self.committed, index).get_or_insert(record);
             if (known.0, known.1) != (record.0, record.1) {
                 return Some(format!(
                     "state machine safety: node {id} committed {:?} (term {}) at index {index}, where an entry of term {} was committed before",
@@ -251,7 +252,7 @@ impl RaftChecker {
         }
         view.applied = applied;
         let digest = node.applied_digest();
-        let (known, first) = *slot(&mut self.digests, applied).get_or_insert((digest, id));
+        let (known, first) = *entry_at(&mut self.digests, applied).get_or_insert((digest, id));
         if known != digest {
             return Some(format!(
                 "state machine safety: nodes {first} and {id} applied different commands (or a different order) up to index {applied}"
@@ -283,15 +284,6 @@ impl RaftChecker {
                 .iter()
                 .all(|&id| world.node(id).applied_index() >= commit)
     }
-}
-
-/// The record at `index` of a table indexed by log index, grown on demand.
-fn slot<T: Default>(table: &mut Vec<T>, index: u64) -> &mut T {
-    let index = index as usize;
-    if table.len() <= index {
-        table.resize_with(index + 1, T::default);
-    }
-    &mut table[index]
 }
 
 impl Checker<Raft> for RaftChecker {
