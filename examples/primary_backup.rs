@@ -14,16 +14,26 @@
 //! a crash then loses acknowledged writes, the primary reuses their sequence
 //! numbers, and backups that saw the old write under that number keep it forever.
 //!
-//! Run it: `cargo run --release --example primary_backup`
+//! The binary is faultline's own command line with this protocol registered
+//! (`faultline::cli::main`), so every command works on it:
+//!
+//! ```text
+//! cargo run --release --example primary_backup -- fuzz examples/scenarios/primary_backup.toml --count 200
+//! cargo run --release --example primary_backup -- fuzz examples/scenarios/primary_backup_no_fsync.toml --stop-on-first --shrink
+//! cargo run --release --example primary_backup -- list
+//! ```
+//!
+//! Without arguments it runs the demonstration: 100 seeds of the correct
+//! protocol pass, and fuzzing with `no_fsync` on finds the bug and shrinks it.
 
 use faultline::check::{Checker, Property};
-use faultline::runner::{ProtocolSpec, RunOptions, parse_for, run_scenario};
-use faultline::scenario::{Scenario, ScenarioFile};
+use faultline::runner::{Entry, ProtocolSpec};
 use faultline::sim::crc32c::{frame, unframe};
 use faultline::sim::time::Duration;
 use faultline::sim::{
     Client, Ctx, Node, NodeFactory, ProcessId, Protocol, Role, Status, TimerId, Value, World,
 };
+use faultline::spec::{Declared, Setup};
 use rand::Rng as _;
 use serde::{Deserialize, Serialize};
 use std::collections::{BTreeMap, BTreeSet};
@@ -107,7 +117,7 @@ impl Node<PrimaryBackup> for Replica {
             if let Some(last) = records.last() {
                 self.seq = u64::from_le_bytes(last[..8].try_into().unwrap());
                 self.value = i64::from_le_bytes(last[8..16].try_into().unwrap());
-                ctx.sometimes("recovered_from_log");
+                ctx.sometimes(Point::RecoveredFromLog);
             }
         }
         self.arm(ctx);
@@ -259,13 +269,25 @@ impl Checker<PrimaryBackup> for Agreement {
     }
 }
 
-// ---- 5. Wiring it to scenario files -----------------------------------------
+// ---- 5. Its identities, declared once -----------------------------------------
 
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-enum Bug {
-    NoFsync,
+faultline::declare! {
+    /// The mistake this protocol can be told to make.
+    enum Bug {
+        /// The primary acknowledges writes it has not synced.
+        NoFsync = "no_fsync",
+    }
 }
+
+faultline::declare! {
+    /// The rare situations it must be tested in.
+    enum Point {
+        /// A restarted node rebuilt its register from its log.
+        RecoveredFromLog = "recovered_from_log",
+    }
+}
+
+// ---- 6. Wiring it to scenario files -----------------------------------------
 
 #[derive(Clone, Debug, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -279,17 +301,19 @@ impl ProtocolSpec for PrimaryBackup {
     type Config = Config;
     const NAME: &'static str = "primary_backup";
     const SUMMARY: &'static str = "primary-backup register (example)";
-    const BUGS: &'static [(&'static str, &'static str)] =
-        &[("no_fsync", "the primary acks unsynced writes")];
-    const PROPERTIES: &'static [(&'static str, &'static str)] =
-        &[("agreement", "eventually: all nodes hold the same state")];
+    const BUGS: &'static [Declared] = Bug::ALL;
+    const PROPERTIES: &'static [Declared] = &[Declared::new(
+        "agreement",
+        "eventually: all nodes hold the same state",
+    )];
+    const SOMETIMES: &'static [Declared] = Point::ALL;
 
     fn active_bugs(config: &Config) -> Vec<String> {
-        config.bugs.iter().map(|_| "no_fsync".to_string()).collect()
+        faultline::spec::declare::bug_names(&config.bugs)
     }
 
-    fn node_factory(scenario: &Scenario<Config>) -> NodeFactory<Self> {
-        let fsync = !scenario.protocol.bugs.contains(&Bug::NoFsync);
+    fn node_factory(setup: &Setup<'_, Config>) -> NodeFactory<Self> {
+        let fsync = !setup.config.bugs.contains(&Bug::NoFsync);
         Rc::new(move |_| Replica {
             fsync,
             seq: 0,
@@ -298,7 +322,7 @@ impl ProtocolSpec for PrimaryBackup {
         })
     }
 
-    fn client(_scenario: &Scenario<Config>, index: usize) -> Writer {
+    fn client(_setup: &Setup<'_, Config>, index: usize) -> Writer {
         Writer {
             index,
             request: 0,
@@ -306,62 +330,45 @@ impl ProtocolSpec for PrimaryBackup {
         }
     }
 
-    fn checkers(_scenario: &Scenario<Config>) -> Vec<Box<dyn Checker<Self>>> {
+    fn checkers(_setup: &Setup<'_, Config>) -> Vec<Box<dyn Checker<Self>>> {
         vec![Box::new(Agreement)]
     }
 }
 
-const SCENARIO: &str = r#"
-duration = "4s"
-liveness_window = "2s"
-
-[protocol]
-name = "primary_backup"
-bugs = [BUGS]
-
-[cluster]
-nodes = 3
-
-[workload]
-clients = 2
-
-[nemesis]
-faults = ["crash", "partition", "pause"]
-interval = ["200ms", "600ms"]
-duration = ["50ms", "400ms"]
-drop_probability = [0.0, 0.05]
-"#;
-
-/// Runs `seeds` seeds and returns the failing ones with their first violation.
-fn fuzz(bugs: &str, seeds: u64) -> Vec<(u64, String)> {
-    let text = SCENARIO.replace("BUGS", bugs);
-    let file = ScenarioFile::from_text("primary_backup.toml", text).expect("valid TOML");
-    let scenario = parse_for::<PrimaryBackup>(&file).unwrap_or_else(|error| panic!("{error}"));
-    (1..=seeds)
-        .filter_map(|seed| {
-            let outcome = run_scenario::<PrimaryBackup>(&file, &scenario, &RunOptions::seed(seed));
-            let first = outcome.summary.violations.first()?;
-            Some((
-                seed,
-                format!("{} ({}): {}", first.checker, first.property, first.message),
-            ))
-        })
-        .collect()
-}
+// ---- 7. The whole command line, for this protocol too -------------------------
 
 fn main() {
-    let correct = fuzz("", 100);
-    println!("primary_backup: {} of 100 seeds failed", correct.len());
-    assert!(
-        correct.is_empty(),
-        "the correct protocol failed: {correct:?}"
+    let registry = faultline::builtin().with(Entry::of::<PrimaryBackup>());
+    if std::env::args_os().len() > 1 {
+        faultline::cli::main(registry);
+    }
+    // The demonstration: the correct protocol passes 100 seeds; with no_fsync
+    // the ordinary fuzz command finds the bug (exit 1) and shrinks it.
+    let dir = concat!(env!("CARGO_MANIFEST_DIR"), "/examples/scenarios");
+    let fuzz = |file: &str, more: &[&str]| {
+        let mut args = vec![
+            "primary_backup".to_string(),
+            "fuzz".to_string(),
+            format!("{dir}/{file}"),
+            "--count".to_string(),
+            "100".to_string(),
+        ];
+        args.extend(more.iter().map(|arg| arg.to_string()));
+        faultline::cli::run_with_args(&registry, args)
+    };
+    let correct = fuzz("primary_backup.toml", &[]);
+    // The report (and the shrunk scenario in it) goes to a scratch directory.
+    let report = std::env::temp_dir().join("faultline-primary-backup");
+    let report = report.to_string_lossy();
+    let buggy = fuzz(
+        "primary_backup_no_fsync.toml",
+        &["--stop-on-first", "--shrink", "--report", &report],
     );
-
-    let buggy = fuzz("\"no_fsync\"", 100);
-    println!(
-        "primary_backup with no_fsync: {} of 100 seeds failed",
-        buggy.len()
-    );
-    let (seed, message) = buggy.first().expect("fuzzing should find the planted bug");
-    println!("  first found with seed {seed}: {message}");
+    if correct != 0 || buggy != 1 {
+        eprintln!(
+            "the demonstration failed: the correct protocol's campaign exited {correct} (expected 0), the buggy one's {buggy} (expected 1: the bug found)"
+        );
+        std::process::exit(1);
+    }
+    println!("primary_backup: the correct protocol passed; fuzzing found no_fsync and shrank it");
 }

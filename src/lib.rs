@@ -21,8 +21,12 @@
 pub mod check;
 pub mod cli;
 pub mod protocols;
+pub mod registry;
 pub mod report;
 pub mod runner;
 pub mod scenario;
 pub mod sim;
+pub mod spec;
 pub mod workload;
+
+pub use registry::builtin;

@@ -125,8 +125,8 @@ fn watched(
     faultline::runner::RunOutcome,
     faultline::runner::observe::Observed,
 ) {
-    use faultline::runner::observe::run_file_observed;
-    use faultline::runner::{RunOptions, run_file};
+    use crate::common::{observe_file as run_file_observed, run_file};
+    use faultline::runner::RunOptions;
     let path = format!("{}/scenarios/{name}", env!("CARGO_MANIFEST_DIR"));
     let file = faultline::scenario::ScenarioFile::read(&path).unwrap();
     let plain = run_file(&file, &RunOptions::seed(1)).unwrap();

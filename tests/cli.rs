@@ -175,7 +175,7 @@ fn every_shipped_scenario_is_valid() {
     let mut count = 0;
     for path in crate::common::scenario_files() {
         let file = faultline::scenario::ScenarioFile::read(path.to_str().unwrap()).unwrap();
-        faultline::runner::validate_file(&file).unwrap_or_else(|error| panic!("{error}"));
+        crate::common::validate_file(&file).unwrap_or_else(|error| panic!("{error}"));
         count += 1;
     }
     assert!(count >= 10, "only {count} scenarios found");

@@ -1,6 +1,24 @@
 //! Helpers shared by the test modules.
 
+use faultline::runner::observe::Observed;
+use faultline::runner::{RunOptions, RunOutcome};
+use faultline::scenario::{ScenarioError, ScenarioFile};
 use std::path::{Path, PathBuf};
+
+/// Runs one seed of `file` with the shipped protocols.
+pub fn run_file(file: &ScenarioFile, options: &RunOptions) -> Result<RunOutcome, ScenarioError> {
+    faultline::builtin().run_file(file, options)
+}
+
+/// Parses and validates `file` with the shipped protocols.
+pub fn validate_file(file: &ScenarioFile) -> Result<(), ScenarioError> {
+    faultline::builtin().validate_file(file)
+}
+
+/// Runs one seed of `file` watched for charts, with the shipped protocols.
+pub fn observe_file(file: &ScenarioFile, options: &RunOptions) -> Result<Observed, ScenarioError> {
+    faultline::builtin().observe_file(file, options)
+}
 
 /// Every scenario (`.toml` file under `scenarios/`, subdirectories included,
 /// except the sweep files in `scenarios/experiments/`), sorted.
@@ -33,7 +51,6 @@ pub fn scenario_files() -> Vec<PathBuf> {
 /// Runs seeds `1..=seeds` of `file` and returns the failing ones with their first
 /// violation's message.
 pub fn failing_seeds(file: &faultline::scenario::ScenarioFile, seeds: u64) -> Vec<(u64, String)> {
-    use faultline::runner::{RunOptions, run_file};
     (1..=seeds)
         .filter_map(|seed| {
             let outcome = run_file(file, &RunOptions::seed(seed)).expect("scenario is valid");
@@ -75,7 +92,6 @@ pub fn first_failure(
     file: &faultline::scenario::ScenarioFile,
     limit: u64,
 ) -> Option<(u64, String)> {
-    use faultline::runner::{RunOptions, run_file};
     (1..=limit).find_map(|seed| {
         let outcome = run_file(file, &RunOptions::seed(seed)).expect("scenario is valid");
         (!outcome.passed()).then(|| {

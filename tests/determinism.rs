@@ -1,7 +1,8 @@
 //! Same seed, same scenario, same trace hash — always; and nondeterminism, when a
 //! protocol smuggles it in, is caught with exit code 3.
 
-use faultline::runner::{RunOptions, run_file};
+use crate::common::run_file;
+use faultline::runner::RunOptions;
 use faultline::scenario::ScenarioFile;
 use std::process::Command;
 
@@ -68,7 +69,7 @@ fn pinned_trace_hashes_do_not_change_by_accident() {
 
 #[test]
 fn the_benchmark_and_the_scenario_run_the_same_events() {
-    let bench = faultline::runner::bench::token_forward(10);
+    let bench = faultline::protocols::token_forward::bench(10);
     assert_eq!(bench.deliveries, 999_900);
     let outcome = run_file(&scenario("token_forward.toml"), &RunOptions::seed(1)).unwrap();
     assert_eq!(

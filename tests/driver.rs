@@ -4,7 +4,7 @@
 
 use faultline::check::{Checker, Property};
 use faultline::runner::{Driver, ProtocolSpec, RunOptions, RunOutcome, parse_for, run_scenario};
-use faultline::scenario::{Scenario, ScenarioFile};
+use faultline::scenario::ScenarioFile;
 use faultline::sim::rng::{self, Rng};
 use faultline::sim::time::{Duration, MILLISECOND};
 use faultline::sim::trace::{EventKind, MemorySink, SharedSink};
@@ -12,6 +12,7 @@ use faultline::sim::{
     Client, Ctx, Fault, Latency, NetworkConfig, Node, NodeFactory, ProcessId, Protocol, Step,
     Target, TimedFault, World, WorldConfig,
 };
+use faultline::spec::{Declared, Setup};
 use rand::Rng as _;
 use serde::{Deserialize, Serialize};
 use std::cell::RefCell;
@@ -186,24 +187,24 @@ impl ProtocolSpec for Echo {
     type Config = Config;
     const NAME: &'static str = "echo";
     const SUMMARY: &'static str = "answers pings; a tester drives it";
-    const BUGS: &'static [(&'static str, &'static str)] = &[];
-    const PROPERTIES: &'static [(&'static str, &'static str)] = &[];
+    const BUGS: &'static [Declared] = &[];
+    const PROPERTIES: &'static [Declared] = &[];
 
     fn active_bugs(_config: &Config) -> Vec<String> {
         Vec::new()
     }
-    fn node_factory(_scenario: &Scenario<Config>) -> NodeFactory<Self> {
+    fn node_factory(_setup: &Setup<'_, Config>) -> NodeFactory<Self> {
         Rc::new(|_| EchoNode)
     }
-    fn client(_scenario: &Scenario<Config>, _index: usize) -> Listener {
+    fn client(_setup: &Setup<'_, Config>, _index: usize) -> Listener {
         Listener::default()
     }
-    fn checkers(_scenario: &Scenario<Config>) -> Vec<Box<dyn Checker<Self>>> {
+    fn checkers(_setup: &Setup<'_, Config>) -> Vec<Box<dyn Checker<Self>>> {
         vec![Box::new(FaultCounter(0))]
     }
-    fn driver(scenario: &Scenario<Config>, seed: u64) -> Option<Box<dyn Driver<Self>>> {
+    fn driver(setup: &Setup<'_, Config>, seed: u64) -> Option<Box<dyn Driver<Self>>> {
         Some(Box::new(Tester {
-            config: scenario.protocol.clone(),
+            config: setup.config.clone(),
             next: 0,
             pinged: 0,
             rng: rng::stream(seed, "driver", 0),

@@ -1,6 +1,7 @@
 //! Odd but valid configurations run to a verdict: no panics, no hangs.
 
-use faultline::runner::{RunOptions, run_file};
+use crate::common::run_file;
+use faultline::runner::RunOptions;
 use faultline::scenario::ScenarioFile;
 
 fn run(text: &str, seed: u64) -> faultline::runner::RunOutcome {

@@ -4,9 +4,10 @@
 
 use faultline::check::Checker;
 use faultline::runner::{ProtocolSpec, RunOptions, parse_for, run_scenario};
-use faultline::scenario::{Scenario, ScenarioFile};
+use faultline::scenario::ScenarioFile;
 use faultline::sim::time::Duration;
 use faultline::sim::{Client, Ctx, Node, NodeFactory, ProcessId, Protocol};
+use faultline::spec::{Declared, Setup};
 use serde::{Deserialize, Serialize};
 use std::rc::Rc;
 
@@ -64,19 +65,19 @@ impl ProtocolSpec for Fragile {
     type Config = Config;
     const NAME: &'static str = "fragile";
     const SUMMARY: &'static str = "asserts an invariant that breaks";
-    const BUGS: &'static [(&'static str, &'static str)] = &[];
-    const PROPERTIES: &'static [(&'static str, &'static str)] = &[];
+    const BUGS: &'static [Declared] = &[];
+    const PROPERTIES: &'static [Declared] = &[];
 
     fn active_bugs(_config: &Config) -> Vec<String> {
         Vec::new()
     }
-    fn node_factory(_scenario: &Scenario<Config>) -> NodeFactory<Self> {
+    fn node_factory(_setup: &Setup<'_, Config>) -> NodeFactory<Self> {
         Rc::new(|_| Counter { seen: 0 })
     }
-    fn client(_scenario: &Scenario<Config>, _index: usize) -> Idle {
+    fn client(_setup: &Setup<'_, Config>, _index: usize) -> Idle {
         Idle
     }
-    fn checkers(_scenario: &Scenario<Config>) -> Vec<Box<dyn Checker<Self>>> {
+    fn checkers(_setup: &Setup<'_, Config>) -> Vec<Box<dyn Checker<Self>>> {
         Vec::new()
     }
 }

@@ -19,7 +19,9 @@ fn campaign(file: &ScenarioFile, count: u64, shard: u64, shards: u64, jobs: usiz
         },
         jobs,
     );
-    fuzz(file, &options, &|_| {}).unwrap().0
+    fuzz(&faultline::builtin(), file, &options, &|_| {})
+        .unwrap()
+        .0
 }
 
 #[test]
@@ -165,7 +167,9 @@ fn stop_on_first_stops_at_the_same_seed_whatever_the_threads() {
             jobs,
         );
         options.stop_on_first = true;
-        fuzz(&file, &options, &|_| {}).unwrap().0
+        fuzz(&faultline::builtin(), &file, &options, &|_| {})
+            .unwrap()
+            .0
     };
     let one = stopping(1);
     assert_eq!(

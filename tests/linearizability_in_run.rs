@@ -5,9 +5,10 @@
 use faultline::check::models::Register;
 use faultline::check::{Checker, Linearizability};
 use faultline::runner::{ProtocolSpec, RunOptions, parse_for, run_scenario};
-use faultline::scenario::{Scenario, ScenarioFile};
+use faultline::scenario::ScenarioFile;
 use faultline::sim::time::Duration;
 use faultline::sim::{Client, Ctx, Node, NodeFactory, ProcessId, Protocol, Value};
+use faultline::spec::{Declared, Setup};
 use rand::Rng as _;
 use serde::{Deserialize, Serialize};
 use std::rc::Rc;
@@ -129,20 +130,19 @@ impl ProtocolSpec for RegisterService {
     type Config = Config;
     const NAME: &'static str = "register_service";
     const SUMMARY: &'static str = "one register, reads optionally from lagging replicas";
-    const BUGS: &'static [(&'static str, &'static str)] =
-        &[("stale_reads", "reads served by replicas")];
-    const PROPERTIES: &'static [(&'static str, &'static str)] = &[("linearizability", "always")];
+    const BUGS: &'static [Declared] = &[Declared::new("stale_reads", "reads served by replicas")];
+    const PROPERTIES: &'static [Declared] = &[Declared::new("linearizability", "always")];
 
     fn active_bugs(config: &Config) -> Vec<String> {
         config.bugs.iter().map(|_| "stale_reads".into()).collect()
     }
 
-    fn node_factory(_scenario: &Scenario<Config>) -> NodeFactory<Self> {
+    fn node_factory(_setup: &Setup<'_, Config>) -> NodeFactory<Self> {
         Rc::new(|_| Server::default())
     }
 
-    fn client(scenario: &Scenario<Config>, index: usize) -> User {
-        let stale_reads = scenario.protocol.bugs.contains(&Bug::StaleReads);
+    fn client(setup: &Setup<'_, Config>, index: usize) -> User {
+        let stale_reads = setup.config.bugs.contains(&Bug::StaleReads);
         User {
             index: index as i64 + 1,
             count: 0,
@@ -151,7 +151,7 @@ impl ProtocolSpec for RegisterService {
         }
     }
 
-    fn checkers(_scenario: &Scenario<Config>) -> Vec<Box<dyn Checker<Self>>> {
+    fn checkers(_setup: &Setup<'_, Config>) -> Vec<Box<dyn Checker<Self>>> {
         vec![Box::new(Linearizability::new(Register))]
     }
 }

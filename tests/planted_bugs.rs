@@ -2,7 +2,8 @@
 //! fuzzing with faults on. The seed that first finds each bug is pinned: a change
 //! there is a deliberate, explained change.
 
-use faultline::runner::{RunOptions, run_file};
+use crate::common::run_file;
+use faultline::runner::RunOptions;
 use faultline::scenario::ScenarioFile;
 
 fn scenario(name: &str) -> ScenarioFile {

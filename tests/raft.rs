@@ -3,8 +3,9 @@
 //! change there is a deliberate, explained change (a protocol or simulator change
 //! that moves schedules).
 
+use crate::common::run_file;
 use crate::common::{self, failing_seeds};
-use faultline::runner::{RunOptions, run_file};
+use faultline::runner::RunOptions;
 use faultline::scenario::ScenarioFile;
 
 fn scenario(name: &str) -> ScenarioFile {
@@ -96,16 +97,13 @@ fn fuzzing_finds_every_planted_bug_and_the_fixed_protocol_passes_the_same_seeds(
 #[test]
 fn every_planted_bug_is_named_in_the_list() {
     let names: Vec<&str> = BUGS.iter().map(|(bug, ..)| *bug).collect();
-    let listed: Vec<&str> = faultline::protocols::raft::RaftBug::ALL
-        .iter()
-        .map(|(name, _)| *name)
-        .collect();
+    let listed: Vec<&str> = faultline::protocols::raft::RaftBug::NAMES.to_vec();
     assert_eq!(names, listed);
 }
 
 #[test]
 fn the_election_timing_experiment_reproduces_the_papers_stated_figures() {
-    use faultline::runner::experiments::{ElectionTiming, election_timing};
+    use faultline::protocols::raft::experiment::{ElectionTiming, election_timing};
     // 150-155 ms: the paper's median is 287 ms.
     let five = election_timing(&ElectionTiming::paper(150, 155), 200);
     assert!(

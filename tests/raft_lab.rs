@@ -5,7 +5,8 @@
 //! seeds, and the bugs they cannot catch are pinned as such too.
 
 use crate::common::first_failure;
-use faultline::runner::{RunOptions, run_file};
+use crate::common::run_file;
+use faultline::runner::RunOptions;
 use faultline::scenario::ScenarioFile;
 
 /// Seeds every ported test must pass.
@@ -320,7 +321,7 @@ fn the_variant_with_one_entry_per_append_passes_without_the_bug() {
 
 #[test]
 fn every_planted_bug_has_a_row() {
-    for (bug, _) in faultline::protocols::raft::RaftBug::ALL {
+    for &bug in faultline::protocols::raft::RaftBug::NAMES {
         assert!(
             CATCHES.iter().any(|(name, ..)| *name == bug),
             "{bug} has no row"

@@ -5,7 +5,8 @@
 //! `bugs = []` the same schedule passes — so the file keeps catching the bug, and
 //! only the bug.
 
-use faultline::runner::{RunOptions, run_file};
+use crate::common::run_file;
+use faultline::runner::RunOptions;
 use faultline::scenario::{ExpectedVerdict, ScenarioFile};
 use std::path::PathBuf;
 

@@ -1,7 +1,7 @@
 //! Bad scenario files give one clear error naming the file, the line, the key and
 //! what is allowed — never a panic, and exit code 2 from the CLI.
 
-use faultline::runner::validate_file;
+use crate::common::validate_file;
 use faultline::scenario::{ScenarioError, ScenarioFile};
 
 const BASE: &str =

@@ -3,8 +3,9 @@
 //! every time; a passing seed and an unwritable output are refused cleanly.
 
 use super::common::{faultline, text};
+use crate::common::run_file;
+use faultline::runner::RunOptions;
 use faultline::runner::shrink::{Materialised, ShrinkError, ShrinkOptions, shrink};
-use faultline::runner::{RunOptions, run_file};
 use faultline::scenario::ScenarioFile;
 use std::path::PathBuf;
 
@@ -75,7 +76,7 @@ fn a_planted_raft_bug_shrinks_to_a_smaller_scenario_that_fails_the_same_checker(
         max_runs: 200,
         command: String::new(),
     };
-    let result = shrink(&file, 1, true, &options).unwrap();
+    let result = shrink(&faultline::builtin(), &file, 1, true, &options).unwrap();
     assert_eq!(
         result.materialised,
         Materialised::Reproduced { same_trace: true }
@@ -91,7 +92,7 @@ fn a_planted_raft_bug_shrinks_to_a_smaller_scenario_that_fails_the_same_checker(
     assert!(result.runs <= 200);
 
     // (c) The same input gives the same bytes.
-    let twice = shrink(&file, 1, true, &options).unwrap();
+    let twice = shrink(&faultline::builtin(), &file, 1, true, &options).unwrap();
     assert_eq!(result.text, twice.text);
     let out2 = dir.join("shrunk2.toml");
     let output = faultline(&[
@@ -119,7 +120,14 @@ fn the_broadcast_planted_bug_shrinks_to_no_faults_and_a_short_run() {
         env!("CARGO_MANIFEST_DIR")
     ))
     .unwrap();
-    let result = shrink(&file, 1, true, &ShrinkOptions::default()).unwrap();
+    let result = shrink(
+        &faultline::builtin(),
+        &file,
+        1,
+        true,
+        &ShrinkOptions::default(),
+    )
+    .unwrap();
     assert_eq!(result.failure.checker, "broadcast");
     assert_eq!(result.failure.property, "eventually");
     assert!(result.after.faults < result.before.faults);
@@ -152,7 +160,13 @@ fn a_passing_seed_is_refused_with_exit_2() {
     ))
     .unwrap();
     assert!(matches!(
-        shrink(&file, 7, true, &ShrinkOptions::default()),
+        shrink(
+            &faultline::builtin(),
+            &file,
+            7,
+            true,
+            &ShrinkOptions::default()
+        ),
         Err(ShrinkError::Passes { seed: 7 })
     ));
 }

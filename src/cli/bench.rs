@@ -1,28 +1,27 @@
-//! `faultline bench WORKLOAD`: simulator speed.
+//! `faultline bench WORKLOAD`: simulator speed, on the workloads the registered
+//! protocols add.
 
 use super::exit;
-use crate::runner::bench;
+use crate::runner::{Registry, bench};
 
 /// Runs the named benchmark `repeat` times and prints the best run's line plus the
 /// spread over runs (the machine's noise).
-pub fn run(workload: &str, seconds: u64, repeat: u32) -> i32 {
-    if !bench::WORKLOADS.contains(&workload) {
+pub fn run(registry: &Registry, workload: &str, seconds: u64, repeat: u32) -> i32 {
+    let workloads = registry.bench_workloads();
+    let Some(chosen) = workloads.iter().find(|known| known.name == workload) else {
+        let names: Vec<&str> = workloads.iter().map(|known| known.name).collect();
         eprintln!(
             "error: unknown benchmark workload '{workload}'; expected one of: {}",
-            bench::WORKLOADS.join(", ")
+            names.join(", ")
         );
         return exit::BAD_INPUT;
-    }
+    };
     if seconds == 0 || repeat == 0 {
         eprintln!("error: --seconds and --repeat must be at least 1");
         return exit::BAD_INPUT;
     }
     let results: Vec<bench::BenchResult> = (0..repeat)
-        .map(|_| match workload {
-            "raft" => bench::kv("raft", seconds),
-            "paxos" => bench::kv("paxos", seconds),
-            _ => bench::token_forward(seconds),
-        })
+        .map(|_| bench::run(registry, chosen, seconds))
         .collect();
     let hashes_agree = results
         .windows(2)
@@ -33,12 +32,10 @@ pub fn run(workload: &str, seconds: u64, repeat: u32) -> i32 {
         .expect("at least one run");
     let worst = results.iter().map(|r| r.wall_seconds).fold(0.0, f64::max);
     println!("{}", best.line());
-    // The key/value runs go through the runner, which does not expose its queue.
-    let kv = workload != "token_forward";
-    let peak = if kv {
-        String::new()
-    } else {
-        format!("peak queue {} events, ", best.peak_queue)
+    // Scenario workloads go through the runner, which does not expose its queue.
+    let peak = match best.peak_queue {
+        Some(peak) => format!("peak queue {peak} events, "),
+        None => String::new(),
     };
     println!(
         "  {} runs: best {:.3} s, worst {:.3} s (spread {:.1}%), {peak}trace hashes {}",
@@ -48,11 +45,10 @@ pub fn run(workload: &str, seconds: u64, repeat: u32) -> i32 {
         (worst / best.wall_seconds - 1.0) * 100.0,
         if hashes_agree { "identical" } else { "DIFFER" }
     );
-    if kv {
-        let seeds = 50;
+    let seeds = 50;
+    if let Some(rate) = bench::seeds_per_second(registry, chosen, seeds) {
         println!(
-            "  seeds of the 10-virtual-second scenario, one thread: {:.1} per second ({seeds} seeds)",
-            bench::kv_seeds_per_second(workload, seeds)
+            "  seeds of the 10-virtual-second scenario, one thread: {rate:.1} per second ({seeds} seeds)"
         );
     }
     if hashes_agree {

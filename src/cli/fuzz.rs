@@ -2,8 +2,8 @@
 
 use super::exit;
 use crate::report;
-use crate::runner::RunOutcome;
 use crate::runner::fuzz::{FuzzOptions, FuzzSummary, SeedRange, fuzz};
+use crate::runner::{Registry, RunOutcome};
 use crate::scenario::ScenarioFile;
 use std::path::{Path, PathBuf};
 
@@ -320,7 +320,12 @@ impl Progress {
 }
 
 /// Runs `faultline fuzz`; returns the exit code.
-pub fn run(args: &FuzzArgs, job_index: Option<&str>, job_count: Option<&str>) -> i32 {
+pub fn run(
+    registry: &Registry,
+    args: &FuzzArgs,
+    job_index: Option<&str>,
+    job_count: Option<&str>,
+) -> i32 {
     if args.scenarios.is_empty() {
         eprintln!("error: fuzz needs at least one scenario file");
         return exit::BAD_INPUT;
@@ -330,7 +335,7 @@ pub fn run(args: &FuzzArgs, job_index: Option<&str>, job_count: Option<&str>) ->
     let mut files = Vec::new();
     for scenario in &args.scenarios {
         match ScenarioFile::read(scenario).and_then(|file| {
-            crate::runner::run::validate_file(&file)?;
+            registry.validate_file(&file)?;
             Ok(file)
         }) {
             Ok(file) => files.push(file),
@@ -398,7 +403,9 @@ pub fn run(args: &FuzzArgs, job_index: Option<&str>, job_count: Option<&str>) ->
             time_budget: time_budget.map(|budget| budget.saturating_sub(started.elapsed())),
         };
         let progress = Progress::new(&file.file, options.seeds.seeds().len() as u64, time_budget);
-        let found = fuzz(file, &options, &|outcome| progress.seed_done(outcome));
+        let found = fuzz(registry, file, &options, &|outcome| {
+            progress.seed_done(outcome)
+        });
         progress.finish();
         let (summary, failing) = match found {
             Ok(found) => found,
@@ -432,7 +439,7 @@ pub fn run(args: &FuzzArgs, job_index: Option<&str>, job_count: Option<&str>) ->
                         nemesis: options.nemesis,
                         sink: None,
                     };
-                    match crate::runner::observe::run_file_observed(file, &options) {
+                    match registry.observe_file(file, &options) {
                         Ok(observed) => {
                             super::run::write_observed_report(&seed_dir, file, &observed)?;
                         }
@@ -474,13 +481,16 @@ pub fn run(args: &FuzzArgs, job_index: Option<&str>, job_count: Option<&str>) ->
                 )),
             };
             println!("shrink    seed {} (the first failing seed)", failure.seed);
-            let shrunk = super::shrink::run(&super::shrink::ShrinkArgs {
-                scenario: file.file.clone(),
-                seed: failure.seed,
-                out: Some(out),
-                no_nemesis: args.no_nemesis,
-                max_runs: crate::runner::shrink::ShrinkOptions::default().max_runs,
-            });
+            let shrunk = super::shrink::run(
+                registry,
+                &super::shrink::ShrinkArgs {
+                    scenario: file.file.clone(),
+                    seed: failure.seed,
+                    out: Some(out),
+                    no_nemesis: args.no_nemesis,
+                    max_runs: crate::runner::shrink::ShrinkOptions::default().max_runs,
+                },
+            );
             if shrunk == exit::INTERNAL {
                 return exit::INTERNAL;
             }

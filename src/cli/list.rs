@@ -1,49 +1,92 @@
-//! `faultline list`: protocols, their planted bugs and properties, fault kinds,
-//! target selectors and nemesis fault kinds.
+//! `faultline list`: protocols, their planted bugs, properties, *sometimes*
+//! points and fault-target groups; fault kinds, target selectors and nemesis
+//! fault kinds; benchmarks, sweep metrics and experiments.
 
 use super::exit;
-use crate::runner::{PROTOCOLS, ProtocolSpec, ProtocolVisitor, with_protocol};
+use crate::runner::{Entry, Registry};
 use crate::scenario::faults::FaultKind;
 use crate::sim::Target;
 
-struct Describe;
-
-impl ProtocolVisitor for Describe {
-    type Output = String;
-    fn visit<S: ProtocolSpec>(self) -> String {
-        let mut text = format!("  {:<14} {}\n", S::NAME, S::SUMMARY);
-        for (name, statement) in S::PROPERTIES {
-            text.push_str(&format!("      check  {name}: {statement}\n"));
-        }
-        for (name, mistake) in S::BUGS {
-            text.push_str(&format!("      bug    {name}: {mistake}\n"));
-        }
-        text
+fn describe(entry: &Entry) -> String {
+    let mut text = format!("  {:<14} {}\n", entry.name, entry.summary);
+    for property in entry.properties {
+        text.push_str(&format!(
+            "      check  {}: {}\n",
+            property.name,
+            property.description()
+        ));
     }
+    for bug in entry.bugs {
+        text.push_str(&format!(
+            "      bug    {}: {}\n",
+            bug.name,
+            bug.description()
+        ));
+    }
+    for group in entry.groups {
+        text.push_str(&format!(
+            "      group  @{}: {}\n",
+            group.name,
+            group.description()
+        ));
+    }
+    if !entry.sometimes.is_empty() {
+        let names: Vec<&str> = entry.sometimes.iter().map(|point| point.name).collect();
+        text.push_str(&format!(
+            "      sometimes ({}): {}\n",
+            names.len(),
+            names.join(", ")
+        ));
+    }
+    text
 }
 
 /// The text `faultline list` prints.
-pub fn listing() -> String {
+pub fn listing(registry: &Registry) -> String {
     let mut text = String::from("protocols (scenario [protocol] name = ...):\n");
-    for name in PROTOCOLS {
-        text.push_str(&with_protocol(name, Describe).expect("registered"));
+    for entry in registry.entries() {
+        text.push_str(&describe(entry));
     }
     text.push_str("\nfault kinds ([[faults]] kind = ...):\n");
     for (_, name, what) in FaultKind::ALL {
         text.push_str(&format!("  {name:<19} {what}\n"));
     }
     text.push_str(&format!(
-        "\ntargets: a node id, a list of node ids, \"@label\" (the nodes a fault with\n  label = \"...\" hit), or one of {}\n",
+        "\ntargets: a node id, a list of node ids, \"@label\" (the nodes a fault with\n  label = \"...\" hit, or a protocol's group), or one of {}\n",
         Target::SELECTORS.join(", ")
     ));
     text.push_str(
         "\nnemesis faults ([nemesis] faults = [...]):\n  partition, isolate, bridge, one_way, crash, pause, clock_skew,\n  disk_corrupt, disk_lose_unsynced, disk_fail_read\n",
     );
+    let benches = registry.bench_workloads();
+    if !benches.is_empty() {
+        text.push_str("\nbenchmarks (faultline bench NAME):\n");
+        for bench in benches {
+            text.push_str(&format!("  {:<19} {}\n", bench.name, bench.what));
+        }
+    }
+    let trials = registry.trial_metrics();
+    if !trials.is_empty() {
+        text.push_str("\nsweep metrics that build their own world ([sweep] metric = ...):\n");
+        for trial in trials {
+            text.push_str(&format!(
+                "  {:<19} {} (sweeps {})\n",
+                trial.name, trial.description, trial.parameter
+            ));
+        }
+    }
+    let experiments = registry.experiments();
+    if !experiments.is_empty() {
+        text.push_str("\nexperiments (faultline experiment NAME):\n");
+        for experiment in experiments {
+            text.push_str(&format!("  {:<19} {}\n", experiment.name, experiment.what));
+        }
+    }
     text
 }
 
 /// Runs `faultline list`.
-pub fn run() -> i32 {
-    print!("{}", listing());
+pub fn run(registry: &Registry) -> i32 {
+    print!("{}", listing(registry));
     exit::OK
 }

@@ -1,8 +1,10 @@
 //! The command implementations behind the thin `faultline` binary. Each command
-//! takes validated arguments and returns the process exit code (see [`exit`]).
+//! takes the registry and validated arguments and returns the process exit code
+//! (see [`exit`]); [`main`] is the whole command line for any registry.
 
 pub mod bench;
 pub mod check_history;
+pub mod command;
 pub mod exit;
 pub mod experiment;
 pub mod fuzz;
@@ -10,6 +12,8 @@ pub mod list;
 pub mod run;
 pub mod shrink;
 pub mod sweep;
+
+pub use command::{main, run_with_args};
 
 /// Reads a JSON file we wrote earlier (`what` names it in errors), or explains with
 /// the file, line and column why it cannot be used.

@@ -3,8 +3,7 @@
 use super::exit;
 use crate::report::run_charts::RunView;
 use crate::report::{self, Summary, Verdict};
-use crate::runner::observe::run_file_observed;
-use crate::runner::{RunOptions, RunOutcome, run_file};
+use crate::runner::{Registry, RunOptions, RunOutcome};
 use crate::scenario::ScenarioFile;
 use crate::sim::time::format_nanos;
 use crate::sim::trace::{JsonLinesSink, MemorySink, SharedSink, TraceRecord};
@@ -44,7 +43,7 @@ fn read_scenario(path: &str) -> Result<(ScenarioFile, u64), i32> {
 }
 
 /// Runs `faultline run`; returns the exit code.
-pub fn run(args: &RunArgs) -> i32 {
+pub fn run(registry: &Registry, args: &RunArgs) -> i32 {
     let (file, default_seed) = match read_scenario(&args.scenario) {
         Ok(found) => found,
         Err(code) => return code,
@@ -57,7 +56,7 @@ pub fn run(args: &RunArgs) -> i32 {
             );
             return exit::BAD_INPUT;
         }
-        return check_determinism(&file, seed, args.no_nemesis);
+        return check_determinism(registry, &file, seed, args.no_nemesis);
     }
     let mut options = RunOptions {
         seed,
@@ -85,10 +84,13 @@ pub fn run(args: &RunArgs) -> i32 {
     };
     // A run with a report is watched for its charts (which changes nothing in it).
     let observed = if args.report.is_some() {
-        run_file_observed(&file, &options)
+        registry
+            .observe_file(&file, &options)
             .map(|observed| (observed.outcome.clone(), Some(observed)))
     } else {
-        run_file(&file, &options).map(|outcome| (outcome, None))
+        registry
+            .run_file(&file, &options)
+            .map(|outcome| (outcome, None))
     };
     let (outcome, observed) = match observed {
         Ok(found) => found,
@@ -245,7 +247,7 @@ pub fn print_outcome(outcome: &RunOutcome, file: &ScenarioFile) {
     }
 }
 
-fn check_determinism(file: &ScenarioFile, seed: u64, no_nemesis: bool) -> i32 {
+fn check_determinism(registry: &Registry, file: &ScenarioFile, seed: u64, no_nemesis: bool) -> i32 {
     const KEEP: usize = 1_000_000;
     let mut runs = Vec::new();
     for _ in 0..2 {
@@ -255,7 +257,7 @@ fn check_determinism(file: &ScenarioFile, seed: u64, no_nemesis: bool) -> i32 {
             nemesis: !no_nemesis,
             sink: Some(sink.clone() as SharedSink),
         };
-        match run_file(file, &options) {
+        match registry.run_file(file, &options) {
             Ok(outcome) => runs.push((outcome, sink)),
             Err(error) => {
                 eprintln!("error: {error}");
@@ -314,7 +316,7 @@ fn check_determinism(file: &ScenarioFile, seed: u64, no_nemesis: bool) -> i32 {
 }
 
 /// Runs `faultline replay REPORT_DIR`; returns the exit code.
-pub fn replay(dir: &Path) -> i32 {
+pub fn replay(registry: &Registry, dir: &Path) -> i32 {
     let summary_path = dir.join("summary.json");
     let summary: Summary = match super::read_json(&summary_path, "run summary") {
         Ok(summary) => summary,
@@ -355,7 +357,7 @@ pub fn replay(dir: &Path) -> i32 {
         nemesis: summary.nemesis,
         sink: None,
     };
-    let outcome = match run_file(&file, &options) {
+    let outcome = match registry.run_file(&file, &options) {
         Ok(outcome) => outcome,
         Err(error) => {
             eprintln!("error: {error}");

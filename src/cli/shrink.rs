@@ -3,7 +3,7 @@
 use super::exit;
 use crate::report::Verdict;
 use crate::runner::shrink::{Materialised, ShrinkError, ShrinkOptions, shrink};
-use crate::runner::{RunOptions, run_file};
+use crate::runner::{Registry, RunOptions};
 use crate::scenario::ScenarioFile;
 use crate::sim::time::format_nanos;
 use std::path::{Path, PathBuf};
@@ -49,7 +49,7 @@ fn command_line(args: &ShrinkArgs) -> String {
 }
 
 /// Runs `faultline shrink`; returns the exit code.
-pub fn run(args: &ShrinkArgs) -> i32 {
+pub fn run(registry: &Registry, args: &ShrinkArgs) -> i32 {
     let started = std::time::Instant::now();
     let file = match ScenarioFile::read(&args.scenario) {
         Ok(file) => file,
@@ -66,7 +66,7 @@ pub fn run(args: &ShrinkArgs) -> i32 {
         max_runs: args.max_runs,
         command: command_line(args),
     };
-    let result = match shrink(&file, args.seed, !args.no_nemesis, &options) {
+    let result = match shrink(registry, &file, args.seed, !args.no_nemesis, &options) {
         Ok(result) => result,
         Err(error @ ShrinkError::Passes { .. }) => {
             eprintln!("error: {}: {error}", args.scenario);
@@ -91,7 +91,7 @@ pub fn run(args: &ShrinkArgs) -> i32 {
     // Verify from the written file, as a user would run it.
     let out_name = out.display().to_string();
     let verified = ScenarioFile::read(&out_name).and_then(|written| {
-        run_file(
+        registry.run_file(
             &written,
             &RunOptions {
                 seed: args.seed,

@@ -6,6 +6,7 @@
 use super::exit;
 use crate::report::chart::{CdfChart, Curve, write_chart};
 use crate::report::write_atomic;
+use crate::runner::Registry;
 use crate::runner::sweep::{Sweep, SweepResult, run_sweep};
 use std::path::{Path, PathBuf};
 
@@ -114,8 +115,8 @@ fn write_outputs(
 }
 
 /// Runs `faultline sweep`; returns the exit code.
-pub fn run(args: &SweepArgs) -> i32 {
-    let mut sweep = match Sweep::read(&args.file) {
+pub fn run(registry: &Registry, args: &SweepArgs) -> i32 {
+    let mut sweep = match Sweep::read(registry, &args.file) {
         Ok(sweep) => sweep,
         Err(error) => {
             eprintln!("error: {error}");
@@ -135,7 +136,7 @@ pub fn run(args: &SweepArgs) -> i32 {
         args.jobs
     };
     let started = std::time::Instant::now();
-    let result = run_sweep(&sweep, jobs);
+    let result = run_sweep(registry, &sweep, jobs);
     let elapsed = started.elapsed().as_secs_f64();
     print_table(&result);
     let stem = Path::new(&args.file)

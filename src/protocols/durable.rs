@@ -11,7 +11,7 @@ use crate::sim::{Ctx, Protocol};
 pub fn read_files<P: Protocol>(
     ctx: &mut Ctx<'_, P>,
     files: &[&str],
-    retried: &'static str,
+    retried: impl Into<&'static str> + Copy,
 ) -> Option<Vec<Vec<u8>>> {
     let mut contents = Vec::with_capacity(files.len());
     for file in files {

@@ -8,3 +8,8 @@ pub mod kv;
 pub mod paxos;
 pub mod raft;
 pub mod token_forward;
+
+/// A majority of `n`: the smallest count any two of which overlap.
+pub fn majority(n: usize) -> usize {
+    n / 2 + 1
+}

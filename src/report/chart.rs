@@ -99,19 +99,7 @@ pub fn colour(index: usize) -> RGBColor {
     PALETTE[index % PALETTE.len()]
 }
 
-/// A readable number of milliseconds: `0.25`, `12`, `1500`.
-pub fn format_ms(value: f64) -> String {
-    if value == 0.0 {
-        "0".into()
-    } else if value.abs() >= 100.0 {
-        format!("{value:.0}")
-    } else if value.abs() >= 1.0 {
-        let text = format!("{value:.1}");
-        text.strip_suffix(".0").map(str::to_string).unwrap_or(text)
-    } else {
-        format!("{value:.2}")
-    }
-}
+pub use crate::spec::stats::format_ms;
 
 /// Virtual time in ns as seconds for axis labels.
 pub fn format_seconds(nanos: f64) -> String {

@@ -1,27 +1,29 @@
-//! Speed benchmarks of the simulator (`faultline bench WORKLOAD`).
+//! Speed benchmarks (`faultline bench WORKLOAD`): the workloads the registered
+//! protocols add ([`crate::spec::BenchWorkload`]), timed here.
 //!
 //! Wall-clock time is read here, outside the simulated world, only to report
 //! throughput; nothing measured feeds back into a run.
 
-use super::run::{RunOptions, run_file};
-use crate::protocols::token_forward::{NoClient, TokenForward, TokenNode};
+use super::registry::Registry;
+use super::run::RunOptions;
 use crate::scenario::ScenarioFile;
-use crate::sim::{Latency, NetworkConfig, Probability, World, WorldConfig, time::Duration};
-use std::rc::Rc;
+use crate::spec::hooks::{BenchKind, BenchWorkload};
 
 /// The result of one benchmark run.
 #[derive(Clone, Debug)]
 pub struct BenchResult {
     /// Workload name.
     pub workload: &'static str,
+    /// Whether it ran a scenario with every checker on (else a bare world).
+    pub scenario: bool,
     /// Messages delivered.
     pub deliveries: u64,
     /// Wall-clock seconds.
     pub wall_seconds: f64,
     /// The run's trace hash (proves the same work was done).
     pub trace_hash: u64,
-    /// Peak number of queued events (memory stays flat in run length).
-    pub peak_queue: usize,
+    /// Peak number of queued events, when the workload can see its queue.
+    pub peak_queue: Option<usize>,
     /// Virtual seconds simulated.
     pub virtual_seconds: f64,
 }
@@ -29,7 +31,7 @@ pub struct BenchResult {
 impl BenchResult {
     /// The one-line report.
     pub fn line(&self) -> String {
-        if self.workload != "token_forward" {
+        if self.scenario {
             return format!(
                 "{}: {:.0} virtual s per wall s, {:.0} deliveries/s ({:.3} s for {:.0} virtual s, trace {:016x})",
                 self.workload,
@@ -50,124 +52,76 @@ impl BenchResult {
     }
 }
 
-/// The names `faultline bench` accepts.
-pub const WORKLOADS: [&str; 3] = ["token_forward", "raft", "paxos"];
+/// The benchmark scenario a [`BenchKind::Scenario`] workload writes.
+pub fn scenario_file(workload: &BenchWorkload, text: String) -> ScenarioFile {
+    ScenarioFile::from_text(&format!("<{} benchmark>", workload.name), text)
+        .unwrap_or_else(|error| panic!("the {} benchmark scenario: {error}", workload.name))
+}
 
-/// Runs the `token_forward` benchmark: 5 nodes, 100 tokens injected by node 0,
-/// fixed 1 ms latency, no faults, `seconds` virtual seconds.
-pub fn token_forward(seconds: u64) -> BenchResult {
-    let config = WorldConfig {
-        seed: 1,
-        nodes: 5,
-        clients: 0,
-        network: NetworkConfig {
-            latency: Latency::Constant {
-                value: Duration::from_millis(1),
-            },
-            drop_probability: Probability(0.0),
-            duplicate_probability: Probability(0.0),
-            ..NetworkConfig::default()
-        },
-        ..WorldConfig::default()
-    };
-    let started = std::time::Instant::now();
-    let mut world: World<TokenForward> =
-        World::new(&config, Rc::new(|id| TokenNode::new(id, 100)), |_| NoClient);
-    world.start();
-    let limit = seconds * crate::sim::SECOND - 1;
-    let mut peak_queue = 0;
-    let mut steps = 0u64;
-    while world.step_until(limit).is_some() {
-        steps += 1;
-        if steps.is_multiple_of(4096) {
-            peak_queue = peak_queue.max(world.pending());
+/// Runs `workload` once for `seconds` virtual seconds (of faults, for a
+/// scenario workload, plus its liveness window).
+///
+/// # Panics
+/// If a scenario workload's scenario is invalid or its run fails a check: a
+/// benchmark measures a correct run.
+pub fn run(registry: &Registry, workload: &BenchWorkload, seconds: u64) -> BenchResult {
+    match workload.kind {
+        BenchKind::World(bench) => {
+            let started = std::time::Instant::now();
+            let measure = bench(seconds);
+            BenchResult {
+                workload: workload.name,
+                scenario: false,
+                deliveries: measure.deliveries,
+                wall_seconds: started.elapsed().as_secs_f64(),
+                trace_hash: measure.trace_hash,
+                peak_queue: measure.peak_queue,
+                virtual_seconds: measure.virtual_seconds,
+            }
+        }
+        BenchKind::Scenario(text) => {
+            let file = scenario_file(workload, text(seconds));
+            let started = std::time::Instant::now();
+            let outcome = registry
+                .run_file(&file, &RunOptions::seed(1))
+                .unwrap_or_else(|error| panic!("{error}"));
+            let wall_seconds = started.elapsed().as_secs_f64();
+            assert!(
+                outcome.passed(),
+                "the {} benchmark run failed: {:?}",
+                workload.name,
+                outcome.summary.violations
+            );
+            BenchResult {
+                workload: workload.name,
+                scenario: true,
+                deliveries: outcome.summary.stats.messages.delivered,
+                wall_seconds,
+                trace_hash: u64::from_str_radix(&outcome.summary.trace_hash, 16).unwrap_or(0),
+                peak_queue: None,
+                virtual_seconds: outcome.summary.virtual_time as f64 / 1e9,
+            }
         }
     }
-    let wall_seconds = started.elapsed().as_secs_f64();
-    BenchResult {
-        workload: "token_forward",
-        deliveries: world.network().delivered,
-        wall_seconds,
-        trace_hash: world.trace_hash(),
-        peak_queue,
-        virtual_seconds: seconds as f64,
-    }
 }
 
-/// The replicated key/value benchmark scenario for `protocol` (`raft` or
-/// `paxos`): 5 nodes, 3 clients at about 100 operations per second in total, a
-/// nemesis of partitions and crashes (leaders included), every checker on (the
-/// protocol's invariants and linearizability).
-pub fn kv_scenario(protocol: &str, seconds: u64) -> ScenarioFile {
-    let text = format!(
-        r#"name = "{protocol} benchmark"
-duration = "{seconds}s"
-liveness_window = "5s"
-
-[protocol]
-name = "{protocol}"
-ops = ["get", "put", "cas"]
-
-[cluster]
-nodes = 5
-
-[workload]
-clients = 3
-op_interval = "30ms"
-
-[network]
-latency = {{ distribution = "uniform", min = "1ms", max = "5ms" }}
-
-[nemesis]
-faults = ["partition", "isolate", "crash", "crash_leader"]
-interval = ["500ms", "2s"]
-duration = ["200ms", "2s"]
-"#
-    );
-    ScenarioFile::from_text(&format!("<{protocol} benchmark>"), text)
-        .expect("the benchmark scenario is valid")
-}
-
-/// Runs one seed of [`kv_scenario`] (`seconds` of faults plus the 5 s liveness
-/// window) with every checker on. `protocol` is `raft` or `paxos`.
-pub fn kv(protocol: &'static str, seconds: u64) -> BenchResult {
-    let file = kv_scenario(protocol, seconds);
-    let started = std::time::Instant::now();
-    let outcome = run_file(&file, &RunOptions::seed(1)).expect("valid");
-    let wall_seconds = started.elapsed().as_secs_f64();
-    assert!(
-        outcome.passed(),
-        "the {protocol} benchmark run failed: {:?}",
-        outcome.summary.violations
-    );
-    BenchResult {
-        workload: protocol,
-        deliveries: outcome.summary.stats.messages.delivered,
-        wall_seconds,
-        trace_hash: u64::from_str_radix(&outcome.summary.trace_hash, 16).unwrap_or(0),
-        peak_queue: 0,
-        virtual_seconds: outcome.summary.virtual_time as f64 / 1e9,
-    }
-}
-
-/// Seeds per second for the 10-virtual-second [`kv_scenario`] (one thread).
-pub fn kv_seeds_per_second(protocol: &str, seeds: u64) -> f64 {
-    let file = kv_scenario(protocol, 10);
+/// Seeds per second of a scenario workload's 10-virtual-second scenario (one
+/// thread); `None` for a bare-world workload.
+pub fn seeds_per_second(registry: &Registry, workload: &BenchWorkload, seeds: u64) -> Option<f64> {
+    let BenchKind::Scenario(text) = workload.kind else {
+        return None;
+    };
+    let file = scenario_file(workload, text(10));
     let started = std::time::Instant::now();
     for seed in 1..=seeds {
-        let outcome = run_file(&file, &RunOptions::seed(seed)).expect("valid");
-        assert!(outcome.passed(), "{protocol} benchmark seed {seed} failed");
+        let outcome = registry
+            .run_file(&file, &RunOptions::seed(seed))
+            .unwrap_or_else(|error| panic!("{error}"));
+        assert!(
+            outcome.passed(),
+            "{} benchmark seed {seed} failed",
+            workload.name
+        );
     }
-    seeds as f64 / started.elapsed().as_secs_f64()
-}
-
-#[cfg(test)]
-mod tests {
-    #[test]
-    fn token_forward_delivers_exactly_the_expected_count() {
-        // 100 tokens × 9,999 hops in 10 virtual seconds.
-        let result = super::token_forward(10);
-        assert_eq!(result.deliveries, 999_900);
-        assert!(result.peak_queue <= 100);
-    }
+    Some(seeds as f64 / started.elapsed().as_secs_f64())
 }

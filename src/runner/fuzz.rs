@@ -7,7 +7,8 @@
 //! and everything written from it — is the same whatever the thread count or
 //! scheduling. Shard outcomes merge into the campaign's outcome.
 
-use super::run::{RunOptions, RunOutcome, run_file};
+use super::registry::Registry;
+use super::run::{RunOptions, RunOutcome};
 use crate::report::{Summary, SummaryViolation, Verdict};
 use crate::scenario::{ScenarioError, ScenarioFile};
 use serde::{Deserialize, Serialize};
@@ -259,12 +260,14 @@ impl FuzzOptions {
 /// order, for live output and progress); the returned summary is in seed order.
 /// Failing runs' outcomes are returned too, for writing their reports.
 pub fn fuzz(
+    registry: &Registry,
     file: &ScenarioFile,
     options: &FuzzOptions,
     on_run: &(dyn Fn(&RunOutcome) + Sync),
 ) -> Result<(FuzzSummary, Vec<RunOutcome>), ScenarioError> {
     // Validate once up front so a bad file is one error, not one per seed.
-    super::run::validate_file(file)?;
+    let entry = registry.entry_for(file)?;
+    entry.validate(file)?;
     let seeds = options.seeds.seeds();
     let next = AtomicUsize::new(0);
     let stop = std::sync::atomic::AtomicBool::new(false);
@@ -296,7 +299,7 @@ pub fn fuzz(
                         nemesis: options.nemesis,
                         sink: None,
                     };
-                    let outcome = run_file(file, &run_options).expect("validated above");
+                    let outcome = entry.run(file, &run_options).expect("validated above");
                     let wall = seed_started.elapsed().as_nanos() as u64;
                     let failed = outcome.summary.verdict == Verdict::Fail;
                     if failed && options.stop_on_first {
@@ -340,7 +343,7 @@ pub fn fuzz(
             seeds.len()
         ));
     }
-    let declared = declared_sometimes(&file.protocol);
+    let declared = crate::spec::declare::names(entry.sometimes);
     let mut summary = FuzzSummary {
         tool: format!("faultline {}", env!("CARGO_PKG_VERSION")),
         scenario: file.file.clone(),
@@ -394,19 +397,6 @@ pub fn fuzz(
         failing.extend(outcome);
     }
     Ok((summary, failing))
-}
-
-fn declared_sometimes(protocol: &str) -> Vec<&'static str> {
-    struct Declared;
-    impl super::spec::ProtocolVisitor for Declared {
-        type Output = &'static [&'static str];
-        fn visit<S: super::spec::ProtocolSpec>(self) -> Self::Output {
-            S::SOMETIMES
-        }
-    }
-    super::spec::with_protocol(protocol, Declared)
-        .unwrap_or(&[])
-        .to_vec()
 }
 
 #[cfg(test)]

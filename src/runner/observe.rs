@@ -5,13 +5,13 @@
 //! Watching changes nothing: the capture is a trace sink and sampling reads nodes
 //! between events, so the run — and its trace hash — is the one `run` gives.
 
-use super::run::{RunOptions, RunOutcome, Sampler, parse_for, run_scenario_sampled};
-use super::spec::{PROTOCOLS, ProtocolSpec, ProtocolVisitor, with_protocol};
+use super::run::{RunOptions, RunOutcome, Sampler, run_scenario_sampled};
 use crate::check::Explanation;
 use crate::report::capture::{ChartSink, TeeSink};
 use crate::report::series::Samples;
-use crate::scenario::{ScenarioError, ScenarioFile};
+use crate::scenario::{Scenario, ScenarioFile};
 use crate::sim::trace::SharedSink;
+use crate::spec::ProtocolSpec;
 use std::cell::RefCell;
 use std::rc::Rc;
 
@@ -36,57 +36,46 @@ pub struct Observed {
     pub fault_phase_end: u64,
 }
 
-/// Runs `file` like [`super::run_file`], watching it for charts. A sink in
-/// `options` still receives every event.
-pub fn run_file_observed(
+/// Runs one seed of a parsed scenario like [`run_scenario`](super::run_scenario),
+/// watching it for charts. A sink in `options` still receives every event.
+pub fn observe_scenario<S: ProtocolSpec>(
     file: &ScenarioFile,
+    scenario: &Scenario<S::Config>,
     options: &RunOptions,
-) -> Result<Observed, ScenarioError> {
-    struct Observer<'a> {
-        file: &'a ScenarioFile,
-        options: &'a RunOptions,
-    }
-    impl ProtocolVisitor for Observer<'_> {
-        type Output = Result<Observed, ScenarioError>;
-        fn visit<S: ProtocolSpec>(self) -> Self::Output {
-            let scenario = parse_for::<S>(self.file)?;
-            let capture = Rc::new(RefCell::new(ChartSink::new()));
-            let mut options = self.options.clone();
-            options.sink = Some(match options.sink.take() {
-                Some(other) => Rc::new(RefCell::new(TeeSink(other, capture.clone() as SharedSink)))
-                    as SharedSink,
-                None => capture.clone() as SharedSink,
-            });
-            let interval = scenario.run_end().div_ceil(SAMPLES_MAX).max(100_000);
-            let mut sampler = Sampler::new(S::SERIES, scenario.nodes(), interval);
-            let outcome =
-                run_scenario_sampled::<S>(self.file, &scenario, &options, Some(&mut sampler));
-            drop(options);
-            let explanation = if outcome
-                .summary
-                .violations
-                .iter()
-                .any(|violation| violation.checker == "linearizability")
-            {
-                S::explain_history(&outcome.history)
-            } else {
-                None
-            };
-            let capture = Rc::try_unwrap(capture)
-                .ok()
-                .expect("the run released the chart sink")
-                .into_inner();
-            Ok(Observed {
-                outcome,
-                capture,
-                samples: sampler.samples,
-                explanation,
-                nodes: scenario.nodes(),
-                clients: scenario.workload.clients,
-                fault_phase_end: scenario.fault_phase_end(),
-            })
+) -> Observed {
+    let capture = Rc::new(RefCell::new(ChartSink::new()));
+    let mut options = options.clone();
+    options.sink = Some(match options.sink.take() {
+        Some(other) => {
+            Rc::new(RefCell::new(TeeSink(other, capture.clone() as SharedSink))) as SharedSink
         }
+        None => capture.clone() as SharedSink,
+    });
+    let interval = scenario.run_end().div_ceil(SAMPLES_MAX).max(100_000);
+    let mut sampler = Sampler::new(S::SERIES, scenario.nodes(), interval);
+    let outcome = run_scenario_sampled::<S>(file, scenario, &options, Some(&mut sampler));
+    drop(options);
+    let explanation = if outcome
+        .summary
+        .violations
+        .iter()
+        .any(|violation| violation.checker == "linearizability")
+    {
+        S::explain_history(&outcome.history)
+    } else {
+        None
+    };
+    let capture = Rc::try_unwrap(capture)
+        .ok()
+        .expect("the run released the chart sink")
+        .into_inner();
+    Observed {
+        outcome,
+        capture,
+        samples: sampler.samples,
+        explanation,
+        nodes: scenario.nodes(),
+        clients: scenario.workload.clients,
+        fault_phase_end: scenario.fault_phase_end(),
     }
-    with_protocol(&file.protocol, Observer { file, options })
-        .unwrap_or_else(|| Err(file.protocol_name_error(&PROTOCOLS)))
 }

@@ -11,10 +11,8 @@
 //! events up to its next wake time run, the clock moves to exactly that time, the
 //! driver acts, and the run goes on. Its violations stop the run too.
 
-use super::driver::Driver;
 use super::nemesis::{self, SwarmDraw};
 use super::panic;
-use super::spec::{PROTOCOLS, ProtocolSpec, ProtocolVisitor, with_protocol};
 use crate::check::{Checker, Property, Violation};
 use crate::report::series::{Samples, SeriesSpec};
 use crate::report::{MessageStats, OperationStats, Stats, Summary, SummaryViolation, Verdict};
@@ -22,6 +20,7 @@ use crate::scenario::{Scenario, ScenarioError, ScenarioFile};
 use crate::sim::disk::DiskStats;
 use crate::sim::trace::SharedSink;
 use crate::sim::{EventType, Fault, HistoryEvent, Step, TimedFault, World};
+use crate::spec::{Driver, ProtocolSpec};
 use std::cell::Cell;
 
 /// How to run.
@@ -64,42 +63,12 @@ impl RunOutcome {
     }
 }
 
-/// Reads the protocol from the file, parses and validates the scenario, and runs it.
-pub fn run_file(file: &ScenarioFile, options: &RunOptions) -> Result<RunOutcome, ScenarioError> {
-    struct Runner<'a> {
-        file: &'a ScenarioFile,
-        options: &'a RunOptions,
-    }
-    impl ProtocolVisitor for Runner<'_> {
-        type Output = Result<RunOutcome, ScenarioError>;
-        fn visit<S: ProtocolSpec>(self) -> Self::Output {
-            let scenario = parse_for::<S>(self.file)?;
-            Ok(run_scenario::<S>(self.file, &scenario, self.options))
-        }
-    }
-    with_protocol(&file.protocol, Runner { file, options })
-        .unwrap_or_else(|| Err(file.protocol_name_error(&PROTOCOLS)))
-}
-
-/// Parses and validates a scenario without running it.
-pub fn validate_file(file: &ScenarioFile) -> Result<(), ScenarioError> {
-    struct Validator<'a>(&'a ScenarioFile);
-    impl ProtocolVisitor for Validator<'_> {
-        type Output = Result<(), ScenarioError>;
-        fn visit<S: ProtocolSpec>(self) -> Self::Output {
-            parse_for::<S>(self.0).map(|_| ())
-        }
-    }
-    with_protocol(&file.protocol, Validator(file))
-        .unwrap_or_else(|| Err(file.protocol_name_error(&PROTOCOLS)))
-}
-
 /// Parses and validates `file` for protocol `S` (common and protocol checks).
 pub fn parse_for<S: ProtocolSpec>(
     file: &ScenarioFile,
 ) -> Result<Scenario<S::Config>, ScenarioError> {
     let scenario = file.parse::<S::Config>()?;
-    S::validate(&scenario, &file.source())?;
+    S::validate(&scenario.setup(&file.text)).map_err(|invalid| file.source().invalid(invalid))?;
     Ok(scenario)
 }
 
@@ -169,11 +138,15 @@ pub fn run_scenario_sampled<S: ProtocolSpec>(
     mut sampler: Option<&mut Sampler>,
 ) -> RunOutcome {
     let seed = options.seed;
+    let setup = scenario.setup(&file.text);
     let mut world: World<S> = World::new(
         &scenario.world_config(seed),
-        S::node_factory(scenario),
-        |index| S::client(scenario, index),
+        S::node_factory(&setup),
+        |index| S::client(&setup, index),
     );
+    for (name, nodes) in S::groups(&setup) {
+        world.set_label(name, nodes);
+    }
     if let Some(sink) = &options.sink {
         world.set_sink(sink.clone());
     }
@@ -202,8 +175,8 @@ pub fn run_scenario_sampled<S: ProtocolSpec>(
     }
     world.schedule_fault(fault_end, TimedFault::new(Fault::HealAll));
 
-    let mut checkers = S::checkers(scenario);
-    let mut driver = S::driver(scenario, seed);
+    let mut checkers = S::checkers(&setup);
+    let mut driver = S::driver(&setup, seed);
     let mut violations: Vec<Violation> = Vec::new();
     let max_events = scenario.max_events;
     // The driver whose wake is running, for naming it if it panics.
@@ -304,6 +277,7 @@ pub fn run_scenario_sampled<S: ProtocolSpec>(
     if let Some(sampler) = sampler {
         sampler.catch_up(&world, world.now() + 1);
     }
+    undeclared_sometimes::<S>(&world, &mut violations);
     summarize::<S>(file, scenario, options, &world, violations, swarm)
 }
 
@@ -336,6 +310,21 @@ fn finish<S: ProtocolSpec>(
     if let Some(driver) = driver {
         for (property, message) in driver.at_end(world) {
             violations.push(violation(driver.name(), property, message, world));
+        }
+    }
+}
+
+/// A *sometimes* point the protocol fired but does not declare is a finding:
+/// campaigns report unreached points from the declarations, so an undeclared
+/// one could never be reported as missing.
+fn undeclared_sometimes<S: ProtocolSpec>(world: &World<S>, violations: &mut Vec<Violation>) {
+    for name in world.sometimes().keys() {
+        if !S::SOMETIMES.iter().any(|declared| declared.name == *name) {
+            let message = format!(
+                "sometimes point \"{name}\" fired but {} does not declare it (add it to its SOMETIMES)",
+                S::NAME
+            );
+            violations.push(violation("declarations", Property::Always, message, world));
         }
     }
 }

@@ -25,8 +25,8 @@
 //! deterministic: the same input gives the same output, byte for byte.
 
 use super::nemesis;
-use super::run::{RunOptions, RunOutcome, parse_for, run_file};
-use super::spec::{PROTOCOLS, ProtocolSpec, ProtocolVisitor, with_protocol};
+use super::registry::{Entry, Registry};
+use super::run::{RunOptions, RunOutcome};
 use crate::report::Verdict;
 use crate::scenario::write::{exact_duration, faults_value};
 use crate::scenario::{ScenarioError, ScenarioFile};
@@ -203,58 +203,43 @@ struct Original {
     op_interval: u64,
 }
 
-fn original(file: &ScenarioFile, seed: u64, nemesis_on: bool) -> Result<Original, ScenarioError> {
-    struct Reader<'a> {
-        file: &'a ScenarioFile,
-        seed: u64,
-        nemesis: bool,
-    }
-    impl ProtocolVisitor for Reader<'_> {
-        type Output = Result<Original, ScenarioError>;
-        fn visit<S: ProtocolSpec>(self) -> Self::Output {
-            let scenario = parse_for::<S>(self.file)?;
-            let scripted = scenario.scripted_faults(&self.file.source());
-            let mut found = Original {
-                scripted,
-                nemesis: Vec::new(),
-                drop_probability: None,
-                duplicate_probability: None,
-                has_nemesis: scenario.nemesis.is_some(),
-                duration: scenario.fault_phase_end(),
-                nodes: scenario.nodes(),
-                clients: scenario.workload.clients,
-                op_interval: scenario.workload.op_interval.0,
-            };
-            if self.nemesis
-                && let Some(config) = &scenario.nemesis
-            {
-                // Exactly what the runner draws for this seed (run.rs).
-                let draw = nemesis::draw(config, self.seed);
-                found.nemesis =
-                    nemesis::schedule(config, &draw, self.seed, scenario.fault_phase_end());
-                if draw.drop_probability.is_some() || draw.duplicate_probability.is_some() {
-                    found.drop_probability = Some(
-                        draw.drop_probability
-                            .unwrap_or(scenario.network.drop_probability.0),
-                    );
-                    found.duplicate_probability = Some(
-                        draw.duplicate_probability
-                            .unwrap_or(scenario.network.duplicate_probability.0),
-                    );
-                }
-            }
-            Ok(found)
+fn original(
+    entry: &Entry,
+    file: &ScenarioFile,
+    seed: u64,
+    nemesis_on: bool,
+) -> Result<Original, ScenarioError> {
+    entry.validate(file)?;
+    // Only the common tables matter here; the protocol's passed its checks above.
+    let scenario = file.parse::<toml::Value>()?;
+    let scripted = scenario.scripted_faults(&file.source());
+    let mut found = Original {
+        scripted,
+        nemesis: Vec::new(),
+        drop_probability: None,
+        duplicate_probability: None,
+        has_nemesis: scenario.nemesis.is_some(),
+        duration: scenario.fault_phase_end(),
+        nodes: scenario.nodes(),
+        clients: scenario.workload.clients,
+        op_interval: scenario.workload.op_interval.0,
+    };
+    if nemesis_on && let Some(config) = &scenario.nemesis {
+        // Exactly what the runner draws for this seed (run.rs).
+        let draw = nemesis::draw(config, seed);
+        found.nemesis = nemesis::schedule(config, &draw, seed, scenario.fault_phase_end());
+        if draw.drop_probability.is_some() || draw.duplicate_probability.is_some() {
+            found.drop_probability = Some(
+                draw.drop_probability
+                    .unwrap_or(scenario.network.drop_probability.0),
+            );
+            found.duplicate_probability = Some(
+                draw.duplicate_probability
+                    .unwrap_or(scenario.network.duplicate_probability.0),
+            );
         }
     }
-    with_protocol(
-        &file.protocol,
-        Reader {
-            file,
-            seed,
-            nemesis: nemesis_on,
-        },
-    )
-    .unwrap_or_else(|| Err(file.protocol_name_error(&PROTOCOLS)))
+    Ok(found)
 }
 
 fn failure_of(outcome: &RunOutcome) -> Option<FailureKind> {
@@ -288,6 +273,7 @@ fn set(table: &mut Table, path: &[&str], value: Value) {
 
 /// The search state.
 struct Shrinker<'a> {
+    entry: &'a Entry,
     file: &'a ScenarioFile,
     seed: u64,
     /// The original document without `[[faults]]` (and, when materialised,
@@ -387,15 +373,17 @@ impl Shrinker<'_> {
         let file = ScenarioFile::from_text(&self.file.file, text.to_string()).ok()?;
         // A candidate the scenario or the protocol rejects is simply not taken
         // (and costs no run).
-        let outcome = run_file(
-            &file,
-            &RunOptions {
-                seed: self.seed,
-                nemesis: self.nemesis,
-                sink: None,
-            },
-        )
-        .ok()?;
+        let outcome = self
+            .entry
+            .run(
+                &file,
+                &RunOptions {
+                    seed: self.seed,
+                    nemesis: self.nemesis,
+                    sink: None,
+                },
+            )
+            .ok()?;
         self.runs += 1;
         (failure_of(&outcome).as_ref() == Some(&self.target)).then_some(outcome)
     }
@@ -688,13 +676,15 @@ fn measure(candidate: &Candidate, outcome: &RunOutcome) -> Measure {
 /// Shrinks seed `seed` of `file` (with its nemesis if `nemesis`) to a smaller
 /// standalone scenario that fails the same checker with the same kind of property.
 pub fn shrink(
+    registry: &Registry,
     file: &ScenarioFile,
     seed: u64,
     nemesis: bool,
     options: &ShrinkOptions,
 ) -> Result<ShrinkResult, ShrinkError> {
-    let found = original(file, seed, nemesis)?;
-    let first = run_file(
+    let entry = registry.entry_for(file)?;
+    let found = original(entry, file, seed, nemesis)?;
+    let first = entry.run(
         file,
         &RunOptions {
             seed,
@@ -746,6 +736,7 @@ pub fn shrink(
         materialised_base.remove("nemesis");
     }
     let mut shrinker = Shrinker {
+        entry,
         file,
         seed,
         base: materialised_base,
@@ -782,7 +773,7 @@ pub fn shrink(
                     nemesis: false,
                     sink: None,
                 };
-                match file.and_then(|file| run_file(&file, &options).ok()) {
+                match file.and_then(|file| entry.run(&file, &options).ok()) {
                     Some(outcome) => match failure_of(&outcome) {
                         Some(kind) => format!("a different failure: {kind}"),
                         None => "a pass".to_string(),

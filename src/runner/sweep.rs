@@ -16,20 +16,21 @@
 //! rewritten and read again, so a bad value is the usual located error), run like
 //! `faultline run` on every seed; the metric is taken from each run's outcome.
 //!
-//! One metric is special: `time_without_leader` is the Raft paper's election
-//! benchmark ([`super::experiments::election_trial`], §9.3 and Figure 16). Its
-//! trial builds its own cluster (the paper's setup), so it takes no `scenario`,
-//! and the only parameter it sweeps is `protocol.election_timeout`.
+//! A registered protocol may add metrics whose trial builds its own world from
+//! one grid value ([`crate::spec::TrialMetric`]; Raft's `time_without_leader`
+//! is the Raft paper's election benchmark, §9.3 and Figure 16). Such a sweep
+//! takes no `scenario`, and sweeps only the metric's own parameter.
 //!
 //! Runs are spread over threads; results are sorted by grid point and seed, so
 //! the output is the same whatever the thread count.
 
-use super::experiments::{Distribution, ElectionTiming, election_trial};
-use super::run::{RunOptions, RunOutcome, run_file, validate_file};
+use super::registry::Registry;
+use super::run::{RunOptions, RunOutcome};
 use crate::report::Verdict;
-use crate::scenario::faults::DurationRange;
 use crate::scenario::{ScenarioError, ScenarioFile, Source};
 use crate::sim::EventType;
+use crate::spec::TrialMetric;
+use crate::spec::stats::Distribution;
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 use std::path::Path;
@@ -65,12 +66,10 @@ pub enum RunMetric {
 }
 
 /// The metrics a sweep can take.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
-#[serde(rename_all = "snake_case")]
+#[derive(Clone, Copy, Debug)]
 pub enum Metric {
-    /// The Raft paper's election benchmark: ms from the leader's crash until
-    /// every survivor follows a new leader.
-    TimeWithoutLeader,
+    /// A registered protocol's trial, which builds its own world.
+    Trial(TrialMetric),
     /// A number from each run.
     Run(RunMetric),
 }
@@ -91,9 +90,13 @@ const RUN_METRICS: [(&str, RunMetric, &str); 9] = [
     ),
 ];
 
-/// The metric names a sweep file may use.
-pub fn metric_names() -> Vec<&'static str> {
-    let mut names = vec!["time_without_leader"];
+/// The metric names a sweep file may use with `registry`.
+pub fn metric_names(registry: &Registry) -> Vec<&'static str> {
+    let mut names: Vec<&'static str> = registry
+        .trial_metrics()
+        .iter()
+        .map(|metric| metric.name)
+        .collect();
     names.extend(RUN_METRICS.iter().map(|(name, ..)| *name));
     names
 }
@@ -102,12 +105,17 @@ impl Metric {
     /// The axis description.
     pub fn describe(self) -> &'static str {
         match self {
-            Metric::TimeWithoutLeader => "time without leader (ms)",
+            Metric::Trial(metric) => metric.description,
             Metric::Run(metric) => RUN_METRICS
                 .iter()
                 .find(|(_, known, _)| *known == metric)
                 .map_or("", |(_, _, text)| text),
         }
+    }
+
+    /// Whether charts of it use a log-scaled x axis unless the file says.
+    pub fn log_x_default(self) -> bool {
+        matches!(self, Metric::Trial(metric) if metric.log_x)
     }
 
     fn of_run(metric: RunMetric, outcome: &RunOutcome) -> f64 {
@@ -154,8 +162,8 @@ impl Metric {
 /// What a grid point runs.
 #[derive(Clone, Debug)]
 pub enum Trial {
-    /// The election benchmark with this setup.
-    Election(ElectionTiming),
+    /// The metric's own trial with this grid value.
+    Custom(TrialMetric, toml::Value),
     /// The scenario with the parameter set.
     Scenario(Box<ScenarioFile>),
 }
@@ -275,7 +283,7 @@ fn set_path(table: &mut toml::Table, path: &str, value: toml::Value) -> Result<(
 
 impl Sweep {
     /// Reads and checks a sweep file, every grid point included.
-    pub fn read(path: &str) -> Result<Sweep, ScenarioError> {
+    pub fn read(registry: &Registry, path: &str) -> Result<Sweep, ScenarioError> {
         let text = std::fs::read_to_string(path).map_err(|error| ScenarioError {
             file: path.to_string(),
             line: None,
@@ -283,11 +291,11 @@ impl Sweep {
             key: None,
             message: format!("cannot read the sweep file: {error}"),
         })?;
-        Sweep::from_text(path, &text)
+        Sweep::from_text(registry, path, &text)
     }
 
     /// A sweep from text; `path` names it in errors and locates `scenario`.
-    pub fn from_text(path: &str, text: &str) -> Result<Sweep, ScenarioError> {
+    pub fn from_text(registry: &Registry, path: &str, text: &str) -> Result<Sweep, ScenarioError> {
         let source = Source { file: path, text };
         let raw: SweepFile = toml::from_str(text).map_err(|error| source.from_toml(&error))?;
         let table = raw.sweep;
@@ -309,8 +317,12 @@ impl Sweep {
             ));
         }
         let metric_name = table.metric.get_ref().as_str();
-        let metric = if metric_name == "time_without_leader" {
-            Metric::TimeWithoutLeader
+        let trial = registry
+            .trial_metrics()
+            .into_iter()
+            .find(|metric| metric.name == metric_name);
+        let metric = if let Some(trial) = trial {
+            Metric::Trial(trial)
         } else {
             match RUN_METRICS.iter().find(|(name, ..)| *name == metric_name) {
                 Some((_, metric, _)) => Metric::Run(*metric),
@@ -321,7 +333,7 @@ impl Sweep {
                         "sweep.metric",
                         format!(
                             "unknown metric \"{metric_name}\"; expected one of: {}",
-                            metric_names().join(", ")
+                            metric_names(registry).join(", ")
                         ),
                     ));
                 }
@@ -329,7 +341,7 @@ impl Sweep {
         };
         if let Some(range) = &table.x_range {
             let (low, high) = *range.get_ref();
-            let log_x = table.log_x.unwrap_or(metric == Metric::TimeWithoutLeader);
+            let log_x = table.log_x.unwrap_or(metric.log_x_default());
             if low.partial_cmp(&high) != Some(std::cmp::Ordering::Less) || (log_x && low <= 0.0) {
                 return Err(located(
                     &source,
@@ -349,57 +361,42 @@ impl Sweep {
         let parameter = table.parameter.get_ref().clone();
         let mut points = Vec::new();
         match metric {
-            Metric::TimeWithoutLeader => {
+            Metric::Trial(trial) => {
                 if let Some(scenario) = &table.scenario {
                     return Err(located(
                         &source,
                         scenario.span(),
                         "sweep.scenario",
-                        "the time_without_leader trial builds its own cluster (the Raft paper's setup); remove 'scenario'".into(),
+                        format!(
+                            "the {} trial builds its own cluster; remove 'scenario'",
+                            trial.name
+                        ),
                     ));
                 }
-                if parameter != "protocol.election_timeout" {
+                if parameter != trial.parameter {
                     return Err(located(
                         &source,
                         table.parameter.span(),
                         "sweep.parameter",
                         format!(
-                            "unknown parameter \"{parameter}\" for time_without_leader; expected \"protocol.election_timeout\" (the only one it sweeps)"
+                            "unknown parameter \"{parameter}\" for {}; expected \"{}\" (the only one it sweeps)",
+                            trial.name, trial.parameter
                         ),
                     ));
                 }
                 for (index, value) in table.values.get_ref().iter().enumerate() {
-                    let range: DurationRange =
-                        value
-                            .get_ref()
-                            .clone()
-                            .try_into()
-                            .map_err(|error: toml::de::Error| {
-                                located(
-                                    &source,
-                                    value.span(),
-                                    &format!("sweep.values[{index}]"),
-                                    error.message().trim().to_string(),
-                                )
-                            })?;
-                    if range.min.0 == 0 || range.min > range.max {
-                        return Err(located(
+                    let label = (trial.check)(value.get_ref()).map_err(|message| {
+                        located(
                             &source,
                             value.span(),
                             &format!("sweep.values[{index}]"),
-                            format!(
-                                "expected a positive range [min, max] with min <= max, got [{}, {}]",
-                                range.min, range.max
-                            ),
-                        ));
-                    }
-                    let mut setup = ElectionTiming::paper(0, 0);
-                    setup.timeout = range;
-                    let ms = |nanos: u64| crate::report::chart::format_ms(nanos as f64 / 1e6);
+                            message,
+                        )
+                    })?;
                     points.push(GridPoint {
-                        label: format!("{}-{}ms", ms(range.min.0), ms(range.max.0)),
+                        label,
                         value: serde_json::to_value(value.get_ref()).unwrap_or_default(),
-                        trial: Trial::Election(setup),
+                        trial: Trial::Custom(trial, value.get_ref().clone()),
                     });
                 }
             }
@@ -428,7 +425,7 @@ impl Sweep {
                     )
                 })?;
                 let base_file = ScenarioFile::from_text(&base_name, base_text.clone())?;
-                validate_file(&base_file)?;
+                registry.validate_file(&base_file)?;
                 let base_table: toml::Table =
                     base_text.parse().map_err(|error: toml::de::Error| {
                         located(
@@ -456,7 +453,7 @@ impl Sweep {
                         located(&source, value.span(), "sweep.values", error.to_string())
                     })?;
                     let file = ScenarioFile::from_text(&name, text)
-                        .and_then(|file| validate_file(&file).map(|()| file))
+                        .and_then(|file| registry.validate_file(&file).map(|()| file))
                         .map_err(|error| {
                             // A key the scenario does not know is the parameter's
                             // fault; anything else is this value's.
@@ -494,7 +491,7 @@ impl Sweep {
             metric,
             seeds,
             nemesis: table.nemesis,
-            log_x: table.log_x.unwrap_or(metric == Metric::TimeWithoutLeader),
+            log_x: table.log_x.unwrap_or(metric.log_x_default()),
             x_range: table.x_range.map(|range| *range.get_ref()),
             points,
         })
@@ -554,7 +551,7 @@ impl SweepResult {
 }
 
 /// Runs every grid point on seeds `1..=seeds` over `jobs` threads.
-pub fn run_sweep(sweep: &Sweep, jobs: usize) -> SweepResult {
+pub fn run_sweep(registry: &Registry, sweep: &Sweep, jobs: usize) -> SweepResult {
     let tasks: Vec<(usize, u64)> = (0..sweep.points.len())
         .flat_map(|point| (1..=sweep.seeds).map(move |seed| (point, seed)))
         .collect();
@@ -570,19 +567,19 @@ pub fn run_sweep(sweep: &Sweep, jobs: usize) -> SweepResult {
                         break;
                     };
                     let (value, failed) = match (&sweep.points[point].trial, sweep.metric) {
-                        (Trial::Election(setup), _) => {
-                            (election_trial(setup, seed) as f64 / 1e6, false)
-                        }
+                        (Trial::Custom(metric, value), _) => ((metric.run)(value, seed), false),
                         (Trial::Scenario(file), Metric::Run(metric)) => {
                             let options = RunOptions {
                                 seed,
                                 nemesis: sweep.nemesis,
                                 sink: None,
                             };
-                            let outcome = run_file(file, &options).expect("validated when read");
+                            let outcome = registry
+                                .run_file(file, &options)
+                                .expect("validated when read");
                             (Metric::of_run(metric, &outcome), !outcome.passed())
                         }
-                        (Trial::Scenario(_), Metric::TimeWithoutLeader) => (f64::NAN, false),
+                        (Trial::Scenario(_), Metric::Trial(_)) => (f64::NAN, false),
                     };
                     results
                         .lock()
@@ -594,9 +591,9 @@ pub fn run_sweep(sweep: &Sweep, jobs: usize) -> SweepResult {
     });
     let mut results = results.into_inner().expect("workers finished");
     results.sort_by_key(|(point, seed, ..)| (*point, *seed));
-    let cap = match sweep.points.first().map(|point| &point.trial) {
-        Some(Trial::Election(setup)) => Some(setup.cap.0 as f64 / 1e6),
-        _ => None,
+    let cap = match sweep.metric {
+        Metric::Trial(metric) => Some(metric.cap),
+        Metric::Run(_) => None,
     };
     let mut points: Vec<PointResult> = sweep
         .points
@@ -626,7 +623,7 @@ pub fn run_sweep(sweep: &Sweep, jobs: usize) -> SweepResult {
         }
     }
     let metric_name = match sweep.metric {
-        Metric::TimeWithoutLeader => "time_without_leader".to_string(),
+        Metric::Trial(metric) => metric.name.to_string(),
         Metric::Run(metric) => RUN_METRICS
             .iter()
             .find(|(_, known, _)| *known == metric)

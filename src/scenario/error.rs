@@ -1,6 +1,7 @@
 //! Scenario errors that point at the problem: file, line, column, key, and what was
 //! expected.
 
+use crate::spec::Invalid;
 use std::fmt;
 use std::ops::Range;
 
@@ -100,6 +101,59 @@ impl Source<'_> {
             None => self.error(missing, message),
         }
     }
+}
+
+impl Source<'_> {
+    /// Turns a protocol's [`Invalid`] into a located error: at its span if it
+    /// has one, else at its key, found in the file's TOML spans; a key the file
+    /// does not write (a default was used) is named without a position.
+    pub fn invalid(&self, invalid: Invalid) -> ScenarioError {
+        let span = invalid
+            .span
+            .clone()
+            .or_else(|| locate_key(self.text, &invalid.key));
+        let mut error = match span {
+            Some(span) => self.error_at(span, invalid.message),
+            None => self.error(None, invalid.message),
+        };
+        error.key = Some(invalid.key);
+        error
+    }
+}
+
+/// The span of the key at dotted `path` (`protocol.keys`, `faults[2].at`) in a
+/// TOML document, from the parser's own spans; `None` if the text does not
+/// write it.
+pub fn locate_key(text: &str, path: &str) -> Option<Range<usize>> {
+    use toml::de::{DeTable, DeValue};
+    let document = DeTable::parse(text).ok()?;
+    let mut table: &DeTable<'_> = document.get_ref();
+    let mut parts = path.split('.').peekable();
+    while let Some(part) = parts.next() {
+        let (name, index) = match part.split_once('[') {
+            Some((name, rest)) => (name, rest.strip_suffix(']')?.parse::<usize>().ok()),
+            None => (part, None),
+        };
+        let (key, value) = table.iter().find(|(key, _)| key.get_ref() == name)?;
+        let last = parts.peek().is_none();
+        let value = match (index, value.get_ref()) {
+            (Some(index), DeValue::Array(items)) => {
+                let item = items.get(index)?;
+                if last {
+                    return Some(item.span());
+                }
+                item
+            }
+            (Some(_), _) => return None,
+            (None, _) if last => return Some(key.span()),
+            (None, _) => value,
+        };
+        match value.get_ref() {
+            DeValue::Table(inner) => table = inner,
+            _ => return None,
+        }
+    }
+    None
 }
 
 fn backticked_after(message: &str, prefix: &str) -> Option<String> {
@@ -261,6 +315,27 @@ mod tests {
             key_path_at(text, at("\"2s\"")).as_deref(),
             Some("faults[1].at")
         );
+    }
+
+    #[test]
+    fn keys_are_located_through_tables_inline_tables_and_arrays() {
+        let text = "seed = 1\n[protocol]\nname = \"raft\"\nkeys = 0\nlab = [{ run = \"x\" }, { run = \"y\" }]\n[[faults]]\nat = \"1s\"\n";
+        let at = |needle: &str| text.find(needle).unwrap();
+        assert_eq!(
+            locate_key(text, "protocol.keys").map(|span| span.start),
+            Some(at("keys"))
+        );
+        assert_eq!(locate_key(text, "seed").map(|span| span.start), Some(0));
+        assert_eq!(
+            locate_key(text, "protocol.lab[1]").map(|span| span.start),
+            Some(at("{ run = \"y\""))
+        );
+        assert_eq!(
+            locate_key(text, "faults[0].at").map(|span| span.start),
+            Some(at("at ="))
+        );
+        assert_eq!(locate_key(text, "protocol.ops"), None);
+        assert_eq!(locate_key(text, "seed.x"), None);
     }
 
     #[test]

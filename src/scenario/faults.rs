@@ -458,52 +458,7 @@ impl FaultSpec {
     }
 }
 
-/// A `[min, max]` range of durations, written `["100ms", "1s"]` or as one duration.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
-pub struct DurationRange {
-    /// Lower bound.
-    pub min: Duration,
-    /// Upper bound.
-    pub max: Duration,
-}
-
-impl<'de> Deserialize<'de> for DurationRange {
-    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
-        #[derive(Deserialize)]
-        #[serde(untagged)]
-        enum Raw {
-            One(String),
-            Two(Vec<String>),
-        }
-        let expected = "a duration or a range [\"min\", \"max\"] such as [\"100ms\", \"1s\"]";
-        let raw = Raw::deserialize(deserializer)
-            .map_err(|_| de::Error::custom(format!("expected {expected}")))?;
-        let parse = |text: &str| {
-            crate::sim::time::parse_nanos(text, false)
-                .map(|nanos| Duration(nanos as u64))
-                .map_err(de::Error::custom)
-        };
-        let (min, max) = match raw {
-            Raw::One(text) => {
-                let value = parse(&text)?;
-                (value, value)
-            }
-            Raw::Two(texts) if texts.len() == 2 => (parse(&texts[0])?, parse(&texts[1])?),
-            Raw::Two(texts) => {
-                return Err(de::Error::custom(format!(
-                    "expected {expected}, got a list of {} items",
-                    texts.len()
-                )));
-            }
-        };
-        if min > max {
-            return Err(de::Error::custom(format!(
-                "range minimum {min} is above its maximum {max}"
-            )));
-        }
-        Ok(DurationRange { min, max })
-    }
-}
+pub use crate::sim::time::DurationRange;
 
 /// A `[min, max]` range of probabilities, written `[0.0, 0.1]` or as one number.
 #[derive(Clone, Copy, Debug, PartialEq, Serialize)]

@@ -302,6 +302,20 @@ impl<C> Scenario<C> {
         self.duration.get_ref().0
     }
 
+    /// What the protocol's spec is handed to build a run of this scenario.
+    /// `text` is the file's text.
+    pub fn setup<'a>(&'a self, text: &'a str) -> crate::spec::Setup<'a, C> {
+        crate::spec::Setup {
+            config: &self.protocol,
+            nodes: self.nodes(),
+            clients: self.workload.clients,
+            workload: &self.workload,
+            network: &self.network,
+            fault_phase_end: self.fault_phase_end(),
+            text,
+        }
+    }
+
     /// End of the run: fault phase plus liveness window (ns).
     pub fn run_end(&self) -> u64 {
         self.fault_phase_end() + self.liveness_window.0

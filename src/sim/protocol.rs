@@ -234,8 +234,10 @@ impl<'a, P: Protocol> Ctx<'a, P> {
 
     /// Marks a rare situation as reached (a *sometimes* property); a run reports
     /// which named points fired, so a campaign can say what it never exercised.
-    pub fn sometimes(&mut self, name: &'static str) {
-        *self.sometimes.entry(name).or_insert(0) += 1;
+    /// Pass a variant of the protocol's declared points (`faultline::declare!`);
+    /// a run that fires an undeclared name fails.
+    pub fn sometimes(&mut self, point: impl Into<&'static str>) {
+        *self.sometimes.entry(point.into()).or_insert(0) += 1;
     }
 
     fn record(&mut self, kind: EventType, f: &str, key: Option<&str>, value: Value) {

@@ -122,15 +122,16 @@
 
 pub mod checker;
 mod node;
+mod spec;
 mod storage;
 
 pub use checker::PaxosChecker;
 pub use node::PaxosNode;
 
-use super::kv::{KvClient, KvCommand, KvMix, KvOp, KvOpKind, KvProtocol, KvReply, KvTimer};
-use crate::scenario::faults::DurationRange;
+use super::kv::{KvClient, KvCommand, KvMix, KvOp, KvOpKind, KvReply, KvTimer};
 use crate::sim::Protocol;
 use crate::sim::time::Duration;
+use crate::sim::time::DurationRange;
 use serde::{Deserialize, Serialize};
 use std::rc::Rc;
 
@@ -138,57 +139,83 @@ use std::rc::Rc;
 #[derive(Clone, Copy, Debug)]
 pub struct Paxos;
 
-/// Planted bugs (`bugs = [...]` in the `[protocol]` table).
-#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum PaxosBug {
-    /// A proposer ignores the values reported in promises and proposes its own
-    /// (a new leader fills in-flight slots with its commands or no-ops).
-    IgnoreAcceptedValues,
-    /// An acceptor accepts a proposal whose ballot is below its promise.
-    AcceptLowerBallot,
-    /// An acceptor answers before its promise or acceptance is synced to disk;
-    /// a crash forgets it.
-    StateNotPersisted,
-    /// A new leader skips recovery: it leaves the in-flight slots it learned of
-    /// in phase 1 alone and proposes new commands after them.
-    SkipRecovery,
-    /// Ballots are round numbers only, without the proposer's id, so two
-    /// proposers can use the same ballot.
-    BallotNotUnique,
-    /// A leader takes a slot as chosen as soon as its own acceptor accepted,
-    /// without waiting for a majority, and applies and announces it.
-    LearnWithoutMajority,
+crate::declare! {
+    /// Planted bugs (`bugs = [...]` in the `[protocol]` table).
+    pub enum PaxosBug {
+        /// A proposer ignores the values reported in promises and proposes its own
+        /// (a new leader fills in-flight slots with its commands or no-ops).
+        IgnoreAcceptedValues = "ignore_accepted_values",
+        /// An acceptor accepts a proposal whose ballot is below its promise.
+        AcceptLowerBallot = "accept_lower_ballot",
+        /// An acceptor answers before its promise or acceptance is synced to disk;
+        /// a crash forgets it.
+        StateNotPersisted = "state_not_persisted",
+        /// A new leader skips recovery: it leaves the in-flight slots it learned of
+        /// in phase 1 alone and proposes new commands after them.
+        SkipRecovery = "skip_recovery",
+        /// Ballots are round numbers only, without the proposer's id, so two
+        /// proposers can use the same ballot.
+        BallotNotUnique = "ballot_not_unique",
+        /// A leader takes a slot as chosen as soon as its own acceptor accepted,
+        /// without waiting for a majority, and applies and announces it.
+        LearnWithoutMajority = "learn_without_majority",
+    }
 }
 
-impl PaxosBug {
-    /// Every bug with its name and the mistake it makes.
-    pub const ALL: [(&'static str, &'static str); 6] = [
-        (
-            "ignore_accepted_values",
-            "a proposer ignores the values reported in promises and proposes its own",
-        ),
-        (
-            "accept_lower_ballot",
-            "an acceptor accepts a ballot lower than the one it promised",
-        ),
-        (
-            "state_not_persisted",
-            "an acceptor answers before its promise or acceptance is on disk; a crash forgets it",
-        ),
-        (
-            "skip_recovery",
-            "a new leader does not re-propose in-flight slots or fill gaps with no-ops",
-        ),
-        (
-            "ballot_not_unique",
-            "ballots are bare round numbers, so two proposers can share one",
-        ),
-        (
-            "learn_without_majority",
-            "a leader takes a slot as chosen once its own acceptor accepted, before a majority",
-        ),
-    ];
+crate::declare! {
+    /// The rare situations Paxos must be tested in (*sometimes* points).
+    pub enum PaxosPoint {
+        /// A proposer won phase 1 for every open slot and leads.
+        LeaderElected = "paxos_leader_elected",
+        /// A leader saw a higher ballot and stopped leading.
+        LeaderPreempted = "paxos_leader_preempted",
+        /// A leader re-asserted itself above a failed campaign's promise.
+        LeaderReasserted = "paxos_leader_reasserted",
+        /// A node that hears its leader refused another proposer's prepare.
+        PrepareRefusedLeaderAlive = "paxos_prepare_refused_leader_alive",
+        /// A proposer's phase 1 was pre-empted by a higher ballot.
+        PreparePreempted = "paxos_prepare_preempted",
+        /// A new leader re-proposed a value some acceptor had accepted.
+        RecoveredAcceptedValue = "paxos_recovered_accepted_value",
+        /// A new leader filled a slot no acceptor had voted in with a no-op.
+        GapFilledWithNoop = "paxos_gap_filled_with_noop",
+        /// A leader resent an accept that had no majority yet.
+        AcceptResent = "paxos_accept_resent",
+        /// A node learned a slot before an earlier one and buffered it.
+        LearnedOutOfOrder = "paxos_learned_out_of_order",
+        /// A node behind caught up from the leader's heartbeat.
+        LearnerCaughtUp = "paxos_learner_caught_up",
+        /// A request's slot was chosen for another value; it was proposed again.
+        RequestLostItsSlot = "paxos_request_lost_its_slot",
+        /// A retried request was answered from the client's session, not applied again.
+        RetryAnsweredFromSession = "paxos_retry_answered_from_session",
+        /// A node snapshotted its store and dropped the votes it covers.
+        SnapshotTaken = "paxos_snapshot_taken",
+        /// A leader sent a snapshot to a node behind its compaction point.
+        SnapshotSent = "paxos_snapshot_sent",
+        /// A node installed a snapshot.
+        SnapshotInstalled = "paxos_snapshot_installed",
+        /// An acceptor answered a prepare from a compacted slot with its snapshot.
+        SnapshotFromPromise = "paxos_snapshot_from_promise",
+        /// An acceptor got an accept for a slot it had compacted away.
+        AcceptForCompactedSlot = "paxos_accept_for_compacted_slot",
+        /// A node restarted with promises and accepted values from its disk.
+        RestartedWithVotes = "paxos_restarted_with_votes",
+        /// An acceptor restarted after promising a ballot and before accepting in it.
+        RestartedBetweenPromiseAndAccept = "paxos_restarted_between_promise_and_accept",
+        /// A node restarted from a snapshot on its disk.
+        RestartedFromSnapshot = "paxos_restarted_from_snapshot",
+        /// A corrupt or torn record was detected on reading the disk back.
+        CorruptionDetected = "paxos_corruption_detected",
+        /// A failed disk read was retried.
+        DiskReadRetried = "paxos_disk_read_retried",
+        /// Reading the disk kept failing; the restart was put off.
+        DiskReadDeferred = "paxos_disk_read_deferred",
+        /// An acceptor accepted below its promise (only with the planted bug accept_lower_ballot).
+        AcceptedBelowPromise = "paxos_accepted_below_promise",
+        /// A new leader skipped recovering earlier slots (only with the planted bug skip_recovery).
+        RecoverySkipped = "paxos_recovery_skipped",
+    }
 }
 
 /// The `[protocol]` table for `name = "paxos"`.
@@ -425,29 +452,7 @@ impl Protocol for Paxos {
     }
 }
 
-impl KvProtocol for Paxos {
-    fn request(seq: u64, op: KvOp) -> PaxosMsg {
-        PaxosMsg::Request { seq, op }
-    }
-
-    fn reply(msg: PaxosMsg) -> Option<KvReply> {
-        match msg {
-            PaxosMsg::Reply(reply) => Some(reply),
-            _ => None,
-        }
-    }
-
-    fn timer(timer: KvTimer) -> PaxosTimer {
-        PaxosTimer::Client(timer)
-    }
-
-    fn client_timer(timer: PaxosTimer) -> Option<KvTimer> {
-        match timer {
-            PaxosTimer::Client(timer) => Some(timer),
-            _ => None,
-        }
-    }
-}
+super::kv::kv_protocol!(Paxos, PaxosMsg, PaxosTimer);
 
 /// What a node did in its latest handler, for the checker: the acceptor's
 /// acceptances and the learner's applications, in order.
@@ -481,7 +486,4 @@ pub enum Record {
     },
 }
 
-/// A majority of `n`.
-pub fn majority(n: usize) -> usize {
-    n / 2 + 1
-}
+pub use super::majority;

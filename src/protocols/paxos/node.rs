@@ -3,13 +3,13 @@
 
 use super::storage::{self, MachineState};
 use super::{
-    Ballot, Command, Paxos, PaxosBug, PaxosConfig, PaxosMsg, PaxosTimer, Proposal, Record,
-    Snapshot, majority,
+    Ballot, Command, Paxos, PaxosBug, PaxosConfig, PaxosMsg, PaxosPoint, PaxosTimer, Proposal,
+    Record, Snapshot, majority,
 };
 use crate::protocols::durable;
 use crate::protocols::kv::{KvCommand, KvOutcome, KvReply, KvResult};
-use crate::scenario::faults::DurationRange;
 use crate::sim::time::Duration;
+use crate::sim::time::DurationRange;
 use crate::sim::trace::StableHasher;
 use crate::sim::{Ctx, Node, ProcessId, Role, Status, TimerId};
 use std::collections::{BTreeMap, BTreeSet, VecDeque};
@@ -246,15 +246,15 @@ impl PaxosNode {
     /// damage makes the node refuse to serve.
     fn recover(&mut self, ctx: &mut Ctx<'_, Paxos>) {
         let files = [storage::ACCEPTOR, storage::SNAPSHOT];
-        let Some(contents) = durable::read_files(ctx, &files, "paxos_disk_read_retried") else {
-            ctx.sometimes("paxos_disk_read_deferred");
+        let Some(contents) = durable::read_files(ctx, &files, PaxosPoint::DiskReadRetried) else {
+            ctx.sometimes(PaxosPoint::DiskReadDeferred);
             let retry = Duration::from_millis(10);
             ctx.set_timer(retry, Duration(2 * retry.0), PaxosTimer::ReadDisk);
             return;
         };
         match storage::load(&contents[0], &contents[1]) {
             Err(reason) => {
-                ctx.sometimes("paxos_corruption_detected");
+                ctx.sometimes(PaxosPoint::CorruptionDetected);
                 self.damaged = Some(reason);
             }
             Ok(durable) => {
@@ -264,7 +264,7 @@ impl PaxosNode {
                 {
                     // It promised a proposer and crashed before that proposer's
                     // accepts: the promise must hold across the restart.
-                    ctx.sometimes("paxos_restarted_between_promise_and_accept");
+                    ctx.sometimes(PaxosPoint::RestartedBetweenPromiseAndAccept);
                 }
                 self.promised = durable.promised;
                 self.seen_round = durable.promised.round;
@@ -280,10 +280,10 @@ impl PaxosNode {
                         digest: self.machine.digest,
                     });
                     self.snapshot = Some(snapshot);
-                    ctx.sometimes("paxos_restarted_from_snapshot");
+                    ctx.sometimes(PaxosPoint::RestartedFromSnapshot);
                 }
                 if !self.accepted.is_empty() || self.promised > Ballot::ZERO {
-                    ctx.sometimes("paxos_restarted_with_votes");
+                    ctx.sometimes(PaxosPoint::RestartedWithVotes);
                 }
                 self.start(ctx);
             }
@@ -369,9 +369,9 @@ impl PaxosNode {
             return;
         }
         if self.phase == Phase::Leading {
-            ctx.sometimes("paxos_leader_preempted");
+            ctx.sometimes(PaxosPoint::LeaderPreempted);
         } else {
-            ctx.sometimes("paxos_prepare_preempted");
+            ctx.sometimes(PaxosPoint::PreparePreempted);
         }
         self.phase = Phase::Idle;
         self.promises.clear();
@@ -461,7 +461,7 @@ impl PaxosNode {
         if ballot > self.promised && self.sticky(ctx, from) {
             // A live leader: a proposer that merely missed some heartbeats must
             // not depose it (refusing a promise is always safe).
-            ctx.sometimes("paxos_prepare_refused_leader_alive");
+            ctx.sometimes(PaxosPoint::PrepareRefusedLeaderAlive);
             let promised = self.promised;
             return ctx.send(from, PaxosMsg::Nack { ballot, promised });
         }
@@ -517,7 +517,7 @@ impl PaxosNode {
             && snapshot.slot > self.applied
         {
             let snapshot = snapshot.clone();
-            ctx.sometimes("paxos_snapshot_from_promise");
+            ctx.sometimes(PaxosPoint::SnapshotFromPromise);
             self.install(ctx, snapshot);
         }
         let start = self.from_slot.max(self.applied + 1);
@@ -540,12 +540,12 @@ impl PaxosNode {
             if let Some(timer) = self.election_timer.take() {
                 ctx.cancel_timer(timer);
             }
-            ctx.sometimes("paxos_leader_elected");
+            ctx.sometimes(PaxosPoint::LeaderElected);
         }
         self.in_flight.clear();
         self.next_slot = top + 1;
         if self.has(PaxosBug::SkipRecovery) {
-            ctx.sometimes("paxos_recovery_skipped");
+            ctx.sometimes(PaxosPoint::RecoverySkipped);
         } else {
             for slot in start..=top {
                 let command = if let Some(command) = self.chosen.get(&slot) {
@@ -561,10 +561,10 @@ impl PaxosNode {
                         None => Rc::new(Command::Noop),
                     }
                 } else if let Some((_, command)) = values.get(&slot) {
-                    ctx.sometimes("paxos_recovered_accepted_value");
+                    ctx.sometimes(PaxosPoint::RecoveredAcceptedValue);
                     command.clone()
                 } else {
-                    ctx.sometimes("paxos_gap_filled_with_noop");
+                    ctx.sometimes(PaxosPoint::GapFilledWithNoop);
                     Rc::new(Command::Noop)
                 };
                 self.propose(ctx, slot, command);
@@ -616,7 +616,7 @@ impl PaxosNode {
             if !self.has(PaxosBug::AcceptLowerBallot) {
                 return false;
             }
-            ctx.sometimes("paxos_accepted_below_promise");
+            ctx.sometimes(PaxosPoint::AcceptedBelowPromise);
         }
         self.promised = self.promised.max(ballot);
         let record = storage::accept_record(slot, ballot, command);
@@ -641,7 +641,7 @@ impl PaxosNode {
         self.observe(ballot);
         if slot <= self.log_base {
             // Chosen, applied and compacted here: the proposer is behind.
-            ctx.sometimes("paxos_accept_for_compacted_slot");
+            ctx.sometimes(PaxosPoint::AcceptForCompactedSlot);
             let applied = self.applied;
             return ctx.send(from, PaxosMsg::Status { applied });
         }
@@ -720,7 +720,7 @@ impl PaxosNode {
             // (they hear from us): lead on under a ballot above its promise
             // rather than hand over. A real successor's heartbeats would have
             // made us step down already.
-            ctx.sometimes("paxos_leader_reasserted");
+            ctx.sometimes(PaxosPoint::LeaderReasserted);
             return self.campaign(ctx);
         }
         self.step_down(ctx);
@@ -769,7 +769,7 @@ impl PaxosNode {
             })
             .collect();
         for (slot, acks, command) in resend {
-            ctx.sometimes("paxos_accept_resent");
+            ctx.sometimes(PaxosPoint::AcceptResent);
             for peer in 0..ctx.nodes() {
                 if peer != ctx.id() && acks & (1 << peer) == 0 {
                     let msg = PaxosMsg::Accept {
@@ -820,7 +820,7 @@ impl PaxosNode {
             return;
         }
         self.last_catchup = Some(now);
-        ctx.sometimes("paxos_learner_caught_up");
+        ctx.sometimes(PaxosPoint::LearnerCaughtUp);
         let from_slot = self.applied + 1;
         ctx.send(from, PaxosMsg::Catchup { from: from_slot });
     }
@@ -830,7 +830,7 @@ impl PaxosNode {
             return;
         }
         let (snapshot, first) = if from <= self.log_base {
-            ctx.sometimes("paxos_snapshot_sent");
+            ctx.sometimes(PaxosPoint::SnapshotSent);
             (self.snapshot.clone(), self.log_base + 1)
         } else {
             (None, from)
@@ -858,7 +858,7 @@ impl PaxosNode {
         if let Some(snapshot) = snapshot
             && snapshot.slot > self.applied
         {
-            ctx.sometimes("paxos_snapshot_installed");
+            ctx.sometimes(PaxosPoint::SnapshotInstalled);
             self.install(ctx, snapshot);
         }
         for (offset, command) in commands.into_iter().enumerate() {
@@ -874,7 +874,7 @@ impl PaxosNode {
             return;
         }
         if slot > self.applied + 1 {
-            ctx.sometimes("paxos_learned_out_of_order");
+            ctx.sometimes(PaxosPoint::LearnedOutOfOrder);
         }
         self.chosen.insert(slot, command);
         while let Some(command) = self.chosen.remove(&(self.applied + 1)) {
@@ -927,7 +927,7 @@ impl PaxosNode {
             let seq = command.seq;
             return self.reply(ctx, request.client, seq, outcome);
         }
-        ctx.sometimes("paxos_request_lost_its_slot");
+        ctx.sometimes(PaxosPoint::RequestLostItsSlot);
         self.queued.push_back(request);
     }
 
@@ -945,7 +945,7 @@ impl PaxosNode {
         self.log_base = slot;
         self.accepted = self.accepted.split_off(&(slot + 1));
         self.persist_compacted(ctx);
-        ctx.sometimes("paxos_snapshot_taken");
+        ctx.sometimes(PaxosPoint::SnapshotTaken);
     }
 
     /// Replaces the state machine by `snapshot` (newer than what we applied).
@@ -1023,7 +1023,7 @@ impl PaxosNode {
     fn submit(&mut self, ctx: &mut Ctx<'_, Paxos>, request: Queued) {
         let command = &request.command;
         if let Some(result) = self.machine.store.answered(command.client, command.seq) {
-            ctx.sometimes("paxos_retry_answered_from_session");
+            ctx.sometimes(PaxosPoint::RetryAnsweredFromSession);
             let outcome = KvOutcome::Done(result.clone());
             let seq = command.seq;
             return self.reply(ctx, request.client, seq, outcome);

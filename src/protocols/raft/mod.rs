@@ -90,17 +90,19 @@
 //! Each is a mistake real implementations have made; see [`RaftBug`].
 
 pub mod checker;
+pub mod experiment;
 pub mod lab;
 mod node;
+mod spec;
 mod storage;
 
 pub use checker::RaftChecker;
 pub use node::RaftNode;
 
-use super::kv::{KvClient, KvCommand, KvMix, KvOp, KvOpKind, KvProtocol, KvReply, KvTimer};
-use crate::scenario::faults::DurationRange;
+use super::kv::{KvClient, KvCommand, KvMix, KvOp, KvOpKind, KvReply, KvTimer};
 use crate::sim::Protocol;
 use crate::sim::time::Duration;
+use crate::sim::time::DurationRange;
 use serde::{Deserialize, Serialize};
 use std::rc::Rc;
 
@@ -108,54 +110,64 @@ use std::rc::Rc;
 #[derive(Clone, Copy, Debug)]
 pub struct Raft;
 
-/// Planted bugs (`bugs = [...]` in the `[protocol]` table).
-#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum RaftBug {
-    /// Grant votes without checking that the candidate's log is up to date.
-    VoteWithoutLogCheck,
-    /// Count replicas to commit entries of earlier terms (ignore Figure 8).
-    CommitPreviousTerm,
-    /// Answer a vote before the vote is on disk (it is lost in a crash).
-    VoteNotPersisted,
-    /// On every append, cut the log after `prev_index` even when the entries
-    /// already match (a delayed shorter append erases acknowledged entries).
-    TruncateOnMatch,
-    /// A leader that learns of a higher term adopts it but keeps leading.
-    NoStepDown,
-    /// The leader answers reads from its state machine without confirming it still
-    /// leads (a deposed leader serves stale reads).
-    StaleRead,
+crate::declare! {
+    /// Planted bugs (`bugs = [...]` in the `[protocol]` table).
+    pub enum RaftBug {
+        /// Grant votes without checking that the candidate's log is up to date.
+        VoteWithoutLogCheck = "vote_without_log_check",
+        /// Count replicas to commit entries of earlier terms (ignore Figure 8).
+        CommitPreviousTerm = "commit_previous_term",
+        /// Answer a vote before the vote is on disk (it is lost in a crash).
+        VoteNotPersisted = "vote_not_persisted",
+        /// On every append, cut the log after `prev_index` even when the entries
+        /// already match (a delayed shorter append erases acknowledged entries).
+        TruncateOnMatch = "truncate_on_match",
+        /// A leader that learns of a higher term adopts it but keeps leading.
+        NoStepDown = "no_step_down",
+        /// The leader answers reads from its state machine without confirming it still
+        /// leads (a deposed leader serves stale reads).
+        StaleRead = "stale_read",
+    }
 }
 
-impl RaftBug {
-    /// Every bug with its name and the mistake it makes.
-    pub const ALL: [(&'static str, &'static str); 6] = [
-        (
-            "vote_without_log_check",
-            "grant votes without the log up-to-date check",
-        ),
-        (
-            "commit_previous_term",
-            "commit entries of earlier terms by counting replicas (Figure 8)",
-        ),
-        (
-            "vote_not_persisted",
-            "answer a vote before it is on disk; a crash forgets it",
-        ),
-        (
-            "truncate_on_match",
-            "cut the log after prev_index on every append, even when entries match",
-        ),
-        (
-            "no_step_down",
-            "a leader that sees a higher term adopts it but keeps leading",
-        ),
-        (
-            "stale_read",
-            "serve reads from the leader's state without a quorum check",
-        ),
-    ];
+crate::declare! {
+    /// The rare situations Raft must be tested in (*sometimes* points).
+    pub enum RaftPoint {
+        /// A candidate won an election.
+        LeaderElected = "raft_leader_elected",
+        /// A leader learned of a higher term and stepped down.
+        LeaderSteppedDown = "raft_leader_stepped_down",
+        /// A follower refused an append whose previous entry it lacks.
+        AppendRefused = "raft_append_refused",
+        /// A leader moved a follower's next index back after a refusal.
+        NextIndexBackedUp = "raft_next_index_backed_up",
+        /// A follower cut a conflicting suffix from its log.
+        ConflictingSuffixRemoved = "raft_conflicting_suffix_removed",
+        /// A node compacted its log into a snapshot.
+        SnapshotTaken = "raft_snapshot_taken",
+        /// A leader sent a snapshot to a follower that lacked compacted entries.
+        SnapshotSent = "raft_snapshot_sent",
+        /// A follower installed a snapshot.
+        SnapshotInstalled = "raft_snapshot_installed",
+        /// A node restarted with a term, vote or log from its disk.
+        RestartedWithState = "raft_restarted_with_state",
+        /// A node restarted from a snapshot on its disk.
+        RestartedFromSnapshot = "raft_restarted_from_snapshot",
+        /// A retried request was answered from the client's session, not applied again.
+        RetryAnsweredFromSession = "raft_retry_answered_from_session",
+        /// A corrupt or torn record was detected on reading the disk back.
+        CorruptionDetected = "raft_corruption_detected",
+        /// A failed disk read was retried.
+        DiskReadRetried = "raft_disk_read_retried",
+        /// Reading the disk kept failing; the restart was put off.
+        DiskReadDeferred = "raft_disk_read_deferred",
+        /// A pre-candidate won its pre-vote and started a real election.
+        PreVoteWon = "raft_pre_vote_won",
+        /// A refusal came for entries already on their way, so the leader did not back up.
+        RefusalAnsweredByResendInFlight = "raft_refusal_answered_by_resend_in_flight",
+        /// A leader committed an entry of an earlier term by counting replicas (only with the planted bug commit_previous_term).
+        CommittedPreviousTermByCounting = "raft_committed_previous_term_by_counting",
+    }
 }
 
 /// The `[protocol]` table for `name = "raft"`.
@@ -438,34 +450,9 @@ impl Protocol for Raft {
     }
 }
 
-impl KvProtocol for Raft {
-    fn request(seq: u64, op: KvOp) -> RaftMsg {
-        RaftMsg::Request { seq, op }
-    }
+super::kv::kv_protocol!(Raft, RaftMsg, RaftTimer);
 
-    fn reply(msg: RaftMsg) -> Option<KvReply> {
-        match msg {
-            RaftMsg::Reply(reply) => Some(reply),
-            _ => None,
-        }
-    }
-
-    fn timer(timer: KvTimer) -> RaftTimer {
-        RaftTimer::Client(timer)
-    }
-
-    fn client_timer(timer: RaftTimer) -> Option<KvTimer> {
-        match timer {
-            RaftTimer::Client(timer) => Some(timer),
-            _ => None,
-        }
-    }
-}
-
-/// A majority of `n`.
-pub fn majority(n: usize) -> usize {
-    n / 2 + 1
-}
+pub use super::majority;
 
 /// Which process sent what, for nodes' message statistics.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]

@@ -2,12 +2,13 @@
 
 use super::storage::{self, MachineState};
 use super::{
-    Command, Entry, Raft, RaftBug, RaftConfig, RaftMsg, RaftTimer, SendStats, Snapshot, majority,
+    Command, Entry, Raft, RaftBug, RaftConfig, RaftMsg, RaftPoint, RaftTimer, SendStats, Snapshot,
+    majority,
 };
 use crate::protocols::durable;
 use crate::protocols::kv::{KvCommand, KvOp, KvOutcome, KvReply, KvResult};
-use crate::scenario::faults::DurationRange;
 use crate::sim::time::Duration;
+use crate::sim::time::DurationRange;
 use crate::sim::trace::StableHasher;
 use crate::sim::{Ctx, Node, ProcessId, Role, Status, TimerId};
 use std::collections::{BTreeMap, BTreeSet};
@@ -264,15 +265,15 @@ impl RaftNode {
     /// damage makes the node refuse to serve.
     fn recover(&mut self, ctx: &mut Ctx<'_, Raft>) {
         let files = [storage::STATE, storage::LOG, storage::SNAPSHOT];
-        let Some(contents) = durable::read_files(ctx, &files, "raft_disk_read_retried") else {
-            ctx.sometimes("raft_disk_read_deferred");
+        let Some(contents) = durable::read_files(ctx, &files, RaftPoint::DiskReadRetried) else {
+            ctx.sometimes(RaftPoint::DiskReadDeferred);
             let retry = Duration::from_millis(10);
             ctx.set_timer(retry, Duration(2 * retry.0), RaftTimer::ReadDisk);
             return;
         };
         match storage::load(&contents[0], &contents[1], &contents[2]) {
             Err(reason) => {
-                ctx.sometimes("raft_corruption_detected");
+                ctx.sometimes(RaftPoint::CorruptionDetected);
                 self.damaged = Some(reason);
             }
             Ok(durable) => {
@@ -287,10 +288,10 @@ impl RaftNode {
                     self.commit = snapshot.index;
                     self.applied = snapshot.index;
                     self.snapshot = Some(snapshot);
-                    ctx.sometimes("raft_restarted_from_snapshot");
+                    ctx.sometimes(RaftPoint::RestartedFromSnapshot);
                 }
                 if self.term > 0 {
-                    ctx.sometimes("raft_restarted_with_state");
+                    ctx.sometimes(RaftPoint::RestartedWithState);
                 }
                 self.ready = true;
                 self.reset_election_timer(ctx);
@@ -365,7 +366,7 @@ impl RaftNode {
         self.prevoting = false;
         self.votes.clear();
         if was_leader {
-            ctx.sometimes("raft_leader_stepped_down");
+            ctx.sometimes(RaftPoint::LeaderSteppedDown);
             if let Some(timer) = self.heartbeat_timer.take() {
                 ctx.cancel_timer(timer);
             }
@@ -461,7 +462,7 @@ impl RaftNode {
         });
         self.persist_entries(ctx, index);
         self.matched[ctx.id()] = index;
-        ctx.sometimes("raft_leader_elected");
+        ctx.sometimes(RaftPoint::LeaderElected);
         self.heartbeat(ctx);
         self.advance_commit(ctx);
     }
@@ -506,7 +507,7 @@ impl RaftNode {
                 .snapshot
                 .clone()
                 .expect("a compacted log has a snapshot");
-            ctx.sometimes("raft_snapshot_sent");
+            ctx.sometimes(RaftPoint::SnapshotSent);
             let msg = RaftMsg::InstallSnapshot {
                 term: self.term,
                 snapshot,
@@ -545,7 +546,7 @@ impl RaftNode {
             if !self.has(RaftBug::CommitPreviousTerm) {
                 return;
             }
-            ctx.sometimes("raft_committed_previous_term_by_counting");
+            ctx.sometimes(RaftPoint::CommittedPreviousTermByCounting);
         }
         self.commit = candidate;
         self.apply(ctx);
@@ -599,7 +600,7 @@ impl RaftNode {
         });
         self.log_mutations += 1;
         self.persist_snapshot(ctx);
-        ctx.sometimes("raft_snapshot_taken");
+        ctx.sometimes(RaftPoint::SnapshotTaken);
     }
 
     fn serve_reads(&mut self, ctx: &mut Ctx<'_, Raft>) {
@@ -686,7 +687,7 @@ impl RaftNode {
             if granted && self.prevoting && term == self.term + 1 {
                 self.votes.insert(from);
                 if self.votes.len() >= majority(ctx.nodes()) {
-                    ctx.sometimes("raft_pre_vote_won");
+                    ctx.sometimes(RaftPoint::PreVoteWon);
                     self.start_election(ctx);
                 }
             } else if !granted {
@@ -778,7 +779,7 @@ impl RaftNode {
                 }
                 (first, Some(conflict))
             };
-            ctx.sometimes("raft_append_refused");
+            ctx.sometimes(RaftPoint::AppendRefused);
             let msg = refuse(self, conflict_index, conflict_term);
             return self.send(ctx, from, msg);
         }
@@ -803,7 +804,7 @@ impl RaftNode {
             if let Some(offset) = first_new {
                 let index = prev_index + 1 + offset as u64;
                 if index <= self.last_index() {
-                    ctx.sometimes("raft_conflicting_suffix_removed");
+                    ctx.sometimes(RaftPoint::ConflictingSuffixRemoved);
                     self.entries
                         .truncate((index - self.base_index - 1) as usize);
                     self.log_mutations += 1;
@@ -867,7 +868,7 @@ impl RaftNode {
             );
             if covered {
                 // The follower's log is short, and the tail it lacks is on its way.
-                ctx.sometimes("raft_refusal_answered_by_resend_in_flight");
+                ctx.sometimes(RaftPoint::RefusalAnsweredByResendInFlight);
                 self.serve_reads(ctx);
                 return;
             }
@@ -883,7 +884,7 @@ impl RaftNode {
             }
             let next = next.min(self.last_index() + 1).max(self.matched[from] + 1);
             if next < self.next[from] {
-                ctx.sometimes("raft_next_index_backed_up");
+                ctx.sometimes(RaftPoint::NextIndexBackedUp);
             }
             self.next[from] = next;
             self.send_append(ctx, from);
@@ -921,7 +922,7 @@ impl RaftNode {
         self.reset_election_timer(ctx);
         let index = snapshot.index;
         if index > self.commit {
-            ctx.sometimes("raft_snapshot_installed");
+            ctx.sometimes(RaftPoint::SnapshotInstalled);
             if self.term_at(index) == Some(snapshot.term) {
                 self.entries.drain(..(index - self.base_index) as usize);
             } else {
@@ -994,7 +995,7 @@ impl RaftNode {
         }
         let client_id = client as u32;
         if let Some(result) = self.machine.store.answered(client_id, seq) {
-            ctx.sometimes("raft_retry_answered_from_session");
+            ctx.sometimes(RaftPoint::RetryAnsweredFromSession);
             let outcome = KvOutcome::Done(result.clone());
             return self.reply(ctx, client, seq, outcome);
         }

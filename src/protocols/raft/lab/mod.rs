@@ -58,6 +58,7 @@ use crate::sim::World;
 use crate::sim::network::NetworkConfig;
 use crate::sim::rng;
 use crate::sim::time::format_nanos;
+use crate::spec::Driver;
 use std::rc::Rc;
 
 /// One of the tester's concurrent activities: a stack of procedures (the one
@@ -74,7 +75,7 @@ struct Task {
 }
 
 /// The lab tester: runs a script of steps against the world. A
-/// [`crate::runner::Driver`] for Raft when the scenario has a `lab` list.
+/// [`Driver`] for Raft when the scenario has a `lab` list.
 pub struct LabTester {
     lab: Lab,
     tasks: Vec<Task>,
@@ -112,9 +113,17 @@ impl LabTester {
             finished: false,
         }
     }
+}
+
+/// The tester drives the world through the public driver API only: it is woken
+/// at times it chooses and acts through the world's traced paths.
+impl Driver<Raft> for LabTester {
+    fn name(&self) -> &'static str {
+        "raft_lab"
+    }
 
     /// True virtual time of the next wake; `None` once the script is done.
-    pub fn next_wake(&self) -> Option<u64> {
+    fn next_wake(&self) -> Option<u64> {
         if self.finished {
             return None;
         }
@@ -122,7 +131,7 @@ impl LabTester {
     }
 
     /// Runs every task due now.
-    pub fn wake(&mut self, world: &mut World<Raft>) -> Vec<(Property, String)> {
+    fn wake(&mut self, world: &mut World<Raft>) -> Vec<(Property, String)> {
         let now = world.now();
         self.lab.refresh_counters(world);
         if now >= self.fault_end {
@@ -190,7 +199,7 @@ impl LabTester {
     }
 
     /// A script that never finished fails.
-    pub fn at_end(&mut self, world: &World<Raft>) -> Vec<(Property, String)> {
+    fn at_end(&mut self, world: &World<Raft>) -> Vec<(Property, String)> {
         let _ = world;
         if self.finished {
             return Vec::new();

@@ -8,13 +8,13 @@
 //! without a leader: from the crash until every surviving server has heard from
 //! the new leader.
 
-use crate::protocols::raft::{Raft, RaftConfig, RaftMsg, RaftNode};
-use crate::scenario::faults::DurationRange;
+use super::{Raft, RaftConfig, RaftMsg, RaftNode};
 use crate::sim::rng::{self, between};
-use crate::sim::time::Duration;
+use crate::sim::time::{Duration, DurationRange};
 use crate::sim::{
     Fault, Latency, NetworkConfig, Role, SECOND, Step, Target, TimedFault, World, WorldConfig,
 };
+use crate::spec::stats::{Distribution, format_ms};
 use crate::workload::WorkloadConfig;
 use std::rc::Rc;
 
@@ -168,56 +168,90 @@ fn settled_leader(world: &World<Raft>) -> Option<usize> {
         .then_some(leader)
 }
 
-/// Summary statistics of trial times, in milliseconds.
-#[derive(Clone, Debug, serde::Serialize)]
-pub struct Distribution {
-    /// Trials run.
-    pub trials: usize,
-    /// Fastest.
-    pub min: f64,
-    /// Median.
-    pub median: f64,
-    /// Mean.
-    pub mean: f64,
-    /// 90th percentile.
-    pub p90: f64,
-    /// 99th percentile.
-    pub p99: f64,
-    /// Slowest.
-    pub max: f64,
-    /// Trials that hit the cap.
-    pub capped: usize,
-}
-
-impl Distribution {
-    /// Summarises times in nanoseconds; `cap` marks trials that gave up.
-    pub fn of(nanos: Vec<u64>, cap: u64) -> Self {
-        let ms = |value: u64| value as f64 / 1e6;
-        Distribution::of_values(nanos.into_iter().map(ms).collect(), ms(cap))
-    }
-
-    /// Summarises any non-empty sample (e.g. milliseconds); values at or above
-    /// `cap` count as capped (pass infinity for none).
-    pub fn of_values(mut values: Vec<f64>, cap: f64) -> Self {
-        values.sort_by(f64::total_cmp);
-        let at = |q: f64| values[((values.len() - 1) as f64 * q).round() as usize];
-        Distribution {
-            trials: values.len(),
-            min: values[0],
-            median: at(0.5),
-            mean: values.iter().sum::<f64>() / values.len() as f64,
-            p90: at(0.9),
-            p99: at(0.99),
-            max: *values.last().expect("at least one trial"),
-            capped: values.iter().filter(|&&value| value >= cap).count(),
-        }
-    }
-}
-
 /// Runs `trials` trials (seeds `1..=trials`) of one setup.
 pub fn election_timing(setup: &ElectionTiming, trials: u64) -> Distribution {
     let times: Vec<u64> = (1..=trials)
         .map(|seed| election_trial(setup, seed))
         .collect();
     Distribution::of(times, setup.cap.0)
+}
+
+/// Checks one sweep grid value of `protocol.election_timeout` (a duration or a
+/// range); returns its label.
+pub fn check_timeout(value: &toml::Value) -> Result<String, String> {
+    let range: DurationRange = value
+        .clone()
+        .try_into()
+        .map_err(|error: toml::de::Error| error.message().trim().to_string())?;
+    if range.min.0 == 0 || range.min > range.max {
+        return Err(format!(
+            "expected a positive range [min, max] with min <= max, got [{}, {}]",
+            range.min, range.max
+        ));
+    }
+    let ms = |nanos: u64| format_ms(nanos as f64 / 1e6);
+    Ok(format!("{}-{}ms", ms(range.min.0), ms(range.max.0)))
+}
+
+/// One sweep trial at a checked `protocol.election_timeout` value: ms without a
+/// leader.
+pub fn trial_ms(value: &toml::Value, seed: u64) -> f64 {
+    let mut setup = ElectionTiming::paper(0, 0);
+    setup.timeout = value
+        .clone()
+        .try_into()
+        .expect("checked when the sweep was read");
+    election_trial(&setup, seed) as f64 / 1e6
+}
+
+/// The Raft paper's Figure 16 timeout ranges (ms), with the trial count the paper
+/// used for each (100 for the 150–150 ms line, 1000 otherwise).
+const RANGES: [(u64, u64, u64); 10] = [
+    (150, 150, 100),
+    (150, 151, 1000),
+    (150, 155, 1000),
+    (150, 175, 1000),
+    (150, 200, 1000),
+    (150, 300, 1000),
+    (12, 24, 1000),
+    (25, 50, 1000),
+    (50, 100, 1000),
+    (100, 200, 1000),
+];
+
+/// `faultline experiment raft-election-timing`: every Figure 16 range, as a
+/// table; `trials` overrides the per-range trial counts.
+pub fn figure_16(trials: Option<u64>, out: &mut dyn std::io::Write) -> std::io::Result<()> {
+    writeln!(
+        out,
+        "Raft leader election after a leader crash (paper §9.3, Figure 16): 5 servers,"
+    )?;
+    writeln!(
+        out,
+        "one-way latency 0.2-0.6 ms, 14 ms to persist, heartbeats every min/2, 2 of 4 survivors behind."
+    )?;
+    writeln!(out, "time without leader, ms:")?;
+    writeln!(
+        out,
+        "{:>11} {:>6} {:>8} {:>8} {:>8} {:>8} {:>8} {:>8} {:>7}",
+        "timeout", "trials", "min", "median", "mean", "p90", "p99", "max", ">=cap"
+    )?;
+    for (min, max, default_trials) in RANGES {
+        let setup = ElectionTiming::paper(min, max);
+        let stats = election_timing(&setup, trials.unwrap_or(default_trials));
+        writeln!(
+            out,
+            "{:>11} {:>6} {:>8.1} {:>8.1} {:>8.1} {:>8.1} {:>8.1} {:>8.1} {:>7}",
+            format!("{min}-{max}ms"),
+            stats.trials,
+            stats.min,
+            stats.median,
+            stats.mean,
+            stats.p90,
+            stats.p99,
+            stats.max,
+            stats.capped
+        )?;
+    }
+    Ok(())
 }

@@ -18,6 +18,8 @@
 //! (`info`) — the request may still be applied later, which the linearizability
 //! checker allows. A timed-out read is recorded as failed: reads change nothing.
 
+pub mod spec;
+
 use super::codec::{DecodeError, Decoder, Encoder};
 use crate::sim::time::Duration;
 use crate::sim::{Client, Ctx, ProcessId, Protocol, TimerId, Value};
@@ -335,6 +337,38 @@ pub trait KvProtocol: Protocol {
     fn client_timer(timer: Self::Timer) -> Option<KvTimer>;
 }
 
+/// Implements [`KvProtocol`] for a protocol whose message type has the variants
+/// `Request { seq, op }` and `Reply(KvReply)` and whose timer type has
+/// `Client(KvTimer)`: the glue every kv service would otherwise write out.
+macro_rules! kv_protocol {
+    ($protocol:ty, $msg:ident, $timer:ident) => {
+        impl $crate::protocols::kv::KvProtocol for $protocol {
+            fn request(seq: u64, op: $crate::protocols::kv::KvOp) -> $msg {
+                $msg::Request { seq, op }
+            }
+
+            fn reply(msg: $msg) -> Option<$crate::protocols::kv::KvReply> {
+                match msg {
+                    $msg::Reply(reply) => Some(reply),
+                    _ => None,
+                }
+            }
+
+            fn timer(timer: $crate::protocols::kv::KvTimer) -> $timer {
+                $timer::Client(timer)
+            }
+
+            fn client_timer(timer: $timer) -> Option<$crate::protocols::kv::KvTimer> {
+                match timer {
+                    $timer::Client(timer) => Some(timer),
+                    _ => None,
+                }
+            }
+        }
+    };
+}
+pub(crate) use kv_protocol;
+
 #[derive(Clone, Debug)]
 struct Open {
     seq: u64,
@@ -578,8 +612,7 @@ impl<P: KvProtocol> Client<P> for KvClient<P> {
 /// serve the same service the same way unless a scenario says otherwise.
 pub mod defaults {
     use super::KvOpKind;
-    use crate::scenario::faults::DurationRange;
-    use crate::sim::time::Duration;
+    use crate::sim::time::{Duration, DurationRange};
 
     /// Default `election_timeout`.
     pub fn election_timeout() -> DurationRange {

@@ -27,6 +27,8 @@
 //! retransmission, no anti-entropy). Any message lost while a value spreads leaves
 //! some node without it forever — the delivery checker catches it.
 
+mod spec;
+
 use crate::check::{Checker, Property};
 use crate::sim::crc32c::{frame, salvage};
 use crate::sim::time::{Duration, format_nanos};
@@ -40,12 +42,29 @@ use std::collections::{BTreeMap, BTreeSet};
 #[derive(Clone, Copy, Debug)]
 pub struct Broadcast;
 
-/// Planted bugs.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum BroadcastBug {
-    /// Send each value to peers once; never retransmit, no anti-entropy.
-    NoRetransmit,
+crate::declare! {
+    /// Planted bugs.
+    pub enum BroadcastBug {
+        /// Values go to peers once; lost messages are never resent, no
+        /// anti-entropy.
+        NoRetransmit = "no_retransmit",
+    }
+}
+
+crate::declare! {
+    /// The rare situations broadcast must be tested in (*sometimes* points).
+    pub enum BroadcastPoint {
+        /// Gossip brought a node a value it had missed.
+        GossipFilledAGap = "broadcast_gossip_filled_a_gap",
+        /// A restarted node read its values back from disk.
+        ValuesRecoveredFromDisk = "broadcast_values_recovered_from_disk",
+        /// A corrupt or torn record was detected on reading the log.
+        CorruptionDetected = "broadcast_corruption_detected",
+        /// A failed disk read was retried.
+        DiskReadRetried = "broadcast_disk_read_retried",
+        /// Reading the log kept failing; the read was put off.
+        LogReadDeferred = "broadcast_log_read_deferred",
+    }
 }
 
 /// The `[protocol]` table for `name = "broadcast"`.
@@ -158,10 +177,6 @@ impl BroadcastNode {
         self.values.contains(&value)
     }
 
-    fn majority(nodes: usize) -> usize {
-        nodes / 2 + 1
-    }
-
     /// Stores new values durably (one sync for the batch); returns how many were new.
     fn store(
         &mut self,
@@ -196,12 +211,12 @@ impl BroadcastNode {
                     bytes = Some(read.to_vec());
                     break;
                 }
-                Err(_) if attempt < 2 => ctx.sometimes("broadcast_disk_read_retried"),
+                Err(_) if attempt < 2 => ctx.sometimes(BroadcastPoint::DiskReadRetried),
                 Err(_) => {}
             }
         }
         let Some(bytes) = bytes else {
-            ctx.sometimes("broadcast_log_read_deferred");
+            ctx.sometimes(BroadcastPoint::LogReadDeferred);
             let retry = Duration::from_millis(10);
             ctx.set_timer(retry, Duration(2 * retry.0), BroadcastTimer::ReadLog);
             return;
@@ -219,7 +234,7 @@ impl BroadcastNode {
             // Keep the records that pass their checksums (plus anything learned
             // since the restart) and rewrite the log so new records follow clean
             // framing; gossip refills what was lost.
-            ctx.sometimes("broadcast_corruption_detected");
+            ctx.sometimes(BroadcastPoint::CorruptionDetected);
             let mut clean = Vec::new();
             for value in recovered.iter().chain(&self.learned) {
                 frame(&value.to_le_bytes(), &mut clean);
@@ -228,7 +243,7 @@ impl BroadcastNode {
             ctx.disk().sync();
         }
         if !recovered.is_empty() {
-            ctx.sometimes("broadcast_values_recovered_from_disk");
+            ctx.sometimes(BroadcastPoint::ValuesRecoveredFromDisk);
         }
         for value in recovered {
             if self.values.insert(value) {
@@ -250,7 +265,7 @@ impl BroadcastNode {
         let Some(pending) = self.pending.get(&value) else {
             return;
         };
-        if pending.stored_on.len() >= Self::majority(ctx.nodes()) {
+        if pending.stored_on.len() >= crate::protocols::majority(ctx.nodes()) {
             let pending = self.pending.remove(&value).expect("present");
             ctx.send(
                 pending.client,
@@ -305,7 +320,7 @@ impl Node<Broadcast> for BroadcastNode {
             }
             BroadcastMsg::Gossip { values } => {
                 if self.store(ctx, values) > 0 {
-                    ctx.sometimes("broadcast_gossip_filled_a_gap");
+                    ctx.sometimes(BroadcastPoint::GossipFilledAGap);
                 }
             }
             BroadcastMsg::BroadcastOk { .. } => {

@@ -14,6 +14,10 @@
 //! differ — the mistake `--check-determinism` exists to catch (a global, a clock
 //! or a hash-map order leaking into protocol decisions).
 
+mod spec;
+
+pub use spec::{TokenForwardBug, TokenForwardConfig, bench};
+
 use crate::sim::rng::below;
 use crate::sim::{Client, Ctx, Node, ProcessId, Protocol};
 use std::sync::atomic::{AtomicU64, Ordering};

@@ -1,0 +1,16 @@
+//! The protocols that ship in the box: one line each. Adding a protocol is its
+//! folder under `src/protocols/`, its scenarios under `scenarios/<name>/`, and a
+//! line here. A user's binary starts from [`builtin`] and adds its own
+//! (`builtin().with(Entry::of::<Mine>())`).
+
+use crate::protocols::{broadcast, paxos, raft, token_forward};
+use crate::runner::{Entry, Registry};
+
+/// Every shipped protocol.
+pub fn builtin() -> Registry {
+    Registry::new()
+        .with(Entry::of::<raft::Raft>())
+        .with(Entry::of::<paxos::Paxos>())
+        .with(Entry::of::<broadcast::Broadcast>())
+        .with(Entry::of::<token_forward::TokenForward>())
+}
