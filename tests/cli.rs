@@ -9,7 +9,7 @@ fn scratch(name: &str) -> PathBuf {
 
 #[test]
 fn a_passing_scenario_exits_0_and_prints_its_verdict() {
-    let output = faultline(&["run", "scenarios/broadcast_partitions.toml"]);
+    let output = faultline(&["run", "scenarios/broadcast/partitions.toml"]);
     let shown = text(&output);
     assert_eq!(output.status.code(), Some(0), "{shown}");
     assert!(shown.contains("verdict   PASS"), "{shown}");
@@ -38,7 +38,7 @@ fn the_readme_first_command_runs_raft_and_passes() {
 fn a_failing_run_exits_1_with_the_violation_and_a_repro_line() {
     let output = faultline(&[
         "run",
-        "scenarios/broadcast_no_retransmit.toml",
+        "scenarios/broadcast/no_retransmit.toml",
         "--seed",
         "1",
     ]);
@@ -50,7 +50,7 @@ fn a_failing_run_exits_1_with_the_violation_and_a_repro_line() {
     );
     assert!(shown.contains(", event #"), "{shown}");
     assert!(
-        shown.contains("reproduce: faultline run scenarios/broadcast_no_retransmit.toml --seed 1"),
+        shown.contains("reproduce: faultline run scenarios/broadcast/no_retransmit.toml --seed 1"),
         "{shown}"
     );
 }
@@ -62,7 +62,7 @@ fn a_report_replays_to_the_same_trace_hash() {
     let trace = dir.join("trace.jsonl");
     let output = faultline(&[
         "run",
-        "scenarios/broadcast_no_retransmit.toml",
+        "scenarios/broadcast/no_retransmit.toml",
         "--seed",
         "4",
         "--report",
@@ -186,10 +186,10 @@ fn the_shipped_broadcast_scenarios_show_every_fault_kind() {
     let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("scenarios");
     let mut text = String::new();
     for name in [
-        "broadcast_partitions.toml",
-        "broadcast_crashes.toml",
-        "broadcast_nemesis.toml",
-        "broadcast_disconnects.toml",
+        "broadcast/partitions.toml",
+        "broadcast/crashes.toml",
+        "broadcast/nemesis.toml",
+        "broadcast/disconnects.toml",
     ] {
         text.push_str(&std::fs::read_to_string(dir.join(name)).unwrap());
     }

@@ -1,5 +1,6 @@
-//! The committed GitHub Actions workflow and Kubernetes manifest name scenario
-//! files that exist and fuzz flags the command accepts.
+//! The committed GitHub Actions workflow, Kubernetes manifest and CI script take
+//! their campaigns from the files (`faultline list --campaigns`), name only
+//! scenario files that exist, and use fuzz flags the command accepts.
 
 use std::path::Path;
 
@@ -31,9 +32,12 @@ fn the_ci_fuzz_files_name_real_scenarios_and_real_flags() {
         ".ci/run",
     ] {
         let text = read(file);
-        let paths = scenario_paths(&text);
-        assert!(!paths.is_empty(), "{file} names no scenario");
-        for path in paths {
+        // Campaigns come from the files, never from a hand-kept list.
+        assert!(
+            text.contains("list --campaigns"),
+            "{file} does not take its campaigns from `faultline list --campaigns`"
+        );
+        for path in scenario_paths(&text) {
             let local = Path::new(env!("CARGO_MANIFEST_DIR")).join(&path);
             assert!(local.exists(), "{file} names {path}, which does not exist");
         }
@@ -52,4 +56,31 @@ fn the_ci_fuzz_files_name_real_scenarios_and_real_flags() {
     }
     assert!(read("deploy/fuzz-job.yaml").contains("--shard auto"));
     assert!(read("deploy/fuzz-job.yaml").contains("JOB_COMPLETION_COUNT"));
+}
+
+#[test]
+fn the_campaigns_are_the_shipped_scenarios_without_expect() {
+    let registry = faultline::builtin();
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("scenarios");
+    let campaigns = registry.campaigns(&root).unwrap();
+    for name in registry.names() {
+        for file in registry.shipped(&root, name) {
+            let text = std::fs::read_to_string(&file).unwrap();
+            let table: toml::Table = text.parse().unwrap();
+            assert_eq!(
+                campaigns.contains(&file),
+                !table.contains_key("expect"),
+                "{}",
+                file.display()
+            );
+        }
+    }
+    for protocol in ["raft", "paxos", "broadcast"] {
+        assert!(
+            campaigns
+                .iter()
+                .any(|file| file.starts_with(root.join(protocol))),
+            "{protocol} has no campaign"
+        );
+    }
 }

@@ -26,7 +26,7 @@ fn campaign(file: &ScenarioFile, count: u64, shard: u64, shards: u64, jobs: usiz
 
 #[test]
 fn the_outcome_does_not_depend_on_threads_or_shards() {
-    let file = scenario("broadcast_no_retransmit.toml");
+    let file = scenario("broadcast/no_retransmit.toml");
     let sequential = campaign(&file, 60, 0, 1, 1);
     assert_eq!(sequential.runs, 60);
     assert!(!sequential.failures.is_empty());
@@ -47,7 +47,7 @@ fn the_outcome_does_not_depend_on_threads_or_shards() {
     assert_eq!(merged.failures, sequential.failures);
     assert_eq!(merged.sometimes, sequential.sometimes);
     // Shards of different campaigns, or the same shard twice, do not merge.
-    let other = campaign(&scenario("broadcast_nemesis.toml"), 60, 0, 3, 1);
+    let other = campaign(&scenario("broadcast/nemesis.toml"), 60, 0, 3, 1);
     assert!(
         merged
             .merge(&other)
@@ -65,7 +65,7 @@ fn the_outcome_does_not_depend_on_threads_or_shards() {
 
 #[test]
 fn a_campaign_reports_sometimes_points_never_reached() {
-    let summary = campaign(&scenario("broadcast_no_retransmit.toml"), 20, 0, 1, 2);
+    let summary = campaign(&scenario("broadcast/no_retransmit.toml"), 20, 0, 1, 2);
     // Without retransmission nothing is ever filled in by gossip.
     assert!(
         summary
@@ -86,7 +86,7 @@ fn the_fuzz_command_writes_junit_and_replayable_failures() {
         .env("JOB_COMPLETION_INDEX", "1")
         .args([
             "fuzz",
-            "scenarios/broadcast_no_retransmit.toml",
+            "scenarios/broadcast/no_retransmit.toml",
             "--seeds",
             "6",
             "--shard",
@@ -99,7 +99,7 @@ fn the_fuzz_command_writes_junit_and_replayable_failures() {
     assert_eq!(output.status.code(), Some(1), "{stdout}");
     assert!(stdout.contains("shards [1] of 2: 3 run"), "{stdout}");
     assert!(
-        stdout.contains("reproduce: faultline run scenarios/broadcast_no_retransmit.toml --seed 2"),
+        stdout.contains("reproduce: faultline run scenarios/broadcast/no_retransmit.toml --seed 2"),
         "{stdout}"
     );
     let junit = std::fs::read_to_string(shard_dir.join("junit.xml")).unwrap();
@@ -142,7 +142,7 @@ fn the_fuzz_command_writes_junit_and_replayable_failures() {
     );
 
     let bad = Command::new(env!("CARGO_BIN_EXE_faultline"))
-        .args(["fuzz", "scenarios/broadcast_nemesis.toml", "--shard", "3/3"])
+        .args(["fuzz", "scenarios/broadcast/nemesis.toml", "--shard", "3/3"])
         .current_dir(env!("CARGO_MANIFEST_DIR"))
         .output()
         .unwrap();
@@ -153,7 +153,7 @@ fn the_fuzz_command_writes_junit_and_replayable_failures() {
 #[test]
 fn stop_on_first_stops_at_the_same_seed_whatever_the_threads() {
     // broadcast_nemesis passes most seeds; its planted-bug twin fails some.
-    let file = scenario("broadcast_no_retransmit.toml");
+    let file = scenario("broadcast/no_retransmit.toml");
     let everything = campaign(&file, 40, 0, 1, 1);
     let first_failure = everything.failures[0].seed;
     let stopping = |jobs| {
@@ -203,8 +203,8 @@ fn several_scenarios_fuzz_into_one_junit_and_their_shards_merge() {
     let _ = std::fs::remove_dir_all(&dir);
     let path = |name: &str| dir.join(name).to_str().unwrap().to_string();
     let files = [
-        "scenarios/broadcast_no_retransmit.toml",
-        "scenarios/broadcast_partitions.toml",
+        "scenarios/broadcast/no_retransmit.toml",
+        "scenarios/broadcast/partitions.toml",
     ];
     let (code, stdout, _) = faultline(&[
         "fuzz",
@@ -225,7 +225,7 @@ fn several_scenarios_fuzz_into_one_junit_and_their_shards_merge() {
     let junit = std::fs::read_to_string(dir.join("all.xml")).unwrap();
     assert_eq!(junit.matches("<testsuite ").count(), 2, "{junit}");
     assert!(
-        junit.contains("broadcast_partitions.toml\" tests=\"1\" failures=\"0\""),
+        junit.contains("broadcast/partitions.toml\" tests=\"1\" failures=\"0\""),
         "{junit}"
     );
     assert_eq!(
@@ -274,13 +274,13 @@ fn bad_seed_ranges_and_budgets_are_usage_errors() {
     for args in [
         &[
             "fuzz",
-            "scenarios/broadcast_nemesis.toml",
+            "scenarios/broadcast/nemesis.toml",
             "--seeds",
             "9..3",
         ][..],
         &[
             "fuzz",
-            "scenarios/broadcast_nemesis.toml",
+            "scenarios/broadcast/nemesis.toml",
             "--seeds",
             "5",
             "--count",
@@ -288,19 +288,19 @@ fn bad_seed_ranges_and_budgets_are_usage_errors() {
         ],
         &[
             "fuzz",
-            "scenarios/broadcast_nemesis.toml",
+            "scenarios/broadcast/nemesis.toml",
             "--time-budget",
             "soon",
         ],
         &[
             "fuzz",
-            "scenarios/broadcast_nemesis.toml",
+            "scenarios/broadcast/nemesis.toml",
             "--shard",
             "auto",
         ],
         &[
             "fuzz",
-            "scenarios/broadcast_nemesis.toml",
+            "scenarios/broadcast/nemesis.toml",
             "scenarios/nope.toml",
         ],
     ] {
@@ -315,7 +315,7 @@ fn bad_seed_ranges_and_budgets_are_usage_errors() {
 fn a_time_budget_runs_a_prefix_of_the_seeds_and_says_so() {
     let (code, stdout, _) = faultline(&[
         "fuzz",
-        "scenarios/broadcast_nemesis.toml",
+        "scenarios/broadcast/nemesis.toml",
         "--count",
         "100000",
         "--time-budget",
@@ -333,7 +333,7 @@ fn fuzz_shrinks_the_first_failing_seed_into_the_report() {
     let _ = std::fs::remove_dir_all(&dir);
     let (code, stdout, _) = faultline(&[
         "fuzz",
-        "scenarios/broadcast_no_retransmit.toml",
+        "scenarios/broadcast/no_retransmit.toml",
         "--count",
         "3",
         "--shrink",

@@ -15,7 +15,7 @@ use crate::common::failing_seeds;
 
 #[test]
 fn broadcast_survives_200_seeds_of_every_fault_kind() {
-    let file = scenario("broadcast_nemesis.toml");
+    let file = scenario("broadcast/nemesis.toml");
     let failures = failing_seeds(&file, 200);
     assert!(
         failures.is_empty(),
@@ -25,7 +25,7 @@ fn broadcast_survives_200_seeds_of_every_fault_kind() {
 
 #[test]
 fn broadcast_no_retransmit_is_found_in_the_first_200_seeds() {
-    let file = scenario("broadcast_no_retransmit.toml");
+    let file = scenario("broadcast/no_retransmit.toml");
     let failures = failing_seeds(&file, 200);
     let (first, message) = failures.first().expect("the planted bug must be found");
     assert_eq!(*first, 1, "first seed to find no_retransmit changed");
@@ -40,7 +40,7 @@ fn broadcast_no_retransmit_is_found_in_the_first_200_seeds() {
 
 #[test]
 fn shipped_broadcast_scenarios_pass_with_their_scripted_faults() {
-    for name in ["broadcast_partitions.toml", "broadcast_crashes.toml"] {
+    for name in ["broadcast/partitions.toml", "broadcast/crashes.toml"] {
         let file = scenario(name);
         let outcome = run_file(&file, &RunOptions::seed(7)).unwrap();
         assert!(outcome.passed(), "{name}: {:?}", outcome.summary.violations);
@@ -53,7 +53,7 @@ fn shipped_broadcast_scenarios_pass_with_their_scripted_faults() {
 
 #[test]
 fn scripted_disk_faults_are_detected_by_the_crc_framed_log() {
-    let file = scenario("broadcast_crashes.toml");
+    let file = scenario("broadcast/crashes.toml");
     let outcome = run_file(&file, &RunOptions::seed(3)).unwrap();
     assert!(outcome.passed(), "{:?}", outcome.summary.violations);
     let reached = &outcome.summary.sometimes;

@@ -116,7 +116,7 @@ fn a_planted_raft_bug_shrinks_to_a_smaller_scenario_that_fails_the_same_checker(
 #[test]
 fn the_broadcast_planted_bug_shrinks_to_no_faults_and_a_short_run() {
     let file = ScenarioFile::read(&format!(
-        "{}/scenarios/broadcast_no_retransmit.toml",
+        "{}/scenarios/broadcast/no_retransmit.toml",
         env!("CARGO_MANIFEST_DIR")
     ))
     .unwrap();
@@ -142,7 +142,7 @@ fn the_broadcast_planted_bug_shrinks_to_no_faults_and_a_short_run() {
 fn a_passing_seed_is_refused_with_exit_2() {
     let output = faultline(&[
         "shrink",
-        "scenarios/broadcast_partitions.toml",
+        "scenarios/broadcast/partitions.toml",
         "--seed",
         "7",
         "--out",
@@ -155,7 +155,7 @@ fn a_passing_seed_is_refused_with_exit_2() {
         "{shown}"
     );
     let file = ScenarioFile::read(&format!(
-        "{}/scenarios/broadcast_partitions.toml",
+        "{}/scenarios/broadcast/partitions.toml",
         env!("CARGO_MANIFEST_DIR")
     ))
     .unwrap();
@@ -191,7 +191,7 @@ fn a_bad_file_is_refused_with_exit_2_naming_it() {
 fn an_unwritable_output_exits_4_without_a_panic() {
     let output = faultline(&[
         "shrink",
-        "scenarios/broadcast_no_retransmit.toml",
+        "scenarios/broadcast/no_retransmit.toml",
         "--seed",
         "1",
         "--max-runs",

@@ -115,8 +115,14 @@ enum Command {
         /// A report directory written by `run --report`.
         report: PathBuf,
     },
-    /// List protocols, planted bugs, checkers and fault kinds.
-    List,
+    /// List protocols, planted bugs, checkers and fault kinds; or, with
+    /// --campaigns, the campaign files to fuzz.
+    List {
+        /// Print the campaigns under DIR instead (default `scenarios`): every
+        /// `<protocol>/*.toml` without `expect`, one per line.
+        #[arg(long, value_name = "DIR", num_args = 0..=1, default_missing_value = "scenarios")]
+        campaigns: Option<PathBuf>,
+    },
     /// Measure simulator speed on a fixed workload (`faultline list` names them).
     Bench {
         /// Workload name.
@@ -272,7 +278,7 @@ fn dispatch(registry: &Registry, command: Command) -> i32 {
         ),
         Command::Merge { out, reports } => fuzz::merge(&out, &reports),
         Command::Replay { report } => run::replay(registry, &report),
-        Command::List => list::run(registry),
+        Command::List { campaigns } => list::run(registry, campaigns.as_deref()),
         Command::Bench {
             workload,
             seconds,

@@ -239,7 +239,9 @@ fn write_summary(dir: &Path, summary: &FuzzSummary) -> std::io::Result<()> {
 const CHARTED_FAILURES: usize = 20;
 
 /// Where each scenario's report goes: `DIR` itself for one scenario, else
-/// `DIR/<file stem>` (numbered when two stems collide).
+/// `DIR/<folder>_<file stem>` (`DIR/raft_nemesis` for
+/// `scenarios/raft/nemesis.toml`; the stem alone for a file directly under
+/// `scenarios/` or the current directory; numbered when two names collide).
 fn report_dirs(dir: &Path, scenarios: &[String]) -> Vec<PathBuf> {
     if scenarios.len() == 1 {
         return vec![dir.to_path_buf()];
@@ -248,11 +250,19 @@ fn report_dirs(dir: &Path, scenarios: &[String]) -> Vec<PathBuf> {
     scenarios
         .iter()
         .map(|scenario| {
-            let stem = Path::new(scenario)
-                .file_stem()
-                .map_or("scenario".into(), |stem| {
-                    stem.to_string_lossy().into_owned()
-                });
+            let path = Path::new(scenario);
+            let file_stem = path.file_stem().map_or("scenario".into(), |stem| {
+                stem.to_string_lossy().into_owned()
+            });
+            let folder = path
+                .parent()
+                .and_then(Path::file_name)
+                .map(|name| name.to_string_lossy().into_owned())
+                .filter(|name| name != "scenarios" && name != ".");
+            let stem = match folder {
+                Some(folder) => format!("{folder}_{file_stem}"),
+                None => file_stem,
+            };
             let mut name = stem.clone();
             let mut n = 2;
             while !used.insert(name.clone()) {

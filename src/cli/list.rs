@@ -85,8 +85,31 @@ pub fn listing(registry: &Registry) -> String {
     text
 }
 
-/// Runs `faultline list`.
-pub fn run(registry: &Registry) -> i32 {
-    print!("{}", listing(registry));
-    exit::OK
+/// Runs `faultline list`, or with `campaigns`, prints the campaign files under
+/// that folder one per line (for `faultline fuzz $(faultline list --campaigns)`).
+pub fn run(registry: &Registry, campaigns: Option<&std::path::Path>) -> i32 {
+    let Some(root) = campaigns else {
+        print!("{}", listing(registry));
+        return exit::OK;
+    };
+    match registry.campaigns(root) {
+        Ok(files) if files.is_empty() => {
+            eprintln!(
+                "error: no campaigns under {}: expected <protocol>/*.toml files without `expect` for {}",
+                root.display(),
+                registry.names().join(", ")
+            );
+            exit::BAD_INPUT
+        }
+        Ok(files) => {
+            for file in files {
+                println!("{}", file.display());
+            }
+            exit::OK
+        }
+        Err(message) => {
+            eprintln!("error: {message}");
+            exit::BAD_INPUT
+        }
+    }
 }

@@ -13,6 +13,7 @@ use super::observe::{Observed, observe_scenario};
 use super::run::{RunOptions, RunOutcome, parse_for, run_scenario};
 use crate::scenario::{ScenarioError, ScenarioFile};
 use crate::spec::{BenchWorkload, Declared, Experiment, ProtocolSpec, TrialMetric};
+use std::path::{Path, PathBuf};
 
 /// One registered protocol: its declarations and the runner instantiated for it.
 #[derive(Clone, Copy, Debug)]
@@ -193,6 +194,42 @@ impl Registry {
         options: &RunOptions,
     ) -> Result<Observed, ScenarioError> {
         self.entry_for(file)?.observe(file, options)
+    }
+
+    /// The scenario files a protocol ships: every `.toml` file directly in
+    /// `root/<name>/` (subfolders such as `raft/lab/` are their own sets),
+    /// sorted. Missing folders give none.
+    pub fn shipped(&self, root: &Path, name: &str) -> Vec<PathBuf> {
+        let Ok(entries) = std::fs::read_dir(root.join(name)) else {
+            return Vec::new();
+        };
+        let mut files: Vec<PathBuf> = entries
+            .filter_map(|entry| entry.ok().map(|entry| entry.path()))
+            .filter(|path| path.is_file() && path.extension().is_some_and(|ext| ext == "toml"))
+            .collect();
+        files.sort();
+        files
+    }
+
+    /// The campaigns under `root`: every shipped scenario of every registered
+    /// protocol that has no `expect` (files with one are examples and
+    /// regressions that fail on purpose). CI, the nightly workflow and the
+    /// Kubernetes job fuzz exactly these (`faultline list --campaigns`).
+    pub fn campaigns(&self, root: &Path) -> Result<Vec<PathBuf>, String> {
+        let mut campaigns = Vec::new();
+        for entry in &self.entries {
+            for path in self.shipped(root, entry.name) {
+                let text = std::fs::read_to_string(&path)
+                    .map_err(|error| format!("cannot read {}: {error}", path.display()))?;
+                let table: toml::Table = text
+                    .parse()
+                    .map_err(|error| format!("{}: {error}", path.display()))?;
+                if !table.contains_key("expect") {
+                    campaigns.push(path);
+                }
+            }
+        }
+        Ok(campaigns)
     }
 
     /// Every registered protocol's benchmarks.

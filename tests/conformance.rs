@@ -1,0 +1,177 @@
+//! One conformance test over the registry: what every registered protocol owes
+//! the tool, checked the same way for each, so a new protocol is held to it by
+//! registering alone.
+//!
+//! For every protocol: `list` shows it; each shipped scenario under
+//! `scenarios/<name>/` passes (or fails as its `expect` says) and a double run
+//! gives one trace hash; every planted bug has its shrunk repro in
+//! `scenarios/regressions/<name>_<bug>.toml` with exactly that bug on (the
+//! regression test runs each); and every declared *sometimes* point fires in
+//! the protocol's campaigns, unless the protocol lists it as knowingly
+//! unreached, with the reason.
+
+use faultline::runner::RunOptions;
+use faultline::runner::fuzz::{FuzzOptions, SeedRange, fuzz};
+use faultline::scenario::ScenarioFile;
+use std::collections::BTreeSet;
+use std::path::{Path, PathBuf};
+
+/// Seeds per campaign for the coverage check (enough for every reachable point
+/// of the shipped protocols; a point that needs more is a campaign to widen).
+const COVERAGE_SEEDS: u64 = 200;
+
+fn root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("scenarios")
+}
+
+fn read(path: &Path) -> ScenarioFile {
+    ScenarioFile::read(&path.display().to_string()).unwrap_or_else(|error| panic!("{error}"))
+}
+
+#[test]
+fn list_shows_every_registered_protocol_with_its_bugs_and_properties() {
+    let registry = faultline::builtin();
+    let listing = faultline::cli::list::listing(&registry);
+    for entry in registry.entries() {
+        assert!(listing.contains(entry.name), "list omits {}", entry.name);
+        for declared in entry.bugs.iter().chain(entry.properties) {
+            assert!(
+                listing.contains(declared.name),
+                "list omits {} of {}",
+                declared.name,
+                entry.name
+            );
+        }
+    }
+}
+
+#[test]
+fn every_shipped_scenario_meets_its_expectation_and_runs_the_same_twice() {
+    let registry = faultline::builtin();
+    let mut failures = Vec::new();
+    for name in registry.names() {
+        for path in registry.shipped(&root(), name) {
+            let file = read(&path);
+            let scenario = file.parse::<toml::Value>().unwrap();
+            let options = RunOptions::seed(scenario.seed);
+            let first = registry.run_file(&file, &options).unwrap();
+            let second = registry.run_file(&file, &options).unwrap();
+            if first.summary.trace_hash != second.summary.trace_hash {
+                failures.push(format!("{}: two runs, two trace hashes", path.display()));
+            }
+            let failed = !first.passed();
+            let violation = first.summary.violations.first();
+            let met = match &scenario.expect {
+                Some(expect) => expect.met_by(
+                    failed,
+                    violation.map(|v| (v.checker.as_str(), v.property.as_str())),
+                ),
+                None => !failed,
+            };
+            if !met {
+                failures.push(format!(
+                    "{}: expected {}, got {:?}",
+                    path.display(),
+                    scenario
+                        .expect
+                        .as_ref()
+                        .map_or("pass".to_string(), |expect| expect.describe()),
+                    violation
+                ));
+            }
+        }
+    }
+    assert!(failures.is_empty(), "{failures:#?}");
+}
+
+#[test]
+fn every_planted_bug_has_a_regression_with_exactly_that_bug() {
+    let registry = faultline::builtin();
+    let mut missing = Vec::new();
+    for entry in registry.entries() {
+        for bug in entry.bugs {
+            let path = root()
+                .join("regressions")
+                .join(format!("{}_{}.toml", entry.name, bug.name));
+            if entry.properties.is_empty() {
+                // No property can fail (token_forward): its bug breaks
+                // determinism, which --check-determinism catches instead.
+                continue;
+            }
+            if !path.exists() {
+                missing.push(path.display().to_string());
+                continue;
+            }
+            let table: toml::Table = std::fs::read_to_string(&path).unwrap().parse().unwrap();
+            let bugs: Vec<&str> = table["protocol"]["bugs"]
+                .as_array()
+                .map(|bugs| bugs.iter().filter_map(|bug| bug.as_str()).collect())
+                .unwrap_or_default();
+            assert_eq!(bugs, [bug.name], "{}", path.display());
+            assert!(
+                table.contains_key("expect"),
+                "{} has no expect",
+                path.display()
+            );
+        }
+    }
+    assert!(
+        missing.is_empty(),
+        "planted bugs without a regression: {missing:#?}"
+    );
+}
+
+#[test]
+fn every_declared_sometimes_point_fires_in_the_campaigns_or_is_listed_unreached() {
+    let registry = faultline::builtin();
+    let campaigns = registry.campaigns(&root()).unwrap();
+    let mut problems = Vec::new();
+    for entry in registry.entries() {
+        let declared: BTreeSet<&str> = entry.sometimes.iter().map(|point| point.name).collect();
+        let unreached: BTreeSet<&str> = entry.unreached.iter().map(|(name, _)| *name).collect();
+        for (name, reason) in entry.unreached {
+            if !declared.contains(name) {
+                problems.push(format!("{}: unreached {name} is not declared", entry.name));
+            }
+            if reason.trim().is_empty() {
+                problems.push(format!("{}: unreached {name} gives no reason", entry.name));
+            }
+        }
+        let mut fired = BTreeSet::new();
+        let own = campaigns
+            .iter()
+            .filter(|path| path.parent() == Some(&root().join(entry.name)));
+        for path in own {
+            let seeds = SeedRange {
+                first: 1,
+                count: COVERAGE_SEEDS,
+                shard: 0,
+                shards: 1,
+            };
+            let (summary, _) = fuzz(&registry, &read(path), &FuzzOptions::new(seeds, 2), &|_| {})
+                .unwrap_or_else(|error| panic!("{error}"));
+            assert_eq!(summary.failures.len(), 0, "{} failed seeds", path.display());
+            for (name, count) in &summary.sometimes {
+                if *count > 0 {
+                    fired.insert(name.clone());
+                }
+            }
+        }
+        for point in &declared {
+            let hit = fired.contains(*point);
+            if !hit && !unreached.contains(point) {
+                problems.push(format!(
+                    "{}: {point} never fired in {COVERAGE_SEEDS} seeds of each campaign (widen a campaign, or list it as unreached with the reason)",
+                    entry.name
+                ));
+            }
+            if hit && unreached.contains(point) {
+                problems.push(format!(
+                    "{}: {point} is listed unreached but fired: take it off the list",
+                    entry.name
+                ));
+            }
+        }
+    }
+    assert!(problems.is_empty(), "{problems:#?}");
+}
