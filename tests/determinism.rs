@@ -21,7 +21,7 @@ fn shortened(file: &ScenarioFile) -> ScenarioFile {
 
 #[test]
 fn five_hundred_faulty_seeds_each_give_the_same_trace_twice() {
-    let file = shortened(&scenario("broadcast_nemesis.toml"));
+    let file = shortened(&scenario("broadcast/nemesis.toml"));
     let mut distinct = std::collections::BTreeSet::new();
     for seed in 0..500 {
         let first = run_file(&file, &RunOptions::seed(seed)).unwrap();
@@ -45,14 +45,14 @@ fn five_hundred_faulty_seeds_each_give_the_same_trace_twice() {
 fn pinned_trace_hashes_do_not_change_by_accident() {
     // A change here means every recorded report stops replaying: make it on purpose.
     let cases = [
-        ("token_forward.toml", 1, "2ad07e1f7e559b28"),
-        ("broadcast_partitions.toml", 7, "da909ad5e94632d0"),
-        ("broadcast_crashes.toml", 3, "54f1f8859321c664"),
-        ("broadcast_nemesis.toml", 1, "06c1d12edd0fe54e"),
-        ("raft/nemesis.toml", 1, "f787e4c722fe8a4b"),
-        ("raft/leader_churn.toml", 1, "9887de47e977358c"),
-        ("paxos/nemesis.toml", 1, "3058e6e91f6b9949"),
-        ("paxos/leader_crash.toml", 1, "3eae60619ebc12f1"),
+        ("token_forward/tokens.toml", 1, "2ad07e1f7e559b28"),
+        ("broadcast/partitions.toml", 7, "d97dcca6885d18eb"),
+        ("broadcast/crashes.toml", 3, "d905a140b743f31d"),
+        ("broadcast/nemesis.toml", 1, "9af312c8f1fa9349"),
+        ("raft/nemesis.toml", 1, "da0d7fbcfb38bcd7"),
+        ("raft/leader_churn.toml", 1, "eea39f8914cb5c52"),
+        ("paxos/nemesis.toml", 1, "871326de7c3a4eb1"),
+        ("paxos/leader_crash.toml", 1, "06667ac8a8020192"),
     ];
     let mut changed = Vec::new();
     for (name, seed, hash) in cases {
@@ -71,7 +71,7 @@ fn pinned_trace_hashes_do_not_change_by_accident() {
 fn the_benchmark_and_the_scenario_run_the_same_events() {
     let bench = faultline::protocols::token_forward::bench(10);
     assert_eq!(bench.deliveries, 999_900);
-    let outcome = run_file(&scenario("token_forward.toml"), &RunOptions::seed(1)).unwrap();
+    let outcome = run_file(&scenario("token_forward/tokens.toml"), &RunOptions::seed(1)).unwrap();
     assert_eq!(
         format!("{:016x}", bench.trace_hash),
         outcome.summary.trace_hash

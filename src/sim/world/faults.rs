@@ -9,6 +9,7 @@ use crate::sim::fault::{Fault, Target, TimedFault, selector_size};
 use crate::sim::protocol::{Node, ProcessId, Protocol, Role};
 use crate::sim::trace::{EventKind, StableHasher};
 use rand::Rng as _;
+use std::hash::{Hash, Hasher};
 
 impl<P: Protocol> World<P> {
     fn shuffled(&mut self, mut ids: Vec<usize>) -> Vec<usize> {
@@ -139,6 +140,9 @@ impl<P: Protocol> World<P> {
         let mut undo: Option<Fault> = None;
         let mut hit: Vec<usize> = Vec::new();
         let mut detail = String::new();
+        // What the trace hash folds: the fault's canonical data (the nodes and
+        // numbers it resolved to), never the words `detail` shows a reader.
+        let mut canonical = StableHasher::default();
         let mut kind = EventKind::Partition;
         // Labels the fault refers to but nobody set: it hits nobody through them.
         let unset: Vec<String> = timed
@@ -167,6 +171,7 @@ impl<P: Protocol> World<P> {
                         }
                     }
                 }
+                groups.hash(&mut canonical);
                 detail = format!("groups {groups:?}");
                 undo = Some(Fault::Heal);
             }
@@ -178,6 +183,7 @@ impl<P: Protocol> World<P> {
                 let (mut minority, mut majority) = (minority.to_vec(), majority.to_vec());
                 minority.sort_unstable();
                 majority.sort_unstable();
+                (&minority, &majority).hash(&mut canonical);
                 detail = format!("groups [{minority:?}, {majority:?}]");
                 undo = Some(Fault::Heal);
             }
@@ -187,6 +193,7 @@ impl<P: Protocol> World<P> {
                 self.heal_links();
                 let victims = hit.clone();
                 self.cut_between(&victims, &rest);
+                victims.hash(&mut canonical);
                 detail = format!("isolate {victims:?}");
                 undo = Some(Fault::Heal);
             }
@@ -201,6 +208,7 @@ impl<P: Protocol> World<P> {
                     let (mut left, mut right) = (left.to_vec(), right.to_vec());
                     left.sort_unstable();
                     right.sort_unstable();
+                    (bridge, &left, &right).hash(&mut canonical);
                     detail = format!("bridge {bridge} between {left:?} and {right:?}");
                 } else {
                     detail = "bridge needs at least 3 nodes: nothing cut".into();
@@ -219,6 +227,7 @@ impl<P: Protocol> World<P> {
                         }
                     }
                 }
+                (&senders, &receivers).hash(&mut canonical);
                 detail = format!("one way: {senders:?} -/-> {receivers:?}");
                 undo = Some(Fault::Heal);
             }
@@ -281,6 +290,7 @@ impl<P: Protocol> World<P> {
                 for &id in &hit {
                     self.processes[id].clock.skew(self.now, *offset, *drift_ppm);
                 }
+                (offset, drift_ppm).hash(&mut canonical);
                 detail = format!("offset {offset}ns drift {drift_ppm}ppm");
                 undo = Some(Fault::ClockReset(Target::Nodes(hit.clone())));
             }
@@ -298,6 +308,7 @@ impl<P: Protocol> World<P> {
                 let mut places = Vec::new();
                 for &id in &hit {
                     let place = self.disks[id].corrupt(&mut self.fault_rng);
+                    place.hash(&mut canonical);
                     places.push(
                         place.map_or("empty disk".into(), |(file, at)| format!("{file}@{at}")),
                     );
@@ -311,6 +322,7 @@ impl<P: Protocol> World<P> {
                 for &id in &hit {
                     lost += usize::from(self.disks[id].lose_unsynced(&mut self.fault_rng));
                 }
+                lost.hash(&mut canonical);
                 detail = format!("lose unsynced write ({lost} lost)");
             }
             Fault::DiskFailRead { target, count } => {
@@ -319,6 +331,7 @@ impl<P: Protocol> World<P> {
                 for &id in &hit {
                     self.disks[id].fail_reads(*count);
                 }
+                count.hash(&mut canonical);
                 detail = format!("fail next {count} reads");
             }
             Fault::HealAll => {
@@ -331,15 +344,17 @@ impl<P: Protocol> World<P> {
                 hit = self.nodes_where(|state| !state.up || state.paused);
             }
         }
+        unset.hash(&mut canonical);
         for name in &unset {
             push_detail(&mut detail, format!("@{name} is unset: it names nobody"));
         }
         let labelled = labelled.unwrap_or_else(|| hit.clone());
         if let Some(name) = &timed.label {
+            (name, &labelled).hash(&mut canonical);
             push_detail(&mut detail, format!("label {name} = {labelled:?}"));
             self.set_label(name, labelled.clone());
         }
-        let targets_hash = StableHasher::hash_of(&(timed.fault.name(), &hit, &detail));
+        let targets_hash = StableHasher::hash_of(&(timed.fault.name(), &hit, canonical.finish()));
         let name = timed.fault.name();
         self.trace(kind, NO_PROCESS, NO_PROCESS, targets_hash, || {
             let mut text = format!("{name} {hit:?}");
