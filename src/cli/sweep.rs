@@ -49,15 +49,10 @@ pub fn print_table(result: &SweepResult) {
                 "no values"
             ),
             Some(stats) => println!(
-                "{:>16} {:>6} {:>9.1} {:>9.1} {:>9.1} {:>9.1} {:>9.1} {:>9.1} {}",
+                "{:>16} {:>6} {} {}",
                 point.label,
                 stats.trials,
-                stats.min,
-                stats.median,
-                stats.mean,
-                stats.p90,
-                stats.p99,
-                stats.max,
+                stats.columns(9),
                 last(if result.cap.is_some() {
                     stats.capped
                 } else {

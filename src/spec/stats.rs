@@ -46,6 +46,25 @@ impl Distribution {
     }
 }
 
+impl Distribution {
+    /// `min median mean p90 p99 max`, each right-aligned in `width` columns
+    /// with one decimal, for tables.
+    pub fn columns(&self, width: usize) -> String {
+        [
+            self.min,
+            self.median,
+            self.mean,
+            self.p90,
+            self.p99,
+            self.max,
+        ]
+        .iter()
+        .map(|value| format!("{value:>width$.1}"))
+        .collect::<Vec<_>>()
+        .join(" ")
+    }
+}
+
 /// A readable number of milliseconds: `0.25`, `12`, `1500`.
 pub fn format_ms(value: f64) -> String {
     if value == 0.0 {

@@ -241,15 +241,10 @@ pub fn figure_16(trials: Option<u64>, out: &mut dyn std::io::Write) -> std::io::
         let stats = election_timing(&setup, trials.unwrap_or(default_trials));
         writeln!(
             out,
-            "{:>11} {:>6} {:>8.1} {:>8.1} {:>8.1} {:>8.1} {:>8.1} {:>8.1} {:>7}",
+            "{:>11} {:>6} {} {:>7}",
             format!("{min}-{max}ms"),
             stats.trials,
-            stats.min,
-            stats.median,
-            stats.mean,
-            stats.p90,
-            stats.p99,
-            stats.max,
+            stats.columns(8),
             stats.capped
         )?;
     }
