@@ -166,6 +166,11 @@ impl ProtocolSpec for Counter {
         "always: acknowledged counts only go up",
     )];
     const SOMETIMES: &'static [Declared] = Point::ALL;
+    const GROUPS: &'static [Declared] = &[Declared::new("server", "the node that counts")];
+
+    fn groups(_setup: &Setup<'_, Config>) -> Vec<(&'static str, Vec<usize>)> {
+        vec![("server", vec![0])]
+    }
 
     fn active_bugs(config: &Config) -> Vec<String> {
         faultline::spec::declare::bug_names(&config.bugs)
@@ -251,6 +256,34 @@ fn a_protocol_from_outside_the_crate_is_fuzzed_and_shrunk_by_the_library_cli() {
         listing.contains("counter") && listing.contains("volatile") && listing.contains("raft")
     );
     std::fs::remove_dir_all(&dir).ok();
+}
+
+#[test]
+fn faults_target_a_group_the_spec_names() {
+    let registry = faultline::builtin().with(Entry::of::<Counter>());
+    let text = |bugs: &str| {
+        format!(
+            "duration = \"1s\"\nliveness_window = \"200ms\"\n[protocol]\nname = \"counter\"\nbugs = [{bugs}]\n[cluster]\nnodes = 3\n[workload]\nclients = 1\n[[faults]]\nat = \"500ms\"\nkind = \"crash\"\ntarget = \"@server\"\nduration = \"50ms\"\n"
+        )
+    };
+    let run = |bugs: &str| {
+        let file = faultline::scenario::ScenarioFile::from_text("group.toml", text(bugs)).unwrap();
+        registry
+            .run_file(&file, &faultline::runner::RunOptions::seed(1))
+            .unwrap_or_else(|error| panic!("{error}"))
+    };
+    // The crash hit node 0, the group's one node: a volatile count restarts.
+    let buggy = run("\"volatile\"");
+    assert!(buggy.summary.stats.faults >= 2, "the crash and its restart");
+    assert_eq!(buggy.summary.violations[0].checker, "monotonic");
+    let correct = run("");
+    assert!(correct.passed(), "{:?}", correct.summary.violations);
+    assert_eq!(correct.summary.sometimes.get("counter_recovered"), Some(&1));
+    let listing = faultline::cli::list::listing(&registry);
+    assert!(
+        listing.contains("group  @server: the node that counts"),
+        "{listing}"
+    );
 }
 
 #[test]
