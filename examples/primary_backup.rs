@@ -26,7 +26,7 @@
 //! Without arguments it runs the demonstration: 100 seeds of the correct
 //! protocol pass, and fuzzing with `no_fsync` on finds the bug and shrinks it.
 
-use faultline::check::{Checker, Property};
+use faultline::check::{Checker, Finding};
 use faultline::runner::{Entry, ProtocolSpec};
 use faultline::sim::crc32c::{frame, unframe};
 use faultline::sim::time::Duration;
@@ -252,7 +252,7 @@ impl Checker<PrimaryBackup> for Agreement {
         "agreement"
     }
 
-    fn at_end(&mut self, world: &World<PrimaryBackup>) -> Vec<(Property, String)> {
+    fn at_end(&mut self, world: &World<PrimaryBackup>) -> Vec<Finding> {
         let states: Vec<(u64, i64)> = world
             .nodes()
             .iter()
@@ -261,8 +261,8 @@ impl Checker<PrimaryBackup> for Agreement {
         if states.windows(2).all(|pair| pair[0] == pair[1]) {
             Vec::new()
         } else {
-            vec![(
-                Property::Eventually,
+            vec![Finding::eventually(
+                "agreement",
                 format!("nodes disagree after healing: (seq, value) = {states:?}"),
             )]
         }

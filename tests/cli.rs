@@ -45,7 +45,7 @@ fn a_failing_run_exits_1_with_the_violation_and_a_repro_line() {
     let shown = text(&output);
     assert_eq!(output.status.code(), Some(1), "{shown}");
     assert!(
-        shown.contains("verdict   FAIL: broadcast (eventually) at "),
+        shown.contains("verdict   FAIL: broadcast (eventually) [delivery] at "),
         "{shown}"
     );
     assert!(shown.contains(", event #"), "{shown}");

@@ -21,7 +21,8 @@ pub fn observe_file(file: &ScenarioFile, options: &RunOptions) -> Result<Observe
 }
 
 /// Every scenario (`.toml` file under `scenarios/`, subdirectories included,
-/// except the sweep files in `scenarios/experiments/`), sorted.
+/// except the sweep files in `scenarios/experiments/` and the `pins.toml`
+/// files), sorted.
 pub fn scenario_files() -> Vec<PathBuf> {
     fn walk(dir: &Path, found: &mut Vec<PathBuf>) {
         for entry in std::fs::read_dir(dir).unwrap() {
@@ -34,6 +35,9 @@ pub fn scenario_files() -> Vec<PathBuf> {
             } else if path
                 .extension()
                 .is_some_and(|extension| extension == "toml")
+                && path
+                    .file_name()
+                    .is_some_and(|name| name != faultline::runner::registry::PINS)
             {
                 found.push(path);
             }

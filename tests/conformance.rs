@@ -3,8 +3,9 @@
 //! registering alone.
 //!
 //! For every protocol: `list` shows it; each shipped scenario under
-//! `scenarios/<name>/` passes (or fails as its `expect` says) and a double run
-//! gives one trace hash; every planted bug has its shrunk repro in
+//! `scenarios/<name>/` (and each regression) passes (or fails as its `expect`
+//! says), a double run gives one trace hash, and every violation names a
+//! property the protocol declares; every planted bug has its shrunk repro in
 //! `scenarios/regressions/<name>_<bug>.toml` with exactly that bug on (the
 //! regression test runs each); and every declared *sometimes* point fires in
 //! the protocol's campaigns, unless the protocol lists it as knowingly
@@ -49,7 +50,10 @@ fn list_shows_every_registered_protocol_with_its_bugs_and_properties() {
 fn every_shipped_scenario_meets_its_expectation_and_runs_the_same_twice() {
     let registry = faultline::builtin();
     let mut failures = Vec::new();
-    for name in registry.names() {
+    let mut names = registry.names();
+    // The regression corpus is held to the same: its files fail as they expect.
+    names.push("regressions");
+    for name in names {
         for path in registry.shipped(&root(), name) {
             let file = read(&path);
             let scenario = file.parse::<toml::Value>().unwrap();
@@ -58,6 +62,12 @@ fn every_shipped_scenario_meets_its_expectation_and_runs_the_same_twice() {
             let second = registry.run_file(&file, &options).unwrap();
             if first.summary.trace_hash != second.summary.trace_hash {
                 failures.push(format!("{}: two runs, two trace hashes", path.display()));
+            }
+            // Every violation names a property its protocol declares.
+            for violation in &first.summary.violations {
+                if violation.checker == "declarations" {
+                    failures.push(format!("{}: {}", path.display(), violation.message));
+                }
             }
             let failed = !first.passed();
             let violation = first.summary.violations.first();
@@ -174,4 +184,94 @@ fn every_declared_sometimes_point_fires_in_the_campaigns_or_is_listed_unreached(
         }
     }
     assert!(problems.is_empty(), "{problems:#?}");
+}
+
+/// `scenarios/<name>/pins.toml`, as read.
+#[derive(serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+struct Pins {
+    #[serde(default)]
+    trace: Vec<TracePin>,
+    #[serde(default)]
+    bug: Vec<BugPin>,
+}
+
+#[derive(serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+struct TracePin {
+    scenario: String,
+    seed: u64,
+    hash: String,
+}
+
+#[derive(serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+struct BugPin {
+    bug: String,
+    scenario: String,
+    seeds: u64,
+    first: u64,
+    says: String,
+}
+
+fn pins(name: &str) -> Option<Pins> {
+    let path = root().join(name).join(faultline::runner::registry::PINS);
+    let text = std::fs::read_to_string(&path).ok()?;
+    Some(toml::from_str(&text).unwrap_or_else(|error| panic!("{}: {error}", path.display())))
+}
+
+#[test]
+fn pinned_trace_hashes_hold() {
+    // A change here means every recorded report stops replaying: make it on purpose.
+    let registry = faultline::builtin();
+    let mut changed = Vec::new();
+    for name in registry.names() {
+        let Some(pins) = pins(name) else { continue };
+        for pin in pins.trace {
+            let file = read(&root().join(name).join(&pin.scenario));
+            let outcome = registry
+                .run_file(&file, &RunOptions::seed(pin.seed))
+                .unwrap();
+            if outcome.summary.trace_hash != pin.hash {
+                changed.push(format!(
+                    "{name}/{} seed {}: {} (pinned {})",
+                    pin.scenario, pin.seed, outcome.summary.trace_hash, pin.hash
+                ));
+            }
+        }
+    }
+    assert!(changed.is_empty(), "changed: {changed:#?}");
+}
+
+#[test]
+fn fuzzing_finds_every_planted_bug_at_its_pinned_seed_and_the_fixed_protocol_passes() {
+    let registry = faultline::builtin();
+    for entry in registry.entries() {
+        if entry.properties.is_empty() {
+            continue; // nothing can fail (token_forward): see the regression test
+        }
+        let pins = pins(entry.name)
+            .unwrap_or_else(|| panic!("{} has no scenarios/{}/pins.toml", entry.name, entry.name));
+        let pinned: Vec<&str> = pins.bug.iter().map(|pin| pin.bug.as_str()).collect();
+        let declared: Vec<&str> = entry.bugs.iter().map(|bug| bug.name).collect();
+        assert_eq!(
+            pinned, declared,
+            "{}: every declared bug, in order",
+            entry.name
+        );
+        let table: Vec<(&str, &str, u64, u64, &str)> = pins
+            .bug
+            .iter()
+            .map(|pin| {
+                (
+                    pin.bug.as_str(),
+                    pin.scenario.as_str(),
+                    pin.seeds,
+                    pin.first,
+                    pin.says.as_str(),
+                )
+            })
+            .collect();
+        crate::common::assert_planted_bugs_pinned(entry.name, &table);
+    }
 }

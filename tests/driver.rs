@@ -2,7 +2,7 @@
 //! reads the world, injects messages, applies faults and reports violations —
 //! on a tiny echo protocol written the way a user would.
 
-use faultline::check::{Checker, Property};
+use faultline::check::{Checker, Finding};
 use faultline::runner::{Driver, ProtocolSpec, RunOptions, RunOutcome, parse_for, run_scenario};
 use faultline::scenario::ScenarioFile;
 use faultline::sim::rng::{self, Rng};
@@ -118,7 +118,7 @@ impl Driver<Echo> for Tester {
         self.config.wakes.get(index).map(|at| at.0)
     }
 
-    fn wake(&mut self, world: &mut World<Echo>) -> Vec<(Property, String)> {
+    fn wake(&mut self, world: &mut World<Echo>) -> Vec<Finding> {
         let index = self.next;
         self.next += 1;
         if self.config.stuck {
@@ -129,8 +129,8 @@ impl Driver<Echo> for Tester {
             panic!("the tester gave up at wake {index}");
         }
         if self.config.fail_at_wake == Some(index) {
-            return vec![(
-                Property::Always,
+            return vec![Finding::always(
+                "tester",
                 format!("expected one leader at wake {index}"),
             )];
         }
@@ -155,13 +155,13 @@ impl Driver<Echo> for Tester {
         Vec::new()
     }
 
-    fn at_end(&mut self, world: &World<Echo>) -> Vec<(Property, String)> {
+    fn at_end(&mut self, world: &World<Echo>) -> Vec<Finding> {
         let pongs = world.client(0).pongs.len() as u64;
         log(format!("{pongs} of {} pings answered", self.pinged));
         if pongs == self.pinged {
             Vec::new()
         } else {
-            vec![(Property::Eventually, "a ping went unanswered".into())]
+            vec![Finding::eventually("tester", "a ping went unanswered")]
         }
     }
 }
@@ -174,7 +174,7 @@ impl Checker<Echo> for FaultCounter {
         "fault_counter"
     }
 
-    fn after_step(&mut self, world: &World<Echo>, step: Step) -> Option<String> {
+    fn after_step(&mut self, world: &World<Echo>, step: Step) -> Option<Finding> {
         if step == Step::Fault {
             self.0 += 1;
             log(format!("fault step at {}", world.now()));
@@ -188,7 +188,10 @@ impl ProtocolSpec for Echo {
     const NAME: &'static str = "echo";
     const SUMMARY: &'static str = "answers pings; a tester drives it";
     const BUGS: &'static [Declared] = &[];
-    const PROPERTIES: &'static [Declared] = &[];
+    const PROPERTIES: &'static [Declared] = &[Declared::new(
+        "tester",
+        "always: the tester's expectations hold",
+    )];
 
     fn active_bugs(_config: &Config) -> Vec<String> {
         Vec::new()

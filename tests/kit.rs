@@ -3,7 +3,7 @@
 //! next to the shipped protocols, and drives `fuzz` and `shrink` through
 //! `faultline::cli::run_with_args`, the entry point a user's own binary calls.
 
-use faultline::check::{Checker, Property};
+use faultline::check::{Checker, Finding};
 use faultline::runner::{Entry, ProtocolSpec};
 use faultline::sim::{Client, Ctx, Node, NodeFactory, ProcessId, Protocol, Value, World};
 use faultline::spec::{Declared, Setup};
@@ -127,14 +127,17 @@ impl Checker<Counter> for Monotonic {
         &mut self,
         world: &World<Counter>,
         _step: faultline::sim::Step,
-    ) -> Option<String> {
+    ) -> Option<Finding> {
         let history = world.history();
         for event in &history[self.seen..] {
             if let Value::Int(count) = event.value
                 && event.kind == faultline::sim::EventType::Ok
             {
                 if count <= self.highest {
-                    return Some(format!("count {count} answered after {}", self.highest));
+                    return Some(Finding::always(
+                        "monotonic",
+                        format!("count {count} answered after {}", self.highest),
+                    ));
                 }
                 self.highest = count;
             }
@@ -143,7 +146,7 @@ impl Checker<Counter> for Monotonic {
         None
     }
 
-    fn at_end(&mut self, _world: &World<Counter>) -> Vec<(Property, String)> {
+    fn at_end(&mut self, _world: &World<Counter>) -> Vec<Finding> {
         Vec::new()
     }
 }

@@ -55,52 +55,6 @@ fn the_nemesis_scenario_does_real_work_and_reaches_the_rare_paths() {
     }
 }
 
-/// (bug, scenario, seeds to search, pinned first failing seed, expected words).
-const BUGS: [(&str, &str, u64, u64, &str); 6] = [
-    (
-        "vote_without_log_check",
-        "nemesis.toml",
-        20,
-        1,
-        "leader completeness",
-    ),
-    (
-        "commit_previous_term",
-        "leader_churn.toml",
-        20,
-        14,
-        "leader completeness",
-    ),
-    (
-        "vote_not_persisted",
-        "election_churn.toml",
-        100,
-        34,
-        "election safety",
-    ),
-    (
-        "truncate_on_match",
-        "nemesis.toml",
-        20,
-        1,
-        "leader completeness",
-    ),
-    ("no_step_down", "nemesis.toml", 20, 1, "election safety"),
-    ("stale_read", "partitions.toml", 60, 3, "not linearizable"),
-];
-
-#[test]
-fn fuzzing_finds_every_planted_bug_and_the_fixed_protocol_passes_the_same_seeds() {
-    common::assert_planted_bugs_pinned("raft", &BUGS);
-}
-
-#[test]
-fn every_planted_bug_is_named_in_the_list() {
-    let names: Vec<&str> = BUGS.iter().map(|(bug, ..)| *bug).collect();
-    let listed: Vec<&str> = faultline::protocols::raft::RaftBug::NAMES.to_vec();
-    assert_eq!(names, listed);
-}
-
 #[test]
 fn the_election_timing_experiment_reproduces_the_papers_stated_figures() {
     use faultline::protocols::raft::experiment::{ElectionTiming, election_timing};

@@ -27,11 +27,46 @@ pub enum Property {
     Sometimes,
 }
 
+/// What a checker found wrong: which declared property broke (its canonical
+/// name, as the protocol's spec declares it), of which kind, and in words.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Finding {
+    /// The property's canonical name (`election_safety`, `delivery`).
+    pub property: &'static str,
+    /// Safety or liveness.
+    pub kind: Property,
+    /// What went wrong, in words.
+    pub message: String,
+}
+
+impl Finding {
+    /// A safety (*always*) property broke.
+    pub fn always(property: &'static str, message: impl Into<String>) -> Self {
+        Finding {
+            property,
+            kind: Property::Always,
+            message: message.into(),
+        }
+    }
+
+    /// A liveness (*eventually*) property did not come to hold.
+    pub fn eventually(property: &'static str, message: impl Into<String>) -> Self {
+        Finding {
+            property,
+            kind: Property::Eventually,
+            message: message.into(),
+        }
+    }
+}
+
 /// A property that did not hold.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
 pub struct Violation {
     /// The checker that found it.
     pub checker: String,
+    /// The broken property's canonical name (for runner findings: `panic`,
+    /// `bounds`, `declarations`).
+    pub name: String,
     /// Safety, liveness or coverage.
     pub property: Property,
     /// What went wrong, in words.
@@ -48,14 +83,14 @@ pub trait Checker<P: Protocol> {
     fn name(&self) -> &'static str;
 
     /// Called after every step; returns a safety (*always*) violation, if any.
-    fn after_step(&mut self, world: &World<P>, step: Step) -> Option<String> {
+    fn after_step(&mut self, world: &World<P>, step: Step) -> Option<Finding> {
         let _ = (world, step);
         None
     }
 
     /// Called once at the end of the liveness window; returns violations of
     /// *eventually* properties (and any final safety checks, labelled *always*).
-    fn at_end(&mut self, world: &World<P>) -> Vec<(Property, String)> {
+    fn at_end(&mut self, world: &World<P>) -> Vec<Finding> {
         let _ = world;
         Vec::new()
     }

@@ -3,7 +3,7 @@
 //! deadline fell within a grace period after the heal (the time the cluster needs
 //! to elect a leader and the client to retry). Raft and Paxos share it.
 
-use super::Property;
+use super::Finding;
 use crate::sim::time::{Duration, format_nanos};
 use crate::sim::{EventType, HistoryEvent, Protocol, Step, World};
 use std::collections::BTreeMap;
@@ -41,7 +41,7 @@ impl OpenAtHeal {
 
     /// The operations open at the heal that never completed, or timed out
     /// after the grace period.
-    pub fn findings(&self, history: &[HistoryEvent]) -> Vec<(Property, String)> {
+    pub fn findings(&self, history: &[HistoryEvent]) -> Vec<Finding> {
         let mut findings = Vec::new();
         let Some((healed, open)) = &self.healed else {
             return findings;
@@ -53,25 +53,19 @@ impl OpenAtHeal {
                 .filter(|event| event.process == process && event.time >= *healed)
                 .find(|event| event.kind != EventType::Invoke);
             match completion {
-                None => findings.push((
-                    Property::Eventually,
-                    format!(
+                None => findings.push(Finding::eventually("liveness", format!(
                         "client {process}'s operation, open when the faults healed at {}, never completed",
                         format_nanos(*healed)
-                    ),
-                )),
+                    ))),
                 Some(event) if event.kind == EventType::Info && event.time > deadline => findings
-                    .push((
-                        Property::Eventually,
-                        format!(
+                    .push(Finding::eventually("liveness", format!(
                             "client {process}'s {} on {:?}, open when the faults healed at {}, timed out at {} although the cluster had {} to recover",
                             event.f,
                             event.key.as_deref().unwrap_or(""),
                             format_nanos(*healed),
                             format_nanos(event.time),
                             self.grace
-                        ),
-                    )),
+                        ))),
                 Some(_) => {}
             }
         }

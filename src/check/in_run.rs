@@ -7,7 +7,7 @@
 //! green run — with advice to raise the budget.
 
 use super::History;
-use super::checker::{Checker, Property};
+use super::checker::{Checker, Finding};
 use super::model::Model;
 use super::prepared::{Prepared, check_sequentially};
 use super::verdict::{Budget, Verdict};
@@ -44,12 +44,12 @@ impl<P: Protocol, M: Model + Clone> Checker<P> for Linearizability<M> {
         "linearizability"
     }
 
-    fn at_end(&mut self, world: &World<P>) -> Vec<(Property, String)> {
+    fn at_end(&mut self, world: &World<P>) -> Vec<Finding> {
         let history = match History::from_events(world.history()) {
             Ok(history) => history,
             Err(error) => {
-                return vec![(
-                    Property::Always,
+                return vec![Finding::always(
+                    "linearizability",
                     format!("the clients recorded a malformed history: {error}"),
                 )];
             }
@@ -57,8 +57,8 @@ impl<P: Protocol, M: Model + Clone> Checker<P> for Linearizability<M> {
         let prepared = match Prepared::new(self.model.clone(), history, self.partition) {
             Ok(prepared) => prepared,
             Err(error) => {
-                return vec![(
-                    Property::Always,
+                return vec![Finding::always(
+                    "linearizability",
                     format!(
                         "the history does not fit the {} model: {error}",
                         self.model.name()
@@ -69,13 +69,13 @@ impl<P: Protocol, M: Model + Clone> Checker<P> for Linearizability<M> {
         match check_sequentially(&prepared, &Budget::states(self.max_states)) {
             Verdict::Linearizable => Vec::new(),
             Verdict::NotLinearizable(explanation) => {
-                vec![(
-                    Property::Always,
+                vec![Finding::always(
+                    "linearizability",
                     format!("the client history is not linearizable\n{explanation}"),
                 )]
             }
-            Verdict::Unknown(reason) => vec![(
-                Property::Always,
+            Verdict::Unknown(reason) => vec![Finding::always(
+                "linearizability",
                 format!(
                     "linearizability could not be decided within the budget ({reason}); raise max_states"
                 ),

@@ -83,8 +83,9 @@ pub mod prepared;
 pub mod svg;
 pub mod table;
 pub mod verdict;
+pub mod views;
 
-pub use checker::{Checker, Property, Violation};
+pub use checker::{Checker, Finding, Property, Violation};
 pub use history::{History, HistoryError, Operation};
 pub use in_run::Linearizability;
 pub use model::{Model, Step};

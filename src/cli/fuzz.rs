@@ -120,10 +120,11 @@ fn print_failure(outcome: &RunOutcome) {
     let summary = &outcome.summary;
     if let Some(first) = summary.violations.first() {
         eprintln!(
-            "FAIL seed {}: {} ({}) at {}: {}",
+            "FAIL seed {}: {} ({}) [{}] at {}: {}",
             summary.seed,
             first.checker,
             first.property,
+            first.name,
             crate::sim::time::format_nanos(first.time),
             first.message.lines().next().unwrap_or("")
         );

@@ -211,17 +211,18 @@ pub fn print_outcome(outcome: &RunOutcome, file: &ScenarioFile) {
         None => println!("verdict   PASS"),
         Some(first) => {
             println!(
-                "verdict   FAIL: {} ({}) at {}, event #{}: {}",
+                "verdict   FAIL: {} ({}) [{}] at {}, event #{}: {}",
                 first.checker,
                 first.property,
+                first.name,
                 format_nanos(first.time),
                 first.event,
                 first.message
             );
             for other in summary.violations.iter().skip(1) {
                 println!(
-                    "          also {} ({}): {}",
-                    other.checker, other.property, other.message
+                    "          also {} ({}) [{}]: {}",
+                    other.checker, other.property, other.name, other.message
                 );
             }
             println!("reproduce: {}", summary.repro);

@@ -118,6 +118,10 @@ pub struct Summary {
 pub struct SummaryViolation {
     /// Checker name (`panic` and `bounds` for runner-detected failures).
     pub checker: String,
+    /// The broken property's canonical name, as the protocol declares it
+    /// (`election_safety`); empty in reports older than the name.
+    #[serde(default)]
+    pub name: String,
     /// always / eventually / sometimes.
     pub property: String,
     /// What went wrong.
@@ -132,6 +136,7 @@ impl From<&Violation> for SummaryViolation {
     fn from(violation: &Violation) -> Self {
         SummaryViolation {
             checker: violation.checker.clone(),
+            name: violation.name.clone(),
             property: serde_json::to_value(violation.property)
                 .ok()
                 .and_then(|v| v.as_str().map(String::from))

@@ -15,6 +15,10 @@ use crate::scenario::{ScenarioError, ScenarioFile};
 use crate::spec::{BenchWorkload, Declared, Experiment, ProtocolSpec, TrialMetric};
 use std::path::{Path, PathBuf};
 
+/// The file beside a protocol's scenarios that pins their exact results (trace
+/// hashes, the seed that first finds each planted bug); not a scenario.
+pub const PINS: &str = "pins.toml";
+
 /// One registered protocol: its declarations and the runner instantiated for it.
 #[derive(Clone, Copy, Debug)]
 pub struct Entry {
@@ -197,8 +201,8 @@ impl Registry {
     }
 
     /// The scenario files a protocol ships: every `.toml` file directly in
-    /// `root/<name>/` (subfolders such as `raft/lab/` are their own sets),
-    /// sorted. Missing folders give none.
+    /// `root/<name>/` but [`PINS`] (subfolders such as `raft/lab/` are their own
+    /// sets), sorted. Missing folders give none.
     pub fn shipped(&self, root: &Path, name: &str) -> Vec<PathBuf> {
         let Ok(entries) = std::fs::read_dir(root.join(name)) else {
             return Vec::new();
@@ -206,6 +210,7 @@ impl Registry {
         let mut files: Vec<PathBuf> = entries
             .filter_map(|entry| entry.ok().map(|entry| entry.path()))
             .filter(|path| path.is_file() && path.extension().is_some_and(|ext| ext == "toml"))
+            .filter(|path| path.file_name().is_none_or(|name| name != PINS))
             .collect();
         files.sort();
         files

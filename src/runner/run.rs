@@ -13,7 +13,7 @@
 
 use super::nemesis::{self, SwarmDraw};
 use super::panic;
-use crate::check::{Checker, Property, Violation};
+use crate::check::{Checker, Finding, Violation};
 use crate::report::series::{Samples, SeriesSpec};
 use crate::report::{MessageStats, OperationStats, Stats, Summary, SummaryViolation, Verdict};
 use crate::scenario::{Scenario, ScenarioError, ScenarioFile};
@@ -209,7 +209,11 @@ pub fn run_scenario_sampled<S: ProtocolSpec>(
                         "the run exceeded max_events = {max_events} at {} (a message storm or livelock?)",
                         crate::sim::time::format_nanos(world.now())
                     );
-                    violations.push(violation("bounds", Property::Always, message, &world));
+                    violations.push(violation(
+                        "bounds",
+                        Finding::always("bounds", message),
+                        &world,
+                    ));
                     return;
                 }
             }
@@ -222,8 +226,8 @@ pub fn run_scenario_sampled<S: ProtocolSpec>(
             driving.set(Some(driver.name()));
             let found = driver.wake(&mut world);
             driving.set(None);
-            for (property, message) in found {
-                violations.push(violation(driver.name(), property, message, &world));
+            for finding in found {
+                violations.push(violation(driver.name(), finding, &world));
             }
             // What the driver did is a step the checkers should see: a fault, or
             // messages it sent or handed to a node.
@@ -249,7 +253,11 @@ pub fn run_scenario_sampled<S: ProtocolSpec>(
                     driver.name(),
                     crate::sim::time::format_nanos(world.now())
                 );
-                violations.push(violation("bounds", Property::Always, message, &world));
+                violations.push(violation(
+                    "bounds",
+                    Finding::always("bounds", message),
+                    &world,
+                ));
                 return;
             }
         }
@@ -269,15 +277,14 @@ pub fn run_scenario_sampled<S: ProtocolSpec>(
         };
         violations.push(violation(
             "panic",
-            Property::Always,
-            format!("{doing}: {message}"),
+            Finding::always("panic", format!("{doing}: {message}")),
             &world,
         ));
     }
     if let Some(sampler) = sampler {
         sampler.catch_up(&world, world.now() + 1);
     }
-    undeclared_sometimes::<S>(&world, &mut violations);
+    undeclared::<S>(&world, &mut violations);
     summarize::<S>(file, scenario, options, &world, violations, swarm)
 }
 
@@ -289,8 +296,8 @@ fn after_step<S: ProtocolSpec>(
     step: Step,
 ) -> bool {
     for checker in checkers.iter_mut() {
-        if let Some(message) = checker.after_step(world, step) {
-            violations.push(violation(checker.name(), Property::Always, message, world));
+        if let Some(finding) = checker.after_step(world, step) {
+            violations.push(violation(checker.name(), finding, world));
         }
     }
     !violations.is_empty()
@@ -303,42 +310,68 @@ fn finish<S: ProtocolSpec>(
     world: &World<S>,
 ) {
     for checker in checkers.iter_mut() {
-        for (property, message) in checker.at_end(world) {
-            violations.push(violation(checker.name(), property, message, world));
+        for finding in checker.at_end(world) {
+            violations.push(violation(checker.name(), finding, world));
         }
     }
     if let Some(driver) = driver {
-        for (property, message) in driver.at_end(world) {
-            violations.push(violation(driver.name(), property, message, world));
+        for finding in driver.at_end(world) {
+            violations.push(violation(driver.name(), finding, world));
         }
     }
 }
 
-/// A *sometimes* point the protocol fired but does not declare is a finding:
-/// campaigns report unreached points from the declarations, so an undeclared
-/// one could never be reported as missing.
-fn undeclared_sometimes<S: ProtocolSpec>(world: &World<S>, violations: &mut Vec<Violation>) {
+/// The properties the runner itself judges, beside every protocol's own.
+pub const RUNNER_PROPERTIES: [&str; 3] = ["panic", "bounds", "declarations"];
+
+/// Identities used but not declared are findings. A *sometimes* point the
+/// protocol fired but does not declare: campaigns report unreached points from
+/// the declarations, so an undeclared one could never be reported as missing. A
+/// violation of a property the protocol does not declare: `list` and the
+/// reports name properties from the declarations.
+fn undeclared<S: ProtocolSpec>(world: &World<S>, violations: &mut Vec<Violation>) {
+    let unknown: Vec<(String, String)> = violations
+        .iter()
+        .filter(|violation| {
+            !RUNNER_PROPERTIES.contains(&violation.name.as_str())
+                && !S::PROPERTIES
+                    .iter()
+                    .any(|declared| declared.name == violation.name)
+        })
+        .map(|violation| (violation.checker.clone(), violation.name.clone()))
+        .collect();
+    for (checker, name) in unknown {
+        let message = format!(
+            "checker {checker} reported property \"{name}\", which {} does not declare (add it to its PROPERTIES)",
+            S::NAME
+        );
+        violations.push(violation(
+            "declarations",
+            Finding::always("declarations", message),
+            world,
+        ));
+    }
     for name in world.sometimes().keys() {
         if !S::SOMETIMES.iter().any(|declared| declared.name == *name) {
             let message = format!(
                 "sometimes point \"{name}\" fired but {} does not declare it (add it to its SOMETIMES)",
                 S::NAME
             );
-            violations.push(violation("declarations", Property::Always, message, world));
+            violations.push(violation(
+                "declarations",
+                Finding::always("declarations", message),
+                world,
+            ));
         }
     }
 }
 
-fn violation<S: ProtocolSpec>(
-    checker: &str,
-    property: Property,
-    message: String,
-    world: &World<S>,
-) -> Violation {
+fn violation<S: ProtocolSpec>(checker: &str, finding: Finding, world: &World<S>) -> Violation {
     Violation {
         checker: checker.to_string(),
-        property,
-        message,
+        name: finding.property.to_string(),
+        property: finding.kind,
+        message: finding.message,
         time: world.now(),
         event: world.events().saturating_sub(1),
     }

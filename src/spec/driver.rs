@@ -18,7 +18,7 @@
 //! draws it from its own named stream (`sim::rng::stream(seed, "driver", 0)`), so
 //! it never disturbs the streams the world uses.
 
-use crate::check::Property;
+use crate::check::Finding;
 use crate::sim::{Protocol, World};
 
 /// An omniscient test program woken at virtual times of its choosing. See the
@@ -35,11 +35,11 @@ pub trait Driver<P: Protocol> {
 
     /// Called with the clock at exactly the wake time. Returns the violations it
     /// found (empty if all is well); any violation stops the run.
-    fn wake(&mut self, world: &mut World<P>) -> Vec<(Property, String)>;
+    fn wake(&mut self, world: &mut World<P>) -> Vec<Finding>;
 
     /// Called once at the end of the run, after the checkers' `at_end`, unless
     /// the run already stopped at a violation. Returns final violations.
-    fn at_end(&mut self, world: &World<P>) -> Vec<(Property, String)> {
+    fn at_end(&mut self, world: &World<P>) -> Vec<Finding> {
         let _ = world;
         Vec::new()
     }

@@ -29,7 +29,7 @@
 
 mod spec;
 
-use crate::check::{Checker, Property};
+use crate::check::{Checker, Finding};
 use crate::sim::crc32c::{frame, salvage};
 use crate::sim::time::{Duration, format_nanos};
 use crate::sim::{Client, Ctx, EventType, Node, ProcessId, Protocol, Step, TimerId, Value, World};
@@ -468,7 +468,7 @@ impl BroadcastChecker {
         self.history_seen = history.len();
     }
 
-    fn check_node(&mut self, world: &World<Broadcast>, id: usize) -> Option<String> {
+    fn check_node(&mut self, world: &World<Broadcast>, id: usize) -> Option<Finding> {
         if self.learned_seen.len() < world.node_count() {
             self.learned_seen.resize(world.node_count(), 0);
         }
@@ -485,7 +485,12 @@ impl BroadcastChecker {
         learned[start..]
             .iter()
             .find(|value| !self.invoked.contains(value))
-            .map(|value| format!("node {id} holds value {value}, which no client broadcast"))
+            .map(|value| {
+                Finding::always(
+                    "validity",
+                    format!("node {id} holds value {value}, which no client broadcast"),
+                )
+            })
     }
 }
 
@@ -494,7 +499,7 @@ impl Checker<Broadcast> for BroadcastChecker {
         "broadcast"
     }
 
-    fn after_step(&mut self, world: &World<Broadcast>, step: Step) -> Option<String> {
+    fn after_step(&mut self, world: &World<Broadcast>, step: Step) -> Option<Finding> {
         match step {
             Step::Delivered { to, .. } if to < world.node_count() => self.check_node(world, to),
             Step::Fault => (0..world.node_count()).find_map(|id| self.check_node(world, id)),
@@ -502,7 +507,7 @@ impl Checker<Broadcast> for BroadcastChecker {
         }
     }
 
-    fn at_end(&mut self, world: &World<Broadcast>) -> Vec<(Property, String)> {
+    fn at_end(&mut self, world: &World<Broadcast>) -> Vec<Finding> {
         let mut findings = Vec::new();
         let acknowledged = world
             .history()
@@ -519,20 +524,17 @@ impl Checker<Broadcast> for BroadcastChecker {
                 .filter(|&id| !world.node(id).holds(value))
                 .collect();
             if !missing.is_empty() {
-                findings.push((
-                    Property::Eventually,
-                    format!(
+                findings.push(Finding::eventually("delivery", format!(
                         "value {value} (acknowledged to client {process} at {}) is missing on nodes {missing:?} at the end of the liveness window",
                         format_nanos(time)
-                    ),
-                ));
+                    )));
             }
         }
         if findings.len() > 5 {
             let more = findings.len() - 5;
             findings.truncate(5);
-            findings.push((
-                Property::Eventually,
+            findings.push(Finding::eventually(
+                "delivery",
                 format!("... and {more} more acknowledged values missing somewhere"),
             ));
         }

@@ -28,7 +28,8 @@
 use super::{Ballot, Command, Paxos, PaxosNode, Record, majority};
 use crate::check::checker::entry_at;
 use crate::check::heal::OpenAtHeal;
-use crate::check::{Checker, Property};
+use crate::check::views::{AppliedDigests, Incarnations};
+use crate::check::{Checker, Finding};
 use crate::sim::time::{Duration, format_nanos};
 use crate::sim::trace::StableHasher;
 use crate::sim::{EventType, Step, Value, World};
@@ -52,9 +53,9 @@ struct Chosen {
     command: Rc<Command>,
 }
 
+/// What the checker knows of one incarnation of a node.
 #[derive(Clone, Debug, Default)]
 struct NodeView {
-    incarnation: u32,
     /// Records of this incarnation already checked.
     seen: u64,
     /// The last slot it applied.
@@ -69,9 +70,9 @@ pub struct PaxosChecker {
     votes: Vec<Vec<Votes>>,
     /// By slot: the chosen value.
     chosen: Vec<Option<Chosen>>,
-    /// By slot: the applied digest after it, and the node that first reached it.
-    digests: Vec<Option<(u64, usize)>>,
-    views: Vec<NodeView>,
+    /// By slot: the applied digest first reached after it.
+    digests: AppliedDigests,
+    views: Incarnations<NodeView>,
     /// Per client (by index): the (operation, key, argument) of each invocation.
     invocations: Vec<Vec<(String, Option<String>, Value)>>,
     history_seen: usize,
@@ -99,8 +100,8 @@ impl PaxosChecker {
             leader_mode,
             votes: Vec::new(),
             chosen: Vec::new(),
-            digests: Vec::new(),
-            views: Vec::new(),
+            digests: AppliedDigests::default(),
+            views: Incarnations::new(),
             invocations: Vec::new(),
             history_seen: 0,
             max_chosen: 0,
@@ -111,29 +112,19 @@ impl PaxosChecker {
         }
     }
 
-    fn check_node(&mut self, world: &World<Paxos>, id: usize) -> Option<String> {
+    fn check_node(&mut self, world: &World<Paxos>, id: usize) -> Option<Finding> {
         if !world.is_up(id) {
             return None;
         }
-        if self.views.len() < world.node_count() {
-            self.views.resize(world.node_count(), NodeView::default());
-        }
-        let incarnation = world.incarnation(id);
-        if self.views[id].incarnation != incarnation {
-            self.views[id] = NodeView {
-                incarnation,
-                ..NodeView::default()
-            };
-        }
+        let seen = self.views.view(world, id).seen;
         let node = world.node(id);
         let before = node.records_before();
         let records = node.records();
-        let seen = self.views[id].seen;
         let total = before + records.len() as u64;
         if seen >= total {
             return None;
         }
-        self.views[id].seen = total;
+        self.views.get_mut(id).seen = total;
         let skip = seen.saturating_sub(before) as usize;
         for record in &records[skip..] {
             let found = match record {
@@ -163,7 +154,7 @@ impl PaxosChecker {
         slot: u64,
         ballot: Ballot,
         command: &Rc<Command>,
-    ) -> Option<String> {
+    ) -> Option<Finding> {
         let hash = StableHasher::hash_of(&**command);
         let votes = entry_at(&mut self.votes, slot);
         let position = match votes.iter().position(|votes| votes.ballot == ballot) {
@@ -180,10 +171,13 @@ impl PaxosChecker {
         };
         let entry = &mut votes[position];
         if entry.hash != hash {
-            return Some(format!(
-                "ballot uniqueness: in slot {slot}, ballot {ballot} carried {:?} (accepted by nodes {:?}) and {command:?} (accepted by node {id})",
-                entry.command,
-                nodes(entry.acceptors)
+            return Some(Finding::always(
+                "ballot_uniqueness",
+                format!(
+                    "ballot uniqueness: in slot {slot}, ballot {ballot} carried {:?} (accepted by nodes {:?}) and {command:?} (accepted by node {id})",
+                    entry.command,
+                    nodes(entry.acceptors)
+                ),
             ));
         }
         entry.acceptors |= 1 << id;
@@ -192,11 +186,14 @@ impl PaxosChecker {
         }
         let acceptors = entry.acceptors;
         match entry_at(&mut self.chosen, slot) {
-            Some(chosen) if chosen.hash != hash => Some(format!(
-                "agreement: slot {slot} chose {:?} in ballot {}, and now {command:?} in ballot {ballot} (accepted by nodes {:?})",
-                chosen.command,
-                chosen.ballot,
-                nodes(acceptors)
+            Some(chosen) if chosen.hash != hash => Some(Finding::always(
+                "agreement",
+                format!(
+                    "agreement: slot {slot} chose {:?} in ballot {}, and now {command:?} in ballot {ballot} (accepted by nodes {:?})",
+                    chosen.command,
+                    chosen.ballot,
+                    nodes(acceptors)
+                ),
             )),
             Some(_) => None,
             chosen @ None => {
@@ -217,7 +214,7 @@ impl PaxosChecker {
         world: &World<Paxos>,
         slot: u64,
         command: &Rc<Command>,
-    ) -> Option<String> {
+    ) -> Option<Finding> {
         let Command::Kv(command) = &**command else {
             return None;
         };
@@ -247,14 +244,17 @@ impl PaxosChecker {
         if matches {
             return None;
         }
-        Some(format!(
-            "validity: slot {slot} chose {command:?}, but client process {} invoked {}",
-            command.client,
-            match invoked {
-                Some((f, key, value)) =>
-                    format!("{f} {key:?} {value:?} as its request {}", command.seq),
-                None => format!("no request {}", command.seq),
-            }
+        Some(Finding::always(
+            "validity",
+            format!(
+                "validity: slot {slot} chose {command:?}, but client process {} invoked {}",
+                command.client,
+                match invoked {
+                    Some((f, key, value)) =>
+                        format!("{f} {key:?} {value:?} as its request {}", command.seq),
+                    None => format!("no request {}", command.seq),
+                }
+            ),
         ))
     }
 
@@ -264,26 +264,35 @@ impl PaxosChecker {
         slot: u64,
         command: &Rc<Command>,
         digest: u64,
-    ) -> Option<String> {
-        let view = &mut self.views[id];
+    ) -> Option<Finding> {
+        let view = self.views.get_mut(id);
         if slot != view.applied + 1 {
-            return Some(format!(
-                "learning: node {id} applied slot {slot} after slot {} (slots must be applied in order, without gaps)",
-                view.applied
+            return Some(Finding::always(
+                "learning",
+                format!(
+                    "learning: node {id} applied slot {slot} after slot {} (slots must be applied in order, without gaps)",
+                    view.applied
+                ),
             ));
         }
         view.applied = slot;
         let hash = StableHasher::hash_of(&**command);
         match entry_at(&mut self.chosen, slot) {
             None => {
-                return Some(format!(
-                    "learning: node {id} applied {command:?} in slot {slot}, where no value was chosen (no majority accepted it in one ballot)"
+                return Some(Finding::always(
+                    "learning",
+                    format!(
+                        "learning: node {id} applied {command:?} in slot {slot}, where no value was chosen (no majority accepted it in one ballot)"
+                    ),
                 ));
             }
             Some(chosen) if chosen.hash != hash => {
-                return Some(format!(
-                    "learning: node {id} applied {command:?} in slot {slot}, where {:?} was chosen (ballot {})",
-                    chosen.command, chosen.ballot
+                return Some(Finding::always(
+                    "learning",
+                    format!(
+                        "learning: node {id} applied {command:?} in slot {slot}, where {:?} was chosen (ballot {})",
+                        chosen.command, chosen.ballot
+                    ),
                 ));
             }
             Some(_) => {}
@@ -291,16 +300,18 @@ impl PaxosChecker {
         self.digest(id, slot, digest)
     }
 
-    fn restored(&mut self, id: usize, slot: u64, digest: u64) -> Option<String> {
-        self.views[id].applied = slot;
+    fn restored(&mut self, id: usize, slot: u64, digest: u64) -> Option<Finding> {
+        self.views.get_mut(id).applied = slot;
         self.digest(id, slot, digest)
     }
 
-    fn digest(&mut self, id: usize, slot: u64, digest: u64) -> Option<String> {
-        let (known, first) = *entry_at(&mut self.digests, slot).get_or_insert((digest, id));
-        if known != digest {
-            return Some(format!(
-                "learning: nodes {first} and {id} applied different values (or a different order) up to slot {slot}"
+    fn digest(&mut self, id: usize, slot: u64, digest: u64) -> Option<Finding> {
+        if let Some(first) = self.digests.disagrees(slot, digest, id) {
+            return Some(Finding::always(
+                "learning",
+                format!(
+                    "learning: nodes {first} and {id} applied different values (or a different order) up to slot {slot}"
+                ),
             ));
         }
         None
@@ -345,7 +356,7 @@ impl Checker<Paxos> for PaxosChecker {
         "paxos"
     }
 
-    fn after_step(&mut self, world: &World<Paxos>, step: Step) -> Option<String> {
+    fn after_step(&mut self, world: &World<Paxos>, step: Step) -> Option<Finding> {
         self.open_at_heal.observe(world, step);
         if self.open_at_heal.healed().is_some() {
             if self.converged.is_none() && self.settled(world) {
@@ -376,7 +387,7 @@ impl Checker<Paxos> for PaxosChecker {
         }
     }
 
-    fn at_end(&mut self, world: &World<Paxos>) -> Vec<(Property, String)> {
+    fn at_end(&mut self, world: &World<Paxos>) -> Vec<Finding> {
         let mut findings = Vec::new();
         let serving: Vec<usize> = (0..world.node_count())
             .filter(|&id| world.is_up(id) && world.node(id).serving())
@@ -403,14 +414,11 @@ impl Checker<Paxos> for PaxosChecker {
             } else {
                 "nothing in flight and"
             };
-            findings.push((
-                Property::Eventually,
-                format!(
+            findings.push(Finding::eventually("liveness", format!(
                     "the cluster never settled after the heal ({leader} every serving node applied every chosen slot, through {}); at the end: {}",
                     self.max_chosen,
                     state.join("; ")
-                ),
-            ));
+                )));
         }
         // A stable leader once settled: no more than a few changes.
         if let Some(settled) = self.converged
@@ -424,15 +432,12 @@ impl Checker<Paxos> for PaxosChecker {
                     format!("node {id} ({ballot}) at {}", format_nanos(*time))
                 })
                 .collect();
-            findings.push((
-                Property::Eventually,
-                format!(
+            findings.push(Finding::eventually("liveness", format!(
                     "no stable leader: after the cluster settled at {}, the leader changed {} times (at most {MAX_LEADER_CHANGES} allowed): {}",
                     format_nanos(settled),
                     self.leader_changes.len(),
                     changes.join(", ")
-                ),
-            ));
+                )));
         }
         findings.extend(self.open_at_heal.findings(world.history()));
         findings

@@ -26,16 +26,16 @@
 use super::{Raft, RaftNode};
 use crate::check::checker::entry_at;
 use crate::check::heal::OpenAtHeal;
-use crate::check::{Checker, Property};
+use crate::check::views::{AppliedDigests, Incarnations};
+use crate::check::{Checker, Finding};
 use crate::sim::time::Duration;
 use crate::sim::trace::StableHasher;
 use crate::sim::{Role, Step, World};
 use std::collections::BTreeMap;
 
+/// What the checker knows of one incarnation of a node.
 #[derive(Clone, Debug, Default)]
 struct NodeView {
-    /// The incarnation the view describes; a restart starts a new view.
-    incarnation: u32,
     mutations: u64,
     /// Log entries up to this index were checked for log matching.
     checked: u64,
@@ -43,7 +43,6 @@ struct NodeView {
     committed: u64,
     /// Applied index last seen.
     applied: u64,
-    leader_term: Option<u64>,
 }
 
 /// Raft's safety and liveness checker. See the module documentation.
@@ -56,9 +55,12 @@ pub struct RaftChecker {
     /// By index: (term, command hash, term of the node that first reported it
     /// committed — the commit happened in that term or earlier).
     committed: Vec<Option<(u64, u64, u64)>>,
-    /// By applied index: (digest, node that first reached it).
-    digests: Vec<Option<(u64, usize)>>,
-    views: Vec<NodeView>,
+    /// By applied index: the digest first reached there.
+    digests: AppliedDigests,
+    views: Incarnations<NodeView>,
+    /// By node: the last term it was seen leading (across its restarts: a term
+    /// is led once).
+    led: Vec<Option<u64>>,
     /// The client operations open when the faults healed.
     open_at_heal: OpenAtHeal,
     /// When, after the heal, the cluster first had a leader of the highest term
@@ -74,14 +76,15 @@ impl RaftChecker {
             leaders: BTreeMap::new(),
             entries: Vec::new(),
             committed: Vec::new(),
-            digests: Vec::new(),
-            views: Vec::new(),
+            digests: AppliedDigests::default(),
+            views: Incarnations::new(),
+            led: Vec::new(),
             open_at_heal: OpenAtHeal::new(grace),
             converged: None,
         }
     }
 
-    fn check_node(&mut self, world: &World<Raft>, id: usize) -> Option<String> {
+    fn check_node(&mut self, world: &World<Raft>, id: usize) -> Option<Finding> {
         if !world.is_up(id) {
             return None;
         }
@@ -89,18 +92,9 @@ impl RaftChecker {
         if !node.serving() {
             return None;
         }
-        if self.views.len() < world.node_count() {
-            self.views.resize(world.node_count(), NodeView::default());
-        }
-        // A node crashed and restarted between two looks (a driver can do both
-        // at one instant) starts afresh, as if the crash had been seen.
-        let incarnation = world.incarnation(id);
-        if self.views[id].incarnation != incarnation {
-            self.views[id] = NodeView {
-                incarnation,
-                leader_term: self.views[id].leader_term,
-                ..NodeView::default()
-            };
+        self.views.view(world, id);
+        if self.led.len() < world.node_count() {
+            self.led.resize(world.node_count(), None);
         }
         self.log_matching(node, id)
             .or_else(|| self.commitment(node, id))
@@ -108,19 +102,20 @@ impl RaftChecker {
             .or_else(|| self.leadership(node, id))
     }
 
-    fn leadership(&mut self, node: &RaftNode, id: usize) -> Option<String> {
+    fn leadership(&mut self, node: &RaftNode, id: usize) -> Option<Finding> {
         if node.role() != Role::Leader {
             return None;
         }
         let term = node.term();
-        if self.views[id].leader_term == Some(term) {
+        if self.led[id] == Some(term) {
             return None;
         }
-        self.views[id].leader_term = Some(term);
+        self.led[id] = Some(term);
         match self.leaders.get(&term) {
             Some(&other) if other != id => {
-                return Some(format!(
-                    "election safety: nodes {other} and {id} both led term {term}"
+                return Some(Finding::always(
+                    "election_safety",
+                    format!("election safety: nodes {other} and {id} both led term {term}"),
                 ));
             }
             Some(_) => {}
@@ -142,18 +137,24 @@ impl RaftChecker {
         for (index, (entry_term, hash, _)) in earlier {
             match node.entry(index) {
                 None => {
-                    return Some(format!(
-                        "leader completeness: node {id} leads term {term} but its log ends at {} and lacks entry {index} (term {entry_term}), which was committed",
-                        node.last_index()
+                    return Some(Finding::always(
+                        "leader_completeness",
+                        format!(
+                            "leader completeness: node {id} leads term {term} but its log ends at {} and lacks entry {index} (term {entry_term}), which was committed",
+                            node.last_index()
+                        ),
                     ));
                 }
                 Some(entry)
                     if entry.term != entry_term
                         || StableHasher::hash_of(&entry.command) != hash =>
                 {
-                    return Some(format!(
-                        "leader completeness: node {id} leads term {term} but holds {:?} of term {} at index {index}, where an entry of term {entry_term} was committed",
-                        entry.command, entry.term
+                    return Some(Finding::always(
+                        "leader_completeness",
+                        format!(
+                            "leader completeness: node {id} leads term {term} but holds {:?} of term {} at index {index}, where an entry of term {entry_term} was committed",
+                            entry.command, entry.term
+                        ),
                     ));
                 }
                 Some(_) => {}
@@ -162,8 +163,8 @@ impl RaftChecker {
         None
     }
 
-    fn log_matching(&mut self, node: &RaftNode, id: usize) -> Option<String> {
-        let view = &mut self.views[id];
+    fn log_matching(&mut self, node: &RaftNode, id: usize) -> Option<Finding> {
+        let view = self.views.get_mut(id);
         let (base, base_term) = node.log_base();
         let last = node.last_index();
         let mut from = view.checked + 1;
@@ -190,31 +191,40 @@ impl RaftChecker {
                 }
             };
             if known.0 != hash {
-                return Some(format!(
-                    "log matching: node {id} holds {:?} at index {index} term {}, where another node held a different command",
-                    entry.command, entry.term
+                return Some(Finding::always(
+                    "log_matching",
+                    format!(
+                        "log matching: node {id} holds {:?} at index {index} term {}, where another node held a different command",
+                        entry.command, entry.term
+                    ),
                 ));
             }
             if known.1 != prev_term {
-                return Some(format!(
-                    "log matching: node {id}'s entry at index {index} term {} follows an entry of term {prev_term}, another node's followed term {}",
-                    entry.term, known.1
+                return Some(Finding::always(
+                    "log_matching",
+                    format!(
+                        "log matching: node {id}'s entry at index {index} term {} follows an entry of term {prev_term}, another node's followed term {}",
+                        entry.term, known.1
+                    ),
                 ));
             }
         }
         None
     }
 
-    fn commitment(&mut self, node: &RaftNode, id: usize) -> Option<String> {
+    fn commitment(&mut self, node: &RaftNode, id: usize) -> Option<Finding> {
         let commit = node.commit_index();
         let last = node.last_index();
         if commit > last {
-            return Some(format!(
-                "committed entries lost: node {id}'s commit index is {commit} but its log ends at {last}"
+            return Some(Finding::always(
+                "state_machine_safety",
+                format!(
+                    "committed entries lost: node {id}'s commit index is {commit} but its log ends at {last}"
+                ),
             ));
         }
         let (base, _) = node.log_base();
-        let view = &mut self.views[id];
+        let view = self.views.get_mut(id);
         let from = (view.committed + 1).max(base + 1);
         if commit <= view.committed {
             return None;
@@ -229,22 +239,28 @@ impl RaftChecker {
             );
             let known = *entry_at(&mut self.committed, index).get_or_insert(record);
             if (known.0, known.1) != (record.0, record.1) {
-                return Some(format!(
-                    "state machine safety: node {id} committed {:?} (term {}) at index {index}, where an entry of term {} was committed before",
-                    entry.command, entry.term, known.0
+                return Some(Finding::always(
+                    "state_machine_safety",
+                    format!(
+                        "state machine safety: node {id} committed {:?} (term {}) at index {index}, where an entry of term {} was committed before",
+                        entry.command, entry.term, known.0
+                    ),
                 ));
             }
         }
         None
     }
 
-    fn application(&mut self, node: &RaftNode, id: usize) -> Option<String> {
+    fn application(&mut self, node: &RaftNode, id: usize) -> Option<Finding> {
         let applied = node.applied_index();
-        let view = &mut self.views[id];
+        let view = self.views.get_mut(id);
         if applied < view.applied {
-            return Some(format!(
-                "applied in order: node {id}'s applied index went back from {} to {applied} without a restart",
-                view.applied
+            return Some(Finding::always(
+                "state_machine_safety",
+                format!(
+                    "applied in order: node {id}'s applied index went back from {} to {applied} without a restart",
+                    view.applied
+                ),
             ));
         }
         if applied == view.applied {
@@ -252,10 +268,12 @@ impl RaftChecker {
         }
         view.applied = applied;
         let digest = node.applied_digest();
-        let (known, first) = *entry_at(&mut self.digests, applied).get_or_insert((digest, id));
-        if known != digest {
-            return Some(format!(
-                "state machine safety: nodes {first} and {id} applied different commands (or a different order) up to index {applied}"
+        if let Some(first) = self.digests.disagrees(applied, digest, id) {
+            return Some(Finding::always(
+                "state_machine_safety",
+                format!(
+                    "state machine safety: nodes {first} and {id} applied different commands (or a different order) up to index {applied}"
+                ),
             ));
         }
         None
@@ -291,7 +309,7 @@ impl Checker<Raft> for RaftChecker {
         "raft"
     }
 
-    fn after_step(&mut self, world: &World<Raft>, step: Step) -> Option<String> {
+    fn after_step(&mut self, world: &World<Raft>, step: Step) -> Option<Finding> {
         self.open_at_heal.observe(world, step);
         if self.open_at_heal.healed().is_some()
             && self.converged.is_none()
@@ -314,7 +332,7 @@ impl Checker<Raft> for RaftChecker {
         }
     }
 
-    fn at_end(&mut self, world: &World<Raft>) -> Vec<(Property, String)> {
+    fn at_end(&mut self, world: &World<Raft>) -> Vec<Finding> {
         let mut findings = Vec::new();
         let (serving, leader) = Self::leader(world);
         if serving.len() < super::majority(world.node_count()) {
@@ -338,12 +356,9 @@ impl Checker<Raft> for RaftChecker {
                     )
                 }
             };
-            findings.push((
-                Property::Eventually,
-                format!(
+            findings.push(Finding::eventually("liveness", format!(
                     "the cluster never settled after the heal (a leader with its log committed and applied on every serving node); at the end: {state}"
-                ),
-            ));
+                )));
         }
         findings.extend(self.open_at_heal.findings(world.history()));
         findings

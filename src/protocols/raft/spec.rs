@@ -79,6 +79,10 @@ impl ProtocolSpec for Raft {
             "liveness",
             "eventually: after the heal a leader exists, nodes catch up, open operations complete",
         ),
+        Declared::new(
+            super::lab::LAB_SCRIPT,
+            "always: every step of a lab script (the course tester's checks) holds, and the script finishes within the scenario's duration",
+        ),
     ];
     const SOMETIMES: &'static [Declared] = RaftPoint::ALL;
     const UNREACHED: &'static [(&'static str, &'static str)] = &[(

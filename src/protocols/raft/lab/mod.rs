@@ -53,7 +53,7 @@ use self::harness::Lab;
 use self::ops::{Poll, Proc, Script, TaskId};
 use self::script::Step;
 use super::Raft;
-use crate::check::Property;
+use crate::check::Finding;
 use crate::sim::World;
 use crate::sim::network::NetworkConfig;
 use crate::sim::rng;
@@ -73,6 +73,10 @@ struct Task {
     /// The step that started it (for the main task, the step it is at).
     context: Option<String>,
 }
+
+/// The property the tester judges: every step of the script holds, and the
+/// script finishes within the scenario's duration (declared in Raft's spec).
+pub const LAB_SCRIPT: &str = "lab_script";
 
 /// The lab tester: runs a script of steps against the world. A
 /// [`Driver`] for Raft when the scenario has a `lab` list.
@@ -131,13 +135,13 @@ impl Driver<Raft> for LabTester {
     }
 
     /// Runs every task due now.
-    fn wake(&mut self, world: &mut World<Raft>) -> Vec<(Property, String)> {
+    fn wake(&mut self, world: &mut World<Raft>) -> Vec<Finding> {
         let now = world.now();
         self.lab.refresh_counters(world);
         if now >= self.fault_end {
             self.finished = true;
-            return vec![(
-                Property::Always,
+            return vec![Finding::always(
+                LAB_SCRIPT,
                 format!(
                     "the lab script was still running when the fault phase ended at {} (the scenario's duration is the test's time limit), at {}",
                     format_nanos(self.fault_end),
@@ -162,7 +166,7 @@ impl Driver<Raft> for LabTester {
                 Err(message) => {
                     self.finished = true;
                     let context = task.context.as_ref().unwrap_or(&self.lab.context);
-                    return vec![(Property::Always, format!("{context}: {message}"))];
+                    return vec![Finding::always(LAB_SCRIPT, format!("{context}: {message}"))];
                 }
                 Ok(true) => {
                     let id = task.id;
@@ -199,13 +203,13 @@ impl Driver<Raft> for LabTester {
     }
 
     /// A script that never finished fails.
-    fn at_end(&mut self, world: &World<Raft>) -> Vec<(Property, String)> {
+    fn at_end(&mut self, world: &World<Raft>) -> Vec<Finding> {
         let _ = world;
         if self.finished {
             return Vec::new();
         }
-        vec![(
-            Property::Eventually,
+        vec![Finding::eventually(
+            LAB_SCRIPT,
             format!(
                 "the lab script had not finished when the run ended; it was at {}",
                 self.lab.context
