@@ -290,7 +290,7 @@ fn faults_target_a_group_the_spec_names() {
 }
 
 #[test]
-fn a_point_fired_but_not_declared_fails_the_run() {
+fn a_point_fired_or_a_property_reported_but_not_declared_fails_the_run() {
     #[derive(Clone, Copy, Debug)]
     struct Sloppy;
     impl Protocol for Sloppy {
@@ -331,7 +331,17 @@ fn a_point_fired_but_not_declared_fails_the_run() {
             Adder2
         }
         fn checkers(_setup: &Setup<'_, Config>) -> Vec<Box<dyn Checker<Self>>> {
-            Vec::new()
+            vec![Box::new(MadeUp)]
+        }
+    }
+    /// Reports a property nobody declared.
+    struct MadeUp;
+    impl Checker<Sloppy> for MadeUp {
+        fn name(&self) -> &'static str {
+            "made_up"
+        }
+        fn at_end(&mut self, _world: &World<Sloppy>) -> Vec<Finding> {
+            vec![Finding::eventually("made_up_property", "always unhappy")]
         }
     }
     let registry = faultline::runner::Registry::new().with(Entry::of::<Sloppy>());
@@ -343,11 +353,20 @@ fn a_point_fired_but_not_declared_fails_the_run() {
     let outcome = registry
         .run_file(&file, &faultline::runner::RunOptions::seed(1))
         .unwrap();
-    let first = &outcome.summary.violations[0];
-    assert_eq!(first.checker, "declarations");
+    let declarations: Vec<&str> = outcome
+        .summary
+        .violations
+        .iter()
+        .filter(|violation| violation.checker == "declarations")
+        .map(|violation| violation.message.as_str())
+        .collect();
+    assert_eq!(declarations.len(), 2, "{declarations:?}");
     assert!(
-        first.message.contains("not_declared_anywhere"),
-        "{}",
-        first.message
+        declarations[0].contains("\"made_up_property\""),
+        "{declarations:?}"
+    );
+    assert!(
+        declarations[1].contains("\"not_declared_anywhere\""),
+        "{declarations:?}"
     );
 }

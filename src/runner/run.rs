@@ -330,39 +330,40 @@ pub const RUNNER_PROPERTIES: [&str; 3] = ["panic", "bounds", "declarations"];
 /// violation of a property the protocol does not declare: `list` and the
 /// reports name properties from the declarations.
 fn undeclared<S: ProtocolSpec>(world: &World<S>, violations: &mut Vec<Violation>) {
-    let unknown: Vec<(String, String)> = violations
+    let declared = |list: &[crate::spec::Declared], name: &str| list.iter().any(|d| d.name == name);
+    let mut messages: Vec<String> = violations
         .iter()
         .filter(|violation| {
             !RUNNER_PROPERTIES.contains(&violation.name.as_str())
-                && !S::PROPERTIES
-                    .iter()
-                    .any(|declared| declared.name == violation.name)
+                && !declared(S::PROPERTIES, &violation.name)
         })
-        .map(|violation| (violation.checker.clone(), violation.name.clone()))
+        .map(|violation| {
+            format!(
+                "checker {} reported property \"{}\", which {} does not declare (add it to its PROPERTIES)",
+                violation.checker,
+                violation.name,
+                S::NAME
+            )
+        })
         .collect();
-    for (checker, name) in unknown {
-        let message = format!(
-            "checker {checker} reported property \"{name}\", which {} does not declare (add it to its PROPERTIES)",
-            S::NAME
-        );
+    messages.extend(
+        world
+            .sometimes()
+            .keys()
+            .filter(|name| !declared(S::SOMETIMES, name))
+            .map(|name| {
+                format!(
+                    "sometimes point \"{name}\" fired but {} does not declare it (add it to its SOMETIMES)",
+                    S::NAME
+                )
+            }),
+    );
+    for message in messages {
         violations.push(violation(
             "declarations",
             Finding::always("declarations", message),
             world,
         ));
-    }
-    for name in world.sometimes().keys() {
-        if !S::SOMETIMES.iter().any(|declared| declared.name == *name) {
-            let message = format!(
-                "sometimes point \"{name}\" fired but {} does not declare it (add it to its SOMETIMES)",
-                S::NAME
-            );
-            violations.push(violation(
-                "declarations",
-                Finding::always("declarations", message),
-                world,
-            ));
-        }
     }
 }
 
