@@ -55,7 +55,14 @@ pub fn parse_seeds(
             };
             if let Some((low, high)) = spec.split_once("..=") {
                 let (low, high) = (number(low)?, number(high)?);
-                (low, (high + 1).saturating_sub(low))
+                // high + 1 - low, without overflowing at u64::MAX.
+                let count = match high.checked_sub(low) {
+                    None => 0,
+                    Some(span) => span.checked_add(1).ok_or_else(|| {
+                        format!("{expected}; the range {spec} has more than 2^64 - 1 seeds")
+                    })?,
+                };
+                (low, count)
             } else if let Some((low, high)) = spec.split_once("..") {
                 let (low, high) = (number(low)?, number(high)?);
                 (low, high.saturating_sub(low))
@@ -413,7 +420,7 @@ pub fn run(
             // One budget for the whole command, shared by its scenarios in turn.
             time_budget: time_budget.map(|budget| budget.saturating_sub(started.elapsed())),
         };
-        let progress = Progress::new(&file.file, options.seeds.seeds().len() as u64, time_budget);
+        let progress = Progress::new(&file.file, options.seeds.len(), time_budget);
         let found = fuzz(registry, file, &options, &|outcome| {
             progress.seed_done(outcome)
         });

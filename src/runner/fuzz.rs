@@ -30,12 +30,32 @@ pub struct SeedRange {
 }
 
 impl SeedRange {
-    /// The seeds of this shard, in order.
+    /// The seeds of this shard, in order (built whole: for tests and small
+    /// ranges; campaigns use [`SeedRange::len`] and [`SeedRange::get`]).
     pub fn seeds(&self) -> Vec<u64> {
-        (0..self.count)
-            .filter(|offset| offset % self.shards == self.shard)
-            .map(|offset| self.first + offset)
+        (0..self.len())
+            .filter_map(|index| self.get(index))
             .collect()
+    }
+
+    /// How many seeds this shard has.
+    pub fn len(&self) -> u64 {
+        let shards = self.shards.max(1);
+        if self.shard >= self.count {
+            return 0;
+        }
+        (self.count - self.shard).div_ceil(shards)
+    }
+
+    /// Whether this shard has no seed.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// The shard's `index`-th seed, computed, so a range of 10^12 seeds costs
+    /// no memory until it runs.
+    pub fn get(&self, index: u64) -> Option<u64> {
+        (index < self.len()).then(|| self.first + self.shard + index * self.shards.max(1))
     }
 }
 
@@ -268,7 +288,8 @@ pub fn fuzz(
     // Validate once up front so a bad file is one error, not one per seed.
     let entry = registry.entry_for(file)?;
     entry.validate(file)?;
-    let seeds = options.seeds.seeds();
+    let seeds = options.seeds;
+    let total = seeds.len();
     let next = AtomicUsize::new(0);
     let stop = std::sync::atomic::AtomicBool::new(false);
     let out_of_time = std::sync::atomic::AtomicBool::new(false);
@@ -277,7 +298,9 @@ pub fn fuzz(
     type Finished = (u64, Summary, Option<RunOutcome>, u64, u64);
     let results: Mutex<Vec<Finished>> = Mutex::new(Vec::new());
     let started = std::time::Instant::now();
-    let jobs = options.jobs.clamp(1, seeds.len().max(1));
+    let jobs = options
+        .jobs
+        .clamp(1, usize::try_from(total.max(1)).unwrap_or(usize::MAX));
     std::thread::scope(|scope| {
         for _ in 0..jobs {
             scope.spawn(|| {
@@ -292,7 +315,9 @@ pub fn fuzz(
                         break;
                     }
                     let index = next.fetch_add(1, Ordering::SeqCst);
-                    let Some(&seed) = seeds.get(index) else { break };
+                    let Some(seed) = seeds.get(index as u64) else {
+                        break;
+                    };
                     let seed_started = std::time::Instant::now();
                     let run_options = RunOptions {
                         seed,
@@ -330,17 +355,17 @@ pub fn fuzz(
         // Every seed before the first failure ran; later ones may or may not
         // have, depending on threads: drop them.
         results.truncate(first + 1);
-        if results.len() < seeds.len() {
+        if (results.len() as u64) < total {
             stopped = Some(format!(
                 "stopped at the first failing seed, {} (--stop-on-first)",
                 results[first].0
             ));
         }
-    } else if out_of_time.load(Ordering::SeqCst) && results.len() < seeds.len() {
+    } else if out_of_time.load(Ordering::SeqCst) && (results.len() as u64) < total {
         stopped = Some(format!(
             "the time budget ran out after {} of {} seeds (--time-budget)",
             results.len(),
-            seeds.len()
+            total
         ));
     }
     let declared = crate::spec::declare::names(entry.sometimes);

@@ -113,21 +113,51 @@ pub fn draw(config: &NemesisConfig, seed: u64) -> SwarmDraw {
     }
 }
 
-/// Draws the fault schedule between `config.start` and `end` (stream `nemesis`).
-pub fn schedule(
-    config: &NemesisConfig,
-    draw: &SwarmDraw,
-    seed: u64,
+/// The fault schedule between `config.start` and `end` (stream `nemesis`),
+/// drawn lazily in time order: memory stays flat however many faults the
+/// scenario's interval and duration imply, and a run draws only the faults it
+/// reaches before its bounds stop it.
+#[derive(Clone, Debug)]
+pub struct Schedule {
+    rng: Rng,
+    config: NemesisConfig,
+    draw: SwarmDraw,
+    mean: f64,
+    at: u64,
     end: u64,
-) -> Vec<(u64, TimedFault)> {
+}
+
+/// The fault schedule of `config` and `draw` for `seed`, up to `end`.
+pub fn schedule(config: &NemesisConfig, draw: &SwarmDraw, seed: u64, end: u64) -> Schedule {
     let mut rng = rng::stream(seed, "nemesis", 0);
-    let mut faults = Vec::new();
     let mean = draw.interval_mean.0.max(1) as f64;
-    let mut at = config.start.0 + (-mean * open_unit(&mut rng).ln()) as u64;
-    while at < end {
+    let at = config
+        .start
+        .0
+        .saturating_add((-mean * open_unit(&mut rng).ln()) as u64);
+    Schedule {
+        rng,
+        config: config.clone(),
+        draw: draw.clone(),
+        mean,
+        at,
+        end,
+    }
+}
+
+impl Iterator for Schedule {
+    type Item = (u64, TimedFault);
+
+    fn next(&mut self) -> Option<(u64, TimedFault)> {
+        let at = self.at;
+        if at >= self.end {
+            return None;
+        }
+        let (config, draw, end) = (&self.config, &self.draw, self.end);
+        let rng = &mut self.rng;
         let kind = draw.faults[rng.gen_range(0..draw.faults.len())];
         let longest = draw.fault_duration_max.max(config.duration.min);
-        let duration = uniform_duration(&mut rng, config.duration.min, longest)
+        let duration = uniform_duration(rng, config.duration.min, longest)
             .0
             .clamp(1, end - at);
         let leader_or_random = |rng: &mut Rng| {
@@ -139,19 +169,19 @@ pub fn schedule(
         };
         let fault = match kind {
             NemesisFault::Partition => Fault::PartitionHalves,
-            NemesisFault::Isolate => Fault::Isolate(leader_or_random(&mut rng)),
+            NemesisFault::Isolate => Fault::Isolate(leader_or_random(rng)),
             NemesisFault::Bridge => Fault::Bridge,
             NemesisFault::OneWay => Fault::OneWay {
-                from: leader_or_random(&mut rng),
+                from: leader_or_random(rng),
                 to: Target::Minority,
             },
-            NemesisFault::Crash => Fault::Crash(if chance(&mut rng, 0.3) {
+            NemesisFault::Crash => Fault::Crash(if chance(rng, 0.3) {
                 Target::Minority
             } else {
                 Target::Random
             }),
             NemesisFault::CrashLeader => Fault::Crash(Target::Leader),
-            NemesisFault::Pause => Fault::Pause(leader_or_random(&mut rng)),
+            NemesisFault::Pause => Fault::Pause(leader_or_random(rng)),
             NemesisFault::ClockSkew => {
                 let skew = config.clock_skew_max.0 as i64;
                 let drift = *config.clock_drift_ppm_max.get_ref() as i64;
@@ -174,8 +204,9 @@ pub fn schedule(
             }
             fault => TimedFault::new(fault).lasting(duration),
         };
-        faults.push((at, timed));
-        at += 1 + (-mean * open_unit(&mut rng).ln()) as u64;
+        self.at = at
+            .saturating_add(1)
+            .saturating_add((-self.mean * open_unit(&mut self.rng).ln()) as u64);
+        Some((at, timed))
     }
-    faults
 }

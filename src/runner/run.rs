@@ -156,6 +156,8 @@ pub fn run_scenario_sampled<S: ProtocolSpec>(
         world.schedule_fault(at, fault);
     }
     let mut swarm: Option<SwarmDraw> = None;
+    // Nemesis faults are drawn as the run reaches them (see `top_up`).
+    let mut pending: Option<std::iter::Peekable<nemesis::Schedule>> = None;
     if options.nemesis
         && let Some(config) = &scenario.nemesis
     {
@@ -168,9 +170,7 @@ pub fn run_scenario_sampled<S: ProtocolSpec>(
                     .unwrap_or(scenario.network.duplicate_probability.0),
             );
         }
-        for (at, fault) in nemesis::schedule(config, &draw, seed, fault_end) {
-            world.schedule_fault(at, fault);
-        }
+        pending = Some(nemesis::schedule(config, &draw, seed, fault_end).peekable());
         swarm = Some(draw);
     }
     world.schedule_fault(fault_end, TimedFault::new(Fault::HealAll));
@@ -191,6 +191,7 @@ pub fn run_scenario_sampled<S: ProtocolSpec>(
                 .filter(|&at| at < run_end);
             let limit = wake.map_or(run_end - 1, |at| at.max(world.now()));
             loop {
+                top_up(&mut world, &mut pending);
                 if let Some(sampler) = sampler.as_deref_mut() {
                     let before = match world.next_time() {
                         Some(at) if at <= limit => at,
@@ -286,6 +287,25 @@ pub fn run_scenario_sampled<S: ProtocolSpec>(
     }
     undeclared::<S>(&world, &mut violations);
     summarize::<S>(file, scenario, options, &world, violations, swarm)
+}
+
+/// Schedules the nemesis faults due no later than the world's next event, so
+/// the queue holds them by the time they could run: a fault is drawn only when
+/// the run reaches it, and `max_events` bounds how many are.
+fn top_up<S: ProtocolSpec>(
+    world: &mut World<S>,
+    pending: &mut Option<std::iter::Peekable<nemesis::Schedule>>,
+) {
+    let Some(schedule) = pending.as_mut() else {
+        return;
+    };
+    while let Some(&(at, _)) = schedule.peek() {
+        if world.next_time().is_some_and(|next| next < at) {
+            break;
+        }
+        let (at, fault) = schedule.next().expect("peeked");
+        world.schedule_fault(at, fault);
+    }
 }
 
 /// Shows `step` to every checker; returns whether any found a violation.

@@ -227,7 +227,8 @@ fn original(
     if nemesis_on && let Some(config) = &scenario.nemesis {
         // Exactly what the runner draws for this seed (run.rs).
         let draw = nemesis::draw(config, seed);
-        found.nemesis = nemesis::schedule(config, &draw, seed, scenario.fault_phase_end());
+        found.nemesis =
+            nemesis::schedule(config, &draw, seed, scenario.fault_phase_end()).collect();
         if draw.drop_probability.is_some() || draw.duplicate_probability.is_some() {
             found.drop_probability = Some(
                 draw.drop_probability

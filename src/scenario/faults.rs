@@ -397,7 +397,7 @@ impl FaultSpec {
                     ));
                 }
                 let drift_ppm = match &self.drift_ppm {
-                    Some(drift) if drift.get_ref().abs() > 500_000 => {
+                    Some(drift) if drift.get_ref().unsigned_abs() > 500_000 => {
                         return Err(source.error_at(
                             drift.span(),
                             format!(

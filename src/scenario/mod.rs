@@ -192,6 +192,34 @@ fn default_max_events() -> u64 {
     20_000_000
 }
 
+/// Most bytes a scenario or sweep file may have (the shipped ones are under
+/// 10 KiB): reading stops there, so `run /dev/zero` is an error, not a hang.
+pub const FILE_BYTES_MAX: u64 = 16 << 20;
+
+/// Reads the text file at `path` (a `what`, for the message), refusing more
+/// than [`FILE_BYTES_MAX`] bytes and text that is not UTF-8.
+pub fn read_capped(path: &str, what: &str) -> Result<String, String> {
+    use std::io::Read as _;
+    let file =
+        std::fs::File::open(path).map_err(|error| format!("cannot read the {what}: {error}"))?;
+    let mut bytes = Vec::new();
+    file.take(FILE_BYTES_MAX + 1)
+        .read_to_end(&mut bytes)
+        .map_err(|error| format!("cannot read the {what}: {error}"))?;
+    if bytes.len() as u64 > FILE_BYTES_MAX {
+        return Err(format!(
+            "the {what} is larger than {} MiB; expected a TOML file",
+            FILE_BYTES_MAX >> 20
+        ));
+    }
+    String::from_utf8(bytes).map_err(|error| {
+        format!(
+            "the {what} is not UTF-8 text (invalid byte at offset {})",
+            error.utf8_error().valid_up_to()
+        )
+    })
+}
+
 /// A scenario file read from disk, before its protocol-specific parse.
 #[derive(Clone, Debug)]
 pub struct ScenarioFile {
@@ -208,12 +236,12 @@ pub struct ScenarioFile {
 impl ScenarioFile {
     /// Reads a scenario file and finds its protocol name.
     pub fn read(path: &str) -> Result<ScenarioFile, ScenarioError> {
-        let text = std::fs::read_to_string(path).map_err(|error| ScenarioError {
+        let text = read_capped(path, "scenario file").map_err(|message| ScenarioError {
             file: path.to_string(),
             line: None,
             column: None,
             key: None,
-            message: format!("cannot read the scenario file: {error}"),
+            message,
         })?;
         ScenarioFile::from_text(path, text)
     }
@@ -354,6 +382,16 @@ impl<C> Scenario<C> {
             ));
         }
         let processes = nodes + self.workload.clients;
+        if self.network.links.len() >= crate::sim::network::LINKS_MAX {
+            return Err(source.invalid(crate::spec::Invalid::key(
+                "network.links",
+                format!(
+                    "expected at most {} link overrides, got {}",
+                    crate::sim::network::LINKS_MAX - 1,
+                    self.network.links.len()
+                ),
+            )));
+        }
         for (index, link) in self.network.links.iter().enumerate() {
             for (name, id) in [("from", link.from), ("to", link.to)] {
                 if id >= processes {

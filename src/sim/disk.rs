@@ -242,17 +242,41 @@ impl Disk {
             target -= bytes.len();
         }
         let (name, offset) = hit?;
-        // The flip is on the medium: it survives crashes if that byte was durable.
-        // Appends never move earlier bytes; a pending replace of the file does.
-        let replaced = self
+        // The flipped byte is where the node's view of it comes from: the durable
+        // copy, or the pending write that supplies it (the last replace of the
+        // file, or an append after it). A sync then makes the durable copy equal
+        // the view, flip included, and a crash keeps the flip exactly where the
+        // byte survives.
+        let mask = 1u8 << bit;
+        let last_replace = self
             .unsynced
             .iter()
-            .any(|write| matches!(write, Write::Replace { file, .. } if **file == *name));
-        if let Some(bytes) = self.durable.get_mut(&name)
-            && offset < bytes.len()
-            && !replaced
+            .rposition(|write| matches!(write, Write::Replace { file, .. } if **file == *name));
+        // The view is (the last pending replace, or else the durable copy)
+        // followed by the appends after it.
+        let mut start = 0;
+        if last_replace.is_none()
+            && let Some(bytes) = self.durable.get_mut(&name)
         {
-            bytes[offset] ^= 1 << bit;
+            if offset < bytes.len() {
+                bytes[offset] ^= mask;
+            }
+            start = bytes.len();
+        }
+        for write in &mut self.unsynced[last_replace.unwrap_or(0)..] {
+            let bytes = match write {
+                Write::Replace { file, bytes } | Write::Append { file, bytes }
+                    if **file == *name =>
+                {
+                    bytes
+                }
+                _ => continue,
+            };
+            if (start..start + bytes.len()).contains(&offset) {
+                bytes[offset - start] ^= mask;
+                break;
+            }
+            start += bytes.len();
         }
         self.stats.corruptions += 1;
         Some((name, offset))
@@ -294,6 +318,34 @@ fn apply(files: &mut BTreeMap<String, Vec<u8>>, write: Write) {
                 files.insert(file.to_string(), bytes);
             }
         },
+    }
+}
+
+#[cfg(test)]
+mod corruption_tests {
+    use super::Disk;
+
+    /// Corrupts until every byte of the view has been hit at least once, syncing
+    /// between flips: after each sync the durable copy must equal the view.
+    #[test]
+    fn a_flip_in_pending_data_survives_the_sync_that_makes_it_durable() {
+        let mut rng = crate::sim::rng::stream(7, "disk-test", 0);
+        for round in 0..200 {
+            let mut disk = Disk::new();
+            disk.append("log", vec![1u8; 8]);
+            disk.sync();
+            match round % 3 {
+                0 => disk.append("log", vec![2u8; 8]),
+                1 => disk.write("log", vec![3u8; 4]),
+                _ => {
+                    disk.write("log", vec![3u8; 4]);
+                    disk.append("log", vec![4u8; 4]);
+                }
+            }
+            disk.corrupt(&mut rng).expect("a byte to flip");
+            disk.sync();
+            assert_eq!(disk.durable, disk.current, "round {round}");
+        }
     }
 }
 

@@ -359,14 +359,15 @@ pub struct Network {
     pub long_delayed: u64,
 }
 
+/// Link overrides are numbered in 16 bits (0 is the default profile): fewer
+/// than this many fit. Scenario validation refuses more.
+pub const LINKS_MAX: usize = u16::MAX as usize;
+
 impl Network {
     /// A network from its configuration. Overrides naming processes that do not
     /// exist are rejected by scenario validation before this point.
     pub fn new(config: &NetworkConfig, nodes: usize, processes: usize) -> Self {
-        assert!(
-            config.links.len() < usize::from(u16::MAX),
-            "too many link overrides"
-        );
+        assert!(config.links.len() < LINKS_MAX, "too many link overrides");
         let mut profile_of = Vec::new();
         if !config.links.is_empty() {
             profile_of = vec![0u16; processes * processes];

@@ -43,8 +43,10 @@ impl Proc for Figure8 {
             self.sleeping = false;
             if let Some(leader) = self.leader {
                 lab.crash1(world, leader);
-                self.up -= 1;
             }
+            // Counted from the world, not kept by hand: a nemesis running beside
+            // the script crashes and restarts nodes too.
+            self.up = (0..n).filter(|&id| world.is_up(id)).count();
             if self.up < 3 {
                 let id = lab.below(n as u64) as usize;
                 if !world.is_up(id) {
@@ -109,8 +111,9 @@ impl Proc for Figure8Unreliable {
                 && lab.below(1000) < 500
             {
                 lab.disconnect(world, leader);
-                self.up -= 1;
             }
+            // Counted from the world (a nemesis may disconnect nodes too).
+            self.up = (0..n).filter(|&id| !world.is_disconnected(id)).count();
             if self.up < 3 {
                 let id = lab.below(n as u64) as usize;
                 if world.is_disconnected(id) {
