@@ -32,13 +32,38 @@ impl fmt::Display for ScenarioError {
         }
         write!(f, ": ")?;
         if let Some(key) = &self.key {
-            write!(f, "key '{key}': ")?;
+            write!(f, "key '{}': ", escaped(key))?;
         }
-        write!(f, "{}", self.message)
+        write!(f, "{}", escaped(&self.message))
     }
 }
 
 impl std::error::Error for ScenarioError {}
+
+/// `text` with what a terminal would act on escaped: control characters but
+/// the newline, and the bidirectional overrides that can reorder what a reader
+/// sees (a value quoted from a file is shown, never obeyed).
+fn escaped(text: &str) -> std::borrow::Cow<'_, str> {
+    let hostile = |c: char| {
+        (c.is_control() && c != '\n')
+            || ('\u{202a}'..='\u{202e}').contains(&c)
+            || ('\u{2066}'..='\u{2069}').contains(&c)
+    };
+    if !text.chars().any(hostile) {
+        return std::borrow::Cow::Borrowed(text);
+    }
+    std::borrow::Cow::Owned(
+        text.chars()
+            .map(|c| {
+                if hostile(c) {
+                    c.escape_unicode().to_string()
+                } else {
+                    c.to_string()
+                }
+            })
+            .collect(),
+    )
+}
 
 /// The source text of a scenario, for locating errors.
 #[derive(Clone, Debug)]
@@ -50,8 +75,15 @@ pub struct Source<'a> {
 }
 
 impl Source<'_> {
-    /// An error with no position (e.g. a missing top-level key).
+    /// An error about `key`: at the key's place in the file when the file writes
+    /// it (found from the TOML spans), else with no position (a missing key, or
+    /// a default that was used).
     pub fn error(&self, key: Option<String>, message: impl Into<String>) -> ScenarioError {
+        if let Some(span) = key.as_deref().and_then(|key| locate_key(self.text, key)) {
+            let mut error = self.error_at(span, message);
+            error.key = key;
+            return error;
+        }
         ScenarioError {
             file: self.file.to_string(),
             line: None,
@@ -108,16 +140,14 @@ impl Source<'_> {
     /// has one, else at its key, found in the file's TOML spans; a key the file
     /// does not write (a default was used) is named without a position.
     pub fn invalid(&self, invalid: Invalid) -> ScenarioError {
-        let span = invalid
-            .span
-            .clone()
-            .or_else(|| locate_key(self.text, &invalid.key));
-        let mut error = match span {
-            Some(span) => self.error_at(span, invalid.message),
-            None => self.error(None, invalid.message),
-        };
-        error.key = Some(invalid.key);
-        error
+        match invalid.span {
+            Some(span) => {
+                let mut error = self.error_at(span, invalid.message);
+                error.key = Some(invalid.key);
+                error
+            }
+            None => self.error(Some(invalid.key), invalid.message),
+        }
     }
 }
 
@@ -336,6 +366,22 @@ mod tests {
         );
         assert_eq!(locate_key(text, "protocol.ops"), None);
         assert_eq!(locate_key(text, "seed.x"), None);
+    }
+
+    #[test]
+    fn control_and_bidi_characters_from_a_file_are_shown_escaped() {
+        let error = ScenarioError {
+            file: "x.toml".into(),
+            line: Some(1),
+            column: Some(2),
+            key: Some("a\u{0}b".into()),
+            message: "got \"\u{202e}evil\u{7}\"".into(),
+        };
+        let shown = error.to_string();
+        assert_eq!(
+            shown,
+            "x.toml:1:2: key 'a\\u{0}b': got \"\\u{202e}evil\\u{7}\""
+        );
     }
 
     #[test]

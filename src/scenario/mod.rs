@@ -294,18 +294,11 @@ impl ScenarioFile {
     pub fn protocol_name_error(&self, known: &[&str]) -> ScenarioError {
         let source = self.source();
         let message = format!(
-            "unknown protocol \"{}\"; expected one of: {}",
+            "unknown protocol {:?}; expected one of: {}",
             self.protocol,
             known.join(", ")
         );
-        match self.text.find(&format!("\"{}\"", self.protocol)) {
-            Some(offset) => {
-                let mut error = source.error_at(offset..offset + 1, message);
-                error.key = Some("protocol.name".into());
-                error
-            }
-            None => source.error(Some("protocol.name".into()), message),
-        }
+        source.error(Some("protocol.name".into()), message)
     }
 
     /// Reads the whole scenario with protocol configuration type `C` and checks
