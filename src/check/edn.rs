@@ -57,10 +57,15 @@ impl Edn {
     }
 }
 
+/// How deep vectors and maps may nest. History values nest two or three
+/// levels; a bound keeps a hostile file from overflowing the stack.
+pub const DEPTH_MAX: usize = 64;
+
 /// Reads EDN values one after another from a string.
 pub struct Reader<'a> {
     text: &'a str,
     position: usize,
+    depth: usize,
 }
 
 fn is_delimiter(byte: u8) -> bool {
@@ -74,7 +79,11 @@ fn is_delimiter(byte: u8) -> bool {
 impl<'a> Reader<'a> {
     /// A reader at the start of `text`.
     pub fn new(text: &'a str) -> Self {
-        Reader { text, position: 0 }
+        Reader {
+            text,
+            position: 0,
+            depth: 0,
+        }
     }
 
     fn skip_whitespace(&mut self) {
@@ -111,6 +120,22 @@ impl<'a> Reader<'a> {
     /// Read the next value.
     pub fn value(&mut self) -> Result<Edn, String> {
         self.skip_whitespace();
+        if matches!(self.text.as_bytes().get(self.position), Some(b'[' | b'(' | b'{')) {
+            if self.depth >= DEPTH_MAX {
+                return Err(format!(
+                    "values nest deeper than {DEPTH_MAX} levels (at byte {} of the line)",
+                    self.position + 1
+                ));
+            }
+            self.depth += 1;
+            let nested = self.nested();
+            self.depth -= 1;
+            return nested;
+        }
+        self.nested()
+    }
+
+    fn nested(&mut self) -> Result<Edn, String> {
         let bytes = self.text.as_bytes();
         let Some(&first) = bytes.get(self.position) else {
             return Err("expected a value, found the end of the line".into());
@@ -250,6 +275,15 @@ mod tests {
         );
         assert_eq!(reader.value().unwrap(), Edn::Nil);
         assert!(reader.at_end());
+    }
+
+    #[test]
+    fn values_nested_too_deep_are_an_error_not_a_stack_overflow() {
+        let deep = format!("{}1{}", "[".repeat(50_000), "]".repeat(50_000));
+        let error = Reader::new(&deep).value().unwrap_err();
+        assert!(error.contains("nest deeper than 64 levels"), "{error}");
+        let fine = format!("{}1{}", "[".repeat(64), "]".repeat(64));
+        assert!(Reader::new(&fine).value().is_ok());
     }
 
     #[test]
