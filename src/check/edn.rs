@@ -120,7 +120,10 @@ impl<'a> Reader<'a> {
     /// Read the next value.
     pub fn value(&mut self) -> Result<Edn, String> {
         self.skip_whitespace();
-        if matches!(self.text.as_bytes().get(self.position), Some(b'[' | b'(' | b'{')) {
+        if matches!(
+            self.text.as_bytes().get(self.position),
+            Some(b'[' | b'(' | b'{')
+        ) {
             if self.depth >= DEPTH_MAX {
                 return Err(format!(
                     "values nest deeper than {DEPTH_MAX} levels (at byte {} of the line)",
