@@ -748,3 +748,45 @@ fn paxos_keys_are_checked_with_their_lines() {
         "the known bugs are listed: {shown}"
     );
 }
+
+#[test]
+fn absurd_lab_counts_are_scenario_errors_and_a_wake_that_never_yields_hits_the_bound() {
+    let text = |lab: &str, nodes: usize| {
+        format!(
+            "duration = \"120s\"\nmax_events = 1000\n[protocol]\nname = \"raft\"\nsnapshot_every = 0\nlab = [{lab}]\n[cluster]\nnodes = {nodes}\n[workload]\nclients = 1\n"
+        )
+    };
+    let file = ScenarioFile::from_text(
+        "backup.toml",
+        text("{ run = \"backup\", count = 9223372036854775807 }", 5),
+    )
+    .unwrap();
+    let error = validate_file(&file).unwrap_err().to_string();
+    assert!(
+        error.contains("key 'protocol.lab[0].count': expected 'count' in 1..=1000000"),
+        "{error}"
+    );
+    // One server, one churn client: the loop's work completes at one instant,
+    // forever. It ends at max_events as a bounds finding, not a hang.
+    let file = ScenarioFile::from_text(
+        "churn.toml",
+        text("{ run = \"churn\", iterations = 1, clients = 1 }", 1),
+    )
+    .unwrap();
+    let outcome = crate::common::run_file(&file, &faultline::runner::RunOptions::seed(1)).unwrap();
+    let first = &outcome.summary.violations[0];
+    assert_eq!(first.checker, "bounds", "{first:?}");
+    assert!(
+        first.message.contains("inside a wake of driver raft_lab"),
+        "{first:?}"
+    );
+}
+
+#[test]
+fn a_nemesis_that_fires_every_microsecond_for_a_billion_seconds_ends_at_the_bound() {
+    let text = "duration = \"1000000000s\"\nmax_events = 1000\n[protocol]\nname = \"broadcast\"\n[cluster]\nnodes = 3\n[nemesis]\nfaults = [\"partition\", \"crash\"]\ninterval = [\"1us\", \"1us\"]\nduration = [\"1us\", \"2us\"]\n";
+    let file = ScenarioFile::from_text("storm.toml", text.into()).unwrap();
+    let outcome = crate::common::run_file(&file, &faultline::runner::RunOptions::seed(1)).unwrap();
+    assert_eq!(outcome.summary.violations[0].checker, "bounds");
+    assert!(outcome.summary.events <= 1001);
+}

@@ -174,6 +174,7 @@ pub fn run_scenario_sampled<S: ProtocolSpec>(
         swarm = Some(draw);
     }
     world.schedule_fault(fault_end, TimedFault::new(Fault::HealAll));
+    world.set_driver_event_limit(scenario.max_events);
 
     let mut checkers = S::checkers(&setup);
     let mut driver = S::driver(&setup, seed);
@@ -276,11 +277,22 @@ pub fn run_scenario_sampled<S: ProtocolSpec>(
             (None, Some(name)) => format!("driver {name} panicked"),
             (None, None) => "the run panicked outside a protocol handler".to_string(),
         };
-        violations.push(violation(
-            "panic",
-            Finding::always("panic", format!("{doing}: {message}")),
-            &world,
-        ));
+        let finding = if message.starts_with(crate::sim::world::DRIVER_BOUND) {
+            // Not a panic of the protocol: the driver's work inside one wake
+            // hit the run's bound.
+            Finding::always(
+                "bounds",
+                format!(
+                    "the run exceeded max_events = {} inside a wake of driver {} (a loop that never lets virtual time pass?)",
+                    scenario.max_events,
+                    driving.get().unwrap_or("?")
+                ),
+            )
+        } else {
+            Finding::always("panic", format!("{doing}: {message}"))
+        };
+        let checker = finding.property;
+        violations.push(violation(checker, finding, &world));
     }
     if let Some(sampler) = sampler {
         sampler.catch_up(&world, world.now() + 1);

@@ -125,6 +125,9 @@ pub enum Step {
     Skipped,
 }
 
+/// The start of the panic message a driver's call gets past its event limit.
+pub const DRIVER_BOUND: &str = "a driver went past the run's event bound inside one wake";
+
 /// A node factory: builds a fresh node for an id (at start and after each crash).
 pub type NodeFactory<P> = Rc<dyn Fn(usize) -> <P as Protocol>::Node>;
 
@@ -155,6 +158,8 @@ pub struct World<P: Protocol> {
     workload_open: bool,
     trace_hash: u64,
     events: u64,
+    /// Events a driver may bring the run to (`set_driver_event_limit`).
+    driver_event_limit: u64,
     sink: Option<SharedSink>,
     factory: NodeFactory<P>,
     dispatching: Option<(ProcessId, &'static str)>,
@@ -230,6 +235,7 @@ impl<P: Protocol> World<P> {
             workload_open: true,
             trace_hash: rng::name_hash("faultline-trace-v1"),
             events: 0,
+            driver_event_limit: u64::MAX,
             sink: None,
             factory,
             dispatching: None,
@@ -263,12 +269,30 @@ impl<P: Protocol> World<P> {
             .set_loss(drop_probability, duplicate_probability);
     }
 
+    /// Bounds what a driver can do inside one wake, where the runner's checks
+    /// between events cannot see it: once the run has `limit` events, the
+    /// driver methods (`inject`, `deliver_now`, `apply_fault_now`) panic with
+    /// [`DRIVER_BOUND`], which the runner reports as its `bounds` finding.
+    pub fn set_driver_event_limit(&mut self, limit: u64) {
+        self.driver_event_limit = limit;
+    }
+
+    fn check_driver_bound(&self) {
+        if self.events > self.driver_event_limit {
+            panic!(
+                "{DRIVER_BOUND}: {} events, above the limit of {}",
+                self.events, self.driver_event_limit
+            );
+        }
+    }
+
     /// Applies `fault` now, exactly as if it had been scheduled for this moment:
     /// traced and hashed the same way, its undo scheduled after its duration, its
     /// label stored. For drivers (an omniscient test program) that disconnect,
     /// crash or restart nodes as they go. Returns the nodes it hit (for
     /// `one_way`, the senders) — what a label on it stores.
     pub fn apply_fault_now(&mut self, fault: TimedFault) -> Vec<usize> {
+        self.check_driver_bound();
         assert!(
             self.dispatching.is_none(),
             "apply_fault_now called from inside a handler"
@@ -281,6 +305,7 @@ impl<P: Protocol> World<P> {
     /// links, loss, latency, duplication), tracing and hashing. For drivers that
     /// play a client or a peer, as the lab tester calls `Start` on a server.
     pub fn inject(&mut self, from: ProcessId, to: ProcessId, msg: P::Msg) {
+        self.check_driver_bound();
         let processes = self.node_count + self.client_count;
         assert!(
             from < processes && to < processes,
@@ -300,6 +325,7 @@ impl<P: Protocol> World<P> {
     /// whether it was delivered: a crashed or paused `to` gets nothing (traced as
     /// a drop).
     pub fn deliver_now(&mut self, from: ProcessId, to: ProcessId, msg: P::Msg) -> bool {
+        self.check_driver_bound();
         let processes = self.node_count + self.client_count;
         assert!(
             from < processes && to < processes,

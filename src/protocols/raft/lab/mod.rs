@@ -149,6 +149,7 @@ impl Driver<Raft> for LabTester {
                 ),
             )];
         }
+        let mut polls = 0;
         loop {
             let due = self
                 .tasks
@@ -162,7 +163,7 @@ impl Driver<Raft> for LabTester {
             };
             let task = &mut self.tasks[position];
             task.wake = None;
-            match run(task, &mut self.lab, world) {
+            match run(task, &mut self.lab, world, &mut polls) {
                 Err(message) => {
                     self.finished = true;
                     let context = task.context.as_ref().unwrap_or(&self.lab.context);
@@ -218,10 +219,28 @@ impl Driver<Raft> for LabTester {
     }
 }
 
-/// Polls `task` until it waits; returns whether it finished.
-fn run(task: &mut Task, lab: &mut Lab, world: &mut World<Raft>) -> Result<bool, String> {
+/// Most procedure polls the tester runs at one instant. A loop that never
+/// waits for virtual time (a script step whose work completes instantly,
+/// forever) ends here as a finding instead of growing without bound inside one
+/// wake, where the run's `max_events` cannot see it.
+pub const POLLS_PER_WAKE_MAX: u64 = 100_000;
+
+/// Polls `task` until it waits; returns whether it finished. `polls` counts
+/// this wake's polls against [`POLLS_PER_WAKE_MAX`].
+fn run(
+    task: &mut Task,
+    lab: &mut Lab,
+    world: &mut World<Raft>,
+    polls: &mut u64,
+) -> Result<bool, String> {
     let mut input = task.input.take();
     loop {
+        *polls += 1;
+        if *polls > POLLS_PER_WAKE_MAX {
+            return Err(format!(
+                "the script ran {POLLS_PER_WAKE_MAX} steps at one instant without waiting (a loop that never lets virtual time pass)"
+            ));
+        }
         let proc = task
             .stack
             .last_mut()

@@ -256,6 +256,11 @@ pub struct Context<'a> {
     pub text: Option<&'a str>,
 }
 
+/// The largest count, iteration number or size a step may ask for: the course
+/// tests use at most a few thousand, and a bound keeps an absurd script a
+/// scenario error rather than a run that never ends.
+pub const COUNT_MAX: u64 = 1_000_000;
+
 /// Reads and checks every step.
 pub fn parse(steps: &[Spanned<toml::Value>], context: &Context<'_>) -> Result<Vec<Step>, LabError> {
     let mut labels: Vec<String> = Vec::new();
@@ -479,10 +484,13 @@ impl StepReader {
     ) -> Result<u64, LabError> {
         match value {
             None => Ok(default),
-            Some(value) if *value.get_ref() == 0 => Err(self.error(
+            Some(value) if !(1..=COUNT_MAX).contains(value.get_ref()) => Err(self.error(
                 value.span().start,
                 Some(key),
-                format!("expected a positive '{key}', got 0"),
+                format!(
+                    "expected '{key}' in 1..={COUNT_MAX}, got {}",
+                    value.get_ref()
+                ),
             )),
             Some(value) => Ok(*value.get_ref()),
         }
