@@ -106,6 +106,30 @@ fn a_report_replays_to_the_same_trace_hash() {
     );
     assert!(shown.contains("reproduced: trace hash"), "{shown}");
 
+    // An edited summary, or a history from another run, is a bad report (2),
+    // not nondeterminism.
+    let summary_path = report.join("summary.json");
+    let original = std::fs::read_to_string(&summary_path).unwrap();
+    std::fs::write(&summary_path, original.replacen("\"fail\"", "\"pass\"", 1)).unwrap();
+    let replay = faultline(&["replay", report.to_str().unwrap()]);
+    assert_eq!(replay.status.code(), Some(2), "{}", text(&replay));
+    assert!(text(&replay).contains("was edited"), "{}", text(&replay));
+    std::fs::write(&summary_path, &original).unwrap();
+    let history_path = report.join("history.jsonl");
+    std::fs::write(
+        &history_path,
+        history.lines().take(3).collect::<Vec<_>>().join("\n"),
+    )
+    .unwrap();
+    let replay = faultline(&["replay", report.to_str().unwrap()]);
+    assert_eq!(replay.status.code(), Some(2), "{}", text(&replay));
+    assert!(
+        text(&replay).contains("holds files of different runs"),
+        "{}",
+        text(&replay)
+    );
+    std::fs::write(&history_path, &history).unwrap();
+
     // A tampered report is refused rather than silently replayed.
     let copy = report.join("scenario.toml");
     let tampered = std::fs::read_to_string(&copy)

@@ -348,3 +348,33 @@ fn fuzz_shrinks_the_first_failing_seed_into_the_report() {
     assert!(stdout.contains("broadcast (eventually)"), "{stdout}");
     std::fs::remove_dir_all(&dir).ok();
 }
+
+#[test]
+fn merge_refuses_shards_of_different_seed_ranges_and_edited_counts() {
+    let dir = crate::common::scratch("fuzz", "merge-refuses");
+    let path = |name: &str| dir.join(name).display().to_string();
+    for (name, seeds) in [("a", "1..5"), ("b", "1..7")] {
+        let (code, stdout, _) = faultline(&[
+            "fuzz",
+            "scenarios/broadcast/partitions.toml",
+            "--seeds",
+            seeds,
+            "--shard",
+            if name == "a" { "0/2" } else { "1/2" },
+            "--report",
+            &path(name),
+        ]);
+        assert_eq!(code, Some(0), "{stdout}");
+    }
+    let (code, _, stderr) = faultline(&["merge", "--out", &path("m"), &path("a"), &path("b")]);
+    assert_eq!(code, Some(2), "{stderr}");
+    assert!(stderr.contains("their seed_count differs"), "{stderr}");
+    // An edited count is refused too.
+    let fuzz_json = dir.join("a").join("fuzz.json");
+    let text = std::fs::read_to_string(&fuzz_json).unwrap();
+    std::fs::write(&fuzz_json, text.replacen("\"passed\": 2", "\"passed\": 9", 1)).unwrap();
+    let (code, _, stderr) = faultline(&["merge", "--out", &path("m"), &path("a")]);
+    assert_eq!(code, Some(2), "{stderr}");
+    assert!(stderr.contains("but passed + failures"), "{stderr}");
+    std::fs::remove_dir_all(&dir).ok();
+}

@@ -588,19 +588,13 @@ pub fn merge(out: &Path, inputs: &[PathBuf]) -> i32 {
                     return exit::BAD_INPUT;
                 }
             };
-            let same_campaign = |total: &FuzzSummary| {
-                (
-                    &total.scenario_hash,
-                    total.first_seed,
-                    total.seed_count,
-                    total.nemesis,
-                ) == (
-                    &summary.scenario_hash,
-                    summary.first_seed,
-                    summary.seed_count,
-                    summary.nemesis,
-                )
-            };
+            if let Err(message) = summary.check_counts() {
+                eprintln!("error: {}: {message}", path.display());
+                return exit::BAD_INPUT;
+            }
+            // Shards of one scenario must be shards of one campaign: `merge`
+            // names the field that differs rather than keeping them apart.
+            let same_campaign = |total: &FuzzSummary| total.scenario_hash == summary.scenario_hash;
             match merged.iter_mut().find(|total| same_campaign(total)) {
                 None => merged.push(summary),
                 Some(total) => {

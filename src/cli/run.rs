@@ -316,6 +316,21 @@ fn check_determinism(registry: &Registry, file: &ScenarioFile, seed: u64, no_nem
     }
 }
 
+/// The top-level fields of `summary.json` in which two summaries differ.
+fn differing_fields(recorded: &Summary, rerun: &Summary) -> Vec<String> {
+    let as_map = |summary: &Summary| match serde_json::to_value(summary) {
+        Ok(serde_json::Value::Object(map)) => map,
+        _ => serde_json::Map::new(),
+    };
+    let (recorded, rerun) = (as_map(recorded), as_map(rerun));
+    recorded
+        .keys()
+        .chain(rerun.keys().filter(|key| !recorded.contains_key(*key)))
+        .filter(|key| recorded.get(*key) != rerun.get(*key))
+        .cloned()
+        .collect()
+}
+
 /// Runs `faultline replay REPORT_DIR`; returns the exit code.
 pub fn replay(registry: &Registry, dir: &Path) -> i32 {
     let summary_path = dir.join("summary.json");
@@ -326,6 +341,32 @@ pub fn replay(registry: &Registry, dir: &Path) -> i32 {
             return exit::BAD_INPUT;
         }
     };
+    // An edited summary, or files of two runs in one directory, is a bad
+    // report (2), told apart from a run that does not reproduce (3).
+    if !summary.digest.is_empty() && summary.content_digest() != summary.digest {
+        eprintln!(
+            "error: {} was edited: its content does not match the digest the run recorded",
+            summary_path.display()
+        );
+        return exit::BAD_INPUT;
+    }
+    // (The scenario copy is judged by the scenario hash below.)
+    for (name, digest) in summary
+        .files
+        .iter()
+        .filter(|(name, _)| *name != "scenario.toml")
+    {
+        let path = dir.join(name);
+        let bytes = std::fs::read(&path).unwrap_or_default();
+        if &crate::report::file_digest(&bytes) != digest {
+            eprintln!(
+                "error: {} does not belong to {}: the report directory holds files of different runs (written over, or edited)",
+                path.display(),
+                summary_path.display()
+            );
+            return exit::BAD_INPUT;
+        }
+    }
     let scenario_copy = dir.join("scenario.toml");
     let scenario_text = match std::fs::read_to_string(&scenario_copy) {
         Ok(text) => text,
@@ -337,10 +378,19 @@ pub fn replay(registry: &Registry, dir: &Path) -> i32 {
             return exit::BAD_INPUT;
         }
     };
+    // Errors in the copy are the copy's, not the original's.
+    let blame_copy = |mut error: crate::scenario::ScenarioError| {
+        error.file = format!(
+            "{} (the report's copy of {})",
+            scenario_copy.display(),
+            summary.scenario
+        );
+        error
+    };
     let file = match ScenarioFile::from_text(&summary.scenario, scenario_text) {
         Ok(file) => file,
         Err(error) => {
-            eprintln!("error: {error}");
+            eprintln!("error: {}", blame_copy(error));
             return exit::BAD_INPUT;
         }
     };
@@ -361,11 +411,22 @@ pub fn replay(registry: &Registry, dir: &Path) -> i32 {
     let outcome = match registry.run_file(&file, &options) {
         Ok(outcome) => outcome,
         Err(error) => {
-            eprintln!("error: {error}");
+            eprintln!("error: {}", blame_copy(error));
             return exit::BAD_INPUT;
         }
     };
     print_outcome(&outcome, &file);
+    let differing = differing_fields(&summary.without_digests(), &outcome.summary);
+    if !differing.is_empty() {
+        println!(
+            "NOT REPRODUCED: {} differ{} from the report (tool {} recorded it; this is {})",
+            differing.join(", "),
+            if differing.len() == 1 { "s" } else { "" },
+            summary.tool,
+            outcome.summary.tool
+        );
+        return exit::NONDETERMINISM;
+    }
     if outcome.summary.trace_hash != summary.trace_hash {
         println!(
             "NOT REPRODUCED: trace hash {} differs from the recorded {} (tool {} recorded it; this is {})",

@@ -111,6 +111,42 @@ pub struct Summary {
     pub sometimes: BTreeMap<String, u64>,
     /// One command that reproduces this run.
     pub repro: String,
+    /// In a report directory: the digest (hex) of each other file of the set
+    /// (`history.jsonl`, `scenario.toml`), written before the summary, so a
+    /// directory holding files of two runs is told apart. Empty outside one.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub files: BTreeMap<String, String>,
+    /// In a report directory: the digest (hex) of this summary's own content,
+    /// so an edited summary is told apart from a run that does not reproduce.
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub digest: String,
+}
+
+impl Summary {
+    /// The digest of everything but `digest` itself.
+    pub fn content_digest(&self) -> String {
+        let mut plain = self.clone();
+        plain.digest = String::new();
+        let json = serde_json::to_string(&plain).expect("summaries serialise");
+        format!(
+            "{:016x}",
+            crate::sim::trace::StableHasher::hash_of(json.as_bytes())
+        )
+    }
+
+    /// This summary as the run gave it: without the report set's digests.
+    pub fn without_digests(&self) -> Summary {
+        Summary {
+            files: BTreeMap::new(),
+            digest: String::new(),
+            ..self.clone()
+        }
+    }
+}
+
+/// The digest (hex) a report set records for a file's bytes.
+pub fn file_digest(bytes: &[u8]) -> String {
+    format!("{:016x}", crate::sim::trace::StableHasher::hash_of(bytes))
 }
 
 /// A violation as stored in `summary.json`.
@@ -182,12 +218,22 @@ pub fn write_run(
     scenario_text: &str,
 ) -> std::io::Result<()> {
     std::fs::create_dir_all(dir)?;
+    // The summary goes last and names the digests of the others: it is the
+    // set's commit point, so a run killed half way leaves files that replay
+    // refuses, never a mixed set it accepts.
+    let history = history_jsonl(history);
     write_atomic(&dir.join("scenario.toml"), scenario_text.as_bytes())?;
-    write_atomic(
-        &dir.join("history.jsonl"),
-        history_jsonl(history).as_bytes(),
-    )?;
-    let json = serde_json::to_string_pretty(summary).expect("summaries serialise");
+    write_atomic(&dir.join("history.jsonl"), history.as_bytes())?;
+    let mut summary = summary.without_digests();
+    summary
+        .files
+        .insert("history.jsonl".into(), file_digest(history.as_bytes()));
+    summary.files.insert(
+        "scenario.toml".into(),
+        file_digest(scenario_text.as_bytes()),
+    );
+    summary.digest = summary.content_digest();
+    let json = serde_json::to_string_pretty(&summary).expect("summaries serialise");
     write_atomic(&dir.join("summary.json"), json.as_bytes())
 }
 

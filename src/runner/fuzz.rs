@@ -127,26 +127,69 @@ impl FuzzSummary {
             .collect()
     }
 
-    /// Folds another shard's summary of the same campaign into this one.
-    pub fn merge(&mut self, other: &FuzzSummary) -> Result<(), String> {
-        if other.scenario_hash != self.scenario_hash
-            || other.first_seed != self.first_seed
-            || other.seed_count != self.seed_count
-            || other.shards != self.shards
-            || other.nemesis != self.nemesis
+    /// Checks that the counts agree with each other and with the shard: runs
+    /// are the passes plus the failures, and every failing seed is one of the
+    /// shard's. An edited `fuzz.json` is refused, naming what disagrees.
+    pub fn check_counts(&self) -> Result<(), String> {
+        if self.runs != self.passed + self.failures.len() as u64 {
+            return Err(format!(
+                "runs = {} but passed + failures = {} + {}",
+                self.runs,
+                self.passed,
+                self.failures.len()
+            ));
+        }
+        let mut shard_seeds = 0;
+        for &shard in &self.shards_included {
+            let range = SeedRange {
+                first: self.first_seed,
+                count: self.seed_count,
+                shard,
+                shards: self.shards,
+            };
+            shard_seeds += range.len();
+        }
+        if self.runs > shard_seeds {
+            return Err(format!(
+                "runs = {} but its shards hold {shard_seeds} seeds",
+                self.runs
+            ));
+        }
+        let end = self.first_seed.saturating_add(self.seed_count);
+        if let Some(failure) = self
+            .failures
+            .iter()
+            .find(|failure| !(self.first_seed..end).contains(&failure.seed))
         {
             return Err(format!(
-                "cannot merge different campaigns: {} (scenario {}, seeds {}+{}, {} shards) and {} (scenario {}, seeds {}+{}, {} shards)",
+                "failing seed {} is outside the campaign's seeds {}..{end}",
+                failure.seed, self.first_seed
+            ));
+        }
+        Ok(())
+    }
+
+    /// Folds another shard's summary of the same campaign into this one.
+    pub fn merge(&mut self, other: &FuzzSummary) -> Result<(), String> {
+        let differs = [
+            ("scenario_hash", self.scenario_hash != other.scenario_hash),
+            ("first_seed", self.first_seed != other.first_seed),
+            ("seed_count", self.seed_count != other.seed_count),
+            ("shards", self.shards != other.shards),
+            ("nemesis", self.nemesis != other.nemesis),
+        ];
+        if let Some((field, _)) = differs.iter().find(|(_, differs)| *differs) {
+            return Err(format!(
+                "cannot merge shards of different campaigns of {}: their {field} differs (seeds {}+{}, {} shards, nemesis {} against seeds {}+{}, {} shards, nemesis {})",
                 self.scenario,
-                self.scenario_hash,
                 self.first_seed,
                 self.seed_count,
                 self.shards,
-                other.scenario,
-                other.scenario_hash,
+                self.nemesis,
                 other.first_seed,
                 other.seed_count,
-                other.shards
+                other.shards,
+                other.nemesis
             ));
         }
         if let Some(shard) = other

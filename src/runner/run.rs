@@ -475,6 +475,8 @@ fn summarize<S: ProtocolSpec>(
             .map(|(name, count)| (name.to_string(), *count))
             .collect(),
         repro: repro_line(&file.file, options.seed, options.nemesis),
+        files: std::collections::BTreeMap::new(),
+        digest: String::new(),
     };
     RunOutcome {
         summary,
