@@ -372,7 +372,11 @@ fn merge_refuses_shards_of_different_seed_ranges_and_edited_counts() {
     // An edited count is refused too.
     let fuzz_json = dir.join("a").join("fuzz.json");
     let text = std::fs::read_to_string(&fuzz_json).unwrap();
-    std::fs::write(&fuzz_json, text.replacen("\"passed\": 2", "\"passed\": 9", 1)).unwrap();
+    std::fs::write(
+        &fuzz_json,
+        text.replacen("\"passed\": 2", "\"passed\": 9", 1),
+    )
+    .unwrap();
     let (code, _, stderr) = faultline(&["merge", "--out", &path("m"), &path("a")]);
     assert_eq!(code, Some(2), "{stderr}");
     assert!(stderr.contains("but passed + failures"), "{stderr}");

@@ -124,6 +124,9 @@ struct Config {
     name: String,
     #[serde(default)]
     bugs: Vec<Bug>,
+    /// The in-run checker's state budget. Default its own.
+    #[serde(default)]
+    max_states: Option<u64>,
 }
 
 impl ProtocolSpec for RegisterService {
@@ -151,8 +154,12 @@ impl ProtocolSpec for RegisterService {
         }
     }
 
-    fn checkers(_setup: &Setup<'_, Config>) -> Vec<Box<dyn Checker<Self>>> {
-        vec![Box::new(Linearizability::new(Register))]
+    fn checkers(setup: &Setup<'_, Config>) -> Vec<Box<dyn Checker<Self>>> {
+        let checker = Linearizability::new(Register);
+        vec![Box::new(match setup.config.max_states {
+            Some(max_states) => checker.max_states(max_states),
+            None => checker,
+        })]
     }
 }
 
@@ -201,4 +208,19 @@ fn reads_from_lagging_replicas_are_caught_with_an_explanation() {
         "{}",
         violation.message
     );
+}
+
+#[test]
+fn a_history_the_budget_cannot_decide_is_its_own_verdict_not_a_violation() {
+    let outcome = run("]\nmax_states = 1\n#", 1);
+    assert_eq!(
+        outcome.summary.verdict,
+        faultline::report::Verdict::Undecided
+    );
+    let first = &outcome.summary.violations[0];
+    assert_eq!(
+        (first.property.as_str(), first.name.as_str()),
+        ("undecided", "linearizability")
+    );
+    assert!(first.message.contains("check-history"), "{}", first.message);
 }

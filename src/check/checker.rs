@@ -25,6 +25,9 @@ pub enum Property {
     Eventually,
     /// Coverage: a situation that should be reached.
     Sometimes,
+    /// A check that could not decide within its budget: neither a pass nor a
+    /// violation, and reported as its own verdict.
+    Undecided,
 }
 
 /// What a checker found wrong: which declared property broke (its canonical
@@ -45,6 +48,15 @@ impl Finding {
         Finding {
             property,
             kind: Property::Always,
+            message: message.into(),
+        }
+    }
+
+    /// A check of `property` ran out of its budget before deciding.
+    pub fn undecided(property: &'static str, message: impl Into<String>) -> Self {
+        Finding {
+            property,
+            kind: Property::Undecided,
             message: message.into(),
         }
     }

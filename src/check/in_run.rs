@@ -27,10 +27,16 @@ impl<M: Model + Clone> Linearizability<M> {
     pub fn new(model: M) -> Self {
         Linearizability {
             model,
-            max_states: Budget::DEFAULT_MAX_STATES,
+            max_states: Self::MAX_STATES,
             partition: true,
         }
     }
+
+    /// The in-run budget, in explored states per part: a run's check is bounded
+    /// like the run (well below `check-history`'s default, which a user raises
+    /// for one history at a time). A history it cannot decide is the run's
+    /// `undecided` verdict, never a pass or a violation.
+    pub const MAX_STATES: u64 = 2_000_000;
 
     /// Caps the states explored per part.
     pub fn max_states(mut self, max_states: u64) -> Self {
@@ -74,10 +80,12 @@ impl<P: Protocol, M: Model + Clone> Checker<P> for Linearizability<M> {
                     format!("the client history is not linearizable\n{explanation}"),
                 )]
             }
-            Verdict::Unknown(reason) => vec![Finding::always(
+            Verdict::Unknown(reason) => vec![Finding::undecided(
                 "linearizability",
                 format!(
-                    "linearizability could not be decided within the budget ({reason}); raise max_states"
+                    "linearizability could not be decided within the in-run budget of {} states ({reason}); decide it offline with `faultline check-history <report>/history.jsonl --model {} --max-states N`",
+                    self.max_states,
+                    self.model.name()
                 ),
             )],
         }

@@ -313,7 +313,7 @@ impl Progress {
 
     fn seed_done(&self, outcome: &RunOutcome) {
         use std::sync::atomic::Ordering;
-        let failed = outcome.summary.verdict == report::Verdict::Fail;
+        let failed = outcome.summary.verdict != report::Verdict::Pass;
         if failed {
             self.failures.fetch_add(1, Ordering::Relaxed);
         }

@@ -160,7 +160,7 @@ pub(crate) fn write_observed_report(
 fn verdict_code(summary: &Summary) -> i32 {
     match summary.verdict {
         Verdict::Pass => exit::OK,
-        Verdict::Fail => exit::CHECK_FAILED,
+        Verdict::Fail | Verdict::Undecided => exit::CHECK_FAILED,
     }
 }
 
@@ -210,8 +210,13 @@ pub fn print_outcome(outcome: &RunOutcome, file: &ScenarioFile) {
     match summary.violations.first() {
         None => println!("verdict   PASS"),
         Some(first) => {
+            let word = if summary.verdict == Verdict::Undecided {
+                "UNDECIDED"
+            } else {
+                "FAIL"
+            };
             println!(
-                "verdict   FAIL: {} ({}) [{}] at {}, event #{}: {}",
+                "verdict   {word}: {} ({}) [{}] at {}, event #{}: {}",
                 first.checker,
                 first.property,
                 first.name,

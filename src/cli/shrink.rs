@@ -108,7 +108,7 @@ pub fn run(registry: &Registry, args: &ShrinkArgs) -> i32 {
         }
     };
     let first = verified.summary.violations.first();
-    let same = verified.summary.verdict == Verdict::Fail
+    let same = verified.summary.verdict != Verdict::Pass
         && first.is_some_and(|violation| {
             violation.checker == result.failure.checker
                 && violation.property == result.failure.property

@@ -27,6 +27,8 @@ pub enum Verdict {
     Pass,
     /// A check failed, a protocol panicked, or a bound was hit.
     Fail,
+    /// No check failed, but one could not decide within its budget.
+    Undecided,
 }
 
 /// Message statistics.

@@ -369,7 +369,7 @@ pub fn fuzz(
                     };
                     let outcome = entry.run(file, &run_options).expect("validated above");
                     let wall = seed_started.elapsed().as_nanos() as u64;
-                    let failed = outcome.summary.verdict == Verdict::Fail;
+                    let failed = outcome.summary.verdict != Verdict::Pass;
                     if failed && options.stop_on_first {
                         stop.store(true, Ordering::SeqCst);
                     }
@@ -393,7 +393,7 @@ pub fn fuzz(
     if options.stop_on_first
         && let Some(first) = results
             .iter()
-            .position(|(_, run, ..)| run.verdict == Verdict::Fail)
+            .position(|(_, run, ..)| run.verdict != Verdict::Pass)
     {
         // Every seed before the first failure ran; later ones may or may not
         // have, depending on threads: drop them.

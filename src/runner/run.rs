@@ -13,7 +13,7 @@
 
 use super::nemesis::{self, SwarmDraw};
 use super::panic;
-use crate::check::{Checker, Finding, Violation};
+use crate::check::{Checker, Finding, Property, Violation};
 use crate::report::series::{Samples, SeriesSpec};
 use crate::report::{MessageStats, OperationStats, Stats, Summary, SummaryViolation, Verdict};
 use crate::scenario::{Scenario, ScenarioError, ScenarioFile};
@@ -446,6 +446,11 @@ fn summarize<S: ProtocolSpec>(
         nemesis,
         verdict: if violations.is_empty() {
             Verdict::Pass
+        } else if violations
+            .iter()
+            .all(|violation| violation.property == Property::Undecided)
+        {
+            Verdict::Undecided
         } else {
             Verdict::Fail
         },

@@ -124,7 +124,7 @@ impl Metric {
             RunMetric::OpsOk => stats.operations.ok as f64,
             RunMetric::OpsFail => stats.operations.fail as f64,
             RunMetric::OpsInfo => stats.operations.info as f64,
-            RunMetric::Failed => f64::from(u8::from(outcome.summary.verdict == Verdict::Fail)),
+            RunMetric::Failed => f64::from(u8::from(outcome.summary.verdict != Verdict::Pass)),
             RunMetric::Events => outcome.summary.events as f64,
             RunMetric::MessagesSent => stats.messages.sent as f64,
             RunMetric::LatencyP50 | RunMetric::LatencyP99 | RunMetric::LatencyMean => {
