@@ -32,6 +32,41 @@ fn the_readme_first_command_runs_raft_and_passes() {
         readme.contains("cargo run --release -- run scenarios/raft/nemesis.toml"),
         "the README's first command changed; update this test and .ci/run"
     );
+    // The output the README quotes is the output the command prints.
+    for prefix in [
+        "scenario  ",
+        "seed      ",
+        "swarm     ",
+        "messages  ",
+        "ops       ",
+    ] {
+        let line = shown
+            .lines()
+            .find(|line| line.starts_with(prefix))
+            .unwrap_or_else(|| panic!("no {prefix:?} line in {shown}"));
+        assert!(
+            readme.contains(line),
+            "the README quotes a stale line; now: {line}"
+        );
+    }
+}
+
+#[test]
+fn the_readme_failing_example_quotes_what_the_run_prints() {
+    let output = faultline(&["run", "scenarios/raft/no_step_down.toml"]);
+    let shown = text(&output);
+    let readme =
+        std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/README.md")).unwrap();
+    for prefix in ["verdict   FAIL", "reproduce: "] {
+        let line = shown
+            .lines()
+            .find(|line| line.starts_with(prefix))
+            .unwrap_or_else(|| panic!("no {prefix:?} line in {shown}"));
+        assert!(
+            readme.contains(line),
+            "the README quotes a stale line; now: {line}"
+        );
+    }
 }
 
 #[test]

@@ -91,3 +91,18 @@ fn a_nondeterministic_node_is_caught_with_exit_code_3() {
     );
     std::fs::remove_dir_all(&dir).ok();
 }
+
+#[test]
+fn the_nondeterministic_planted_bug_is_caught_on_its_shipped_scenario() {
+    let file = crate::common::shipped_with_bug("token_forward", "tokens.toml", "nondeterministic");
+    let dir = crate::common::scratch("determinism", "tokens");
+    let path = dir.join("tokens_nondeterministic.toml");
+    std::fs::write(&path, &file.text).unwrap();
+    let path = path.display().to_string();
+    let code = faultline::cli::run_with_args(
+        &faultline::builtin(),
+        ["faultline", "run", &path, "--check-determinism"],
+    );
+    assert_eq!(code, 3, "--check-determinism must catch the planted bug");
+    std::fs::remove_dir_all(&dir).ok();
+}

@@ -221,7 +221,7 @@ pub fn print_summary(summary: &FuzzSummary) {
     }
     if summary.failures.len() > 20 {
         println!(
-            "... and {} more failing seeds (all in fuzz.json)",
+            "... and {} more failing seeds (all in fuzz.json with --report DIR)",
             summary.failures.len() - 20
         );
     }

@@ -4,7 +4,7 @@
 
 use super::exit;
 use crate::runner::{Entry, Registry};
-use crate::scenario::faults::FaultKind;
+use crate::scenario::faults::{FaultKind, NemesisFault};
 use crate::sim::Target;
 
 fn describe(entry: &Entry) -> String {
@@ -55,9 +55,11 @@ pub fn listing(registry: &Registry) -> String {
         "\ntargets: a node id, a list of node ids, \"@label\" (the nodes a fault with\n  label = \"...\" hit, or a protocol's group), or one of {}\n",
         Target::SELECTORS.join(", ")
     ));
-    text.push_str(
-        "\nnemesis faults ([nemesis] faults = [...]):\n  partition, isolate, bridge, one_way, crash, pause, clock_skew,\n  disk_corrupt, disk_lose_unsynced, disk_fail_read\n",
-    );
+    let kinds: Vec<String> = NemesisFault::ALL.iter().map(|kind| kind.name()).collect();
+    text.push_str(&format!(
+        "\nnemesis faults ([nemesis] faults = [...]):\n  {}\n",
+        kinds.join(", ")
+    ));
     let benches = registry.bench_workloads();
     if !benches.is_empty() {
         text.push_str("\nbenchmarks (faultline bench NAME):\n");

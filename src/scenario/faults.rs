@@ -534,6 +534,31 @@ pub enum NemesisFault {
     DiskFailRead,
 }
 
+impl NemesisFault {
+    /// Every kind, in declaration order.
+    pub const ALL: [NemesisFault; 11] = [
+        NemesisFault::Partition,
+        NemesisFault::Isolate,
+        NemesisFault::Bridge,
+        NemesisFault::OneWay,
+        NemesisFault::Crash,
+        NemesisFault::CrashLeader,
+        NemesisFault::Pause,
+        NemesisFault::ClockSkew,
+        NemesisFault::DiskCorrupt,
+        NemesisFault::DiskLoseUnsynced,
+        NemesisFault::DiskFailRead,
+    ];
+
+    /// The name scenario files use (`crash_leader`).
+    pub fn name(self) -> String {
+        serde_json::to_value(self)
+            .ok()
+            .and_then(|value| value.as_str().map(str::to_string))
+            .unwrap_or_default()
+    }
+}
+
 /// The `[nemesis]` table: random faults for fuzzing.
 #[derive(Clone, Debug, Deserialize)]
 #[serde(deny_unknown_fields)]

@@ -22,8 +22,13 @@ use crate::sim::rng::below;
 use crate::sim::{Client, Ctx, Node, ProcessId, Protocol};
 use std::sync::atomic::{AtomicU64, Ordering};
 
-/// The unseeded state the `nondeterministic` bug reads.
+/// The unseeded state the `nondeterministic` bug reads: a count of every hop
+/// any node in this process chose, and of the runs node 0 started in it. The
+/// second keeps the bug visible whatever a run's hop count (a run of a
+/// multiple of the node count would otherwise leave the first counter where
+/// the next run finds the same pattern).
 static PROCESS_WIDE_COUNTER: AtomicU64 = AtomicU64::new(0);
+static PROCESS_WIDE_RUNS: AtomicU64 = AtomicU64::new(0);
 
 /// The token_forward protocol's types.
 #[derive(Clone, Copy, Debug)]
@@ -69,7 +74,9 @@ impl TokenNode {
         }
         // One of the other nodes, uniformly.
         let mut to = if self.nondeterministic {
-            (PROCESS_WIDE_COUNTER.fetch_add(1, Ordering::Relaxed) % (nodes as u64 - 1)) as usize
+            let hops = PROCESS_WIDE_COUNTER.fetch_add(1, Ordering::Relaxed);
+            let runs = PROCESS_WIDE_RUNS.load(Ordering::Relaxed);
+            ((hops + runs) % (nodes as u64 - 1)) as usize
         } else {
             below(ctx.rng(), nodes as u32 - 1) as usize
         };
@@ -83,6 +90,9 @@ impl TokenNode {
 
 impl Node<TokenForward> for TokenNode {
     fn on_start(&mut self, ctx: &mut Ctx<'_, TokenForward>) {
+        if self.nondeterministic && ctx.id() == 0 {
+            PROCESS_WIDE_RUNS.fetch_add(1, Ordering::Relaxed);
+        }
         for token in 0..self.inject {
             self.forward(ctx, token);
         }
