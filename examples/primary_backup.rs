@@ -34,7 +34,6 @@ use faultline::sim::{
     Client, Ctx, Node, NodeFactory, ProcessId, Protocol, Role, Status, TimerId, Value, World,
 };
 use faultline::spec::{Declared, Setup};
-use rand::Rng as _;
 use serde::{Deserialize, Serialize};
 use std::collections::{BTreeMap, BTreeSet};
 use std::rc::Rc;
@@ -183,20 +182,21 @@ impl Node<PrimaryBackup> for Replica {
 
 // ---- 3. The client: invokes operations and records them in the history ------
 
+/// One writer. Its pace and patience come from the scenario's `[workload]`
+/// (`op_interval`, `op_timeout`), as the spec hands them over.
 #[derive(Clone, Debug)]
 struct Writer {
     index: usize,
     request: u64,
     open: Option<(u64, i64, TimerId)>,
+    think: (Duration, Duration),
+    timeout: Duration,
 }
 
 impl Writer {
     fn think(&self, ctx: &mut Ctx<'_, PrimaryBackup>) {
-        ctx.set_timer(
-            Duration::from_millis(20),
-            Duration::from_millis(80),
-            Timer::NextWrite,
-        );
+        let (min, max) = self.think;
+        ctx.set_timer(min, max, Timer::NextWrite);
     }
 }
 
@@ -220,7 +220,8 @@ impl Client<PrimaryBackup> for Writer {
         match timer {
             Timer::NextWrite if ctx.workload_open() && self.open.is_none() => {
                 self.request += 1;
-                let value = (self.index as i64 + 1) * 1000 + ctx.rng().gen_range(0..1000);
+                let value = (self.index as i64 + 1) * 1000
+                    + i64::from(faultline::sim::rng::below(ctx.rng(), 1000));
                 ctx.invoke("write", None, Value::Int(value));
                 ctx.send(
                     PRIMARY,
@@ -229,7 +230,7 @@ impl Client<PrimaryBackup> for Writer {
                         value,
                     },
                 );
-                let wait = Duration::from_millis(500);
+                let wait = self.timeout;
                 let timer = ctx.set_timer(wait, wait, Timer::Timeout(self.request));
                 self.open = Some((self.request, value, timer));
             }
@@ -322,11 +323,13 @@ impl ProtocolSpec for PrimaryBackup {
         })
     }
 
-    fn client(_setup: &Setup<'_, Config>, index: usize) -> Writer {
+    fn client(setup: &Setup<'_, Config>, index: usize) -> Writer {
         Writer {
             index,
             request: 0,
             open: None,
+            think: setup.workload.think_time(),
+            timeout: setup.workload.op_timeout,
         }
     }
 
