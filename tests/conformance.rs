@@ -9,7 +9,8 @@
 //! `scenarios/regressions/<name>_<bug>.toml` with exactly that bug on (the
 //! regression test runs each); and every declared *sometimes* point fires in
 //! the protocol's campaigns, unless the protocol lists it as knowingly
-//! unreached, with the reason.
+//! unreached, with the reason; and every fault kind a campaign's nemesis
+//! enables produces its effect (an engine *sometimes* point) in those seeds.
 
 use faultline::runner::RunOptions;
 use faultline::runner::fuzz::{FuzzOptions, SeedRange, fuzz};
@@ -161,12 +162,27 @@ fn every_declared_sometimes_point_fires_in_the_campaigns_or_is_listed_unreached(
             let (summary, _) = fuzz(&registry, &read(path), &FuzzOptions::new(seeds, 2), &|_| {})
                 .unwrap_or_else(|error| panic!("{error}"));
             assert_eq!(summary.failures.len(), 0, "{} failed seeds", path.display());
+            let mut here = BTreeSet::new();
             for (name, count) in &summary.sometimes {
                 if *count > 0 {
                     fired.insert(name.clone());
+                    here.insert(name.clone());
+                }
+            }
+            // Every fault kind the campaign's nemesis enables must do something.
+            for effect in expected_effects(path) {
+                if !here.contains(effect) {
+                    problems.push(format!(
+                        "{}: its nemesis never produced {effect} in {COVERAGE_SEEDS} seeds (a fault kind that does nothing)",
+                        path.display()
+                    ));
                 }
             }
         }
+        let declared: BTreeSet<&str> = declared
+            .into_iter()
+            .filter(|point| !point.starts_with("sim_"))
+            .collect();
         for point in &declared {
             let hit = fired.contains(*point);
             if !hit && !unreached.contains(point) {
@@ -274,4 +290,43 @@ fn fuzzing_finds_every_planted_bug_at_its_pinned_seed_and_the_fixed_protocol_pas
             .collect();
         crate::common::assert_planted_bugs_pinned(entry.name, &table);
     }
+}
+
+/// The engine effects a campaign's `[nemesis]` must produce: what each fault
+/// kind it enables does when it does anything, and the swarm's loss and
+/// duplication when their ranges reach above zero.
+fn expected_effects(path: &Path) -> BTreeSet<&'static str> {
+    let table: toml::Table = std::fs::read_to_string(path).unwrap().parse().unwrap();
+    let mut expected = BTreeSet::new();
+    let Some(nemesis) = table.get("nemesis").and_then(|value| value.as_table()) else {
+        return expected;
+    };
+    let kinds = nemesis.get("faults").and_then(|value| value.as_array());
+    for kind in kinds.into_iter().flatten().filter_map(|kind| kind.as_str()) {
+        expected.insert(match kind {
+            "partition" | "isolate" | "bridge" | "one_way" => "sim_message_cut_by_partition",
+            "crash" | "crash_leader" => "sim_node_crashed",
+            "pause" => "sim_node_paused_backlog_released",
+            "clock_skew" => "sim_timer_on_skewed_clock",
+            "disk_corrupt" => "sim_disk_bit_flipped",
+            "disk_lose_unsynced" => "sim_unsynced_write_dropped",
+            "disk_fail_read" => "sim_disk_read_failed",
+            other => panic!(
+                "{}: no effect known for nemesis kind {other}",
+                path.display()
+            ),
+        });
+    }
+    let reaches_above_zero = |key: &str| match nemesis.get(key) {
+        Some(toml::Value::Array(range)) => range.iter().any(|p| p.as_float().unwrap_or(0.0) > 0.0),
+        Some(toml::Value::Float(p)) => *p > 0.0,
+        _ => false,
+    };
+    if reaches_above_zero("drop_probability") {
+        expected.insert("sim_message_lost");
+    }
+    if reaches_above_zero("duplicate_probability") {
+        expected.insert("sim_message_duplicated");
+    }
+    expected
 }

@@ -411,7 +411,12 @@ pub fn fuzz(
             total
         ));
     }
-    let declared = crate::spec::declare::names(entry.sometimes);
+    let mut declared = crate::spec::declare::names(entry.sometimes);
+    declared.extend(
+        crate::sim::world::ENGINE_POINTS
+            .iter()
+            .map(|(name, _)| *name),
+    );
     let mut summary = FuzzSummary {
         tool: format!("faultline {}", env!("CARGO_PKG_VERSION")),
         scenario: file.file.clone(),

@@ -383,6 +383,11 @@ fn undeclared<S: ProtocolSpec>(world: &World<S>, violations: &mut Vec<Violation>
             .sometimes()
             .keys()
             .filter(|name| !declared(S::SOMETIMES, name))
+            .filter(|name| {
+                !crate::sim::world::ENGINE_POINTS
+                    .iter()
+                    .any(|(engine, _)| engine == *name)
+            })
             .map(|name| {
                 format!(
                     "sometimes point \"{name}\" fired but {} does not declare it (add it to its SOMETIMES)",

@@ -53,6 +53,11 @@ impl Clock {
         };
     }
 
+    /// Whether the clock runs off true time (an offset or a drift).
+    pub fn is_skewed(&self, now: u64) -> bool {
+        self.drift_ppm != 0 || self.local(now) != now
+    }
+
     /// Current drift in ppm.
     pub fn drift_ppm(&self) -> i64 {
         self.drift_ppm

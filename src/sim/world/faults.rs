@@ -308,6 +308,9 @@ impl<P: Protocol> World<P> {
                 let mut places = Vec::new();
                 for &id in &hit {
                     let place = self.disks[id].corrupt(&mut self.fault_rng);
+                    if place.is_some() {
+                        self.effect("sim_disk_bit_flipped");
+                    }
                     place.hash(&mut canonical);
                     places.push(
                         place.map_or("empty disk".into(), |(file, at)| format!("{file}@{at}")),
@@ -321,6 +324,9 @@ impl<P: Protocol> World<P> {
                 let mut lost = 0;
                 for &id in &hit {
                     lost += usize::from(self.disks[id].lose_unsynced(&mut self.fault_rng));
+                }
+                if lost > 0 {
+                    self.effect("sim_unsynced_write_dropped");
                 }
                 lost.hash(&mut canonical);
                 detail = format!("lose unsynced write ({lost} lost)");
@@ -395,8 +401,24 @@ impl<P: Protocol> World<P> {
         self.stale_timers += state.timers.len();
         state.timers.clear();
         state.backlog.clear();
+        let unsynced = self.disks[id].unsynced_count() as u64;
+        let (lost, torn) = (
+            self.disks[id].stats.lost_writes,
+            self.disks[id].stats.torn_writes,
+        );
         self.disks[id].crash(&self.disk_config, &mut self.fault_rng);
         self.nodes[id] = (self.factory)(id);
+        self.effect("sim_node_crashed");
+        let lost = self.disks[id].stats.lost_writes - lost;
+        if lost > 0 {
+            self.effect("sim_unsynced_write_lost_at_crash");
+        }
+        if lost < unsynced {
+            self.effect("sim_unsynced_write_kept_at_crash");
+        }
+        if self.disks[id].stats.torn_writes != torn {
+            self.effect("sim_torn_write_at_crash");
+        }
     }
 
     fn restart(&mut self, id: ProcessId) {
@@ -408,6 +430,9 @@ impl<P: Protocol> World<P> {
     fn resume(&mut self, id: ProcessId) {
         self.processes[id].paused = false;
         let backlog = std::mem::take(&mut self.processes[id].backlog);
+        if !backlog.is_empty() {
+            self.effect("sim_node_paused_backlog_released");
+        }
         for payload in backlog {
             self.push(self.now, payload);
         }

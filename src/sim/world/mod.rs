@@ -125,6 +125,47 @@ pub enum Step {
     Skipped,
 }
 
+/// The *sometimes* points the engine itself marks: what each fault actually did
+/// (a partition that cut no message in flight, or a crash that lost no write,
+/// did nothing). Campaigns report the ones they never produced beside the
+/// protocol's own; every protocol may fire them without declaring them.
+pub const ENGINE_POINTS: [(&str, &str); 13] = [
+    ("sim_message_lost", "a message was lost to random loss"),
+    ("sim_message_cut_by_partition", "a message met a cut link"),
+    (
+        "sim_message_to_crashed_node",
+        "a message was addressed to a crashed node",
+    ),
+    (
+        "sim_message_duplicated",
+        "the network delivered a second copy of a message",
+    ),
+    ("sim_node_crashed", "a crash fault hit a node"),
+    (
+        "sim_unsynced_write_lost_at_crash",
+        "a crash lost an unsynced write",
+    ),
+    (
+        "sim_unsynced_write_kept_at_crash",
+        "an unsynced write survived a crash (the disk mode allows it)",
+    ),
+    ("sim_torn_write_at_crash", "a crash tore a write"),
+    (
+        "sim_node_paused_backlog_released",
+        "a paused node resumed and handled what waited for it",
+    ),
+    (
+        "sim_timer_on_skewed_clock",
+        "a timer fired on a skewed or drifting clock",
+    ),
+    ("sim_disk_bit_flipped", "a disk fault flipped a stored bit"),
+    (
+        "sim_unsynced_write_dropped",
+        "a disk fault dropped an unsynced write",
+    ),
+    ("sim_disk_read_failed", "a node's disk read failed"),
+];
+
 /// The start of the panic message a driver's call gets past its event limit.
 pub const DRIVER_BOUND: &str = "a driver went past the run's event bound inside one wake";
 
@@ -474,6 +515,9 @@ impl<P: Protocol> World<P> {
                     return Step::Skipped;
                 }
                 remove_timer(&mut self.processes[owner].timers, id);
+                if self.processes[owner].clock.is_skewed(self.now) {
+                    self.effect("sim_timer_on_skewed_clock");
+                }
                 let hash = StableHasher::hash_of(&timer);
                 self.trace(EventKind::Timer, owner as u64, NO_PROCESS, hash, || {
                     format!("{timer:?}")
@@ -488,7 +532,18 @@ impl<P: Protocol> World<P> {
         }
     }
 
+    /// Marks an engine *sometimes* point ([`ENGINE_POINTS`]).
+    pub(crate) fn effect(&mut self, point: &'static str) {
+        debug_assert!(ENGINE_POINTS.iter().any(|(name, _)| *name == point));
+        *self.sometimes.entry(point).or_insert(0) += 1;
+    }
+
     fn trace_drop(&mut self, from: usize, to: usize, reason: DropReason, hash: u64, msg: &P::Msg) {
+        self.effect(match reason {
+            DropReason::Lost => "sim_message_lost",
+            DropReason::Partitioned => "sim_message_cut_by_partition",
+            DropReason::DestinationDown => "sim_message_to_crashed_node",
+        });
         self.trace(
             EventKind::Drop,
             from as u64,
@@ -538,6 +593,11 @@ impl<P: Protocol> World<P> {
     fn dispatch(&mut self, id: ProcessId, action: Action<P>) {
         let mut effects = std::mem::take(&mut self.effects);
         let is_node = id < self.node_count;
+        let failed_reads = if is_node {
+            self.disks[id].stats.failed_reads
+        } else {
+            0
+        };
         self.dispatching = Some((
             id,
             match action {
@@ -583,6 +643,9 @@ impl<P: Protocol> World<P> {
                 }
             }
         }
+        if is_node && self.disks[id].stats.failed_reads != failed_reads {
+            self.effect("sim_disk_read_failed");
+        }
         self.dispatching = None;
         for effect in effects.drain(..) {
             self.carry_out(id, effect);
@@ -616,6 +679,7 @@ impl<P: Protocol> World<P> {
                     Route::Dropped(reason) => self.trace_drop(id, to, reason, hash, &msg),
                     Route::Once(at) => self.push(at, deliver(msg)),
                     Route::Twice(first, second) => {
+                        self.effect("sim_message_duplicated");
                         self.trace(EventKind::Duplicate, id as u64, to as u64, hash, || {
                             format!("{msg:?}")
                         });
