@@ -33,22 +33,17 @@ fn the_readme_first_command_runs_raft_and_passes() {
         "the README's first command changed; update this test and .ci/run"
     );
     // The output the README quotes is the output the command prints.
-    for prefix in [
-        "scenario  ",
-        "seed      ",
-        "swarm     ",
-        "messages  ",
-        "ops       ",
-    ] {
-        let line = shown
-            .lines()
-            .find(|line| line.starts_with(prefix))
-            .unwrap_or_else(|| panic!("no {prefix:?} line in {shown}"));
-        assert!(
-            readme.contains(line),
-            "the README quotes a stale line; now: {line}"
-        );
-    }
+    assert_quoted(
+        &readme,
+        &shown,
+        &[
+            "scenario  ",
+            "seed      ",
+            "swarm     ",
+            "messages  ",
+            "ops       ",
+        ],
+    );
 }
 
 #[test]
@@ -57,7 +52,12 @@ fn the_readme_failing_example_quotes_what_the_run_prints() {
     let shown = text(&output);
     let readme =
         std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/README.md")).unwrap();
-    for prefix in ["verdict   FAIL", "reproduce: "] {
+    assert_quoted(&readme, &shown, &["verdict   FAIL", "reproduce: "]);
+}
+
+/// The line of `shown` starting with each of `prefixes` is quoted in `readme`.
+fn assert_quoted(readme: &str, shown: &str, prefixes: &[&str]) {
+    for prefix in prefixes {
         let line = shown
             .lines()
             .find(|line| line.starts_with(prefix))

@@ -284,14 +284,7 @@ fn set_path(table: &mut toml::Table, path: &str, value: toml::Value) -> Result<(
 impl Sweep {
     /// Reads and checks a sweep file, every grid point included.
     pub fn read(registry: &Registry, path: &str) -> Result<Sweep, ScenarioError> {
-        let text =
-            crate::scenario::read_capped(path, "sweep file").map_err(|message| ScenarioError {
-                file: path.to_string(),
-                line: None,
-                column: None,
-                key: None,
-                message,
-            })?;
+        let text = crate::scenario::read_capped(path, "sweep file")?;
         Sweep::from_text(registry, path, &text)
     }
 

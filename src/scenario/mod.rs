@@ -197,8 +197,19 @@ fn default_max_events() -> u64 {
 pub const FILE_BYTES_MAX: u64 = 16 << 20;
 
 /// Reads the text file at `path` (a `what`, for the message), refusing more
-/// than [`FILE_BYTES_MAX`] bytes and text that is not UTF-8.
-pub fn read_capped(path: &str, what: &str) -> Result<String, String> {
+/// than [`FILE_BYTES_MAX`] bytes and text that is not UTF-8, with an error
+/// naming the file.
+pub fn read_capped(path: &str, what: &str) -> Result<String, ScenarioError> {
+    read_text(path, what).map_err(|message| ScenarioError {
+        file: path.to_string(),
+        line: None,
+        column: None,
+        key: None,
+        message,
+    })
+}
+
+fn read_text(path: &str, what: &str) -> Result<String, String> {
     use std::io::Read as _;
     let file =
         std::fs::File::open(path).map_err(|error| format!("cannot read the {what}: {error}"))?;
@@ -236,13 +247,7 @@ pub struct ScenarioFile {
 impl ScenarioFile {
     /// Reads a scenario file and finds its protocol name.
     pub fn read(path: &str) -> Result<ScenarioFile, ScenarioError> {
-        let text = read_capped(path, "scenario file").map_err(|message| ScenarioError {
-            file: path.to_string(),
-            line: None,
-            column: None,
-            key: None,
-            message,
-        })?;
+        let text = read_capped(path, "scenario file")?;
         ScenarioFile::from_text(path, text)
     }
 
