@@ -277,7 +277,9 @@ pub fn run_scenario_sampled<S: ProtocolSpec>(
             (None, Some(name)) => format!("driver {name} panicked"),
             (None, None) => "the run panicked outside a protocol handler".to_string(),
         };
-        let finding = if message.starts_with(crate::sim::world::DRIVER_BOUND) {
+        // Judged from the world's state, not the panic's words: a driver's call
+        // refused past the bound (`World::set_driver_event_limit`).
+        let finding = if driving.get().is_some() && world.events() > scenario.max_events {
             // Not a panic of the protocol: the driver's work inside one wake
             // hit the run's bound.
             Finding::always(

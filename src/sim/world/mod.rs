@@ -313,7 +313,8 @@ impl<P: Protocol> World<P> {
     /// Bounds what a driver can do inside one wake, where the runner's checks
     /// between events cannot see it: once the run has `limit` events, the
     /// driver methods (`inject`, `deliver_now`, `apply_fault_now`) panic with
-    /// [`DRIVER_BOUND`], which the runner reports as its `bounds` finding.
+    /// [`DRIVER_BOUND`]; the runner, seeing a driver's wake panic with the run
+    /// past its bound, reports its `bounds` finding.
     pub fn set_driver_event_limit(&mut self, limit: u64) {
         self.driver_event_limit = limit;
     }
