@@ -157,7 +157,7 @@ fn the_verdict_on_a_partitioned_history_does_not_depend_on_threads() {
     let sequential = check_sequentially(&prepared, &Budget::default());
     for threads in [1, 2, 4] {
         assert_eq!(
-            check_parallel(&prepared, Budget::DEFAULT_MAX_STATES, None, threads),
+            check_parallel(&prepared, &Budget::default(), None, threads),
             sequential
         );
     }

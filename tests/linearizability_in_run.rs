@@ -61,6 +61,9 @@ struct User {
     index: i64,
     count: i64,
     stale_reads: bool,
+    /// Write values from a small range, so they repeat (the checker's unique-value
+    /// register shortcut does not apply and the search decides).
+    repeat_values: bool,
     open: Option<(&'static str, Option<i64>)>,
 }
 
@@ -94,7 +97,11 @@ impl Client<RegisterService> for User {
         }
         if ctx.rng().gen_bool(0.5) {
             self.count += 1;
-            let value = self.index * 1000 + self.count;
+            let value = if self.repeat_values {
+                self.count % 3
+            } else {
+                self.index * 1000 + self.count
+            };
             ctx.invoke("write", None, Value::Int(value));
             ctx.send(0, Msg::Write(value));
             self.open = Some(("write", Some(value)));
@@ -127,6 +134,9 @@ struct Config {
     /// The in-run checker's state budget. Default its own.
     #[serde(default)]
     max_states: Option<u64>,
+    /// Clients write values that repeat.
+    #[serde(default)]
+    repeat_values: bool,
 }
 
 impl ProtocolSpec for RegisterService {
@@ -150,6 +160,7 @@ impl ProtocolSpec for RegisterService {
             index: index as i64 + 1,
             count: 0,
             stale_reads,
+            repeat_values: setup.config.repeat_values,
             open: None,
         }
     }
@@ -212,7 +223,7 @@ fn reads_from_lagging_replicas_are_caught_with_an_explanation() {
 
 #[test]
 fn a_history_the_budget_cannot_decide_is_its_own_verdict_not_a_violation() {
-    let outcome = run("]\nmax_states = 1\n#", 1);
+    let outcome = run("]\nmax_states = 1\nrepeat_values = true\n#", 1);
     assert_eq!(
         outcome.summary.verdict,
         faultline::report::Verdict::Undecided

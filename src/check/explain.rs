@@ -44,6 +44,16 @@ impl fmt::Display for Explanation {
                 self.operations.len()
             )?,
         }
+        if self.unobserved > 0 {
+            writeln!(
+                f,
+                "({} unknown-outcome operations left out: nothing observed their effect)",
+                self.unobserved
+            )?;
+        }
+        if let Some(reason) = &self.reason {
+            writeln!(f, "why: {reason}")?;
+        }
         writeln!(
             f,
             "longest linearizable prefix: {} operations, ending in state: {}",

@@ -10,7 +10,7 @@ use super::History;
 use super::checker::{Checker, Finding};
 use super::model::Model;
 use super::prepared::{Prepared, check_sequentially};
-use super::verdict::{Budget, Verdict};
+use super::verdict::{Budget, Knobs, Verdict};
 use crate::sim::{Protocol, World};
 
 /// Checks the run's client history against `model`. See the module documentation.
@@ -18,6 +18,7 @@ use crate::sim::{Protocol, World};
 pub struct Linearizability<M> {
     model: M,
     max_states: u64,
+    max_memory_mb: u64,
     partition: bool,
 }
 
@@ -28,6 +29,7 @@ impl<M: Model + Clone> Linearizability<M> {
         Linearizability {
             model,
             max_states: Self::MAX_STATES,
+            max_memory_mb: Self::MAX_MEMORY_MB,
             partition: true,
         }
     }
@@ -38,11 +40,27 @@ impl<M: Model + Clone> Linearizability<M> {
     /// `undecided` verdict, never a pass or a violation.
     pub const MAX_STATES: u64 = 2_000_000;
 
+    /// The in-run memory cap per part, in MiB (the search's tables and the model
+    /// states it keeps).
+    pub const MAX_MEMORY_MB: u64 = 512;
+
     /// Caps the states explored per part.
     pub fn max_states(mut self, max_states: u64) -> Self {
         self.max_states = max_states;
         self
     }
+
+    /// Caps the memory one part's search may hold, in MiB.
+    pub fn max_memory_mb(mut self, max_memory_mb: u64) -> Self {
+        self.max_memory_mb = max_memory_mb;
+        self
+    }
+
+    /// The settings a budget message names.
+    const KNOBS: Knobs = Knobs {
+        states: "the checker's Linearizability::max_states",
+        memory: "the checker's Linearizability::max_memory_mb",
+    };
 }
 
 impl<P: Protocol, M: Model + Clone> Checker<P> for Linearizability<M> {
@@ -72,7 +90,10 @@ impl<P: Protocol, M: Model + Clone> Checker<P> for Linearizability<M> {
                 )];
             }
         };
-        match check_sequentially(&prepared, &Budget::states(self.max_states)) {
+        let budget = Budget::states(self.max_states)
+            .memory(self.max_memory_mb.saturating_mul(1 << 20))
+            .knobs(Self::KNOBS);
+        match check_sequentially(&prepared, &budget) {
             Verdict::Linearizable => Vec::new(),
             Verdict::NotLinearizable(explanation) => {
                 vec![Finding::always(
@@ -83,8 +104,7 @@ impl<P: Protocol, M: Model + Clone> Checker<P> for Linearizability<M> {
             Verdict::Unknown(reason) => vec![Finding::undecided(
                 "linearizability",
                 format!(
-                    "linearizability could not be decided within the in-run budget of {} states ({reason}); decide it offline with `faultline check-history <report>/history.jsonl --model {} --max-states N`",
-                    self.max_states,
+                    "linearizability could not be decided within the in-run budget ({reason}); or decide it offline with `faultline check-history <report>/history.jsonl --model {}`, whose --max-states and --max-memory-mb go higher",
                     self.model.name()
                 ),
             )],

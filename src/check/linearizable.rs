@@ -82,6 +82,20 @@ pub struct SearchStats {
     pub states: u64,
     /// Distinct model states met.
     pub model_states: u64,
+    /// The memory the search held at its end (tables and model states), bytes.
+    pub memory_bytes: u64,
+    /// Unknown-outcome operations left out because nothing observed them.
+    pub unobserved: u64,
+    /// Decided by the unique-value register check, not the search.
+    pub by_zones: bool,
+}
+
+impl SearchStats {
+    fn record<S: std::hash::Hash + Eq>(&mut self, memo: &Memo, interner: &Interner<S>) {
+        self.states = memo.len() as u64;
+        self.model_states = interner.len() as u64;
+        self.memory_bytes = memo.memory_bytes() + interner.memory_bytes();
+    }
 }
 
 #[inline]
@@ -286,7 +300,7 @@ pub fn search<M: Model>(
     let mut bits_hash = 0u64;
     let keys: Vec<u64> = (0..operations.len() as u64).map(splitmix).collect();
     let mut interner = Interner::new();
-    let mut state = interner.intern(model.init());
+    let mut state = interner.intern_sized(model.init(), |state| model.state_bytes(state));
     let mut memo = if placed.compact {
         Memo::new()
     } else {
@@ -303,7 +317,7 @@ pub fn search<M: Model>(
             && let Some(should_stop) = budget.should_stop
             && should_stop()
         {
-            stats.states = memo.len() as u64;
+            stats.record(&memo, &interner);
             return Outcome::OutOfBudget(format!(
                 "stopped by the caller (deadline) after exploring {} states",
                 memo.len()
@@ -317,7 +331,9 @@ pub fn search<M: Model>(
                 match model.step(interner.get(state), operation.input, operation.output) {
                     Step::Invalid => None,
                     Step::Unchanged => Some(state),
-                    Step::Changed(new_state) => Some(interner.intern(new_state)),
+                    Step::Changed(new_state) => {
+                        Some(interner.intern_sized(new_state, |state| model.state_bytes(state)))
+                    }
                 };
             if let Some(next_state) = next_state {
                 let required = operation.ret.is_some();
@@ -332,20 +348,20 @@ pub fn search<M: Model>(
                     // Memory only grows when a table doubles, so checking on
                     // every insert costs a few arithmetic operations.
                     if memo.memory_bytes() + interner.memory_bytes() > budget.max_memory_bytes {
-                        stats.states = memo.len() as u64;
-                        stats.model_states = interner.len() as u64;
+                        stats.record(&memo, &interner);
                         return Outcome::OutOfBudget(format!(
-                            "the memo tables outgrew {} MiB after {} states",
+                            "the search outgrew its memory limit of {} MiB (its tables and {} distinct model states) after {} states; raise {}",
                             budget.max_memory_bytes >> 20,
-                            memo.len()
+                            interner.len(),
+                            memo.len(),
+                            budget.knobs.memory
                         ));
                     }
                     if memo.len() as u64 > budget.max_states {
-                        stats.states = memo.len() as u64;
-                        stats.model_states = interner.len() as u64;
+                        stats.record(&memo, &interner);
                         return Outcome::OutOfBudget(format!(
-                            "explored more than {} states (the --max-states limit)",
-                            budget.max_states
+                            "explored more than {} states, the state limit; raise {}",
+                            budget.max_states, budget.knobs.states
                         ));
                     }
                     stack.push((entry, state));
@@ -355,8 +371,7 @@ pub fn search<M: Model>(
                     if required {
                         required_left -= 1;
                         if required_left == 0 {
-                            stats.states = memo.len() as u64;
-                            stats.model_states = interner.len() as u64;
+                            stats.record(&memo, &interner);
                             return Outcome::Linearizable;
                         }
                     }
@@ -383,8 +398,7 @@ pub fn search<M: Model>(
                 ));
             }
             let Some((call_node, previous_state)) = stack.pop() else {
-                stats.states = memo.len() as u64;
-                stats.model_states = interner.len() as u64;
+                stats.record(&memo, &interner);
                 return Outcome::Stuck(best.expect("recorded just above"));
             };
             let index = operation_of(call_node);

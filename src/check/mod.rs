@@ -71,6 +71,7 @@
 pub mod checker;
 pub mod edn;
 pub mod explain;
+pub mod generate;
 pub mod hash;
 pub mod heal;
 pub mod history;
@@ -84,14 +85,15 @@ pub mod svg;
 pub mod table;
 pub mod verdict;
 pub mod views;
+pub mod zones;
 
 pub use checker::{Checker, Finding, Property, Violation};
 pub use history::{History, HistoryError, Operation};
 pub use in_run::Linearizability;
-pub use model::{Model, Step};
+pub use model::{Access, Model, Step};
 pub use parse::Format;
 pub use prepared::{Prepared, PreparedCheck};
-pub use verdict::{Budget, ExplainedOperation, Explanation, Refusal, Verdict};
+pub use verdict::{Budget, ExplainedOperation, Explanation, Knobs, Refusal, Verdict};
 
 use crate::sim::history::HistoryEvent;
 

@@ -11,6 +11,8 @@
 //! the shipped ones (a register is the smallest example).
 
 use super::history::Operation;
+use super::linearizable::PartOperation;
+use crate::sim::history::Value;
 use std::collections::BTreeMap;
 use std::hash::Hash;
 
@@ -73,6 +75,57 @@ pub trait Model: Sync {
 
     /// One state, for explanations.
     fn describe_state(&self, state: &Self::State) -> String;
+
+    /// The heap memory a state holds beyond its own size (strings, vectors), in
+    /// bytes, approximately. The search counts it against
+    /// [`crate::check::Budget::max_memory_bytes`] for every distinct state it
+    /// keeps, so a model whose states grow (appends, sets) stays bounded by memory
+    /// and not only by the number of states. Default: nothing.
+    fn state_bytes(&self, state: &Self::State) -> usize {
+        let _ = state;
+        0
+    }
+
+    /// Positions (into `operations`, one part) of unknown-outcome operations that
+    /// may be assumed never to have taken effect, because no operation of the part
+    /// observed their effect: a write whose value no read returned, an append whose
+    /// text no read contains. The search leaves them out, which is what makes busy
+    /// histories with many timed-out writes cheap.
+    ///
+    /// Contract (the model's to keep): for every position returned, whenever the
+    /// part has a linearization in which that operation takes effect, removing it
+    /// from that linearization leaves a valid one. Default: none.
+    fn unobserved(&self, operations: &[PartOperation<'_, Self>]) -> Vec<usize>
+    where
+        Self: Sized,
+    {
+        let _ = operations;
+        Vec::new()
+    }
+
+    /// The operation as an access to a read/write register holding [`Value`]s and
+    /// starting as [`Value::Nil`], with the name of the register (a key; `""` for a
+    /// model with one register), or `None` when it is anything else (a
+    /// compare-and-set, an append). When every operation of a part is a register
+    /// access on one register and every written value is unique, the part is
+    /// decided by [`crate::check::zones`] in O(n log n) instead of by the search.
+    fn access<'a>(
+        &self,
+        input: &'a Self::Input,
+        output: Option<&'a Self::Output>,
+    ) -> Option<(&'a str, Access<'a>)> {
+        let _ = (input, output);
+        None
+    }
+}
+
+/// What an operation does to a read/write register (see [`Model::access`]).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Access<'a> {
+    /// A read, with the value it returned (`None`: outcome unknown).
+    Read(Option<&'a Value>),
+    /// A write of this value.
+    Write(&'a Value),
 }
 
 /// A partition by the operations' `key` (operations without a key form one part,

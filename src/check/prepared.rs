@@ -8,9 +8,10 @@
 //! result never depends on which part finished first.
 
 use super::history::{History, HistoryError};
-use super::linearizable::{Outcome, PartOperation, SearchStats, search};
+use super::linearizable::{Outcome, PartOperation, SearchStats, Stuck, search};
 use super::model::Model;
 use super::verdict::{Budget, ExplainedOperation, Explanation, Verdict};
+use super::zones::{self, Cluster, Clusters, Conflict, Decision, RegisterOp};
 
 /// A history converted for a model and partitioned.
 pub struct Prepared<M: Model> {
@@ -18,6 +19,7 @@ pub struct Prepared<M: Model> {
     history: History,
     converted: Vec<(M::Input, Option<M::Output>)>,
     parts: Vec<(Option<String>, Vec<usize>)>,
+    shortcuts: bool,
 }
 
 impl<M: Model> Prepared<M> {
@@ -45,7 +47,16 @@ impl<M: Model> Prepared<M> {
             history,
             converted,
             parts,
+            shortcuts: true,
         })
+    }
+
+    /// The same check with the shortcuts off: no operation left out as
+    /// unobserved, no unique-value register check; every part goes to the
+    /// search (for benchmarks and for testing the shortcuts against it).
+    pub fn without_shortcuts(mut self) -> Self {
+        self.shortcuts = false;
+        self
     }
 
     /// The history being checked.
@@ -54,58 +65,284 @@ impl<M: Model> Prepared<M> {
     }
 
     /// Check one part, also returning search statistics.
+    ///
+    /// Unknown-outcome operations the model says nothing observed
+    /// ([`Model::unobserved`]) are left out first. A part that is then a
+    /// unique-value register ([`Model::access`]) is decided by
+    /// [`zones::decide`]; a violation found there is explained by searching the
+    /// operations invoked up to the conflict (the reason is stated either way).
+    /// Every other part goes to the search.
     pub fn check_part_with_stats(
         &self,
         part: usize,
         budget: &Budget<'_>,
     ) -> (Verdict, SearchStats) {
         let (label, indices) = &self.parts[part];
-        let operations: Vec<PartOperation<'_, M>> = indices
+        let all: Vec<PartOperation<'_, M>> = indices
             .iter()
-            .map(|&index| {
-                let operation = &self.history.operations[index];
-                let (input, output) = &self.converted[index];
-                PartOperation {
-                    input,
-                    output: output.as_ref(),
-                    call: operation.call,
-                    ret: operation.ret,
-                }
-            })
+            .map(|&index| self.part_operation(index))
             .collect();
-        let mut stats = SearchStats::default();
+        let mut left_out = if self.shortcuts {
+            self.model.unobserved(&all)
+        } else {
+            Vec::new()
+        };
+        left_out.sort_unstable();
+        left_out.dedup();
+        left_out.retain(|&position| position < all.len() && all[position].ret.is_none());
+        let mut kept: Vec<usize> = Vec::with_capacity(indices.len() - left_out.len());
+        let mut skip = left_out.iter().peekable();
+        for (position, &index) in indices.iter().enumerate() {
+            if skip.next_if_eq(&&position).is_none() {
+                kept.push(index);
+            }
+        }
+        let operations: Vec<PartOperation<'_, M>> = kept
+            .iter()
+            .map(|&index| self.part_operation(index))
+            .collect();
+        let mut stats = SearchStats {
+            unobserved: left_out.len() as u64,
+            ..SearchStats::default()
+        };
+        let frame = Frame {
+            label,
+            kept: &kept,
+            unobserved: left_out.len(),
+        };
+        let registers: Option<Vec<RegisterOp<'_>>> = operations
+            .iter()
+            .map(|operation| {
+                self.model
+                    .access(operation.input, operation.output)
+                    .map(|(name, access)| (name, access, operation.call, operation.ret))
+            })
+            .collect::<Option<Vec<_>>>()
+            .filter(|accesses| {
+                self.shortcuts && accesses.windows(2).all(|pair| pair[0].0 == pair[1].0)
+            })
+            .map(|accesses| {
+                accesses
+                    .into_iter()
+                    .map(|(_, access, call, ret)| RegisterOp { access, call, ret })
+                    .collect()
+            });
+        if let Some(registers) = registers {
+            match zones::decide(&registers) {
+                Decision::NotApplicable => {}
+                Decision::Linearizable => {
+                    stats.by_zones = true;
+                    return (Verdict::Linearizable, stats);
+                }
+                Decision::Violation(conflict, clusters) => {
+                    stats.by_zones = true;
+                    let verdict =
+                        self.explain_conflict(&frame, &operations, &conflict, &clusters, budget);
+                    return (verdict, stats);
+                }
+            }
+        }
         let verdict = match search(&self.model, &operations, budget, &mut stats) {
             Outcome::Linearizable => Verdict::Linearizable,
             Outcome::OutOfBudget(reason) => Verdict::Unknown(match label {
                 Some(label) => format!("part {label:?}: {reason}"),
                 None => reason,
             }),
-            Outcome::Stuck(stuck) => Verdict::NotLinearizable(Box::new(Explanation {
-                model: self.model.name().to_string(),
-                part: label.clone(),
-                operations: indices
-                    .iter()
-                    .map(|&index| {
-                        let operation = &self.history.operations[index];
-                        ExplainedOperation {
-                            index,
-                            process: operation.process,
-                            call: operation.call,
-                            ret: operation.ret,
-                            call_line: operation.call_line,
-                            return_line: operation.return_line,
-                            description: self.model.describe_operation(operation),
-                        }
-                    })
-                    .collect(),
-                prefix: stuck.prefix,
-                state: self.model.describe_state(&stuck.state),
-                culprit: stuck.culprit,
-                candidates: stuck.candidates,
-            })),
+            Outcome::Stuck(stuck) => {
+                Verdict::NotLinearizable(Box::new(self.explanation(&frame, &kept, stuck, None)))
+            }
         };
         (verdict, stats)
     }
+
+    fn part_operation(&self, index: usize) -> PartOperation<'_, M> {
+        let operation = &self.history.operations[index];
+        let (input, output) = &self.converted[index];
+        PartOperation {
+            input,
+            output: output.as_ref(),
+            call: operation.call,
+            ret: operation.ret,
+        }
+    }
+
+    /// An explanation over `shown` (history indices, in order) from a search that
+    /// got stuck on exactly those operations.
+    fn explanation(
+        &self,
+        frame: &Frame<'_>,
+        shown: &[usize],
+        stuck: Stuck<M::State>,
+        reason: Option<String>,
+    ) -> Explanation {
+        Explanation {
+            model: self.model.name().to_string(),
+            part: frame.label.clone(),
+            operations: shown
+                .iter()
+                .map(|&index| {
+                    let operation = &self.history.operations[index];
+                    ExplainedOperation {
+                        index,
+                        process: operation.process,
+                        call: operation.call,
+                        ret: operation.ret,
+                        call_line: operation.call_line,
+                        return_line: operation.return_line,
+                        description: self.model.describe_operation(operation),
+                    }
+                })
+                .collect(),
+            prefix: stuck.prefix,
+            state: self.model.describe_state(&stuck.state),
+            culprit: stuck.culprit,
+            candidates: stuck.candidates,
+            reason,
+            unobserved: frame.unobserved,
+        }
+    }
+
+    /// Explain a violation the zone check found: state the reason, and search the
+    /// operations invoked up to the last one the reason involves (they are not
+    /// linearizable either, and are usually far fewer) for the usual prefix and
+    /// culprit. If that search runs out of its share of the budget, the
+    /// explanation is the reason alone, at the operation that completes it.
+    fn explain_conflict(
+        &self,
+        frame: &Frame<'_>,
+        operations: &[PartOperation<'_, M>],
+        conflict: &Conflict,
+        clusters: &Clusters,
+        budget: &Budget<'_>,
+    ) -> Verdict {
+        let involved = conflict.involved(clusters);
+        let reason = self.describe_conflict(frame.kept, operations, conflict);
+        let horizon = involved
+            .iter()
+            .map(|&position| operations[position].call)
+            .max()
+            .unwrap_or(0);
+        let prefix: Vec<usize> = (0..operations.len())
+            .filter(|&position| operations[position].call <= horizon)
+            .collect();
+        let sub: Vec<PartOperation<'_, M>> = prefix
+            .iter()
+            .map(|&position| PartOperation {
+                ..operations[position]
+            })
+            .collect();
+        let shown: Vec<usize> = prefix
+            .iter()
+            .map(|&position| frame.kept[position])
+            .collect();
+        let share = budget.with_states(budget.max_states.min(EXPLAIN_STATES));
+        let mut ignored = SearchStats::default();
+        if let Outcome::Stuck(stuck) = search(&self.model, &sub, &share, &mut ignored) {
+            return Verdict::NotLinearizable(Box::new(self.explanation(
+                frame,
+                &shown,
+                stuck,
+                Some(reason),
+            )));
+        }
+        // The reason alone: the operation invoked last among those involved is
+        // the one that completes it.
+        let culprit = involved
+            .iter()
+            .copied()
+            .max_by_key(|&position| (operations[position].call, position))
+            .unwrap_or(0);
+        let culprit = prefix.binary_search(&culprit).unwrap_or(0);
+        let stuck = Stuck {
+            prefix: Vec::new(),
+            state: self.model.init(),
+            culprit,
+            candidates: Vec::new(),
+        };
+        let mut explanation = self.explanation(frame, &shown, stuck, Some(reason));
+        explanation.state = "(not reconstructed: the search for a prefix ran out of budget)".into();
+        Verdict::NotLinearizable(Box::new(explanation))
+    }
+
+    /// One sentence on why the register has no linearization.
+    fn describe_conflict(
+        &self,
+        kept: &[usize],
+        operations: &[PartOperation<'_, M>],
+        conflict: &Conflict,
+    ) -> String {
+        let name = |position: usize| {
+            let operation = &self.history.operations[kept[position]];
+            format!(
+                "#{} ({})",
+                operation.index,
+                self.model.describe_operation(operation)
+            )
+        };
+        // History times are the file's own units (nanoseconds in faultline's
+        // histories, line numbers in a Jepsen log).
+        let time = |at: u64| format!("t={at}");
+        let hold = |cluster: &Cluster| {
+            let value = match cluster.write {
+                Some(write) => format!("the value written by {}", name(write)),
+                None => "the initial value".to_string(),
+            };
+            let from = match cluster.first_return {
+                Some(first) => format!(
+                    "from {} (when {} returned)",
+                    operations[first].ret.map_or("never".to_string(), time),
+                    name(first)
+                ),
+                None => "from the start".to_string(),
+            };
+            let to = match cluster.last_call {
+                Some(last) => format!(
+                    "to {} (when {} was invoked)",
+                    time(operations[last].call),
+                    name(last)
+                ),
+                None => String::new(),
+            };
+            format!("{value} must be the register's value {from} {to}")
+        };
+        match conflict {
+            Conflict::NeverWritten { read } => {
+                format!("{} returned a value that no operation wrote", name(*read))
+            }
+            Conflict::BeforeItsWrite { read, write } => format!(
+                "{} returned before {}, the write of its value, was invoked",
+                name(*read),
+                name(*write)
+            ),
+            Conflict::Overlap(first, second) => format!(
+                "{}, and {}: the two stretches overlap",
+                hold(first),
+                hold(second)
+            ),
+            Conflict::Inside { outer, inner } => {
+                let members = match inner.write {
+                    Some(write) => format!("{} and its reads", name(write)),
+                    None => "the reads of the initial value".to_string(),
+                };
+                format!(
+                    "{}, but {members} all fall inside that stretch",
+                    hold(outer)
+                )
+            }
+        }
+    }
+}
+
+/// States the search for an explanation of a zone conflict may explore.
+const EXPLAIN_STATES: u64 = 1_000_000;
+
+/// What a part's explanation says about the part as a whole.
+struct Frame<'a> {
+    label: &'a Option<String>,
+    /// The history indices of the operations checked.
+    kept: &'a [usize],
+    /// How many unknown-outcome operations were left out.
+    unobserved: usize,
 }
 
 /// A prepared check whose model type is hidden.
@@ -165,20 +402,81 @@ pub fn combine<I: IntoIterator<Item = Verdict>>(verdicts: I) -> Verdict {
     unknown.unwrap_or(Verdict::Linearizable)
 }
 
-/// Check every part in order on the calling thread, stopping at the first part
-/// that is not linearizable.
-pub fn check_sequentially(prepared: &dyn PreparedCheck, budget: &Budget<'_>) -> Verdict {
-    let mut unknown = None;
-    for part in 0..prepared.part_count() {
-        match prepared.check_part(part, budget) {
-            Verdict::Linearizable => {}
-            verdict @ Verdict::NotLinearizable(_) => return verdict,
-            verdict @ Verdict::Unknown(_) => {
-                unknown.get_or_insert(verdict);
+/// The first round's state budget per part (see [`check_in_rounds`]).
+pub const FIRST_ROUND_STATES: u64 = 50_000;
+/// Each round's state budget is this many times the last one's.
+pub const ROUND_GROWTH: u64 = 8;
+
+/// A round of [`check_in_rounds`]: check these parts (in this order of
+/// preference) under this budget, returning one result per part, in the same
+/// order. A runner may skip parts after one that is not linearizable (return
+/// [`Verdict::Unknown`] for them): they cannot be the one reported.
+pub type RoundRunner<'r> = dyn FnMut(&[usize], &Budget<'_>) -> Vec<(Verdict, SearchStats)> + 'r;
+
+/// Check every part in rounds of growing state budgets, so a failing part is
+/// found as soon as it fails rather than after every part before it has been
+/// decided: round one gives each part [`FIRST_ROUND_STATES`], each later round
+/// [`ROUND_GROWTH`] times more (up to the budget's cap) to the parts the last one
+/// left undecided by its state cap. After the first round in which some part is
+/// not linearizable, the lowest such part is the verdict. The result never depends
+/// on timing (except through a deadline in the budget) or on how a runner spreads
+/// a round over threads. Re-checking costs at most 1/7 more than one round at the
+/// final cap would.
+pub fn check_in_rounds(
+    budget: &Budget<'_>,
+    parts: usize,
+    run_round: &mut RoundRunner<'_>,
+) -> Verdict {
+    let mut verdicts: Vec<Option<Verdict>> = (0..parts).map(|_| None).collect();
+    let mut pending: Vec<usize> = (0..parts).collect();
+    let mut cap = FIRST_ROUND_STATES.min(budget.max_states);
+    while !pending.is_empty() {
+        let round = budget.with_states(cap);
+        let results = run_round(&pending, &round);
+        let mut undecided = Vec::new();
+        for (&part, (verdict, stats)) in pending.iter().zip(results) {
+            match verdict {
+                Verdict::Unknown(_) if cap < budget.max_states && stats.states > cap => {
+                    undecided.push(part);
+                }
+                verdict => verdicts[part] = Some(verdict),
             }
         }
+        if let Some(failing) = verdicts
+            .iter()
+            .position(|verdict| matches!(verdict, Some(Verdict::NotLinearizable(_))))
+        {
+            return verdicts[failing].take().expect("just found");
+        }
+        pending = undecided;
+        cap = cap.saturating_mul(ROUND_GROWTH).min(budget.max_states);
     }
-    unknown.unwrap_or(Verdict::Linearizable)
+    combine(
+        verdicts
+            .into_iter()
+            .map(|verdict| verdict.unwrap_or_else(|| Verdict::Unknown("part not checked".into()))),
+    )
+}
+
+/// Check every part on the calling thread, in rounds ([`check_in_rounds`]).
+pub fn check_sequentially(prepared: &dyn PreparedCheck, budget: &Budget<'_>) -> Verdict {
+    check_in_rounds(budget, prepared.part_count(), &mut |parts, round| {
+        let mut failed = false;
+        parts
+            .iter()
+            .map(|&part| {
+                if failed {
+                    return (
+                        Verdict::Unknown("skipped: an earlier part failed".into()),
+                        SearchStats::default(),
+                    );
+                }
+                let result = prepared.check_part_with_stats(part, round);
+                failed = matches!(result.0, Verdict::NotLinearizable(_));
+                result
+            })
+            .collect()
+    })
 }
 
 #[cfg(test)]
@@ -203,6 +501,8 @@ mod tests {
                 state: String::new(),
                 culprit: 0,
                 candidates: Vec::new(),
+                reason: None,
+                unobserved: 0,
             }))
         };
         assert_eq!(

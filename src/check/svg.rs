@@ -465,6 +465,8 @@ mod tests {
             state: "{\"k\": \"a&b\"}".into(),
             culprit: 1,
             candidates: vec![(1, Refusal::Invalid), (2, Refusal::DeadEnd)],
+            reason: None,
+            unobserved: 0,
         };
         let svg = render(&explanation);
         assert!(svg.starts_with("<svg") && svg.trim_end().ends_with("</svg>"));

@@ -41,6 +41,7 @@ pub struct Interner<S> {
     states: Vec<S>,
     hashes: Vec<u64>,
     slots: Vec<u64>,
+    heap_bytes: u64,
 }
 
 impl<S: Hash + Eq> Interner<S> {
@@ -50,6 +51,7 @@ impl<S: Hash + Eq> Interner<S> {
             states: Vec::new(),
             hashes: Vec::new(),
             slots: vec![EMPTY; INITIAL_SLOTS],
+            heap_bytes: 0,
         }
     }
 
@@ -69,10 +71,23 @@ impl<S: Hash + Eq> Interner<S> {
         self.states.is_empty()
     }
 
-    /// The memory held by the table itself, in bytes (not the states' heap data).
+    /// The memory held, in bytes: the table and the heap data of the states, as
+    /// [`Interner::intern_sized`] was told it.
     pub fn memory_bytes(&self) -> u64 {
         (self.states.capacity() * std::mem::size_of::<S>()
             + (self.hashes.capacity() + self.slots.len()) * 8) as u64
+            + self.heap_bytes
+    }
+
+    /// The id of `state`, adding it if it is new; a new state's heap data is
+    /// `heap_bytes(&state)` bytes.
+    pub fn intern_sized(&mut self, state: S, heap_bytes: impl FnOnce(&S) -> usize) -> u32 {
+        let before = self.states.len();
+        let id = self.intern(state);
+        if self.states.len() > before {
+            self.heap_bytes += heap_bytes(&self.states[id as usize]) as u64;
+        }
+        id
     }
 
     /// The id of `state`, adding it if it is new.

@@ -35,29 +35,69 @@ impl Verdict {
 /// steps) that reads one.
 #[derive(Clone, Copy)]
 pub struct Budget<'a> {
-    /// The most (linearized set, state) pairs one part may explore. This also caps
-    /// memory: each explored pair is remembered.
+    /// The most (linearized set, state) pairs one part may explore.
     pub max_states: u64,
-    /// The most memory the memo tables of one part may use, in bytes (approximate:
-    /// the tables themselves, not the heap data inside model states).
+    /// The most memory one part's search may hold, in bytes: its memo and state
+    /// tables and the heap data of the model states it keeps (as the model reports
+    /// it, [`crate::check::Model::state_bytes`]).
     pub max_memory_bytes: u64,
     /// Asked now and then; `true` ends the check with [`Verdict::Unknown`].
     pub should_stop: Option<&'a (dyn Fn() -> bool + Sync)>,
+    /// How the caller's user raises each limit, for the message when one is hit.
+    pub knobs: Knobs,
+}
+
+/// The names of the settings that raise a [`Budget`]'s limits where it was set
+/// (a command-line flag, a checker method), quoted when a limit is hit.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Knobs {
+    /// What raises [`Budget::max_states`].
+    pub states: &'static str,
+    /// What raises [`Budget::max_memory_bytes`].
+    pub memory: &'static str,
+}
+
+impl Knobs {
+    /// `check-history`'s flags.
+    pub const COMMAND_LINE: Knobs = Knobs {
+        states: "--max-states",
+        memory: "--max-memory-mb",
+    };
 }
 
 impl Budget<'_> {
-    /// The default state cap: about 1 GB of memo for a 64-operation part.
+    /// The default state cap.
     pub const DEFAULT_MAX_STATES: u64 = 20_000_000;
     /// The default memory cap: 2 GiB.
     pub const DEFAULT_MAX_MEMORY_BYTES: u64 = 2 << 30;
 
-    /// A state cap, the default memory cap and no stop callback.
+    /// A state cap, the default memory cap, no stop callback and the command
+    /// line's knobs.
     pub fn states(max_states: u64) -> Budget<'static> {
         Budget {
             max_states,
             max_memory_bytes: Self::DEFAULT_MAX_MEMORY_BYTES,
             should_stop: None,
+            knobs: Knobs::COMMAND_LINE,
         }
+    }
+
+    /// The same budget with another memory cap.
+    pub fn memory(self, max_memory_bytes: u64) -> Self {
+        Budget {
+            max_memory_bytes,
+            ..self
+        }
+    }
+
+    /// The same budget naming other knobs.
+    pub fn knobs(self, knobs: Knobs) -> Self {
+        Budget { knobs, ..self }
+    }
+
+    /// The same budget with another state cap.
+    pub fn with_states(self, max_states: u64) -> Self {
+        Budget { max_states, ..self }
     }
 
     /// The same budget with a stop callback.
@@ -66,6 +106,7 @@ impl Budget<'_> {
             max_states: self.max_states,
             max_memory_bytes: self.max_memory_bytes,
             should_stop: Some(should_stop),
+            knobs: self.knobs,
         }
     }
 }
@@ -82,6 +123,7 @@ impl fmt::Debug for Budget<'_> {
             .field("max_states", &self.max_states)
             .field("max_memory_bytes", &self.max_memory_bytes)
             .field("should_stop", &self.should_stop.is_some())
+            .field("knobs", &self.knobs)
             .finish()
     }
 }
@@ -135,4 +177,10 @@ pub struct Explanation {
     pub culprit: usize,
     /// Every operation that could have been placed next, and why it was not.
     pub candidates: Vec<(usize, Refusal)>,
+    /// The reason in one sentence, when the check that found it can state one
+    /// (the unique-value register check does).
+    pub reason: Option<String>,
+    /// Unknown-outcome operations of the part left out because nothing observed
+    /// their effect (they are not in `operations`).
+    pub unobserved: usize,
 }

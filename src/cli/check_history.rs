@@ -12,8 +12,9 @@
 //! (see [`bench_reference_histories`]).
 
 use super::exit;
+use crate::check::linearizable::SearchStats;
 use crate::check::models::{self, NAMES};
-use crate::check::prepared::{PreparedCheck, check_sequentially, combine};
+use crate::check::prepared::{PreparedCheck, check_in_rounds, check_sequentially};
 use crate::check::{Budget, Format, History, Verdict, parse, svg};
 use clap::builder::PossibleValuesParser;
 use std::cmp::Reverse;
@@ -30,10 +31,10 @@ const PARALLEL_MIN_OPERATIONS: usize = 2_000;
 #[derive(clap::Args, Debug, Clone)]
 pub struct CheckHistoryArgs {
     /// The history file: a Jepsen log, EDN maps or JSON lines (one event per line).
-    #[arg(required_unless_present = "bench_reference")]
+    #[arg(required_unless_present_any = ["bench_reference", "bench_generated"])]
     pub file: Option<PathBuf>,
     /// The model to check against.
-    #[arg(long, required_unless_present = "bench_reference", value_parser = PossibleValuesParser::new(NAMES))]
+    #[arg(long, required_unless_present_any = ["bench_reference", "bench_generated"], value_parser = PossibleValuesParser::new(NAMES))]
     pub model: Option<String>,
     /// The file format [default: detected from the content, then the extension].
     #[arg(long, value_parser = PossibleValuesParser::new(Format::ALL.map(Format::name)))]
@@ -41,10 +42,15 @@ pub struct CheckHistoryArgs {
     /// Write an SVG picture of the failure here (when not linearizable).
     #[arg(long, value_name = "OUT.svg")]
     pub svg: Option<PathBuf>,
-    /// The most search states one independent part may explore (caps memory too).
+    /// The most search states one independent part may explore.
     #[arg(long, value_name = "N", default_value_t = Budget::DEFAULT_MAX_STATES,
           value_parser = clap::value_parser!(u64).range(1..))]
     pub max_states: u64,
+    /// The most memory one independent part's search may hold, in MiB (its
+    /// tables and the model states it keeps).
+    #[arg(long, value_name = "MIB", default_value_t = Budget::DEFAULT_MAX_MEMORY_BYTES >> 20,
+          value_parser = clap::value_parser!(u64).range(1..=1 << 24))]
+    pub max_memory_mb: u64,
     /// Give up with `unknown` after this many milliseconds of wall-clock time.
     #[arg(long, value_name = "N", value_parser = clap::value_parser!(u64).range(1..))]
     pub timeout_ms: Option<u64>,
@@ -55,6 +61,10 @@ pub struct CheckHistoryArgs {
     /// print a table.
     #[arg(long, value_name = "DIR", conflicts_with_all = ["file", "model", "svg", "format"])]
     pub bench_reference: Option<PathBuf>,
+    /// Time the checker on generated busy histories (one register with many
+    /// timed-out writes; kv-append with 10 to 100 clients) and print a table.
+    #[arg(long, conflicts_with_all = ["file", "model", "svg", "format", "bench_reference"])]
+    pub bench_generated: bool,
 }
 
 /// Validated `check-history` arguments.
@@ -70,6 +80,8 @@ pub struct CheckRequest {
     pub svg: Option<PathBuf>,
     /// States per part.
     pub max_states: u64,
+    /// Memory per part, bytes.
+    pub max_memory_bytes: u64,
     /// Wall-clock limit.
     pub timeout: Option<Duration>,
     /// Split into independent parts.
@@ -99,6 +111,7 @@ impl CheckHistoryArgs {
             format,
             svg: self.svg,
             max_states: self.max_states,
+            max_memory_bytes: self.max_memory_mb << 20,
             timeout: self.timeout_ms.map(Duration::from_millis),
             partition: !self.no_partition,
         })
@@ -107,6 +120,10 @@ impl CheckHistoryArgs {
 
 /// Run `check-history`; returns the exit code.
 pub fn run(args: CheckHistoryArgs) -> i32 {
+    if args.bench_generated {
+        print!("{}", super::check_bench::bench_generated());
+        return exit::OK;
+    }
     if let Some(directory) = &args.bench_reference {
         return match bench_reference_histories(directory) {
             Ok(table) => {
@@ -139,12 +156,8 @@ pub fn run(args: CheckHistoryArgs) -> i32 {
         }
     };
     let deadline = request.timeout.map(|timeout| Instant::now() + timeout);
-    let verdict = check_parallel(
-        prepared.as_ref(),
-        request.max_states,
-        deadline,
-        default_threads(),
-    );
+    let budget = Budget::states(request.max_states).memory(request.max_memory_bytes);
+    let verdict = check_parallel(prepared.as_ref(), &budget, deadline, default_threads());
     match &verdict {
         Verdict::Linearizable => println!("linearizable"),
         Verdict::Unknown(reason) => println!("unknown: {reason}"),
@@ -197,57 +210,72 @@ pub fn default_threads() -> usize {
     std::thread::available_parallelism().map_or(1, usize::from)
 }
 
-/// Check every part of a prepared history, spreading big histories' parts over
-/// `threads` threads. The verdict is the one [`check_sequentially`] would give:
-/// parts are folded in part order, and a failing part only cancels parts after it.
+/// Check every part of a prepared history in rounds
+/// ([`crate::check::prepared::check_in_rounds`]), spreading each round's parts
+/// over `threads` threads when the history is big. The verdict is the one
+/// [`check_sequentially`] would give. `budget`'s own stop callback is replaced
+/// by the deadline.
 pub fn check_parallel(
     prepared: &dyn PreparedCheck,
-    max_states: u64,
+    budget: &Budget<'_>,
     deadline: Option<Instant>,
     threads: usize,
 ) -> Verdict {
     let past_deadline = || deadline.is_some_and(|deadline| Instant::now() >= deadline);
-    let parts = prepared.part_count();
-    let threads = threads.min(parts);
+    let threads = threads.min(prepared.part_count());
     if threads <= 1 || prepared.operation_count() < PARALLEL_MIN_OPERATIONS {
-        let budget = Budget::states(max_states).with_stop(&past_deadline);
-        return check_sequentially(prepared, &budget);
+        return check_sequentially(prepared, &budget.with_stop(&past_deadline));
     }
-    // Biggest parts first, so the last thread to finish is not stuck with one.
-    let mut order: Vec<usize> = (0..parts).collect();
-    order.sort_by_key(|&part| (Reverse(prepared.part_len(part)), part));
-    let next = AtomicUsize::new(0);
-    let first_failure = AtomicUsize::new(usize::MAX);
-    let results: Vec<Mutex<Option<Verdict>>> = (0..parts).map(|_| Mutex::new(None)).collect();
-    std::thread::scope(|scope| {
-        for _ in 0..threads {
-            scope.spawn(|| {
-                loop {
-                    let taken = next.fetch_add(1, Ordering::Relaxed);
-                    let Some(&part) = order.get(taken) else { break };
-                    let cancelled =
-                        || first_failure.load(Ordering::Relaxed) < part || past_deadline();
-                    let verdict = if first_failure.load(Ordering::Relaxed) < part {
-                        Verdict::Unknown("skipped: an earlier part failed".into())
-                    } else {
-                        let budget = Budget::states(max_states).with_stop(&cancelled);
-                        prepared.check_part(part, &budget)
-                    };
-                    if matches!(verdict, Verdict::NotLinearizable(_)) {
-                        first_failure.fetch_min(part, Ordering::Relaxed);
+    let base = budget.with_stop(&past_deadline);
+    check_in_rounds(&base, prepared.part_count(), &mut |pending, round| {
+        // Biggest parts first, so the last thread to finish is not stuck with one.
+        let mut order: Vec<usize> = (0..pending.len()).collect();
+        order.sort_by_key(|&slot| (Reverse(prepared.part_len(pending[slot])), slot));
+        let next = AtomicUsize::new(0);
+        let first_failure = AtomicUsize::new(usize::MAX);
+        let results: Vec<Mutex<Option<(Verdict, SearchStats)>>> =
+            pending.iter().map(|_| Mutex::new(None)).collect();
+        std::thread::scope(|scope| {
+            for _ in 0..threads {
+                scope.spawn(|| {
+                    loop {
+                        let taken = next.fetch_add(1, Ordering::Relaxed);
+                        let Some(&slot) = order.get(taken) else { break };
+                        let part = pending[slot];
+                        let cancelled =
+                            || first_failure.load(Ordering::Relaxed) < part || past_deadline();
+                        let result = if first_failure.load(Ordering::Relaxed) < part {
+                            (
+                                Verdict::Unknown("skipped: an earlier part failed".into()),
+                                SearchStats::default(),
+                            )
+                        } else {
+                            prepared.check_part_with_stats(part, &round.with_stop(&cancelled))
+                        };
+                        if matches!(result.0, Verdict::NotLinearizable(_)) {
+                            first_failure.fetch_min(part, Ordering::Relaxed);
+                        }
+                        *results[slot]
+                            .lock()
+                            .unwrap_or_else(|poison| poison.into_inner()) = Some(result);
                     }
-                    *results[part]
-                        .lock()
-                        .unwrap_or_else(|poison| poison.into_inner()) = Some(verdict);
-                }
-            });
-        }
-    });
-    combine(results.into_iter().map(|slot| {
-        slot.into_inner()
-            .unwrap_or_else(|poison| poison.into_inner())
-            .unwrap_or_else(|| Verdict::Unknown("part not checked".into()))
-    }))
+                });
+            }
+        });
+        results
+            .into_iter()
+            .map(|slot| {
+                slot.into_inner()
+                    .unwrap_or_else(|poison| poison.into_inner())
+                    .unwrap_or_else(|| {
+                        (
+                            Verdict::Unknown("part not checked".into()),
+                            SearchStats::default(),
+                        )
+                    })
+            })
+            .collect()
+    })
 }
 
 struct Measurement {
@@ -269,7 +297,7 @@ fn measure(history: &History, model: &str, partition: bool) -> Result<Measuremen
             models::prepare(model, copy, partition).map_err(|error| error.to_string())?;
         verdict = check_parallel(
             prepared.as_ref(),
-            Budget::DEFAULT_MAX_STATES,
+            &Budget::default(),
             None,
             default_threads(),
         );

@@ -3,6 +3,7 @@
 //! (see [`exit`]); [`main`] is the whole command line for any registry.
 
 pub mod bench;
+pub mod check_bench;
 pub mod check_history;
 pub mod command;
 pub mod exit;

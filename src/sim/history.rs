@@ -53,6 +53,18 @@ impl Value {
             _ => None,
         }
     }
+
+    /// The heap memory the value holds beyond its own size, in bytes.
+    pub fn heap_bytes(&self) -> usize {
+        match self {
+            Value::Nil | Value::Int(_) => 0,
+            Value::Str(text) => text.capacity(),
+            Value::List(values) => {
+                values.capacity() * std::mem::size_of::<Value>()
+                    + values.iter().map(Value::heap_bytes).sum::<usize>()
+            }
+        }
+    }
 }
 
 impl fmt::Display for Value {

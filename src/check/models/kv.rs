@@ -8,10 +8,13 @@
 //! so the model partitions the history per key; unpartitioned, the state is the
 //! whole map (a sorted vector of key/value pairs).
 
+use super::not_contained;
 use super::register::cas_pair;
 use crate::check::history::Operation;
-use crate::check::model::{Model, Step, partition_by_key};
+use crate::check::linearizable::PartOperation;
+use crate::check::model::{Access, Model, Step, partition_by_key};
 use crate::sim::history::Value;
+use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Arc;
 
 /// The key/value model.
@@ -143,6 +146,79 @@ impl Model for Kv {
             .map(|(key, value)| format!("{key:?}: {value}"))
             .collect();
         format!("{{{}}}", pairs.join(", "))
+    }
+
+    fn state_bytes(&self, state: &KvState) -> usize {
+        state.capacity() * std::mem::size_of::<(Arc<str>, Value)>()
+            + state
+                .iter()
+                .map(|(_, value)| value.heap_bytes())
+                .sum::<usize>()
+    }
+
+    /// Per key, as for [`super::Register`]: unknown-outcome puts of a value no
+    /// get returned and no cas expected (on keys without appends, where a later
+    /// append would carry the value into what gets see), and unknown-outcome
+    /// appends whose text no observed string contains.
+    fn unobserved(&self, operations: &[PartOperation<'_, Self>]) -> Vec<usize> {
+        let mut observed: BTreeSet<(&str, &Value)> = BTreeSet::new();
+        let mut appended: BTreeSet<&str> = BTreeSet::new();
+        for operation in operations {
+            let key: &str = &operation.input.key;
+            match (&operation.input.action, operation.output) {
+                (KvAction::Get, Some(value)) => {
+                    observed.insert((key, value));
+                }
+                (KvAction::Cas(from, _), _) => {
+                    observed.insert((key, from));
+                }
+                (KvAction::Append(_), _) => {
+                    appended.insert(key);
+                }
+                _ => {}
+            }
+        }
+        let mut unobserved = Vec::new();
+        let mut appends: BTreeMap<&str, Vec<(usize, &str)>> = BTreeMap::new();
+        for (position, operation) in operations.iter().enumerate() {
+            if operation.ret.is_some() {
+                continue;
+            }
+            let key: &str = &operation.input.key;
+            match &operation.input.action {
+                KvAction::Put(value)
+                    if !appended.contains(key) && !observed.contains(&(key, value)) =>
+                {
+                    unobserved.push(position);
+                }
+                KvAction::Append(text) => {
+                    appends.entry(key).or_default().push((position, text));
+                }
+                _ => {}
+            }
+        }
+        for (key, texts) in appends {
+            let seen: Vec<&str> = observed
+                .range((key, &Value::Nil)..)
+                .take_while(|(other, _)| *other == key)
+                .filter_map(|(_, value)| value.as_str())
+                .collect();
+            unobserved.extend(not_contained(&texts, &seen));
+        }
+        unobserved.sort_unstable();
+        unobserved
+    }
+
+    fn access<'a>(
+        &self,
+        input: &'a KvInput,
+        output: Option<&'a Value>,
+    ) -> Option<(&'a str, Access<'a>)> {
+        match &input.action {
+            KvAction::Get => Some((&input.key, Access::Read(output))),
+            KvAction::Put(value) => Some((&input.key, Access::Write(value))),
+            KvAction::Cas(..) | KvAction::Append(_) => None,
+        }
     }
 }
 

@@ -11,9 +11,12 @@
 //! strings without reading them.
 
 use super::kv::required_key;
+use super::not_contained;
 use crate::check::history::Operation;
+use crate::check::linearizable::PartOperation;
 use crate::check::model::{Model, Step, partition_by_key};
 use crate::sim::history::Value;
+use std::collections::BTreeMap;
 use std::hash::{Hash, Hasher};
 use std::ops::Deref;
 use std::rc::Rc;
@@ -237,6 +240,40 @@ impl Model for KvAppend {
             .map(|(key, value)| format!("{:?}: {:?}", key.as_str(), value.as_str()))
             .collect();
         format!("{{{}}}", pairs.join(", "))
+    }
+
+    fn state_bytes(&self, state: &KvAppendState) -> usize {
+        // Keys are shared with the operations; each state holds its own values
+        // (an append copies the string).
+        state.capacity() * std::mem::size_of::<(StateText, StateText)>()
+            + state
+                .iter()
+                .map(|(_, value)| value.as_str().len())
+                .sum::<usize>()
+    }
+
+    /// Unknown-outcome appends whose text no get of the key contains: had one
+    /// taken effect, every get before the key's next put would contain it, so
+    /// there is none, and leaving it out keeps any linearization valid.
+    fn unobserved(&self, operations: &[PartOperation<'_, Self>]) -> Vec<usize> {
+        type PerKey<'a> = (Vec<(usize, &'a str)>, Vec<&'a str>);
+        let mut keys: BTreeMap<&str, PerKey<'_>> = BTreeMap::new();
+        for (position, operation) in operations.iter().enumerate() {
+            let entry = keys.entry(operation.input.key.as_str()).or_default();
+            match (&operation.input.action, operation.output) {
+                (KvAppendAction::Get, Some(seen)) => entry.1.push(seen.as_str()),
+                (KvAppendAction::Append(text), _) if operation.ret.is_none() => {
+                    entry.0.push((position, text));
+                }
+                _ => {}
+            }
+        }
+        let mut unobserved: Vec<usize> = keys
+            .values()
+            .flat_map(|(texts, seen)| not_contained(texts, seen))
+            .collect();
+        unobserved.sort_unstable();
+        unobserved
     }
 }
 

@@ -27,6 +27,48 @@ pub use lock::Lock;
 pub use register::Register;
 pub use set::Set;
 
+/// Bytes of reading the [`not_contained`] scan may do before it stops leaving
+/// operations out (it then keeps the rest: keeping an operation is always sound).
+const SCAN_BYTES: usize = 64 << 20;
+
+/// Of `texts` (position, text), the positions whose text occurs in none of
+/// `seen`, for [`crate::check::Model::unobserved`] of models whose reads return
+/// the concatenation of what was appended. Empty texts are never returned (an
+/// empty append changes nothing anyway). Bounded: after reading
+/// [`SCAN_BYTES`], the remaining texts count as seen.
+pub(crate) fn not_contained(texts: &[(usize, &str)], seen: &[&str]) -> Vec<usize> {
+    let mut seen: Vec<&str> = seen.to_vec();
+    seen.sort_unstable();
+    seen.dedup();
+    // A read contained in a longer read adds nothing to look in.
+    seen.sort_by_key(|text| std::cmp::Reverse(text.len()));
+    let mut budget = SCAN_BYTES;
+    let mut unseen = Vec::new();
+    for &(position, text) in texts {
+        if text.is_empty() {
+            continue;
+        }
+        let mut found = false;
+        for read in &seen {
+            if read.len() < text.len() {
+                break;
+            }
+            if budget < read.len() {
+                return unseen;
+            }
+            budget -= read.len();
+            if read.contains(text) {
+                found = true;
+                break;
+            }
+        }
+        if !found {
+            unseen.push(position);
+        }
+    }
+    unseen
+}
+
 /// The names `--model` accepts.
 pub const NAMES: &[&str] = &["register", "kv-append", "kv", "counter", "set", "lock"];
 

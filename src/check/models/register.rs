@@ -9,8 +9,10 @@
 //! smallest example of a [`Model`].
 
 use crate::check::history::Operation;
-use crate::check::model::{Model, Step};
+use crate::check::linearizable::PartOperation;
+use crate::check::model::{Access, Model, Step};
 use crate::sim::history::Value;
+use std::collections::BTreeSet;
 
 /// The register model.
 #[derive(Clone, Copy, Debug, Default)]
@@ -83,6 +85,49 @@ impl Model for Register {
 
     fn describe_state(&self, state: &Value) -> String {
         format!("register = {state}")
+    }
+
+    fn state_bytes(&self, state: &Value) -> usize {
+        state.heap_bytes()
+    }
+
+    /// Unknown-outcome writes of a value no read returned and no compare-and-set
+    /// expected: had one taken effect, nothing could have seen it before the
+    /// next write replaced it, so leaving it out keeps any linearization valid.
+    fn unobserved(&self, operations: &[PartOperation<'_, Self>]) -> Vec<usize> {
+        let mut observed: BTreeSet<&Value> = BTreeSet::new();
+        for operation in operations {
+            match (operation.input, operation.output) {
+                (RegisterInput::Read, Some(value)) => {
+                    observed.insert(value);
+                }
+                (RegisterInput::Cas(from, _), _) => {
+                    observed.insert(from);
+                }
+                _ => {}
+            }
+        }
+        operations
+            .iter()
+            .enumerate()
+            .filter(|(_, operation)| {
+                operation.ret.is_none()
+                    && matches!(operation.input, RegisterInput::Write(value) if !observed.contains(value))
+            })
+            .map(|(position, _)| position)
+            .collect()
+    }
+
+    fn access<'a>(
+        &self,
+        input: &'a RegisterInput,
+        output: Option<&'a Value>,
+    ) -> Option<(&'a str, Access<'a>)> {
+        match input {
+            RegisterInput::Read => Some(("", Access::Read(output))),
+            RegisterInput::Write(value) => Some(("", Access::Write(value))),
+            RegisterInput::Cas(..) => None,
+        }
     }
 }
 

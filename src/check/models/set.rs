@@ -2,8 +2,10 @@
 //! in any order).
 
 use crate::check::history::Operation;
+use crate::check::linearizable::PartOperation;
 use crate::check::model::{Model, Step};
 use crate::sim::history::Value;
+use std::collections::BTreeSet;
 
 /// The set model.
 #[derive(Clone, Copy, Debug, Default)]
@@ -82,6 +84,32 @@ impl Model for Set {
 
     fn describe_state(&self, state: &Vec<Value>) -> String {
         format!("set = {}", Value::List(state.clone()))
+    }
+
+    fn state_bytes(&self, state: &Vec<Value>) -> usize {
+        state.capacity() * std::mem::size_of::<Value>()
+            + state.iter().map(Value::heap_bytes).sum::<usize>()
+    }
+
+    /// Unknown-outcome adds of an element no read listed: had one taken effect,
+    /// every later read would list it, so there is none, and leaving it out keeps
+    /// any linearization valid.
+    fn unobserved(&self, operations: &[PartOperation<'_, Self>]) -> Vec<usize> {
+        let seen: BTreeSet<&Value> = operations
+            .iter()
+            .filter(|operation| matches!(operation.input, SetInput::Read))
+            .filter_map(|operation| operation.output)
+            .flatten()
+            .collect();
+        operations
+            .iter()
+            .enumerate()
+            .filter(|(_, operation)| {
+                operation.ret.is_none()
+                    && matches!(operation.input, SetInput::Add(element) if !seen.contains(element))
+            })
+            .map(|(position, _)| position)
+            .collect()
     }
 }
 

@@ -1,0 +1,354 @@
+//! The checker's shortcuts against its plain search: leaving out unknown-outcome
+//! operations nothing observed, the unique-value register check (zones), and the
+//! rounds that stop at the first failing part. On every history small enough for
+//! the search to decide, the verdict with shortcuts must equal the verdict
+//! without. Also: memory is bounded on histories whose states grow, and a budget
+//! message names the knob that raises it.
+
+use faultline::check::generate::{self, KvAppendShape, Planted, RegisterShape};
+use faultline::check::models::{Kv, KvAppend, Register, Set};
+use faultline::check::prepared::check_sequentially;
+use faultline::check::{Budget, History, Model, Prepared, Verdict};
+use faultline::sim::history::{EventType, HistoryEvent, Value};
+use rand::{Rng, SeedableRng};
+use rand_chacha::ChaCha8Rng;
+
+fn verdicts<M: Model + Clone + 'static>(model: M, events: &[HistoryEvent]) -> (Verdict, Verdict) {
+    let history = History::from_events(events).expect("well paired");
+    let with = Prepared::new(model.clone(), history.clone(), true).expect("fits");
+    let without = Prepared::new(model, history, true)
+        .expect("fits")
+        .without_shortcuts();
+    (
+        check_sequentially(&with, &Budget::default()),
+        check_sequentially(&without, &Budget::default()),
+    )
+}
+
+fn assert_agree(label: &str, seed: u64, with: &Verdict, without: &Verdict) {
+    assert!(
+        !matches!(without, Verdict::Unknown(_)),
+        "{label} seed {seed}: the plain search could not decide; make the history smaller"
+    );
+    assert_eq!(
+        with.word(),
+        without.word(),
+        "{label} seed {seed}: the shortcuts say {}, the search says {}",
+        with.word(),
+        without.word()
+    );
+}
+
+/// A register history drawn independently of `check::generate`: an atomic
+/// register whose operations take effect at a point inside their interval, on a
+/// coarse clock (many equal times), with unknown-outcome writes (taking effect
+/// late or never) and reads; then, half the time, one read's result replaced by
+/// another written value, `nil` or a value never written.
+fn random_register(rng: &mut ChaCha8Rng, keyed: bool) -> Vec<HistoryEvent> {
+    let clients = rng.gen_range(2..=5u64);
+    let count = rng.gen_range(3..=14usize);
+    let mut free = vec![0u64; clients as usize];
+    // (process, write value or None for a read, call, ret, point)
+    type Planned = (u64, Option<i64>, u64, Option<u64>, Option<u64>);
+    let mut planned: Vec<Planned> = Vec::new();
+    for serial in 0..count {
+        let process = rng.gen_range(0..clients);
+        let call = free[process as usize] + rng.gen_range(0..3);
+        let write = rng.gen_bool(0.5).then_some(serial as i64 + 1);
+        let unknown = rng.gen_bool(0.35);
+        let ret = call + rng.gen_range(0..6);
+        let (ret, point) = if unknown {
+            let point = (write.is_some() && rng.gen_bool(0.6)).then(|| call + rng.gen_range(0..12));
+            (None, point)
+        } else {
+            (Some(ret), Some(rng.gen_range(call..=ret)))
+        };
+        free[process as usize] = ret.unwrap_or(call + 12) + 1;
+        planned.push((process, write, call, ret, point));
+    }
+    let mut order: Vec<(u64, usize)> = planned
+        .iter()
+        .enumerate()
+        .filter_map(|(index, operation)| operation.4.map(|point| (point, index)))
+        .collect();
+    order.sort_unstable();
+    let mut current = Value::Nil;
+    let mut results = vec![Value::Nil; planned.len()];
+    for (_, index) in order {
+        if let Some(value) = planned[index].1 {
+            current = Value::Int(value);
+        }
+        results[index] = current.clone();
+    }
+    if rng.gen_bool(0.5) {
+        let reads: Vec<usize> = (0..planned.len())
+            .filter(|&index| planned[index].1.is_none() && planned[index].3.is_some())
+            .collect();
+        if !reads.is_empty() {
+            let read = reads[rng.gen_range(0..reads.len())];
+            results[read] = match rng.gen_range(0..6) {
+                0 => Value::Nil,
+                1 => Value::Int(999),
+                _ => Value::Int(rng.gen_range(1..=count as i64)),
+            };
+        }
+    }
+    let (read, write) = if keyed {
+        ("get", "put")
+    } else {
+        ("read", "write")
+    };
+    let key = keyed.then_some("k");
+    let mut timed: Vec<(u64, u8, HistoryEvent)> = Vec::new();
+    for (index, &(process, value, call, ret, _)) in planned.iter().enumerate() {
+        let f = if value.is_some() { write } else { read };
+        let argument = value.map_or(Value::Nil, Value::Int);
+        timed.push((
+            call,
+            0,
+            HistoryEvent::new(process, EventType::Invoke, f, key, argument.clone(), call),
+        ));
+        match ret {
+            Some(ret) => timed.push((
+                ret,
+                1,
+                HistoryEvent::new(process, EventType::Ok, f, key, results[index].clone(), ret),
+            )),
+            None => timed.push((
+                call + 12,
+                1,
+                HistoryEvent::new(process, EventType::Info, f, key, argument, call + 12),
+            )),
+        }
+    }
+    timed.sort_by_key(|(time, order, event)| (*time, *order, event.process));
+    timed.into_iter().map(|(_, _, event)| event).collect()
+}
+
+#[test]
+fn zones_and_left_out_writes_agree_with_the_search_on_random_registers() {
+    let mut rng = ChaCha8Rng::seed_from_u64(2026);
+    let mut failing = 0;
+    for seed in 0..3000u64 {
+        let keyed = seed % 3 == 0;
+        let events = random_register(&mut rng, keyed);
+        let (with, without) = if keyed {
+            verdicts(Kv, &events)
+        } else {
+            verdicts(Register, &events)
+        };
+        assert_agree("register", seed, &with, &without);
+        failing += usize::from(matches!(without, Verdict::NotLinearizable(_)));
+    }
+    // Both verdicts must be well represented for the comparison to mean much.
+    assert!((600..2400).contains(&failing), "{failing} of 3000 failing");
+}
+
+#[test]
+fn generated_busy_registers_agree_with_the_search_when_small() {
+    for seed in 0..400u64 {
+        let shape = RegisterShape {
+            partition_share: if seed % 2 == 0 { 0.0 } else { 0.5 },
+            planted: if seed % 3 == 0 {
+                Planted::Stale
+            } else {
+                Planted::None
+            },
+            ..RegisterShape::new(3 + seed as usize % 3, 18, 0.4, seed)
+        };
+        let events = generate::register(&shape);
+        let (with, without) = verdicts(Register, &events);
+        assert_agree("generated register", seed, &with, &without);
+        if shape.planted == Planted::None {
+            assert!(with.is_linearizable(), "seed {seed}: generated correct");
+        }
+    }
+}
+
+#[test]
+fn left_out_appends_agree_with_the_search() {
+    for seed in 0..400u64 {
+        let shape = KvAppendShape {
+            clients: 3 + seed as usize % 3,
+            operations: 16,
+            keys: 2,
+            append_share: 0.6,
+            info_share: 0.5,
+            planted: if seed % 3 == 0 {
+                Planted::Stale
+            } else {
+                Planted::None
+            },
+            seed,
+        };
+        let events = generate::kv_append(&shape);
+        let (with, without) = verdicts(KvAppend, &events);
+        assert_agree("kv-append", seed, &with, &without);
+        if shape.planted == Planted::None {
+            assert!(with.is_linearizable(), "seed {seed}: generated correct");
+        }
+    }
+}
+
+#[test]
+fn left_out_set_adds_agree_with_the_search() {
+    let mut rng = ChaCha8Rng::seed_from_u64(77);
+    for seed in 0..1500u64 {
+        // Adds of 1..=4 (some twice), some unknown; reads list a random subset.
+        let mut events = Vec::new();
+        let mut time = 0;
+        let mut open: Vec<(u64, &str, Value)> = Vec::new();
+        for _ in 0..rng.gen_range(3..10) {
+            let process = rng.gen_range(0..4u64);
+            if open.iter().any(|(busy, _, _)| *busy == process) {
+                let at = open
+                    .iter()
+                    .position(|(busy, _, _)| *busy == process)
+                    .unwrap();
+                let (process, f, argument) = open.remove(at);
+                let (kind, value) = match (f, rng.gen_range(0..3)) {
+                    ("add", 0) => (EventType::Info, argument),
+                    ("add", _) => (EventType::Ok, argument),
+                    _ => {
+                        let seen: Vec<Value> = (1..=4)
+                            .filter(|_| rng.gen_bool(0.4))
+                            .map(Value::Int)
+                            .collect();
+                        (EventType::Ok, Value::List(seen))
+                    }
+                };
+                events.push(HistoryEvent::new(process, kind, f, None, value, time));
+            } else {
+                let (f, argument) = if rng.gen_bool(0.6) {
+                    ("add", Value::Int(rng.gen_range(1..=4)))
+                } else {
+                    ("read", Value::Nil)
+                };
+                events.push(HistoryEvent::new(
+                    process,
+                    EventType::Invoke,
+                    f,
+                    None,
+                    argument.clone(),
+                    time,
+                ));
+                open.push((process, f, argument));
+            }
+            time += rng.gen_range(0..2);
+        }
+        let (with, without) = verdicts(Set, &events);
+        assert_agree("set", seed, &with, &without);
+    }
+}
+
+/// `rounds` rounds of `width` concurrent appends to one key, each followed by a
+/// get that saw them in index order: the search must consider every order of
+/// each round, and every state is a long string.
+fn concurrent_appends(rounds: usize, width: usize) -> Vec<HistoryEvent> {
+    let mut events = Vec::new();
+    let mut seen = String::new();
+    let mut time = 0;
+    for round in 0..rounds {
+        for process in 0..width as u64 {
+            let text = Value::Str(format!("x {round} {process} y "));
+            events.push(HistoryEvent::new(
+                process,
+                EventType::Invoke,
+                "append",
+                Some("k"),
+                text,
+                time,
+            ));
+        }
+        time += 1;
+        for process in 0..width as u64 {
+            let text = format!("x {round} {process} y ");
+            seen.push_str(&text);
+            events.push(HistoryEvent::new(
+                process,
+                EventType::Ok,
+                "append",
+                Some("k"),
+                Value::Str(text),
+                time,
+            ));
+        }
+        time += 1;
+        let reader = width as u64;
+        events.push(HistoryEvent::new(
+            reader,
+            EventType::Invoke,
+            "get",
+            Some("k"),
+            Value::Nil,
+            time,
+        ));
+        // The get sees the round's appends in reverse order: the search must try
+        // many orders before it finds that one.
+        let mut shown: Vec<String> = (0..width)
+            .map(|process| format!("x {round} {process} y "))
+            .collect();
+        shown.reverse();
+        let before = seen.len() - shown.iter().map(String::len).sum::<usize>();
+        let value = format!("{}{}", &seen[..before], shown.concat());
+        seen = value.clone();
+        time += 1;
+        events.push(HistoryEvent::new(
+            reader,
+            EventType::Ok,
+            "get",
+            Some("k"),
+            Value::Str(value),
+            time,
+        ));
+        time += 1;
+    }
+    events
+}
+
+#[test]
+fn growing_states_are_bounded_by_memory_and_the_message_names_the_knob() {
+    let history = History::from_events(&concurrent_appends(3, 60)).expect("paired");
+    let prepared = Prepared::new(KvAppend, history, true).expect("fits");
+    let budget = Budget::states(u64::MAX).memory(32 << 20);
+    let Verdict::Unknown(reason) = check_sequentially(&prepared, &budget) else {
+        panic!("60 concurrent appends cannot be decided in 32 MiB");
+    };
+    assert!(
+        reason.contains("memory limit of 32 MiB") && reason.contains("raise --max-memory-mb"),
+        "{reason}"
+    );
+    let budget = Budget::states(1000).knobs(faultline::check::Knobs {
+        states: "the knob",
+        memory: "the other knob",
+    });
+    let history = History::from_events(&concurrent_appends(3, 60)).expect("paired");
+    let prepared = Prepared::new(KvAppend, history, true).expect("fits");
+    let Verdict::Unknown(reason) = check_sequentially(&prepared, &budget) else {
+        panic!("1000 states cannot decide it");
+    };
+    assert!(
+        reason.contains("more than 1000 states") && reason.contains("raise the knob"),
+        "{reason}"
+    );
+}
+
+#[test]
+fn the_first_failing_part_found_in_a_round_decides() {
+    // Key "a" is hard and linearizable (needs many states); key "b" fails at
+    // once. Checked in order, "a" would have to finish first; in rounds, "b"
+    // fails in round one and decides, though "a" is undecided at that budget.
+    let mut events = concurrent_appends(1, 9);
+    let b = |kind, value: &str, time| {
+        HistoryEvent::new(50, kind, "get", Some("b"), Value::Str(value.into()), time)
+    };
+    events.push(b(EventType::Invoke, "", 100));
+    events.push(b(EventType::Ok, "never appended", 101));
+    let history = History::from_events(&events).expect("paired");
+    let prepared = Prepared::new(KvAppend, history, true).expect("fits");
+    let Verdict::NotLinearizable(explanation) = check_sequentially(&prepared, &Budget::default())
+    else {
+        panic!("key b is not linearizable");
+    };
+    assert_eq!(explanation.part.as_deref(), Some("b"));
+}
