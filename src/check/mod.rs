@@ -68,6 +68,7 @@
 //! assert!(check::prepared::check_sequentially(prepared.as_ref(), &Budget::default()).is_linearizable());
 //! ```
 
+pub mod chain;
 pub mod checker;
 pub mod edn;
 pub mod explain;

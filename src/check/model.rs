@@ -10,6 +10,7 @@
 //! Add your own model by implementing this trait; see [`crate::check::models`] for
 //! the shipped ones (a register is the smallest example).
 
+pub use super::chain::AppendAccess;
 use super::history::Operation;
 use super::linearizable::PartOperation;
 use crate::sim::history::Value;
@@ -114,6 +115,20 @@ pub trait Model: Sync {
         input: &'a Self::Input,
         output: Option<&'a Self::Output>,
     ) -> Option<(&'a str, Access<'a>)> {
+        let _ = (input, output);
+        None
+    }
+
+    /// The operation as an access to an append-only string (a read returning
+    /// the whole string, or an append), with the string's name (a key), or
+    /// `None` for anything else (a put). When every operation of a part is such
+    /// an access to one string, the part is decided by [`crate::check::chain`]
+    /// when it applies.
+    fn append_access<'a>(
+        &self,
+        input: &'a Self::Input,
+        output: Option<&'a Self::Output>,
+    ) -> Option<(&'a str, AppendAccess<'a>)> {
         let _ = (input, output);
         None
     }

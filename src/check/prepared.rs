@@ -7,11 +7,12 @@
 //! are independent, and [`combine`] folds per-part verdicts in part order, so the
 //! result never depends on which part finished first.
 
+use super::chain::{self, AppendConflict, AppendDecision, AppendOp};
 use super::history::{History, HistoryError};
 use super::linearizable::{Outcome, PartOperation, SearchStats, Stuck, search};
 use super::model::Model;
 use super::verdict::{Budget, ExplainedOperation, Explanation, Verdict};
-use super::zones::{self, Cluster, Clusters, Conflict, Decision, RegisterOp};
+use super::zones::{self, Cluster, Conflict, Decision, RegisterOp};
 
 /// A history converted for a model and partitioned.
 pub struct Prepared<M: Model> {
@@ -110,37 +111,17 @@ impl<M: Model> Prepared<M> {
             kept: &kept,
             unobserved: left_out.len(),
         };
-        let registers: Option<Vec<RegisterOp<'_>>> = operations
-            .iter()
-            .map(|operation| {
-                self.model
-                    .access(operation.input, operation.output)
-                    .map(|(name, access)| (name, access, operation.call, operation.ret))
-            })
-            .collect::<Option<Vec<_>>>()
-            .filter(|accesses| {
-                self.shortcuts && accesses.windows(2).all(|pair| pair[0].0 == pair[1].0)
-            })
-            .map(|accesses| {
-                accesses
-                    .into_iter()
-                    .map(|(_, access, call, ret)| RegisterOp { access, call, ret })
-                    .collect()
-            });
-        if let Some(registers) = registers {
-            match zones::decide(&registers) {
-                Decision::NotApplicable => {}
-                Decision::Linearizable => {
-                    stats.by_zones = true;
-                    return (Verdict::Linearizable, stats);
+        if self.shortcuts
+            && let Some(found) = self.shortcut(&kept, &operations)
+        {
+            stats.by_zones = true;
+            let verdict = match found {
+                Ok(()) => Verdict::Linearizable,
+                Err((involved, reason)) => {
+                    self.explain_conflict(&frame, &operations, &involved, reason, budget)
                 }
-                Decision::Violation(conflict, clusters) => {
-                    stats.by_zones = true;
-                    let verdict =
-                        self.explain_conflict(&frame, &operations, &conflict, &clusters, budget);
-                    return (verdict, stats);
-                }
-            }
+            };
+            return (verdict, stats);
         }
         let verdict = match search(&self.model, &operations, budget, &mut stats) {
             Outcome::Linearizable => Verdict::Linearizable,
@@ -202,7 +183,78 @@ impl<M: Model> Prepared<M> {
         }
     }
 
-    /// Explain a violation the zone check found: state the reason, and search the
+    /// Decide the part without the search when it is a unique-value register
+    /// ([`zones`]) or an append-only string ([`chain`]): `None` when neither
+    /// applies, `Some(Err((involved, reason)))` for a violation.
+    #[allow(clippy::type_complexity)]
+    fn shortcut(
+        &self,
+        kept: &[usize],
+        operations: &[PartOperation<'_, M>],
+    ) -> Option<Result<(), (Vec<usize>, String)>> {
+        fn one_name<T>(accesses: &[(&str, T)]) -> bool {
+            accesses.windows(2).all(|pair| pair[0].0 == pair[1].0)
+        }
+        let registers: Option<Vec<(&str, RegisterOp<'_>)>> = operations
+            .iter()
+            .map(|operation| {
+                let (name, access) = self.model.access(operation.input, operation.output)?;
+                Some((
+                    name,
+                    RegisterOp {
+                        access,
+                        call: operation.call,
+                        ret: operation.ret,
+                    },
+                ))
+            })
+            .collect();
+        if let Some(registers) = registers
+            && one_name(&registers)
+        {
+            let registers: Vec<RegisterOp<'_>> = registers.into_iter().map(|(_, op)| op).collect();
+            match zones::decide(&registers) {
+                Decision::NotApplicable => {}
+                Decision::Linearizable => return Some(Ok(())),
+                Decision::Violation(conflict, clusters) => {
+                    let reason = self.describe_conflict(kept, operations, &conflict);
+                    return Some(Err((conflict.involved(&clusters), reason)));
+                }
+            }
+        }
+        let appends: Option<Vec<(&str, AppendOp<'_>)>> = operations
+            .iter()
+            .map(|operation| {
+                let (name, access) = self
+                    .model
+                    .append_access(operation.input, operation.output)?;
+                Some((
+                    name,
+                    AppendOp {
+                        access,
+                        call: operation.call,
+                        ret: operation.ret,
+                    },
+                ))
+            })
+            .collect();
+        if let Some(appends) = appends
+            && one_name(&appends)
+        {
+            let appends: Vec<AppendOp<'_>> = appends.into_iter().map(|(_, op)| op).collect();
+            match chain::decide(&appends) {
+                AppendDecision::NotApplicable => {}
+                AppendDecision::Linearizable => return Some(Ok(())),
+                AppendDecision::Violation(conflict) => {
+                    let reason = self.describe_append_conflict(kept, operations, &conflict);
+                    return Some(Err((conflict.involved(), reason)));
+                }
+            }
+        }
+        None
+    }
+
+    /// Explain a violation a shortcut found: state the reason, and search the
     /// operations invoked up to the last one the reason involves (they are not
     /// linearizable either, and are usually far fewer) for the usual prefix and
     /// culprit. If that search runs out of its share of the budget, the
@@ -211,12 +263,10 @@ impl<M: Model> Prepared<M> {
         &self,
         frame: &Frame<'_>,
         operations: &[PartOperation<'_, M>],
-        conflict: &Conflict,
-        clusters: &Clusters,
+        involved: &[usize],
+        reason: String,
         budget: &Budget<'_>,
     ) -> Verdict {
-        let involved = conflict.involved(clusters);
-        let reason = self.describe_conflict(frame.kept, operations, conflict);
         let horizon = involved
             .iter()
             .map(|&position| operations[position].call)
@@ -264,6 +314,44 @@ impl<M: Model> Prepared<M> {
         Verdict::NotLinearizable(Box::new(explanation))
     }
 
+    /// `#12 (read -> 3)`: the operation at a position of the part's kept ones.
+    fn name_of(&self, kept: &[usize], position: usize) -> String {
+        let operation = &self.history.operations[kept[position]];
+        format!(
+            "#{} ({})",
+            operation.index,
+            self.model.describe_operation(operation)
+        )
+    }
+
+    /// One sentence on why the append-only string has no linearization.
+    fn describe_append_conflict(
+        &self,
+        kept: &[usize],
+        operations: &[PartOperation<'_, M>],
+        conflict: &AppendConflict,
+    ) -> String {
+        let name = |position: usize| self.name_of(kept, position);
+        match *conflict {
+            AppendConflict::Diverged { read, longest } => format!(
+                "{} returned a string that {}'s longer one does not start with, but appends never reorder or vanish",
+                name(read),
+                name(longest)
+            ),
+            AppendConflict::NotBuilt { read, offset } => format!(
+                "{} returned a string that no sequence of distinct appends builds (from byte {offset} on)",
+                name(read)
+            ),
+            AppendConflict::TooLate { late, after } => format!(
+                "in the only order the reads allow, {} takes effect after {}, which was invoked at t={}, but it returned at t={}",
+                name(late),
+                name(after),
+                operations[after].call,
+                operations[late].ret.unwrap_or(u64::MAX)
+            ),
+        }
+    }
+
     /// One sentence on why the register has no linearization.
     fn describe_conflict(
         &self,
@@ -271,14 +359,7 @@ impl<M: Model> Prepared<M> {
         operations: &[PartOperation<'_, M>],
         conflict: &Conflict,
     ) -> String {
-        let name = |position: usize| {
-            let operation = &self.history.operations[kept[position]];
-            format!(
-                "#{} ({})",
-                operation.index,
-                self.model.describe_operation(operation)
-            )
-        };
+        let name = |position: usize| self.name_of(kept, position);
         // History times are the file's own units (nanoseconds in faultline's
         // histories, line numbers in a Jepsen log).
         let time = |at: u64| format!("t={at}");

@@ -14,7 +14,7 @@ use super::kv::required_key;
 use super::not_contained;
 use crate::check::history::Operation;
 use crate::check::linearizable::PartOperation;
-use crate::check::model::{Model, Step, partition_by_key};
+use crate::check::model::{AppendAccess, Model, Step, partition_by_key};
 use crate::sim::history::Value;
 use std::collections::BTreeMap;
 use std::hash::{Hash, Hasher};
@@ -250,6 +250,19 @@ impl Model for KvAppend {
                 .iter()
                 .map(|(_, value)| value.as_str().len())
                 .sum::<usize>()
+    }
+
+    fn append_access<'a>(
+        &self,
+        input: &'a KvAppendInput,
+        output: Option<&'a Text>,
+    ) -> Option<(&'a str, AppendAccess<'a>)> {
+        let key = input.key.as_str();
+        match &input.action {
+            KvAppendAction::Get => Some((key, AppendAccess::Read(output.map(Text::as_str)))),
+            KvAppendAction::Append(text) => Some((key, AppendAccess::Append(text))),
+            KvAppendAction::Put(_) => None,
+        }
     }
 
     /// Unknown-outcome appends whose text no get of the key contains: had one
