@@ -13,6 +13,7 @@ mod findings;
 mod fuzz;
 mod kit;
 mod lab_faults;
+mod lin_models;
 mod linearizability;
 mod linearizability_in_run;
 mod network_model;
