@@ -1,6 +1,7 @@
 //! `faultline check-history` end to end: verdicts, exit codes, pictures, and clear
 //! errors (file and line) for malformed input.
 
+use super::common::shared_data;
 use std::path::PathBuf;
 use std::process::{Command, Output};
 
@@ -83,12 +84,7 @@ fn a_linearizable_history_exits_zero() {
 
 #[test]
 fn a_reference_history_checks_with_the_format_detected() {
-    let file =
-        PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../shared/data/histories/kv/c01-bad.txt");
-    if !file.is_file() {
-        println!("skipped: {} not found", file.display());
-        return;
-    }
+    let file = shared_data("data/histories/kv/c01-bad.txt");
     let output = faultline(&[
         "check-history",
         file.to_str().unwrap(),
@@ -223,12 +219,7 @@ fn bad_arguments_exit_two() {
 
 #[test]
 fn a_deadline_ends_a_long_check_with_unknown() {
-    let file =
-        PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../shared/data/histories/kv/c10-bad.txt");
-    if !file.is_file() {
-        println!("skipped: {} not found", file.display());
-        return;
-    }
+    let file = shared_data("data/histories/kv/c10-bad.txt");
     // Unpartitioned, this history needs ~300k states: far more than 1 ms.
     let output = faultline(&[
         "check-history",

@@ -162,3 +162,38 @@ pub fn assert_planted_bugs_pinned(protocol: &str, bugs: &[(&str, &str, u64, u64,
     }
     assert!(changed.is_empty(), "changed: {changed:#?}");
 }
+
+/// `relative` inside the `shared` directory that holds the reference data (the
+/// Porcupine/Jepsen histories): `$FAULTLINE_SHARED` when set, else `shared` next to
+/// this checkout. Panics, naming the absolute path expected, when it is missing:
+/// a test that needs the data must not pass without it.
+pub fn shared_data(relative: &str) -> PathBuf {
+    match std::env::var_os("FAULTLINE_SHARED").filter(|dir| !dir.is_empty()) {
+        Some(dir) => shared_data_in(
+            &std::path::absolute(&dir).expect("FAULTLINE_SHARED is a path"),
+            "FAULTLINE_SHARED",
+            relative,
+        ),
+        None => shared_data_in(
+            &Path::new(env!("CARGO_MANIFEST_DIR"))
+                .parent()
+                .expect("the checkout has a parent directory")
+                .join("shared"),
+            "the default, next to the checkout",
+            relative,
+        ),
+    }
+}
+
+/// [`shared_data`] with the `shared` directory given, and where it came from.
+pub fn shared_data_in(shared: &Path, from: &str, relative: &str) -> PathBuf {
+    let path = shared.join(relative);
+    assert!(
+        path.exists(),
+        "reference data missing: expected {} (the shared directory {} is {from}; set \
+         FAULTLINE_SHARED to the `shared` directory holding data/histories)",
+        path.display(),
+        shared.display()
+    );
+    path
+}

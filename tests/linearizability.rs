@@ -1,27 +1,34 @@
 //! The linearizability checker against other people's data (the Porcupine/Jepsen
-//! reference histories), against a brute-force checker on small random histories,
-//! and against the determinism rules of `src/check`.
+//! reference histories, which must be present: see [`shared_data`]), against a
+//! brute-force checker over independently written specifications
+//! ([`super::lin_models`]) on small random histories, and against the determinism
+//! rules of `src/check`.
 
-use faultline::check::models::{self, Counter, Kv, KvAppend, Lock, Register, Set};
+use super::common::{shared_data, shared_data_in};
+use super::lin_models::brute_force;
+use faultline::check::models::{self, KvAppend, Register};
 use faultline::check::prepared::{PreparedCheck, check_sequentially};
-use faultline::check::{Budget, Format, History, Model, Prepared, Step, Verdict, parse};
+use faultline::check::{Budget, Format, History, Prepared, Verdict, parse};
 use faultline::cli::check_history::check_parallel;
 use faultline::sim::history::{EventType, HistoryEvent, Value};
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
-fn reference_directory() -> Option<PathBuf> {
-    let directory = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../shared/data/histories");
-    if directory.join("expected.tsv").is_file() {
-        Some(directory)
-    } else {
-        println!(
-            "skipped: reference histories not found at {}",
-            directory.display()
-        );
-        None
-    }
+/// The reference histories (panics naming where they are expected when missing).
+fn reference_directory() -> PathBuf {
+    let expected = shared_data("data/histories/expected.tsv");
+    expected.parent().unwrap().to_path_buf()
+}
+
+#[test]
+#[should_panic(expected = "expected /nonexistent-faultline-shared/data/histories/expected.tsv")]
+fn missing_reference_data_fails_naming_where_it_is_expected() {
+    shared_data_in(
+        Path::new("/nonexistent-faultline-shared"),
+        "FAULTLINE_SHARED",
+        "data/histories/expected.tsv",
+    );
 }
 
 fn load(directory: &std::path::Path, file: &str) -> History {
@@ -32,9 +39,7 @@ fn load(directory: &std::path::Path, file: &str) -> History {
 
 #[test]
 fn every_reference_history_gets_its_expected_verdict() {
-    let Some(directory) = reference_directory() else {
-        return;
-    };
+    let directory = reference_directory();
     let expected = std::fs::read_to_string(directory.join("expected.tsv")).unwrap();
     let mut checked = 0;
     let mut linearizable = 0;
@@ -170,9 +175,7 @@ fn the_verdict_on_a_partitioned_history_does_not_depend_on_threads() {
 
 #[test]
 fn a_tight_budget_ends_in_unknown_instead_of_hanging() {
-    let Some(directory) = reference_directory() else {
-        return;
-    };
+    let directory = reference_directory();
     let history = load(&directory, "etcd/etcd_002.log");
     let prepared = Prepared::new(Register, history, true).unwrap();
     let verdict = check_sequentially(&prepared, &Budget::states(10));
@@ -490,83 +493,6 @@ fn mutate(events: &mut [HistoryEvent], rng: &mut ChaCha8Rng, model: &str) -> boo
     true
 }
 
-/// Try every order consistent with real time (no memo, no partition).
-fn brute_force<M: Model>(model: &M, history: &History) -> bool {
-    type Converted<M> = (
-        <M as Model>::Input,
-        Option<<M as Model>::Output>,
-        u64,
-        Option<u64>,
-    );
-    let operations: Vec<Converted<M>> = history
-        .operations
-        .iter()
-        .map(|operation| {
-            let (input, output) = model.convert(operation).unwrap();
-            (input, output, operation.call, operation.ret)
-        })
-        .collect();
-    fn search<M: Model>(
-        model: &M,
-        operations: &[Converted<M>],
-        placed: &mut Vec<bool>,
-        state: &M::State,
-    ) -> bool {
-        let all_required = operations
-            .iter()
-            .zip(placed.iter())
-            .all(|(operation, &placed)| placed || operation.3.is_none());
-        if all_required {
-            return true;
-        }
-        for candidate in 0..operations.len() {
-            if placed[candidate] {
-                continue;
-            }
-            let call = operations[candidate].2;
-            let must_wait = (0..operations.len()).any(|other| {
-                !placed[other]
-                    && other != candidate
-                    && operations[other].3.is_some_and(|ret| ret < call)
-            });
-            if must_wait {
-                continue;
-            }
-            let (input, output, _, _) = &operations[candidate];
-            let next = match model.step(state, input, output.as_ref()) {
-                Step::Invalid => continue,
-                Step::Unchanged => state.clone(),
-                Step::Changed(next) => next,
-            };
-            placed[candidate] = true;
-            let found = search(model, operations, placed, &next);
-            placed[candidate] = false;
-            if found {
-                return true;
-            }
-        }
-        false
-    }
-    search(
-        model,
-        &operations,
-        &mut vec![false; operations.len()],
-        &model.init(),
-    )
-}
-
-fn brute_force_by_name(name: &str, history: &History) -> bool {
-    match name {
-        "register" => brute_force(&Register, history),
-        "kv" => brute_force(&Kv, history),
-        "kv-append" => brute_force(&KvAppend, history),
-        "counter" => brute_force(&Counter, history),
-        "set" => brute_force(&Set, history),
-        "lock" => brute_force(&Lock, history),
-        other => panic!("no brute force for {other}"),
-    }
-}
-
 fn check(name: &str, history: &History) -> Verdict {
     let prepared = models::prepare(name, history.clone(), true).unwrap();
     check_sequentially(prepared.as_ref(), &Budget::default())
@@ -585,7 +511,7 @@ fn small_random_histories_agree_with_brute_force() {
             let name = reference.name();
             let history = History::from_events(&events).unwrap();
             assert!(
-                brute_force_by_name(name, &history),
+                brute_force(name, &events),
                 "{name} seed {seed}: generated history must be linearizable"
             );
             assert_eq!(
@@ -597,7 +523,7 @@ fn small_random_histories_agree_with_brute_force() {
                 continue;
             }
             let history = History::from_events(&events).unwrap();
-            let expected = brute_force_by_name(name, &history);
+            let expected = brute_force(name, &events);
             let got = check(name, &history);
             assert!(!matches!(got, Verdict::Unknown(_)));
             assert_eq!(
@@ -614,6 +540,265 @@ fn small_random_histories_agree_with_brute_force() {
         cases > 500 && agreed_not > 150,
         "{cases} mutated cases, {agreed_not} not linearizable"
     );
+}
+
+// ---------------------------------------------------------------------------
+// Unique-value registers with many unknown writes, against the brute force.
+
+/// A simulated execution of one register (or one kv key) whose writes all write
+/// different values, by several concurrent clients. Each operation takes effect
+/// at one instant between its invocation and its completion — except writes with
+/// an unknown outcome, which take effect at some instant after their invocation
+/// (before or after their `info`) or never — so the history is linearizable.
+struct UniqueRun {
+    events: Vec<HistoryEvent>,
+    /// Values of the writes that took effect.
+    applied: Vec<i64>,
+    /// Values of the writes (all with unknown outcomes) that never took effect.
+    phantom: Vec<i64>,
+    writes: usize,
+    unknown_writes: usize,
+}
+
+/// A client's operation in progress.
+#[derive(Clone)]
+enum Phase {
+    Idle,
+    /// Invoked, not yet taken effect: the value written, `None` for a read.
+    Invoked {
+        write: Option<i64>,
+        unknown: bool,
+    },
+    /// Taken effect (an unknown write: or decided never to), not yet completed:
+    /// the operation's name and result.
+    Effected {
+        f: &'static str,
+        result: Value,
+        unknown: bool,
+    },
+}
+
+/// The operation names of the register (`read`, `write`, key).
+type Names = (&'static str, &'static str, Option<&'static str>);
+
+fn unique_value_run(
+    rng: &mut ChaCha8Rng,
+    (read, write, key): Names,
+    clients: usize,
+    count: usize,
+    unknown_share: f64,
+) -> UniqueRun {
+    let mut run = UniqueRun {
+        events: Vec::new(),
+        applied: Vec::new(),
+        phantom: Vec::new(),
+        writes: 0,
+        unknown_writes: 0,
+    };
+    let mut current = Value::Nil;
+    // A client whose operation ends unknown carries on as a new process, as in Jepsen.
+    let mut processes: Vec<u64> = (0..clients as u64).collect();
+    let mut next_process = clients as u64;
+    let mut phases = vec![Phase::Idle; clients];
+    // Unknown writes whose client has moved on before they took effect.
+    let mut limbo: Vec<i64> = Vec::new();
+    let (mut invoked, mut time) = (0, 0u64);
+    fn decide(rng: &mut ChaCha8Rng, value: i64, current: &mut Value, run: &mut UniqueRun) {
+        if rng.gen_bool(0.5) {
+            *current = Value::Int(value);
+            run.applied.push(value);
+        } else {
+            run.phantom.push(value);
+        }
+    }
+    loop {
+        let active: Vec<usize> = (0..clients)
+            .filter(|&client| !matches!(phases[client], Phase::Idle) || invoked < count)
+            .collect();
+        if active.is_empty() && limbo.is_empty() {
+            break;
+        }
+        time += rng.gen_range(1..=3);
+        let pick = rng.gen_range(0..active.len() + limbo.len());
+        if pick >= active.len() {
+            let value = limbo.swap_remove(pick - active.len());
+            decide(rng, value, &mut current, &mut run);
+            continue;
+        }
+        let client = active[pick];
+        let process = processes[client];
+        let event = |kind, f: &str, value| HistoryEvent::new(process, kind, f, key, value, time);
+        let mut finish_unknown = |rng: &mut ChaCha8Rng, run: &mut UniqueRun| {
+            if rng.gen_bool(0.5) {
+                run.events.push(event(EventType::Info, write, Value::Nil));
+            }
+            processes[client] = next_process;
+            next_process += 1;
+        };
+        phases[client] = match phases[client].clone() {
+            Phase::Idle => {
+                invoked += 1;
+                if rng.gen_bool(0.55) {
+                    run.writes += 1;
+                    let value = run.writes as i64;
+                    let unknown = rng.gen_bool(unknown_share);
+                    run.unknown_writes += usize::from(unknown);
+                    run.events
+                        .push(event(EventType::Invoke, write, Value::Int(value)));
+                    Phase::Invoked {
+                        write: Some(value),
+                        unknown,
+                    }
+                } else {
+                    run.events.push(event(EventType::Invoke, read, Value::Nil));
+                    Phase::Invoked {
+                        write: None,
+                        unknown: false,
+                    }
+                }
+            }
+            Phase::Invoked {
+                write: Some(value),
+                unknown: true,
+            } if rng.gen_bool(0.4) => {
+                limbo.push(value);
+                finish_unknown(rng, &mut run);
+                Phase::Idle
+            }
+            Phase::Invoked {
+                write: Some(value),
+                unknown,
+            } => {
+                if unknown {
+                    decide(rng, value, &mut current, &mut run);
+                } else {
+                    current = Value::Int(value);
+                    run.applied.push(value);
+                }
+                Phase::Effected {
+                    f: write,
+                    result: Value::Int(value),
+                    unknown,
+                }
+            }
+            Phase::Invoked { write: None, .. } => Phase::Effected {
+                f: read,
+                result: current.clone(),
+                unknown: false,
+            },
+            Phase::Effected { unknown: true, .. } => {
+                finish_unknown(rng, &mut run);
+                Phase::Idle
+            }
+            Phase::Effected { f, result, .. } => {
+                run.events.push(event(EventType::Ok, f, result));
+                Phase::Idle
+            }
+        };
+    }
+    run
+}
+
+/// Make one `ok` read of `run` return something else: a value never written, one
+/// overwritten (maybe stale), one of an unknown write that never took effect
+/// (now observed, so it must be placed), or nil. Some of these stay linearizable.
+fn mutate_unique_read(
+    events: &mut [HistoryEvent],
+    run: &UniqueRun,
+    read: &str,
+    rng: &mut ChaCha8Rng,
+) -> bool {
+    let reads: Vec<usize> = (0..events.len())
+        .filter(|&index| events[index].kind == EventType::Ok && events[index].f == read)
+        .collect();
+    if reads.is_empty() {
+        return false;
+    }
+    let seen = &mut events[reads[rng.gen_range(0..reads.len())]].value;
+    let mut options = vec![Value::Int(1000 + rng.gen_range(0..3))];
+    options.extend(
+        [&run.applied, &run.phantom]
+            .into_iter()
+            .filter(|values| !values.is_empty())
+            .map(|values| Value::Int(values[rng.gen_range(0..values.len())])),
+    );
+    options.push(Value::Nil);
+    options.retain(|option| option != seen);
+    *seen = options[rng.gen_range(0..options.len())].clone();
+    true
+}
+
+/// The most operations open at once (invoked, not completed; unknown ones stay
+/// open to the end).
+fn most_open(events: &[HistoryEvent]) -> usize {
+    let mut open = std::collections::BTreeSet::new();
+    let mut most = 0;
+    for event in events {
+        if event.kind == EventType::Invoke {
+            open.insert(event.process);
+        } else if event.kind != EventType::Info {
+            open.remove(&event.process);
+        }
+        most = most.max(open.len());
+    }
+    most
+}
+
+#[test]
+fn unique_value_registers_with_unknown_writes_agree_with_brute_force() {
+    let registers: [(&str, Names); 2] = [
+        ("register", ("read", "write", None)),
+        ("kv", ("get", "put", Some("k"))),
+    ];
+    for (name, names) in registers {
+        let (mut cases, mut rejected, mut crowded) = (0, 0, 0);
+        let (mut writes, mut unknown_writes) = (0, 0);
+        for seed in 0..400u64 {
+            let mut rng = ChaCha8Rng::seed_from_u64(seed * 7919 + name.len() as u64);
+            let clients = rng.gen_range(4..=6);
+            let count = rng.gen_range(5..=9);
+            let unknown_share = rng.gen_range(0.3..=0.5);
+            let run = unique_value_run(&mut rng, names, clients, count, unknown_share);
+            crowded += usize::from(most_open(&run.events) >= 4);
+            writes += run.writes;
+            unknown_writes += run.unknown_writes;
+            let history = History::from_events(&run.events).unwrap();
+            assert!(
+                brute_force(name, &run.events),
+                "{name} seed {seed}: the simulated run must be linearizable"
+            );
+            assert_eq!(
+                check(name, &history),
+                Verdict::Linearizable,
+                "{name} seed {seed}: {:?}",
+                run.events
+            );
+            let mut events = run.events.clone();
+            if !mutate_unique_read(&mut events, &run, names.0, &mut rng) {
+                continue;
+            }
+            let expected = brute_force(name, &events);
+            let got = check(name, &History::from_events(&events).unwrap());
+            assert!(!matches!(got, Verdict::Unknown(_)));
+            assert_eq!(
+                got.is_linearizable(),
+                expected,
+                "{name} seed {seed} mutated: {events:?}"
+            );
+            cases += 1;
+            rejected += usize::from(!expected);
+        }
+
+        // Crowded, with many unknown writes, and both answers well represented.
+        assert!(
+            crowded > 300
+                && unknown_writes * 10 > writes * 3
+                && rejected > 180
+                && cases - rejected > 100,
+            "{name}: {crowded} crowded, {unknown_writes}/{writes} unknown writes, \
+             {cases} mutated, {rejected} not linearizable"
+        );
+    }
 }
 
 #[test]

@@ -13,6 +13,7 @@ mod findings;
 mod fuzz;
 mod kit;
 mod lab_faults;
+mod lin_models;
 mod lin_shortcuts;
 mod linearizability;
 mod linearizability_in_run;

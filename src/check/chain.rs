@@ -64,6 +64,9 @@ pub enum AppendConflict {
         late: usize,
         /// The operation it had to follow.
         after: usize,
+        /// A read that shows `late`'s place in the order (it saw `late`'s
+        /// text), when `late` is an append some read saw.
+        witness: Option<usize>,
     },
 }
 
@@ -73,7 +76,15 @@ impl AppendConflict {
         let mut involved = match *self {
             AppendConflict::Diverged { read, longest } => vec![read, longest],
             AppendConflict::NotBuilt { read, .. } => vec![read],
-            AppendConflict::TooLate { late, after } => vec![late, after],
+            AppendConflict::TooLate {
+                late,
+                after,
+                witness,
+            } => {
+                let mut involved = vec![late, after];
+                involved.extend(witness);
+                involved
+            }
         };
         involved.sort_unstable();
         involved.dedup();
@@ -181,6 +192,23 @@ pub fn decide(operations: &[AppendOp<'_>]) -> AppendDecision {
             }
         }
     }
+    // Per version, the earliest-invoked read of that version or a later one: it
+    // saw every append up to the version, in order.
+    let mut witness: Vec<Option<usize>> = vec![None; after_append.len() + 1];
+    for version in (0..after_append.len()).rev() {
+        let here = after_append[version]
+            .iter()
+            .copied()
+            .min_by_key(|&read| (operations[read].call, read));
+        witness[version] = match (here, witness[version + 1]) {
+            (Some(a), Some(b)) => Some(if (operations[a].call, a) <= (operations[b].call, b) {
+                a
+            } else {
+                b
+            }),
+            (a, b) => a.or(b),
+        };
+    }
     // Earliest points along the order.
     let mut point: i128 = -1;
     let mut setter: Option<usize> = None;
@@ -191,18 +219,19 @@ pub fn decide(operations: &[AppendOp<'_>]) -> AppendDecision {
             *setter = Some(position);
         }
     };
-    let too_late = |position: usize, point: i128, setter: Option<usize>| {
+    let too_late = |position: usize, point: i128, setter: Option<usize>, seen_by: Option<usize>| {
         let ret = operations[position].ret?;
         (i128::from(ret) < point).then(|| AppendConflict::TooLate {
             late: position,
             after: setter.unwrap_or(position),
+            witness: seen_by,
         })
     };
     for version in 0..after_append.len() {
         if version > 0 {
             let append = order[version - 1];
             push(append, &mut point, &mut setter);
-            if let Some(conflict) = too_late(append, point, setter) {
+            if let Some(conflict) = too_late(append, point, setter, witness[version]) {
                 return AppendDecision::Violation(conflict);
             }
         }
@@ -212,7 +241,7 @@ pub fn decide(operations: &[AppendOp<'_>]) -> AppendDecision {
         for &read in &reads {
             let (mut here, mut by) = base;
             push(read, &mut here, &mut by);
-            if let Some(conflict) = too_late(read, here, by) {
+            if let Some(conflict) = too_late(read, here, by, None) {
                 return AppendDecision::Violation(conflict);
             }
         }
@@ -225,7 +254,7 @@ pub fn decide(operations: &[AppendOp<'_>]) -> AppendDecision {
         if let AppendAccess::Append(text) = operation.access
             && !text.is_empty()
             && !used[position]
-            && let Some(conflict) = too_late(position, point, setter)
+            && let Some(conflict) = too_late(position, point, setter, None)
         {
             return AppendDecision::Violation(conflict);
         }
@@ -276,7 +305,11 @@ mod tests {
         // but "b" returned before the read was invoked.
         assert_eq!(
             decide(&operations),
-            AppendDecision::Violation(AppendConflict::TooLate { late: 2, after: 4 })
+            AppendDecision::Violation(AppendConflict::TooLate {
+                late: 2,
+                after: 4,
+                witness: Some(3)
+            })
         );
         let operations = [
             append("a", 0, Some(10)),
@@ -319,7 +352,11 @@ mod tests {
         let operations = [append("a", 0, Some(5)), read("", 6, 7)];
         assert_eq!(
             decide(&operations),
-            AppendDecision::Violation(AppendConflict::TooLate { late: 0, after: 1 })
+            AppendDecision::Violation(AppendConflict::TooLate {
+                late: 0,
+                after: 1,
+                witness: None
+            })
         );
         let operations = [append("a", 0, None), read("", 6, 7)];
         assert_eq!(decide(&operations), AppendDecision::Linearizable);

@@ -272,29 +272,40 @@ impl<M: Model> Prepared<M> {
             .map(|&position| operations[position].call)
             .max()
             .unwrap_or(0);
-        let prefix: Vec<usize> = (0..operations.len())
+        let share = budget.with_states(budget.max_states.min(EXPLAIN_STATES));
+        // First the operations invoked up to the horizon, then (should those
+        // be linearizable after all, or too many) the whole part.
+        let everything: Vec<usize> = (0..operations.len()).collect();
+        let up_to_horizon: Vec<usize> = everything
+            .iter()
+            .copied()
             .filter(|&position| operations[position].call <= horizon)
             .collect();
-        let sub: Vec<PartOperation<'_, M>> = prefix
-            .iter()
-            .map(|&position| PartOperation {
-                ..operations[position]
-            })
-            .collect();
-        let shown: Vec<usize> = prefix
-            .iter()
-            .map(|&position| frame.kept[position])
-            .collect();
-        let share = budget.with_states(budget.max_states.min(EXPLAIN_STATES));
-        let mut ignored = SearchStats::default();
-        if let Outcome::Stuck(stuck) = search(&self.model, &sub, &share, &mut ignored) {
-            return Verdict::NotLinearizable(Box::new(self.explanation(
-                frame,
-                &shown,
-                stuck,
-                Some(reason),
-            )));
+        for attempt in [&up_to_horizon, &everything] {
+            let sub: Vec<PartOperation<'_, M>> = attempt
+                .iter()
+                .map(|&position| PartOperation {
+                    ..operations[position]
+                })
+                .collect();
+            let mut ignored = SearchStats::default();
+            if let Outcome::Stuck(stuck) = search(&self.model, &sub, &share, &mut ignored) {
+                let shown: Vec<usize> = attempt
+                    .iter()
+                    .map(|&position| frame.kept[position])
+                    .collect();
+                return Verdict::NotLinearizable(Box::new(self.explanation(
+                    frame,
+                    &shown,
+                    stuck,
+                    Some(reason),
+                )));
+            }
+            if attempt.len() == everything.len() {
+                break;
+            }
         }
+        let shown: Vec<usize> = frame.kept.to_vec();
         // The reason alone: the operation invoked last among those involved is
         // the one that completes it.
         let culprit = involved
@@ -302,7 +313,6 @@ impl<M: Model> Prepared<M> {
             .copied()
             .max_by_key(|&position| (operations[position].call, position))
             .unwrap_or(0);
-        let culprit = prefix.binary_search(&culprit).unwrap_or(0);
         let stuck = Stuck {
             prefix: Vec::new(),
             state: self.model.init(),
@@ -310,7 +320,10 @@ impl<M: Model> Prepared<M> {
             candidates: Vec::new(),
         };
         let mut explanation = self.explanation(frame, &shown, stuck, Some(reason));
-        explanation.state = "(not reconstructed: the search for a prefix ran out of budget)".into();
+        explanation.state = format!(
+            "(not reconstructed: the search for a prefix did not finish within {} states)",
+            share.max_states
+        );
         Verdict::NotLinearizable(Box::new(explanation))
     }
 
@@ -342,7 +355,7 @@ impl<M: Model> Prepared<M> {
                 "{} returned a string that no sequence of distinct appends builds (from byte {offset} on)",
                 name(read)
             ),
-            AppendConflict::TooLate { late, after } => format!(
+            AppendConflict::TooLate { late, after, .. } => format!(
                 "in the only order the reads allow, {} takes effect after {}, which was invoked at t={}, but it returned at t={}",
                 name(late),
                 name(after),
