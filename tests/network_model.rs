@@ -459,6 +459,129 @@ fn messages_to_a_crashed_node_are_dropped() {
     );
 }
 
+/// What docs/scenarios.md (*Crashes and messages*) tells users: a crash does not
+/// recall what the node already sent.
+#[test]
+fn messages_a_node_sent_before_it_crashed_are_still_delivered() {
+    let mut world = world(
+        2,
+        constant(5),
+        Plan {
+            stream_every: MILLISECOND,
+            ..Plan::default()
+        },
+    );
+    fault(
+        &mut world,
+        10 * MILLISECOND + 500 * MICROSECOND,
+        Fault::Crash(Target::Nodes(vec![0])),
+    );
+    run_until(&mut world, 30 * MILLISECOND);
+    let received = &world.node(1).received;
+    let sent: Vec<u64> = received
+        .iter()
+        .map(|(_, sent, _)| sent / MILLISECOND)
+        .collect();
+    assert_eq!(sent, (1..=10).collect::<Vec<_>>(), "sent at 1..=10 ms");
+    assert!(
+        received
+            .iter()
+            .any(|(_, _, at)| *at > 10 * MILLISECOND + 500 * MICROSECOND),
+        "the ones in flight at the crash arrived after it: {received:?}"
+    );
+    assert_eq!(world.network().to_dead, 0);
+}
+
+/// docs/scenarios.md (*Crashes and messages*): a message reaches only the
+/// incarnation it was sent to. In flight at the crash: lost, even if it lands
+/// after the restart; sent while the node is down: delivered if it lands after
+/// the restart.
+#[test]
+fn a_message_reaches_only_the_incarnation_it_was_sent_to() {
+    let mut world = world(
+        2,
+        constant(5),
+        Plan {
+            stream_every: MILLISECOND,
+            ..Plan::default()
+        },
+    );
+    fault(
+        &mut world,
+        10 * MILLISECOND + 500 * MICROSECOND,
+        Fault::Crash(Target::Nodes(vec![1])),
+    );
+    fault(
+        &mut world,
+        12 * MILLISECOND + 500 * MICROSECOND,
+        Fault::Restart(Target::Nodes(vec![1])),
+    );
+    run_until(&mut world, 20 * MILLISECOND);
+    // Sent at 6..=10 ms, in flight at the crash, landing at 11..=15 ms: the
+    // ones sent at 8..=10 land after the restart and are dropped all the same.
+    assert_eq!(world.network().to_dead, 5);
+    let sent: Vec<u64> = world
+        .node(1)
+        .received
+        .iter()
+        .map(|(_, sent, _)| sent / MILLISECOND)
+        .collect();
+    // Sent at 11 and 12 ms, while node 1 was down, landing after the restart.
+    assert_eq!(sent, (11..=15).collect::<Vec<_>>(), "{sent:?}");
+}
+
+/// docs/scenarios.md (*Crashes and messages*): messages held for a paused node
+/// go with it when it crashes, and no counter records them.
+#[test]
+fn messages_held_for_a_paused_node_are_lost_uncounted_when_it_crashes() {
+    let mut world = world(
+        2,
+        constant(1),
+        Plan {
+            stream_every: MILLISECOND,
+            ..Plan::default()
+        },
+    );
+    fault(
+        &mut world,
+        10 * MILLISECOND + 500 * MICROSECOND,
+        Fault::Pause(Target::Nodes(vec![1])),
+    );
+    fault(
+        &mut world,
+        20 * MILLISECOND + 500 * MICROSECOND,
+        Fault::Crash(Target::Nodes(vec![1])),
+    );
+    fault(
+        &mut world,
+        30 * MILLISECOND + 500 * MICROSECOND,
+        Fault::Restart(Target::Nodes(vec![1])),
+    );
+    // Node 0 stops sending (its ticks are cancelled) after 35 messages.
+    fault(
+        &mut world,
+        35 * MILLISECOND + 500 * MICROSECOND,
+        Fault::Crash(Target::Nodes(vec![0])),
+    );
+    run_until(&mut world, 50 * MILLISECOND);
+    let network = world.network();
+    // Delivered: landing at 2..=10 ms, before the pause. Held: landing at
+    // 11..=20 ms, during the pause. Dropped as to a crashed node: landing at
+    // 21..=30 ms. Delivered to the restarted node: the six sent at 30..=35 ms.
+    assert_eq!(network.sent, 35);
+    assert_eq!(network.to_dead, 10);
+    assert_eq!(
+        network.delivered,
+        9 + 6,
+        "before the pause and after the restart"
+    );
+    assert_eq!(
+        network.sent - network.delivered - network.to_dead,
+        10,
+        "the held ones, in no counter"
+    );
+}
+
 #[test]
 fn a_paused_node_handles_held_messages_and_timers_on_resume() {
     let mut world = world(

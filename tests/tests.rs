@@ -7,6 +7,7 @@ mod common;
 mod conformance;
 mod deploy;
 mod determinism;
+mod docs;
 mod driver;
 mod edge_configs;
 mod findings;

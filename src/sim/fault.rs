@@ -68,7 +68,7 @@ impl fmt::Display for Target {
     }
 }
 
-/// A fault, as scheduled. See the README's fault table for what each does.
+/// A fault, as scheduled. See the fault table in `docs/scenarios.md` for what each does.
 #[derive(Clone, Debug, PartialEq, Eq, Hash)]
 pub enum Fault {
     /// Split the nodes into the given groups; links between groups are cut.
