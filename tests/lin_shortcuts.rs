@@ -324,6 +324,12 @@ fn growing_states_are_bounded_by_memory_and_the_message_names_the_knob() {
         reason.contains("memory limit of 32 MiB") && reason.contains("raise --max-memory-mb"),
         "{reason}"
     );
+    let (_, stats) = prepared.check_part_with_stats(0, &budget);
+    assert!(
+        stats.memory_bytes <= (32 << 20) + (64 << 10) && stats.memory_bytes > 16 << 20,
+        "the search held {} bytes under a 32 MiB cap (one state's data may pass it)",
+        stats.memory_bytes
+    );
     let budget = Budget::states(1000).knobs(faultline::check::Knobs {
         states: "the knob",
         memory: "the other knob",

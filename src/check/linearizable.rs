@@ -87,7 +87,7 @@ pub struct SearchStats {
     /// Unknown-outcome operations left out because nothing observed them.
     pub unobserved: u64,
     /// Decided by the unique-value register check, not the search.
-    pub by_zones: bool,
+    pub by_shortcut: bool,
 }
 
 impl SearchStats {
@@ -339,23 +339,23 @@ pub fn search<M: Model>(
                 let required = operation.ret.is_some();
                 placed.insert(index, required);
                 let next_hash = bits_hash ^ keys[index];
-                let fresh = memo.insert(
-                    placed.key(&mut key),
-                    next_state,
-                    Memo::hash(next_hash, next_state),
-                );
+                let placed_key = placed.key(&mut key);
+                // Stop before an insert, or the next new state, would grow a table
+                // past the cap (a few arithmetic operations per step): the search
+                // then never holds more than the cap plus one state's heap data.
+                if (memo.grows_on_insert(placed_key.len()) || interner.grows_on_insert())
+                    && memo.memory_after_insert_bytes(placed_key.len())
+                        + interner.memory_after_insert_bytes()
+                        > budget.max_memory_bytes
+                {
+                    stats.record(&memo, &interner);
+                    return Outcome::OutOfBudget(memory_limit(budget, &memo, &interner));
+                }
+                let fresh = memo.insert(placed_key, next_state, Memo::hash(next_hash, next_state));
                 if fresh {
-                    // Memory only grows when a table doubles, so checking on
-                    // every insert costs a few arithmetic operations.
                     if memo.memory_bytes() + interner.memory_bytes() > budget.max_memory_bytes {
                         stats.record(&memo, &interner);
-                        return Outcome::OutOfBudget(format!(
-                            "the search outgrew its memory limit of {} MiB (its tables and {} distinct model states) after {} states; raise {}",
-                            budget.max_memory_bytes >> 20,
-                            interner.len(),
-                            memo.len(),
-                            budget.knobs.memory
-                        ));
+                        return Outcome::OutOfBudget(memory_limit(budget, &memo, &interner));
                     }
                     if memo.len() as u64 > budget.max_states {
                         stats.record(&memo, &interner);
@@ -412,6 +412,21 @@ pub fn search<M: Model>(
             entry = entries.next[call_node as usize];
         }
     }
+}
+
+/// Why the search stopped at the memory cap, naming the knob that raises it.
+fn memory_limit<S: std::hash::Hash + Eq>(
+    budget: &Budget<'_>,
+    memo: &Memo,
+    interner: &Interner<S>,
+) -> String {
+    format!(
+        "the search reached its memory limit of {} MiB (its tables and {} distinct model states) after {} states; raise {}",
+        budget.max_memory_bytes >> 20,
+        interner.len(),
+        memo.len(),
+        budget.knobs.memory
+    )
 }
 
 /// Describe the current dead end: the placed prefix, the blocking return and the

@@ -79,6 +79,27 @@ impl<S: Hash + Eq> Interner<S> {
             + self.heap_bytes
     }
 
+    /// Whether one more new state would grow a table.
+    #[inline]
+    pub fn grows_on_insert(&self) -> bool {
+        (self.states.len() + 1) * 2 > self.slots.len()
+            || self.states.len() == self.states.capacity()
+    }
+
+    /// The memory held once one more state is added, counting the table growth
+    /// that would trigger (not the new state's own heap data, which is not known
+    /// yet), so a caller can stop before passing a cap.
+    pub fn memory_after_insert_bytes(&self) -> u64 {
+        let mut bytes = self.memory_bytes();
+        if (self.states.len() + 1) * 2 > self.slots.len() {
+            bytes += (self.slots.len() * 2 * 8) as u64;
+        }
+        if self.states.len() == self.states.capacity() {
+            bytes += (self.states.capacity().max(4) * (std::mem::size_of::<S>() + 8)) as u64;
+        }
+        bytes
+    }
+
     /// The id of `state`, adding it if it is new; a new state's heap data is
     /// `heap_bytes(&state)` bytes.
     pub fn intern_sized(&mut self, state: S, heap_bytes: impl FnOnce(&S) -> usize) -> u32 {
@@ -192,6 +213,33 @@ impl Memo {
     /// The memory held, in bytes (arena and index, including spare capacity).
     pub fn memory_bytes(&self) -> u64 {
         ((self.arena.capacity() + self.starts.capacity() + self.slots.len()) * 8) as u64
+    }
+
+    /// Whether one more insert of a `key_words`-word key would grow a table (two
+    /// or three comparisons: cheap enough to ask on every step).
+    #[inline]
+    pub fn grows_on_insert(&self, key_words: usize) -> bool {
+        (self.len + 1) * 2 > self.slots.len()
+            || self.arena.len() + key_words + 3 > self.arena.capacity()
+            || (self.fixed.is_none() && self.starts.len() == self.starts.capacity())
+    }
+
+    /// The memory held after one more insert of a `key_words`-word key, counting
+    /// a table growth that insert would trigger (while a table grows, the old and
+    /// the new one are both held), so a caller can stop before passing a cap.
+    pub fn memory_after_insert_bytes(&self, key_words: usize) -> u64 {
+        let mut bytes = self.memory_bytes();
+        if (self.len + 1) * 2 > self.slots.len() {
+            bytes += (self.slots.len() * 2 * 8) as u64;
+        }
+        let entry_words = key_words + 3;
+        if self.arena.len() + entry_words > self.arena.capacity() {
+            bytes += (self.arena.capacity().max(entry_words) * 8) as u64;
+        }
+        if self.fixed.is_none() && self.starts.len() == self.starts.capacity() {
+            bytes += (self.starts.capacity().max(4) * 8) as u64;
+        }
+        bytes
     }
 
     /// The hash of a pair, from the incremental hash of its set and the state id.

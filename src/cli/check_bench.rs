@@ -63,7 +63,7 @@ fn measure(
         let (_, stats) = prepared.check_part_with_stats(part, &budget);
         memory = memory.max(stats.memory_bytes);
         unobserved += stats.unobserved;
-        zones += usize::from(stats.by_zones);
+        zones += usize::from(stats.by_shortcut);
         states += stats.states;
     }
     Row {
@@ -74,7 +74,7 @@ fn measure(
         best,
         memory,
         note: format!(
-            "{unobserved} left out, {zones}/{} parts by zones, {states} states",
+            "{unobserved} left out, {zones}/{} parts by a shortcut, {states} states",
             prepared.part_count()
         ),
     }
