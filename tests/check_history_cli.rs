@@ -100,9 +100,30 @@ fn a_reference_history_checks_with_the_format_detected() {
         "--max-states",
         "1",
     ]);
+    // Per key, the append-chain shortcut decides without the search, so even a
+    // budget of one state gives the verdict, and its reason.
     let (stdout, _) = text(&output);
     assert_eq!(output.status.code(), Some(1));
-    assert!(stdout.starts_with("unknown"), "{stdout}");
+    assert!(
+        stdout.starts_with("not linearizable") && stdout.contains("\nwhy: "),
+        "{stdout}"
+    );
+    // As one model the search decides, and one state is not enough.
+    let output = faultline(&[
+        "check-history",
+        file.to_str().unwrap(),
+        "--model",
+        "kv-append",
+        "--no-partition",
+        "--max-states",
+        "1",
+    ]);
+    let (stdout, _) = text(&output);
+    assert_eq!(output.status.code(), Some(1));
+    assert!(
+        stdout.starts_with("unknown") && stdout.contains("raise --max-states"),
+        "{stdout}"
+    );
 }
 
 #[test]
