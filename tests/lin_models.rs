@@ -873,12 +873,11 @@ fn lock_histories_wrong_for_one_reason_are_rejected_for_it() {
     );
 }
 
-/// Found while writing the specifications above, and left for a decision: on these
-/// histories the shipped models disagree with what their documentation says (and
-/// with the specifications here). Run with `--ignored` to see them.
+/// Found while writing the specifications above: on these histories the shipped
+/// models disagreed with what their documentation says (and with the
+/// specifications here), until the models were fixed.
 #[test]
-#[ignore = "findings: the lock, kv models disagree with their documentation on these edge cases"]
-fn edge_cases_where_the_models_disagree_with_their_documentation() {
+fn edge_cases_where_the_models_once_disagreed_with_their_documentation() {
     let findings: [(&str, &str, &[Row]); 3] = [
         (
             "lock",

@@ -122,11 +122,12 @@ impl Model for Kv {
             KvAction::Cas(from, _) if from != current => Step::Invalid,
             KvAction::Cas(_, to) if to == current => Step::Unchanged,
             KvAction::Cas(_, to) => Step::Changed(with_value(state, &input.key, to)),
-            KvAction::Append(text) if text.is_empty() => Step::Unchanged,
+            // An absent value counts as "": appending (even "") makes it a string.
             KvAction::Append(text) => match current {
                 Value::Nil => {
                     Step::Changed(with_value(state, &input.key, &Value::Str(text.clone())))
                 }
+                Value::Str(_) if text.is_empty() => Step::Unchanged,
                 Value::Str(existing) => {
                     let joined = Value::Str(format!("{existing}{text}"));
                     Step::Changed(with_value(state, &input.key, &joined))

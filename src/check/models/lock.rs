@@ -36,7 +36,9 @@ pub enum Holder {
 pub struct LockState {
     /// The current holder.
     pub holder: Holder,
-    /// The largest token granted so far (known to the model).
+    /// Every token granted from now on must be larger than this: the largest
+    /// token granted so far, or one more once a hidden token (granted by an
+    /// acquire of unknown outcome, above the last one) was released.
     pub last_token: Option<i64>,
 }
 
@@ -126,6 +128,8 @@ impl Model for Lock {
                     holder: Holder::Token(granted),
                     last_token: Some(granted),
                 }),
+                // A hidden token above the last one: none exists above i64::MAX.
+                None if state.last_token == Some(i64::MAX) => Step::Invalid,
                 None => Step::Changed(LockState {
                     holder: Holder::Unknown,
                     last_token: state.last_token,
@@ -146,6 +150,12 @@ impl Model for Lock {
                     })
                 }
             }
+            // Freeing a hidden token h > last: the next token must exceed h, so
+            // it must exceed last + 1 (with no token seen yet, any h will do).
+            (LockInput::Release(None), Holder::Unknown) => Step::Changed(LockState {
+                holder: Holder::Free,
+                last_token: state.last_token.map(|last| last.saturating_add(1)),
+            }),
             (LockInput::Release(_), _) => Step::Changed(LockState {
                 holder: Holder::Free,
                 last_token: state.last_token,
