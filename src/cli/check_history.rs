@@ -24,6 +24,10 @@ use std::sync::Mutex;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
+/// The largest history file `check-history` reads (a longer one is an error
+/// saying so, not an exhausted machine).
+pub const HISTORY_BYTES_MAX: u64 = 512 << 20;
+
 /// Below this many operations, threads cost more than they save.
 const PARALLEL_MIN_OPERATIONS: usize = 2_000;
 
@@ -188,8 +192,8 @@ pub fn load(
     format: Option<Format>,
     partition: bool,
 ) -> Result<Box<dyn PreparedCheck>, String> {
-    let text = std::fs::read_to_string(file)
-        .map_err(|cause| format!("cannot read {}: {cause}", file.display()))?;
+    let text = crate::scenario::read_bounded(file, "history file", HISTORY_BYTES_MAX, "a history")
+        .map_err(|message| format!("{}: {message}", file.display()))?;
     let format = match format {
         Some(format) => format,
         None => Format::detect(&text, file.file_name().and_then(|name| name.to_str())).ok_or_else(|| {

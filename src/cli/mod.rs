@@ -18,12 +18,17 @@ pub use command::{main, run_with_args};
 
 /// Reads a JSON file we wrote earlier (`what` names it in errors), or explains with
 /// the file, line and column why it cannot be used.
+///
+/// Reports are read whole, up to [`REPORT_BYTES_MAX`].
+/// The largest report file (`summary.json`, `fuzz.json`) replay and merge read.
+pub const REPORT_BYTES_MAX: u64 = 256 << 20;
+
 pub fn read_json<T: serde::de::DeserializeOwned>(
     path: &std::path::Path,
     what: &str,
 ) -> Result<T, String> {
-    let text = std::fs::read_to_string(path)
-        .map_err(|error| format!("cannot read {}: {error}", path.display()))?;
+    let text = crate::scenario::read_bounded(path, what, REPORT_BYTES_MAX, "a faultline report")
+        .map_err(|message| format!("{}: {message}", path.display()))?;
     serde_json::from_str(&text).map_err(|error| {
         format!(
             "{}:{}:{}: not a faultline {what}: {error}",

@@ -373,13 +373,15 @@ pub fn replay(registry: &Registry, dir: &Path) -> i32 {
         }
     }
     let scenario_copy = dir.join("scenario.toml");
-    let scenario_text = match std::fs::read_to_string(&scenario_copy) {
+    let scenario_text = match crate::scenario::read_bounded(
+        &scenario_copy,
+        "scenario copy",
+        crate::scenario::FILE_BYTES_MAX,
+        "a TOML file",
+    ) {
         Ok(text) => text,
         Err(error) => {
-            eprintln!(
-                "error: cannot read the scenario copy {}: {error}",
-                scenario_copy.display()
-            );
+            eprintln!("error: {}: {error}", scenario_copy.display());
             return exit::BAD_INPUT;
         }
     };

@@ -224,8 +224,13 @@ impl Registry {
         let mut campaigns = Vec::new();
         for entry in &self.entries {
             for path in self.shipped(root, entry.name) {
-                let text = std::fs::read_to_string(&path)
-                    .map_err(|error| format!("cannot read {}: {error}", path.display()))?;
+                let text = crate::scenario::read_bounded(
+                    &path,
+                    "scenario",
+                    crate::scenario::FILE_BYTES_MAX,
+                    "a TOML file",
+                )
+                .map_err(|message| format!("{}: {message}", path.display()))?;
                 let table: toml::Table = text
                     .parse()
                     .map_err(|error| format!("{}: {error}", path.display()))?;

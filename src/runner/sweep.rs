@@ -410,12 +410,18 @@ impl Sweep {
                     .unwrap_or(Path::new(""))
                     .join(scenario.get_ref());
                 let base_name = base.display().to_string();
-                let base_text = std::fs::read_to_string(&base).map_err(|error| {
+                let base_text = crate::scenario::read_bounded(
+                    &base,
+                    "scenario",
+                    crate::scenario::FILE_BYTES_MAX,
+                    "a TOML file",
+                )
+                .map_err(|error| {
                     located(
                         &source,
                         scenario.span(),
                         "sweep.scenario",
-                        format!("cannot read the scenario {base_name}: {error}"),
+                        format!("{base_name}: {error}"),
                     )
                 })?;
                 let base_file = ScenarioFile::from_text(&base_name, base_text.clone())?;

@@ -17,6 +17,7 @@ pub mod write;
 
 pub use error::{ScenarioError, Source};
 pub use faults::{FaultSpec, NemesisConfig, NemesisFault};
+use std::path::Path;
 
 use crate::sim::disk::DiskConfig;
 use crate::sim::network::NetworkConfig;
@@ -210,17 +211,30 @@ pub fn read_capped(path: &str, what: &str) -> Result<String, ScenarioError> {
 }
 
 fn read_text(path: &str, what: &str) -> Result<String, String> {
+    read_bounded(Path::new(path), what, FILE_BYTES_MAX, "a TOML file")
+}
+
+/// Read a text file of at most `max_bytes` bytes: larger files and text that is
+/// not UTF-8 are errors saying so (the size limit, or the offset of the first
+/// invalid byte), and a device that never ends (`/dev/zero`) stops at the limit.
+/// `expected` says what the file should have been (`"a TOML file"`).
+pub fn read_bounded(
+    path: &Path,
+    what: &str,
+    max_bytes: u64,
+    expected: &str,
+) -> Result<String, String> {
     use std::io::Read as _;
     let file =
         std::fs::File::open(path).map_err(|error| format!("cannot read the {what}: {error}"))?;
     let mut bytes = Vec::new();
-    file.take(FILE_BYTES_MAX + 1)
+    file.take(max_bytes + 1)
         .read_to_end(&mut bytes)
         .map_err(|error| format!("cannot read the {what}: {error}"))?;
-    if bytes.len() as u64 > FILE_BYTES_MAX {
+    if bytes.len() as u64 > max_bytes {
         return Err(format!(
-            "the {what} is larger than {} MiB; expected a TOML file",
-            FILE_BYTES_MAX >> 20
+            "the {what} is larger than {} MiB; expected {expected}",
+            max_bytes >> 20
         ));
     }
     String::from_utf8(bytes).map_err(|error| {
