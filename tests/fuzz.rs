@@ -382,3 +382,25 @@ fn merge_refuses_shards_of_different_seed_ranges_and_edited_counts() {
     assert!(stderr.contains("but passed + failures"), "{stderr}");
     std::fs::remove_dir_all(&dir).ok();
 }
+
+#[test]
+fn undecided_seeds_are_counted_apart_and_an_edited_count_is_refused() {
+    let file = scenario("broadcast/no_retransmit.toml");
+    let summary = campaign(&file, 20, 0, 1, 1);
+    assert!(!summary.failures.is_empty());
+    // A planted bug's failures are real failures, not undecided checks.
+    assert_eq!(summary.undecided, 0);
+    summary.check_counts().unwrap();
+    let mut edited = summary.clone();
+    edited.undecided = edited.failures.len() as u64 + 1;
+    let refused = edited.check_counts().unwrap_err();
+    assert!(refused.contains("undecided"), "{refused}");
+    // Merging adds the counts of the shards.
+    let mut first = campaign(&file, 20, 0, 2, 1);
+    let mut second = campaign(&file, 20, 1, 2, 1);
+    first.undecided = 1.min(first.failures.len() as u64);
+    second.undecided = 1.min(second.failures.len() as u64);
+    let expected = first.undecided + second.undecided;
+    first.merge(&second).unwrap();
+    assert_eq!(first.undecided, expected);
+}

@@ -153,8 +153,13 @@ pub fn print_summary(summary: &FuzzSummary) {
     } else {
         String::new()
     };
+    let undecided = if summary.undecided > 0 {
+        format!(" ({} of them undecided)", summary.undecided)
+    } else {
+        String::new()
+    };
     println!(
-        "seeds     {}..={}{shards}: {} run, {} passed, {} failed ({} events)",
+        "seeds     {}..={}{shards}: {} run, {} passed, {} failed{undecided} ({} events)",
         summary.first_seed,
         summary.first_seed + summary.seed_count.saturating_sub(1),
         summary.runs,

@@ -103,6 +103,10 @@ pub struct FuzzSummary {
     pub passed: u64,
     /// Failing seeds, in seed order.
     pub failures: Vec<Failure>,
+    /// Of the failing seeds, those whose verdict was `undecided`: no check
+    /// failed, but one could not decide within its budget.
+    #[serde(default)]
+    pub undecided: u64,
     /// For each *sometimes* point the protocol declares or any run reached: in how
     /// many runs it fired (0 = never exercised).
     pub sometimes: BTreeMap<String, u64>,
@@ -136,6 +140,13 @@ impl FuzzSummary {
                 "runs = {} but passed + failures = {} + {}",
                 self.runs,
                 self.passed,
+                self.failures.len()
+            ));
+        }
+        if self.undecided > self.failures.len() as u64 {
+            return Err(format!(
+                "undecided = {} but there are {} failures",
+                self.undecided,
                 self.failures.len()
             ));
         }
@@ -203,6 +214,7 @@ impl FuzzSummary {
         self.shards_included.sort_unstable();
         self.runs += other.runs;
         self.passed += other.passed;
+        self.undecided += other.undecided;
         self.events += other.events;
         self.failures.extend(other.failures.iter().cloned());
         self.failures.sort_by_key(|failure| failure.seed);
@@ -434,6 +446,7 @@ pub fn fuzz(
         runs: 0,
         passed: 0,
         failures: Vec::new(),
+        undecided: 0,
         sometimes: declared.iter().map(|name| (name.to_string(), 0)).collect(),
         events: 0,
         stopped,
@@ -456,6 +469,9 @@ pub fn fuzz(
         summary.events += run.events;
         for name in run.sometimes.keys() {
             *summary.sometimes.entry(name.clone()).or_insert(0) += 1;
+        }
+        if run.verdict == crate::report::Verdict::Undecided {
+            summary.undecided += 1;
         }
         match run.violations.first() {
             None => summary.passed += 1,
