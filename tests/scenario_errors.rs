@@ -790,3 +790,19 @@ fn a_nemesis_that_fires_every_microsecond_for_a_billion_seconds_ends_at_the_boun
     assert_eq!(outcome.summary.violations[0].checker, "bounds");
     assert!(outcome.summary.events <= 1001);
 }
+
+#[test]
+fn nesting_past_the_readers_depth_is_located_and_said_in_plain_words() {
+    let deep = format!(
+        "duration = \"1s\"\n[protocol]\nname = \"broadcast\"\nweights = {}1{}\n",
+        "[".repeat(300),
+        "]".repeat(300)
+    );
+    assert_error(
+        &deep,
+        Some("weights"),
+        "protocol.weights",
+        "nested too deeply",
+    );
+    assert!(!error_of(&deep).to_string().contains("recurse"));
+}

@@ -108,7 +108,14 @@ impl Source<'_> {
 
     /// Turns a TOML/serde error into a located scenario error.
     pub fn from_toml(&self, error: &toml::de::Error) -> ScenarioError {
-        let message = error.message().trim().to_string();
+        let mut message = error.message().trim().to_string();
+        if message.contains("recursion") {
+            // The reader's own words ("cannot recurse further; max recursion
+            // depth met") do not say what in the file is wrong.
+            message = "arrays or inline tables nested too deeply (the TOML reader's \
+                       depth limit); a scenario never needs more than a few levels"
+                .to_string();
+        }
         let missing = backticked_after(&message, "missing field ");
         match error.span() {
             Some(span) if missing.is_none() => self.error_at(span, message),
