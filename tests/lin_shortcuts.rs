@@ -39,90 +39,142 @@ fn assert_agree(label: &str, seed: u64, with: &Verdict, without: &Verdict) {
     );
 }
 
-/// A register history drawn independently of `check::generate`: an atomic
-/// register whose operations take effect at a point inside their interval, on a
-/// coarse clock (many equal times), with unknown-outcome writes (taking effect
-/// late or never) and reads; then, half the time, one read's result replaced by
-/// another written value, `nil` or a value never written.
-fn random_register(rng: &mut ChaCha8Rng, keyed: bool) -> Vec<HistoryEvent> {
+/// One drawn operation: its process, what it writes (`None`: a read), its
+/// invocation, its return (`None`: unknown outcome) and when it took effect
+/// (`None`: never).
+struct Drawn<W> {
+    process: u64,
+    writes: Option<W>,
+    call: u64,
+    ret: Option<u64>,
+    point: Option<u64>,
+}
+
+/// Draw 3–14 operations of 2–5 clients on a coarse clock (many equal times),
+/// each taking effect at a point inside its interval; `unknown` of them have an
+/// unknown outcome (a write then takes effect late or never). `writes` draws what
+/// an operation writes (`None`: it reads). Returns them and their indices in the
+/// order they took effect.
+fn draw<W>(
+    rng: &mut ChaCha8Rng,
+    unknown: f64,
+    mut writes: impl FnMut(&mut ChaCha8Rng, usize) -> Option<W>,
+) -> (Vec<Drawn<W>>, Vec<usize>) {
     let clients = rng.gen_range(2..=5u64);
     let count = rng.gen_range(3..=14usize);
     let mut free = vec![0u64; clients as usize];
-    // (process, write value or None for a read, call, ret, point)
-    type Planned = (u64, Option<i64>, u64, Option<u64>, Option<u64>);
-    let mut planned: Vec<Planned> = Vec::new();
+    let mut drawn = Vec::new();
     for serial in 0..count {
         let process = rng.gen_range(0..clients);
         let call = free[process as usize] + rng.gen_range(0..3);
-        let write = rng.gen_bool(0.5).then_some(serial as i64 + 1);
-        let unknown = rng.gen_bool(0.35);
+        let writes = writes(rng, serial);
         let ret = call + rng.gen_range(0..6);
-        let (ret, point) = if unknown {
-            let point = (write.is_some() && rng.gen_bool(0.6)).then(|| call + rng.gen_range(0..12));
+        let (ret, point) = if rng.gen_bool(unknown) {
+            let point =
+                (writes.is_some() && rng.gen_bool(0.6)).then(|| call + rng.gen_range(0..12));
             (None, point)
         } else {
             (Some(ret), Some(rng.gen_range(call..=ret)))
         };
         free[process as usize] = ret.unwrap_or(call + 12) + 1;
-        planned.push((process, write, call, ret, point));
+        drawn.push(Drawn {
+            process,
+            writes,
+            call,
+            ret,
+            point,
+        });
     }
-    let mut order: Vec<(u64, usize)> = planned
+    let mut order: Vec<(u64, usize)> = drawn
         .iter()
         .enumerate()
-        .filter_map(|(index, operation)| operation.4.map(|point| (point, index)))
+        .filter_map(|(index, operation)| operation.point.map(|point| (point, index)))
         .collect();
     order.sort_unstable();
+    (drawn, order.into_iter().map(|(_, index)| index).collect())
+}
+
+/// The completed reads among drawn operations.
+fn completed_reads<W>(drawn: &[Drawn<W>]) -> Vec<usize> {
+    (0..drawn.len())
+        .filter(|&index| drawn[index].writes.is_none() && drawn[index].ret.is_some())
+        .collect()
+}
+
+/// Events for drawn operations on `key`: `(read, write)` name the operations,
+/// `argument` and `result` give each one's values; an unknown outcome is an
+/// `info` 12 ticks after the invocation.
+fn to_events<W>(
+    drawn: &[Drawn<W>],
+    key: Option<&str>,
+    (read, write): (&str, &str),
+    argument: impl Fn(usize) -> Value,
+    result: impl Fn(usize) -> Value,
+) -> Vec<HistoryEvent> {
+    let mut timed: Vec<(u64, u8, HistoryEvent)> = Vec::new();
+    for (index, operation) in drawn.iter().enumerate() {
+        let f = if operation.writes.is_some() {
+            write
+        } else {
+            read
+        };
+        let (process, call) = (operation.process, operation.call);
+        timed.push((
+            call,
+            0,
+            HistoryEvent::new(process, EventType::Invoke, f, key, argument(index), call),
+        ));
+        let (kind, value, time) = match operation.ret {
+            Some(ret) => (EventType::Ok, result(index), ret),
+            None => (EventType::Info, argument(index), call + 12),
+        };
+        timed.push((
+            time,
+            1,
+            HistoryEvent::new(process, kind, f, key, value, time),
+        ));
+    }
+    timed.sort_by_key(|(time, order, event)| (*time, *order, event.process));
+    timed.into_iter().map(|(_, _, event)| event).collect()
+}
+
+/// A register history drawn independently of `check::generate`: an atomic
+/// register (unique written values), with unknown-outcome writes and reads;
+/// then, half the time, one read's result replaced by another written value,
+/// `nil` or a value never written.
+fn random_register(rng: &mut ChaCha8Rng, keyed: bool) -> Vec<HistoryEvent> {
+    let (drawn, order) = draw(rng, 0.35, |rng, serial| {
+        rng.gen_bool(0.5).then_some(serial as i64 + 1)
+    });
     let mut current = Value::Nil;
-    let mut results = vec![Value::Nil; planned.len()];
-    for (_, index) in order {
-        if let Some(value) = planned[index].1 {
+    let mut results = vec![Value::Nil; drawn.len()];
+    for index in order {
+        if let Some(value) = drawn[index].writes {
             current = Value::Int(value);
         }
         results[index] = current.clone();
     }
-    if rng.gen_bool(0.5) {
-        let reads: Vec<usize> = (0..planned.len())
-            .filter(|&index| planned[index].1.is_none() && planned[index].3.is_some())
-            .collect();
-        if !reads.is_empty() {
-            let read = reads[rng.gen_range(0..reads.len())];
-            results[read] = match rng.gen_range(0..6) {
-                0 => Value::Nil,
-                1 => Value::Int(999),
-                _ => Value::Int(rng.gen_range(1..=count as i64)),
-            };
-        }
+    let reads = completed_reads(&drawn);
+    if rng.gen_bool(0.5) && !reads.is_empty() {
+        let read = reads[rng.gen_range(0..reads.len())];
+        results[read] = match rng.gen_range(0..6) {
+            0 => Value::Nil,
+            1 => Value::Int(999),
+            _ => Value::Int(rng.gen_range(1..=drawn.len() as i64)),
+        };
     }
-    let (read, write) = if keyed {
+    let names = if keyed {
         ("get", "put")
     } else {
         ("read", "write")
     };
-    let key = keyed.then_some("k");
-    let mut timed: Vec<(u64, u8, HistoryEvent)> = Vec::new();
-    for (index, &(process, value, call, ret, _)) in planned.iter().enumerate() {
-        let f = if value.is_some() { write } else { read };
-        let argument = value.map_or(Value::Nil, Value::Int);
-        timed.push((
-            call,
-            0,
-            HistoryEvent::new(process, EventType::Invoke, f, key, argument.clone(), call),
-        ));
-        match ret {
-            Some(ret) => timed.push((
-                ret,
-                1,
-                HistoryEvent::new(process, EventType::Ok, f, key, results[index].clone(), ret),
-            )),
-            None => timed.push((
-                call + 12,
-                1,
-                HistoryEvent::new(process, EventType::Info, f, key, argument, call + 12),
-            )),
-        }
-    }
-    timed.sort_by_key(|(time, order, event)| (*time, *order, event.process));
-    timed.into_iter().map(|(_, _, event)| event).collect()
+    to_events(
+        &drawn,
+        keyed.then_some("k"),
+        names,
+        |index| drawn[index].writes.map_or(Value::Nil, Value::Int),
+        |index| results[index].clone(),
+    )
 }
 
 #[test]
@@ -372,105 +424,61 @@ fn the_first_failing_part_found_in_a_round_decides() {
 
 /// One append-only key drawn independently of `check::generate`: appends of
 /// short distinct texts (sometimes texts that split ambiguously, so the
-/// shortcut must step aside), unknown outcomes, a coarse clock; then, half the
-/// time, one read's string edited (a text dropped, two swapped, cut mid-text,
-/// a stranger appended).
+/// shortcut must step aside), unknown outcomes; then, half the time, one read's
+/// string edited (a text dropped, two swapped, cut mid-text, a stranger
+/// appended).
 fn random_appends(rng: &mut ChaCha8Rng) -> Vec<HistoryEvent> {
     const TEXTS: [&str; 10] = ["a", "b", "c", "d", "e", "f", "g", "h", "i", "j"];
     const AMBIGUOUS: [&str; 6] = ["a", "ab", "b", "ba", "c", "abc"];
-    let ambiguous = rng.gen_bool(0.2);
-    let clients = rng.gen_range(2..=5u64);
-    let count = rng.gen_range(3..=12usize);
-    let mut free = vec![0u64; clients as usize];
-    type Planned = (u64, Option<&'static str>, u64, Option<u64>, Option<u64>);
-    let mut planned: Vec<Planned> = Vec::new();
-    let mut texts = if ambiguous {
+    let mut texts = if rng.gen_bool(0.2) {
         AMBIGUOUS.to_vec()
     } else {
         TEXTS.to_vec()
     };
-    for _ in 0..count {
-        let process = rng.gen_range(0..clients);
-        let call = free[process as usize] + rng.gen_range(0..3);
-        let text = (rng.gen_bool(0.5) && !texts.is_empty())
-            .then(|| texts.remove(rng.gen_range(0..texts.len())));
-        let unknown = rng.gen_bool(0.3);
-        let ret = call + rng.gen_range(0..6);
-        let (ret, point) = if unknown {
-            let point = (text.is_some() && rng.gen_bool(0.6)).then(|| call + rng.gen_range(0..12));
-            (None, point)
-        } else {
-            (Some(ret), Some(rng.gen_range(call..=ret)))
-        };
-        free[process as usize] = ret.unwrap_or(call + 12) + 1;
-        planned.push((process, text, call, ret, point));
-    }
-    let mut order: Vec<(u64, usize)> = planned
-        .iter()
-        .enumerate()
-        .filter_map(|(index, operation)| operation.4.map(|point| (point, index)))
-        .collect();
-    order.sort_unstable();
+    let (drawn, order) = draw(rng, 0.3, |rng, _| {
+        (rng.gen_bool(0.5) && !texts.is_empty())
+            .then(|| texts.remove(rng.gen_range(0..texts.len())))
+    });
     let mut current = String::new();
-    let mut results = vec![String::new(); planned.len()];
-    for (_, index) in order {
-        if let Some(text) = planned[index].1 {
+    let mut results = vec![String::new(); drawn.len()];
+    for index in order {
+        if let Some(text) = drawn[index].writes {
             current.push_str(text);
         }
         results[index] = current.clone();
     }
-    if rng.gen_bool(0.5) {
-        let reads: Vec<usize> = (0..planned.len())
-            .filter(|&index| planned[index].1.is_none() && planned[index].3.is_some())
-            .collect();
-        if !reads.is_empty() {
-            let read = reads[rng.gen_range(0..reads.len())];
-            let seen = &mut results[read];
-            match rng.gen_range(0..4) {
-                0 if !seen.is_empty() => {
-                    seen.remove(rng.gen_range(0..seen.len()));
-                }
-                1 if seen.len() >= 2 => {
-                    let at = rng.gen_range(0..seen.len() - 1);
-                    let mut bytes = seen.clone().into_bytes();
-                    bytes.swap(at, at + 1);
-                    *seen = String::from_utf8(bytes).expect("ascii");
-                }
-                2 => seen.push('z'),
-                _ => seen.push_str(TEXTS[rng.gen_range(0..TEXTS.len())]),
+    let reads = completed_reads(&drawn);
+    if rng.gen_bool(0.5) && !reads.is_empty() {
+        let seen = &mut results[reads[rng.gen_range(0..reads.len())]];
+        match rng.gen_range(0..4) {
+            0 if !seen.is_empty() => {
+                seen.remove(rng.gen_range(0..seen.len()));
             }
+            1 if seen.len() >= 2 => {
+                let at = rng.gen_range(0..seen.len() - 1);
+                let mut bytes = seen.clone().into_bytes();
+                bytes.swap(at, at + 1);
+                *seen = String::from_utf8(bytes).expect("ascii");
+            }
+            2 => seen.push('z'),
+            _ => seen.push_str(TEXTS[rng.gen_range(0..TEXTS.len())]),
         }
     }
-    let mut timed: Vec<(u64, u8, HistoryEvent)> = Vec::new();
-    for (index, &(process, text, call, ret, _)) in planned.iter().enumerate() {
-        let f = if text.is_some() { "append" } else { "get" };
-        let argument = text.map_or(Value::Nil, |text| Value::Str(text.into()));
-        let key = Some("k");
-        timed.push((
-            call,
-            0,
-            HistoryEvent::new(process, EventType::Invoke, f, key, argument.clone(), call),
-        ));
-        let result = if text.is_some() {
-            argument.clone()
-        } else {
-            Value::Str(results[index].clone())
-        };
-        match ret {
-            Some(ret) => timed.push((
-                ret,
-                1,
-                HistoryEvent::new(process, EventType::Ok, f, key, result, ret),
-            )),
-            None => timed.push((
-                call + 12,
-                1,
-                HistoryEvent::new(process, EventType::Info, f, key, argument, call + 12),
-            )),
-        }
-    }
-    timed.sort_by_key(|(time, order, event)| (*time, *order, event.process));
-    timed.into_iter().map(|(_, _, event)| event).collect()
+    let argument = |index: usize| {
+        drawn[index]
+            .writes
+            .map_or(Value::Nil, |text| Value::Str(text.into()))
+    };
+    to_events(
+        &drawn,
+        Some("k"),
+        ("get", "append"),
+        argument,
+        |index| match drawn[index].writes {
+            Some(_) => argument(index),
+            None => Value::Str(results[index].clone()),
+        },
+    )
 }
 
 #[test]

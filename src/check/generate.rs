@@ -147,6 +147,17 @@ fn plan(
     planned
 }
 
+/// The operations that take effect, as (point, index), in point order.
+fn effect_order(planned: &[Planned]) -> Vec<(u64, usize)> {
+    let mut order: Vec<(u64, usize)> = planned
+        .iter()
+        .enumerate()
+        .filter_map(|(index, operation)| operation.point.map(|point| (point, index)))
+        .collect();
+    order.sort_unstable();
+    order
+}
+
 /// Turn planned operations with their (possibly planted) results into events in
 /// time order (invocations before completions on ties).
 fn events(
@@ -197,12 +208,7 @@ pub fn register(shape: &RegisterShape) -> Vec<HistoryEvent> {
         1,
     );
     // Apply effects in point order; reads see the value at their point.
-    let mut order: Vec<(u64, usize)> = planned
-        .iter()
-        .enumerate()
-        .filter_map(|(index, operation)| operation.point.map(|point| (point, index)))
-        .collect();
-    order.sort_unstable();
+    let order = effect_order(&planned);
     let mut value = Value::Nil;
     let mut results = vec![Value::Nil; planned.len()];
     for &(_, index) in &order {
@@ -309,12 +315,7 @@ pub fn kv_append(shape: &KvAppendShape) -> Vec<HistoryEvent> {
         keys,
     );
     let token = |index: usize| format!("x {index} y ");
-    let mut order: Vec<(u64, usize)> = planned
-        .iter()
-        .enumerate()
-        .filter_map(|(index, operation)| operation.point.map(|point| (point, index)))
-        .collect();
-    order.sort_unstable();
+    let order = effect_order(&planned);
     let mut values = vec![String::new(); keys];
     let mut results = vec![Value::Str(String::new()); planned.len()];
     // Per key, the appends in effect order.
