@@ -55,7 +55,9 @@ pub struct CheckHistoryArgs {
     #[arg(long, value_name = "MIB", default_value_t = Budget::DEFAULT_MAX_MEMORY_BYTES >> 20,
           value_parser = clap::value_parser!(u64).range(1..=1 << 24))]
     pub max_memory_mb: u64,
-    /// Give up with `unknown` after this many milliseconds of wall-clock time.
+    /// Give up with `unknown` after this many milliseconds of wall-clock time
+    /// spent checking (reading and parsing the file come before and are not
+    /// counted; the search polls the clock every few thousand steps).
     #[arg(long, value_name = "N", value_parser = clap::value_parser!(u64).range(1..))]
     pub timeout_ms: Option<u64>,
     /// Check the whole history as one model instead of per independent part.
