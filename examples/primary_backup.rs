@@ -341,7 +341,10 @@ impl ProtocolSpec for PrimaryBackup {
 // ---- 7. The whole command line, for this protocol too -------------------------
 
 fn main() {
-    let registry = faultline::builtin().with(Entry::of::<PrimaryBackup>());
+    // Reproduce lines name this binary's own command, so they run as printed.
+    let registry = faultline::builtin()
+        .with(Entry::of::<PrimaryBackup>())
+        .named("cargo run --release --example primary_backup --");
     if std::env::args_os().len() > 1 {
         faultline::cli::main(registry);
     }

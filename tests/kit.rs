@@ -206,7 +206,9 @@ fn scenario(dir: &std::path::Path, bugs: &str) -> String {
 }
 
 fn cli(args: &[&str]) -> i32 {
-    let registry = faultline::builtin().with(Entry::of::<Counter>());
+    let registry = faultline::builtin()
+        .with(Entry::of::<Counter>())
+        .named("counter-binary");
     let mut all = vec!["counter-binary"];
     all.extend_from_slice(args);
     faultline::cli::run_with_args(&registry, all)
@@ -239,6 +241,11 @@ fn a_protocol_from_outside_the_crate_is_fuzzed_and_shrunk_by_the_library_cli() {
     let seed = fuzz["failures"][0]["seed"]
         .as_u64()
         .expect("a failing seed");
+    // The reproduce line names the binary that can run it.
+    assert_eq!(
+        fuzz["failures"][0]["repro"].as_str(),
+        Some(format!("counter-binary run {buggy} --seed {seed}").as_str())
+    );
     let shrunk = dir.join(format!("report/shrunk-seed-{seed}.toml"));
     assert!(
         shrunk.exists(),

@@ -37,8 +37,8 @@ fn default_out(scenario: &str, seed: u64) -> PathBuf {
 
 /// The command recorded in the output's header (without `--out`, so the header
 /// does not depend on where the file goes).
-fn command_line(args: &ShrinkArgs) -> String {
-    let mut line = format!("faultline shrink {} --seed {}", args.scenario, args.seed);
+fn command_line(program: &str, args: &ShrinkArgs) -> String {
+    let mut line = format!("{program} shrink {} --seed {}", args.scenario, args.seed);
     if args.no_nemesis {
         line.push_str(" --no-nemesis");
     }
@@ -64,7 +64,7 @@ pub fn run(registry: &Registry, args: &ShrinkArgs) -> i32 {
     }
     let options = ShrinkOptions {
         max_runs: args.max_runs,
-        command: command_line(args),
+        command: command_line(registry.program(), args),
     };
     let result = match shrink(registry, &file, args.seed, !args.no_nemesis, &options) {
         Ok(result) => result,
@@ -174,6 +174,6 @@ pub fn run(registry: &Registry, args: &ShrinkArgs) -> i32 {
         started.elapsed().as_secs_f64()
     );
     println!("written   {out_name} (verified: fails {})", result.failure);
-    println!("reproduce: faultline run {out_name}");
+    println!("reproduce: {} run {out_name}", registry.program());
     exit::OK
 }

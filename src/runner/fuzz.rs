@@ -379,7 +379,8 @@ pub fn fuzz(
                         nemesis: options.nemesis,
                         sink: None,
                     };
-                    let outcome = entry.run(file, &run_options).expect("validated above");
+                    let mut outcome = entry.run(file, &run_options).expect("validated above");
+                    registry.adopt(&mut outcome);
                     let wall = seed_started.elapsed().as_nanos() as u64;
                     let failed = outcome.summary.verdict != Verdict::Pass;
                     if failed && options.stop_on_first {

@@ -124,15 +124,50 @@ impl Entry {
 }
 
 /// The protocols a binary knows. See the module documentation.
-#[derive(Clone, Debug, Default)]
+#[derive(Clone, Debug)]
 pub struct Registry {
     entries: Vec<Entry>,
+    program: &'static str,
+}
+
+impl Default for Registry {
+    fn default() -> Self {
+        Registry {
+            entries: Vec::new(),
+            program: "faultline",
+        }
+    }
 }
 
 impl Registry {
     /// An empty registry.
     pub fn new() -> Self {
         Registry::default()
+    }
+
+    /// This registry, run by `program`: the command that starts the binary
+    /// holding it, which every reproduce line names (default `faultline`). A
+    /// user's own binary names itself, e.g.
+    /// `"cargo run --release --example primary_backup --"`, so the lines it
+    /// prints run again as they are.
+    pub fn named(mut self, program: &'static str) -> Self {
+        self.program = program;
+        self
+    }
+
+    /// The command reproduce lines name.
+    pub fn program(&self) -> &'static str {
+        self.program
+    }
+
+    /// Make a run's reproduce line name this registry's program (the runner
+    /// writes `faultline ...`).
+    pub fn adopt(&self, outcome: &mut RunOutcome) {
+        if self.program != "faultline"
+            && let Some(rest) = outcome.summary.repro.strip_prefix("faultline ")
+        {
+            outcome.summary.repro = format!("{} {rest}", self.program);
+        }
     }
 
     /// This registry with `entry` added.
@@ -188,7 +223,9 @@ impl Registry {
         file: &ScenarioFile,
         options: &RunOptions,
     ) -> Result<RunOutcome, ScenarioError> {
-        self.entry_for(file)?.run(file, options)
+        let mut outcome = self.entry_for(file)?.run(file, options)?;
+        self.adopt(&mut outcome);
+        Ok(outcome)
     }
 
     /// Like [`Registry::run_file`], watching the run for charts.
@@ -197,7 +234,9 @@ impl Registry {
         file: &ScenarioFile,
         options: &RunOptions,
     ) -> Result<Observed, ScenarioError> {
-        self.entry_for(file)?.observe(file, options)
+        let mut observed = self.entry_for(file)?.observe(file, options)?;
+        self.adopt(&mut observed.outcome);
+        Ok(observed)
     }
 
     /// The scenario files a protocol ships: every `.toml` file directly in
