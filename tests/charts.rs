@@ -51,13 +51,19 @@ fn files(dir: &Path) -> Vec<String> {
 fn a_failing_run_report_has_every_chart_an_offline_index_and_is_byte_identical() {
     let first = scratch("run-1");
     let second = scratch("run-2");
+    // The first run also writes its trace (which must not change the report).
+    let trace = scratch("run-trace").join("trace.jsonl");
     for dir in [&first, &second] {
-        let output = faultline(&[
+        let mut arguments = vec![
             "run",
             "scenarios/raft/no_step_down.toml",
             "--report",
             dir.to_str().unwrap(),
-        ]);
+        ];
+        if dir == &first {
+            arguments.extend(["--trace", trace.to_str().unwrap()]);
+        }
+        let output = faultline(&arguments);
         assert_eq!(output.status.code(), Some(1), "{}", text(&output));
         assert!(text(&output).contains("index.html"), "{}", text(&output));
     }
@@ -91,6 +97,7 @@ fn a_failing_run_report_has_every_chart_an_offline_index_and_is_byte_identical()
         );
     }
     assert!(sequence.contains("message lost") && sequence.contains("partition"));
+    assert_messages_are_labelled_and_titled(&sequence, &trace);
     let latency = svg(&first, "latency_cdf.svg");
     for op in ["get", "put", "cas", "append"] {
         assert!(latency.contains(&format!("{op} (n=")), "no {op} curve");
@@ -115,6 +122,71 @@ fn a_failing_run_report_has_every_chart_an_offline_index_and_is_byte_identical()
     assert!(
         !index.contains("<script") && !index.contains("http://") && !index.contains("https://")
     );
+}
+
+/// The sequence chart's arrows carry the messages the trace delivered or lost:
+/// each arrow's `<g>` has the message's full text as its `<title>` (hover text),
+/// and arrows are labelled with their kind (the variant name).
+fn assert_messages_are_labelled_and_titled(sequence: &str, trace: &Path) {
+    let trace = std::fs::read_to_string(trace).unwrap();
+    let mut messages = std::collections::BTreeSet::new();
+    for line in trace.lines() {
+        let event: serde_json::Value = serde_json::from_str(line).unwrap();
+        let detail = event["detail"].as_str().unwrap_or_default();
+        match event["event"].as_str() {
+            Some("deliver") => {
+                messages.insert(detail.to_string());
+            }
+            Some("drop") => {
+                messages.insert(
+                    detail
+                        .split_once(' ')
+                        .map_or("", |(_, text)| text)
+                        .to_string(),
+                );
+            }
+            _ => {}
+        }
+    }
+    let unescape = |text: &str| {
+        text.replace("&quot;", "\"")
+            .replace("&lt;", "<")
+            .replace("&gt;", ">")
+            .replace("&amp;", "&")
+    };
+    let titles: Vec<String> = sequence
+        .split("<g><title>")
+        .skip(1)
+        .map(|rest| unescape(&rest[..rest.find("</title>").expect("a closed title")]))
+        .collect();
+    assert!(titles.len() >= 300, "{} titles", titles.len());
+    assert_eq!(
+        sequence.matches("<g><title>").count(),
+        sequence.matches("</g>").count()
+    );
+    for title in &titles {
+        // A long message is cut to 300 characters, the last an ellipsis.
+        let whole = match title.strip_suffix('…') {
+            Some(start) => {
+                assert_eq!(title.chars().count(), 300);
+                messages.iter().any(|message| message.starts_with(start))
+            }
+            None => messages.contains(title),
+        };
+        assert!(whole, "{title:?} is not a message of the run");
+    }
+    // The kinds sent in this window, each labelled somewhere.
+    let kind = |text: &str| text[..text.find(['(', '{', ' ']).unwrap_or(text.len())].to_string();
+    let kinds: std::collections::BTreeSet<String> =
+        titles.iter().map(|title| kind(title)).collect();
+    for expected in ["AppendEntries", "AppendReply", "Request"] {
+        assert!(kinds.contains(expected), "no {expected} in the window");
+        assert!(
+            sequence.contains(&format!(">\n{expected}\n</text>")),
+            "no arrow labelled {expected}"
+        );
+    }
+    assert!(sequence.contains("arrows labelled with the message kind"));
 }
 
 /// Seed 1 of the shipped scenario `name`, run plainly and watched for charts;
@@ -197,6 +269,22 @@ fn a_linearizability_failure_gets_its_picture_in_the_report() {
     assert!(found, "no seed of 1..=20 failed linearizability");
     let picture = svg(&report, "linearizability.svg");
     assert!(picture.contains("fill=\"white\""));
+    // The time axis reads in ms and s like the other charts, not in raw ns.
+    let axis: Vec<&str> = picture
+        .split("fill=\"#666666\">")
+        .skip(1)
+        .map(|rest| &rest[..rest.find("</text>").unwrap()])
+        .collect();
+    assert_eq!(axis.last(), Some(&"history time"), "{axis:?}");
+    let ticks = &axis[..axis.len() - 1];
+    assert!(ticks.len() >= 3, "{axis:?}");
+    for tick in ticks {
+        let number = tick
+            .strip_suffix("ms")
+            .or_else(|| tick.strip_suffix('s'))
+            .unwrap_or_else(|| panic!("tick {tick:?} has no unit"));
+        assert!(number.parse::<f64>().is_ok(), "tick {tick:?}");
+    }
     // The same picture as a PNG (drawn from the same shape list).
     assert_png(&report, "linearizability.png");
     let index = String::from_utf8(read(&report, "index.html")).unwrap();

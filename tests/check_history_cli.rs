@@ -62,6 +62,65 @@ fn a_stale_read_is_not_linearizable_and_draws_a_picture() {
     assert!(svg.contains("#e04040"), "the culprit is highlighted");
 }
 
+/// The grey texts of a picture: its time axis's tick labels, then its caption.
+fn axis_texts(svg: &str) -> Vec<&str> {
+    svg.split("fill=\"#666666\">")
+        .skip(1)
+        .map(|rest| &rest[..rest.find("</text>").unwrap()])
+        .collect()
+}
+
+#[test]
+fn a_jepsen_log_picture_counts_lines_not_seconds() {
+    let mut log = String::new();
+    for (process, kind, f, value) in [
+        (0, "invoke", "write", "1"),
+        (0, "ok", "write", "1"),
+        (1, "invoke", "read", "nil"),
+        (1, "ok", "read", "nil"),
+    ] {
+        log.push_str(&format!(
+            "2017-03-01 12:00:00,000 INFO  jepsen.util - {process}\t:{kind}\t:{f}\t{value}\n"
+        ));
+    }
+    let history = scratch("stale.log", &log);
+    let picture = history.with_extension("log.svg");
+    let output = faultline(&[
+        "check-history",
+        history.to_str().unwrap(),
+        "--model",
+        "register",
+        "--svg",
+        picture.to_str().unwrap(),
+    ]);
+    let (stdout, stderr) = text(&output);
+    assert_eq!(output.status.code(), Some(1), "{stdout}{stderr}");
+    let svg = std::fs::read_to_string(&picture).unwrap();
+    let axis = axis_texts(&svg);
+    let (caption, ticks) = axis.split_last().expect("an axis");
+    assert!(caption.contains("line number"), "{axis:?}");
+    assert!(!ticks.is_empty());
+    for tick in ticks {
+        assert!(tick.parse::<u64>().is_ok(), "tick {tick:?} is not a line");
+    }
+    // faultline's own history (times in ns) is ticked in time units instead.
+    let jsonl = scratch("stale-ns.jsonl", &STALE_READ.replace("}", "000000}"));
+    let picture = jsonl.with_extension("svg");
+    let output = faultline(&[
+        "check-history",
+        jsonl.to_str().unwrap(),
+        "--model",
+        "register",
+        "--svg",
+        picture.to_str().unwrap(),
+    ]);
+    assert_eq!(output.status.code(), Some(1));
+    let svg = std::fs::read_to_string(&picture).unwrap();
+    let axis = axis_texts(&svg);
+    assert_eq!(axis.last(), Some(&"history time"), "{axis:?}");
+    assert!(axis.contains(&"20ms") && axis.contains(&"40ms"), "{axis:?}");
+}
+
 #[test]
 fn a_linearizable_history_exits_zero() {
     let history = scratch(

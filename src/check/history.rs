@@ -68,6 +68,17 @@ impl fmt::Display for Operation {
     }
 }
 
+/// What a history's times count, which decides how a picture labels its time
+/// axis ([`crate::check::svg::picture`]).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum TimeUnit {
+    /// Nanoseconds: faultline's own histories (virtual time), and EDN files with a
+    /// `:time` on every line (Jepsen's, nanoseconds since the test started).
+    Nanoseconds,
+    /// The file's line numbers: Jepsen logs, and EDN files without `:time`.
+    Line,
+}
+
 /// The operations of a history, ready to be checked.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct History {

@@ -49,7 +49,7 @@
 //! let Verdict::NotLinearizable(explanation) = verdict else { panic!("stale read") };
 //! assert_eq!(explanation.prefix.len(), 1); // the write could be placed, the read not
 //! println!("{explanation}");
-//! let picture = check::svg::render(&explanation);
+//! let picture = check::svg::render(&explanation, check::TimeUnit::Nanoseconds);
 //! assert!(picture.starts_with("<svg"));
 //!
 //! // Had the read overlapped the write, either order would do.
@@ -89,7 +89,7 @@ pub mod views;
 pub mod zones;
 
 pub use checker::{Checker, Finding, Property, Violation};
-pub use history::{History, HistoryError, Operation};
+pub use history::{History, HistoryError, Operation, TimeUnit};
 pub use in_run::Linearizability;
 pub use model::{Access, Model, Step};
 pub use parse::Format;

@@ -13,7 +13,7 @@
 //! the line number and what was expected.
 
 use super::edn::{Edn, Reader};
-use super::history::{History, HistoryError};
+use super::history::{History, HistoryError, TimeUnit};
 use crate::sim::history::{EventType, HistoryEvent, Value};
 use std::fmt;
 
@@ -85,16 +85,30 @@ pub fn parse_events(
     text: &str,
     format: Format,
 ) -> Result<Vec<(usize, HistoryEvent)>, HistoryError> {
+    parse_events_timed(text, format).map(|(events, _)| events)
+}
+
+fn parse_events_timed(
+    text: &str,
+    format: Format,
+) -> Result<(Vec<(usize, HistoryEvent)>, TimeUnit), HistoryError> {
     match format {
-        Format::Jsonl => parse_jsonl(text),
+        Format::Jsonl => Ok((parse_jsonl(text)?, TimeUnit::Nanoseconds)),
         Format::Edn => parse_edn(text),
-        Format::JepsenLog => parse_jepsen_log(text),
+        Format::JepsenLog => Ok((parse_jepsen_log(text)?, TimeUnit::Line)),
     }
 }
 
 /// Parse a history file and pair its events into operations.
 pub fn parse_history(text: &str, format: Format) -> Result<History, HistoryError> {
-    History::from_numbered_events(parse_events(text, format)?)
+    parse_timed(text, format).map(|(history, _)| history)
+}
+
+/// [`parse_history`], and what the history's times count (line numbers unless
+/// the file gave times).
+pub fn parse_timed(text: &str, format: Format) -> Result<(History, TimeUnit), HistoryError> {
+    let (events, unit) = parse_events_timed(text, format)?;
+    Ok((History::from_numbered_events(events)?, unit))
 }
 
 fn error(line: usize, message: impl Into<String>) -> HistoryError {
@@ -180,7 +194,7 @@ fn completion_value(kind: EventType, value: &Edn) -> Result<Value, String> {
     value.to_value()
 }
 
-fn parse_edn(text: &str) -> Result<Vec<(usize, HistoryEvent)>, HistoryError> {
+fn parse_edn(text: &str) -> Result<(Vec<(usize, HistoryEvent)>, TimeUnit), HistoryError> {
     let mut events = Vec::new();
     let mut all_timed = true;
     for (index, line) in text.lines().enumerate() {
@@ -270,8 +284,9 @@ fn parse_edn(text: &str) -> Result<Vec<(usize, HistoryEvent)>, HistoryError> {
         for (number, event) in &mut events {
             event.time = *number as u64;
         }
+        return Ok((events, TimeUnit::Line));
     }
-    Ok(events)
+    Ok((events, TimeUnit::Nanoseconds))
 }
 
 fn parse_jepsen_log(text: &str) -> Result<Vec<(usize, HistoryEvent)>, HistoryError> {
@@ -389,6 +404,21 @@ mod tests {
         let events = parse_events(text, Format::Edn).unwrap();
         assert_eq!((events[0].1.time, events[1].1.time), (1, 3));
         assert_eq!(events[1].1.key.as_deref(), Some("0"));
+    }
+
+    #[test]
+    fn a_history_says_whether_its_times_are_nanoseconds_or_line_numbers() {
+        let unit = |text: &str, format| parse_timed(text, format).unwrap().1;
+        let timed = "{:process 0, :type :invoke, :f :read, :value nil, :time 5000}\n\
+            {:process 0, :type :ok, :f :read, :value nil, :time 9000}\n";
+        assert_eq!(unit(timed, Format::Edn), TimeUnit::Nanoseconds);
+        let untimed = timed.replace(", :time 9000", "");
+        assert_eq!(unit(&untimed, Format::Edn), TimeUnit::Line);
+        let log = "INFO jepsen.util - 0 :invoke :read nil\nINFO jepsen.util - 0 :ok :read nil\n";
+        assert_eq!(unit(log, Format::JepsenLog), TimeUnit::Line);
+        let jsonl =
+            "{\"process\":0,\"type\":\"invoke\",\"f\":\"read\",\"value\":null,\"time\":3}\n";
+        assert_eq!(unit(jsonl, Format::Jsonl), TimeUnit::Nanoseconds);
     }
 
     #[test]

@@ -6,9 +6,13 @@
 //! linearization order), the red bar is the operation that returned before it could
 //! take effect (a red line marks its return), orange bars are the other operations
 //! that could have been placed next, grey bars were never reached. Hovering a bar
-//! shows its description.
+//! shows its description. The time axis is in the history's [`TimeUnit`]: ms and
+//! s as the run report's other charts print them for nanoseconds, plain numbers
+//! captioned as line numbers for files that give no times.
 
+use super::history::TimeUnit;
 use super::verdict::{Explanation, Refusal};
+use crate::spec::stats::format_time;
 use std::collections::BTreeMap;
 use std::fmt::Write;
 
@@ -119,8 +123,48 @@ fn text(x: f64, y: f64, size: f64, colour: &'static str, text: String) -> Shape 
     }
 }
 
-/// Lays the explanation out (the SVG and the PNG draw the same picture).
-pub fn picture(explanation: &Explanation) -> Picture {
+/// The time axis: ticks at the finest round step (1, 2 or 5 times a power of ten,
+/// in ns or lines) that puts at most `most` of them between `start` and `end`,
+/// each with its label, and the axis caption.
+fn time_axis(
+    start: u64,
+    end: u64,
+    most: u64,
+    unit: TimeUnit,
+) -> (Vec<(u64, String)>, &'static str) {
+    let span = end.saturating_sub(start).max(1);
+    let mut step = 1u64;
+    'search: for power in 0..19 {
+        let base = 10u64.pow(power);
+        for factor in [1, 2, 5] {
+            step = base * factor;
+            if step.saturating_mul(most.max(2) - 1) >= span {
+                break 'search;
+            }
+        }
+    }
+    let first = start.div_ceil(step) * step;
+    let ticks = (0..)
+        .map(|count| first + count * step)
+        .take_while(|&tick| tick <= end)
+        .map(|tick| {
+            let label = match unit {
+                TimeUnit::Nanoseconds => format_time(tick as f64, step as f64),
+                TimeUnit::Line => tick.to_string(),
+            };
+            (tick, label)
+        })
+        .collect();
+    let caption = match unit {
+        TimeUnit::Nanoseconds => "history time",
+        TimeUnit::Line => "history time (line number; the file gives no times)",
+    };
+    (ticks, caption)
+}
+
+/// Lays the explanation out (the SVG and the PNG draw the same picture); `unit`
+/// is what the operations' call and return times count.
+pub fn picture(explanation: &Explanation, unit: TimeUnit) -> Picture {
     let operations = &explanation.operations;
     let rows: BTreeMap<u64, usize> = operations
         .iter()
@@ -145,7 +189,7 @@ pub fn picture(explanation: &Explanation) -> Picture {
     // Unknown outcomes run a little past the last completion.
     let open_end = LEFT + plot_width + 20.0;
     let width = open_end + RIGHT;
-    let height = TOP + rows.len() as f64 * ROW_HEIGHT + 44.0;
+    let height = TOP + rows.len() as f64 * ROW_HEIGHT + 58.0;
     let x_of = |time: u64| LEFT + (time - start) as f64 / span * plot_width;
 
     let order: BTreeMap<usize, usize> = explanation
@@ -299,8 +343,10 @@ pub fn picture(explanation: &Explanation) -> Picture {
         shapes.push(Shape::EndGroup);
     }
     let axis_y = TOP + rows.len() as f64 * ROW_HEIGHT + 4.0;
-    for tick in 0..=4u64 {
-        let time = start + (finite_end - start) * tick / 4;
+    // A tick per 120 pixels or so (a label is at most about 60).
+    let most = (plot_width / 120.0).clamp(4.0, 24.0) as u64;
+    let (ticks, caption) = time_axis(start, finite_end, most, unit);
+    for (time, label) in ticks {
         let x = x_of(time);
         shapes.push(Shape::Line {
             from: (x, axis_y),
@@ -308,25 +354,26 @@ pub fn picture(explanation: &Explanation) -> Picture {
             colour: "#999999",
             dashed: false,
         });
-        shapes.push(text(
-            x + 2.0,
-            axis_y + 12.0,
-            9.0,
-            "#666666",
-            format!("t={time}"),
-        ));
+        shapes.push(text(x + 2.0, axis_y + 12.0, 9.0, "#666666", label));
     }
+    shapes.push(text(
+        LEFT,
+        height - 6.0,
+        9.0,
+        "#666666",
+        caption.to_string(),
+    ));
     if let Some(ret) = culprit.ret {
         let x = x_of(ret);
         shapes.push(Shape::Line {
             from: (x, TOP - 6.0),
-            to: (x, height - 22.0),
+            to: (x, axis_y + 18.0),
             colour: "#e04040",
             dashed: true,
         });
         shapes.push(text(
             x + 3.0,
-            height - 6.0,
+            axis_y + 34.0,
             11.0,
             "#e04040",
             "returned here".into(),
@@ -340,9 +387,9 @@ pub fn picture(explanation: &Explanation) -> Picture {
 }
 
 /// Render the explanation as a standalone SVG document (bars carry their
-/// operation as a hover title).
-pub fn render(explanation: &Explanation) -> String {
-    let picture = picture(explanation);
+/// operation as a hover title); `unit` as for [`picture`].
+pub fn render(explanation: &Explanation, unit: TimeUnit) -> String {
+    let picture = picture(explanation, unit);
     let (width, height) = (picture.width, picture.height);
     let mut svg = String::new();
     let _ = writeln!(
@@ -468,7 +515,7 @@ mod tests {
             reason: None,
             unobserved: 0,
         };
-        let svg = render(&explanation);
+        let svg = render(&explanation, TimeUnit::Line);
         assert!(svg.starts_with("<svg") && svg.trim_end().ends_with("</svg>"));
         assert!(svg.contains("part &quot;&lt;k&gt;&quot;"));
         assert!(svg.contains("a&amp;b") && !svg.contains("a&b"));
@@ -478,5 +525,66 @@ mod tests {
                 && svg.contains("stroke-dasharray=\"4 3\"")
         );
         assert_eq!(svg.matches("<g>").count(), 3);
+    }
+
+    fn stale_read(times: [u64; 4]) -> Explanation {
+        Explanation {
+            model: "register".into(),
+            part: None,
+            operations: vec![
+                operation(0, 0, times[0], Some(times[1]), "write 1"),
+                operation(1, 1, times[2], Some(times[3]), "read -> nil"),
+            ],
+            prefix: vec![0],
+            state: "1".into(),
+            culprit: 1,
+            candidates: vec![(1, Refusal::Invalid)],
+            reason: None,
+            unobserved: 0,
+        }
+    }
+
+    /// The tick labels and the axis caption (the grey texts).
+    fn axis_texts(picture: &Picture) -> Vec<String> {
+        picture
+            .shapes
+            .iter()
+            .filter_map(|shape| match shape {
+                Shape::Text { colour, text, .. } if *colour == "#666666" => Some(text.clone()),
+                _ => None,
+            })
+            .collect()
+    }
+
+    #[test]
+    fn nanosecond_times_are_ticked_in_ms_and_s_as_the_other_charts_print_them() {
+        let explanation = stale_read([250_000_000, 900_000_000, 1_100_000_000, 2_250_000_000]);
+        let texts = axis_texts(&picture(&explanation, TimeUnit::Nanoseconds));
+        assert_eq!(
+            texts,
+            ["500ms", "1s", "1.5s", "2s", "history time"].map(String::from)
+        );
+        // Steps finer than whole ms or 10 ms get the decimals they need.
+        let explanation = stale_read([
+            12_000_000_000,
+            12_001_000_000,
+            12_002_000_000,
+            12_004_000_000,
+        ]);
+        let texts = axis_texts(&picture(&explanation, TimeUnit::Nanoseconds));
+        assert_eq!(texts[..3], ["12s", "12.001s", "12.002s"].map(String::from));
+        assert!(!render(&explanation, TimeUnit::Nanoseconds).contains("12000000000"));
+    }
+
+    #[test]
+    fn line_numbers_are_not_passed_off_as_time() {
+        let explanation = stale_read([1, 2, 3, 40]);
+        let texts = axis_texts(&picture(&explanation, TimeUnit::Line));
+        let caption = texts.last().unwrap();
+        assert!(caption.contains("line number"), "{caption}");
+        for tick in &texts[..texts.len() - 1] {
+            assert!(tick.parse::<u64>().is_ok(), "{tick} is not a line number");
+        }
+        assert_eq!(texts[0], "10");
     }
 }

@@ -15,7 +15,7 @@ use super::exit;
 use crate::check::linearizable::SearchStats;
 use crate::check::models::{self, NAMES};
 use crate::check::prepared::{PreparedCheck, check_in_rounds, check_sequentially};
-use crate::check::{Budget, Format, History, Verdict, parse, svg};
+use crate::check::{Budget, Format, History, TimeUnit, Verdict, parse, svg};
 use clap::builder::PossibleValuesParser;
 use std::cmp::Reverse;
 use std::fmt::Write as _;
@@ -149,7 +149,7 @@ pub fn run(args: CheckHistoryArgs) -> i32 {
             return exit::BAD_INPUT;
         }
     };
-    let prepared = match load(
+    let (prepared, unit) = match load(
         &request.file,
         &request.model,
         request.format,
@@ -172,7 +172,7 @@ pub fn run(args: CheckHistoryArgs) -> i32 {
     if let Some(path) = &request.svg {
         match &verdict {
             Verdict::NotLinearizable(explanation) => {
-                if let Err(cause) = std::fs::write(path, svg::render(explanation)) {
+                if let Err(cause) = std::fs::write(path, svg::render(explanation, unit)) {
                     eprintln!("error: cannot write {}: {cause}", path.display());
                     return exit::INTERNAL;
                 }
@@ -187,13 +187,14 @@ pub fn run(args: CheckHistoryArgs) -> i32 {
     }
 }
 
-/// Read, parse and prepare a history file; errors name the file and the line.
+/// Read, parse and prepare a history file, and say what its times count (for
+/// the picture's time axis); errors name the file and the line.
 pub fn load(
     file: &Path,
     model: &str,
     format: Option<Format>,
     partition: bool,
-) -> Result<Box<dyn PreparedCheck>, String> {
+) -> Result<(Box<dyn PreparedCheck>, TimeUnit), String> {
     let text = crate::scenario::read_bounded(file, "history file", HISTORY_BYTES_MAX, "a history")
         .map_err(|message| format!("{}: {message}", file.display()))?;
     let format = match format {
@@ -205,10 +206,11 @@ pub fn load(
             )
         })?,
     };
-    let history = parse::parse_history(&text, format)
+    let (history, unit) = parse::parse_timed(&text, format)
         .map_err(|error| format!("{}:{error} ({format} format)", file.display()))?;
-    models::prepare(model, history, partition)
-        .map_err(|error| format!("{}:{error}", file.display()))
+    let prepared = models::prepare(model, history, partition)
+        .map_err(|error| format!("{}:{error}", file.display()))?;
+    Ok((prepared, unit))
 }
 
 /// The threads to use: the machine's cores.

@@ -8,13 +8,17 @@
 //! unmatched send of the same text between the same two processes; messages with
 //! equal text are indistinguishable, so that is the right arrow up to swapping
 //! identical messages. Memory is bounded: only the last [`MESSAGE_CAP`] arrows are
-//! kept.
+//! kept, each with at most [`TEXT_MAX`] characters of its message.
 
 use crate::sim::trace::{EventKind, StableHasher, TraceRecord, TraceSink};
 use std::collections::{BTreeMap, VecDeque};
 
 /// Most arrows kept (the latest ones); a long run's diagram is a window anyway.
 pub const MESSAGE_CAP: usize = 200_000;
+
+/// Most characters of a message's text an arrow keeps (its hover title); a
+/// longer text is cut and ends in `…`.
+pub const TEXT_MAX: usize = 300;
 
 /// One message: who sent it when, and when it arrived or was lost.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -29,6 +33,37 @@ pub struct Arrow {
     pub arrived: u64,
     /// Why it was lost (`lost`, `partitioned`, `destination_down`), if it was.
     pub dropped: Option<String>,
+    /// The message as the trace prints it (its `Debug` text), cut to
+    /// [`TEXT_MAX`] characters.
+    pub message: String,
+}
+
+impl Arrow {
+    /// The message's kind: its `Debug` text up to the first `(`, `{` or space,
+    /// which for an enum is the variant's name (`AppendEntries`).
+    pub fn kind(&self) -> &str {
+        message_kind(&self.message)
+    }
+}
+
+/// The kind of a message from its `Debug` text (see [`Arrow::kind`]).
+pub fn message_kind(text: &str) -> &str {
+    let end = text.find(['(', '{', ' ']).unwrap_or(text.len());
+    &text[..end]
+}
+
+/// `text` cut to [`TEXT_MAX`] characters, the last of them `…` when cut.
+fn capped(mut text: String) -> String {
+    if text.chars().count() > TEXT_MAX {
+        let cut = text
+            .char_indices()
+            .nth(TEXT_MAX - 1)
+            .map_or(text.len(), |(at, _)| at);
+        text.truncate(cut);
+        text.push('…');
+        text.shrink_to_fit();
+    }
+    text
 }
 
 /// A fault event as the charts see it.
@@ -120,7 +155,15 @@ impl ChartSink {
         ChartSink::default()
     }
 
-    fn complete(&mut self, record: &TraceRecord, key: u64, dropped: Option<String>) {
+    /// Pairs the delivery or loss `record` (whose text hashes to `key`) with its
+    /// send.
+    fn complete(
+        &mut self,
+        record: TraceRecord,
+        key: u64,
+        dropped: Option<String>,
+        message: String,
+    ) {
         let (Some(from), Some(to)) = (record.from, record.to) else {
             return;
         };
@@ -142,6 +185,7 @@ impl ChartSink {
             sent,
             arrived: record.time,
             dropped,
+            message: capped(message),
         });
     }
 
@@ -254,7 +298,9 @@ impl TraceSink for ChartSink {
             }
             EventKind::Deliver => {
                 let key = text_key(&record.detail);
-                self.complete(&record, key, None);
+                let mut record = record;
+                let message = std::mem::take(&mut record.detail);
+                self.complete(record, key, None, message);
             }
             EventKind::Drop => {
                 let (reason, text) = record
@@ -262,8 +308,8 @@ impl TraceSink for ChartSink {
                     .split_once(' ')
                     .unwrap_or((record.detail.as_str(), ""));
                 let key = text_key(text);
-                let reason = reason.to_string();
-                self.complete(&record, key, Some(reason));
+                let (reason, message) = (reason.to_string(), text.to_string());
+                self.complete(record, key, Some(reason), message);
             }
             EventKind::Crash
             | EventKind::Restart
@@ -341,6 +387,26 @@ mod tests {
             .collect();
         assert_eq!(arrows, vec![(2, 5, false), (1, 7, true)]);
         assert!(sink.pending.is_empty());
+        // Each arrow keeps its message (a loss without its reason) and its kind.
+        let messages: Vec<(&str, &str)> = sink
+            .arrows
+            .iter()
+            .map(|arrow| (arrow.message.as_str(), arrow.kind()))
+            .collect();
+        assert_eq!(messages, vec![("Ping(2)", "Ping"), ("Ping(1)", "Ping")]);
+    }
+
+    #[test]
+    fn a_message_kind_is_its_variant_and_long_texts_are_cut() {
+        assert_eq!(message_kind("AppendEntries { term: 1 }"), "AppendEntries");
+        assert_eq!(message_kind("Reply(KvReply { seq: 1 })"), "Reply");
+        assert_eq!(message_kind("Heartbeat"), "Heartbeat");
+        let long = format!("Big {{ data: \"{}\" }}", "é".repeat(400));
+        let cut = capped(long);
+        assert_eq!(cut.chars().count(), TEXT_MAX);
+        assert!(cut.starts_with("Big { data: \"éé") && cut.ends_with("é…"));
+        let short = "x".repeat(TEXT_MAX);
+        assert_eq!(capped(short.clone()), short);
     }
 
     #[test]

@@ -99,23 +99,7 @@ pub fn colour(index: usize) -> RGBColor {
     PALETTE[index % PALETTE.len()]
 }
 
-pub use crate::spec::stats::format_ms;
-
-/// Virtual time in ns as seconds for axis labels.
-pub fn format_seconds(nanos: f64) -> String {
-    let seconds = nanos / 1e9;
-    if seconds == 0.0 {
-        "0".into()
-    } else if seconds.abs() >= 10.0 {
-        format!("{seconds:.0}s")
-    } else if seconds.abs() >= 1.0 {
-        // Two decimals: ticks 25 ms apart must not print alike.
-        let text = format!("{seconds:.2}");
-        format!("{}s", text.trim_end_matches('0').trim_end_matches('.'))
-    } else {
-        format!("{:.0}ms", seconds * 1000.0)
-    }
-}
+pub use crate::spec::stats::{format_ms, format_seconds, format_time};
 
 /// One curve of a CDF chart: a label and its sample values.
 #[derive(Clone, Debug)]

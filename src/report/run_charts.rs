@@ -8,15 +8,19 @@
 
 use super::capture::{Arrow, FaultWindow, WindowKind};
 use super::chart::{
-    CdfChart, Chart, Curve, DrawResult, EmptyChart, FONT, colour, format_seconds, write_chart,
+    CdfChart, Chart, Curve, DrawResult, EmptyChart, FONT, colour, format_seconds, svg_string,
+    write_chart, write_png,
 };
+use super::html::escape;
 use super::series::{Samples, SeriesKind};
 use super::{Summary, write_atomic};
 use crate::check::Explanation;
 use crate::sim::{EventType, HistoryEvent};
 use plotters::coord::Shift;
 use plotters::prelude::*;
+use plotters::style::text_anchor::{HPos, Pos, VPos};
 use std::collections::BTreeMap;
+use std::fmt::Write as _;
 use std::path::Path;
 
 /// Most arrows one sequence diagram draws.
@@ -75,7 +79,9 @@ fn first_violation(summary: &Summary) -> Option<u64> {
     summary.violations.first().map(|violation| violation.time)
 }
 
-/// The message sequence diagram: a lane per process, time downwards.
+/// The message sequence diagram: a lane per process, time downwards, arrows
+/// labelled with their message's kind where there is room (and, in the SVG, each
+/// titled with the whole message).
 pub struct SequenceChart {
     title: String,
     lanes: Vec<String>,
@@ -161,21 +167,95 @@ impl SequenceChart {
     }
 }
 
-impl Chart for SequenceChart {
+/// The text plotters writes into the SVG where a message's group opens (followed
+/// by the message's position) or closes (followed by `end`); [`SequenceChart::svg`]
+/// turns each into `<g><title>message</title>` or `</g>`.
+const GROUP_MARK: &str = "faultline-group-";
+
+/// A pixel box: left, top, right, bottom.
+type PixelBox = (i32, i32, i32, i32);
+
+fn overlaps(a: &PixelBox, b: &PixelBox) -> bool {
+    a.0 < b.2 && b.0 < a.2 && a.1 < b.3 && b.1 < a.3
+}
+
+/// `colour` darkened, for text drawn in it.
+fn darker(colour: RGBColor) -> RGBColor {
+    let dim = |channel: u8| (f64::from(channel) * 0.6).round() as u8;
+    RGBColor(dim(colour.0), dim(colour.1), dim(colour.2))
+}
+
+/// The sequence chart drawn with the group marks (for its SVG).
+struct Marked<'a>(&'a SequenceChart);
+
+impl Chart for Marked<'_> {
     fn size(&self) -> (u32, u32) {
-        let width = (self.lanes.len() as u32 * 70 + 220).clamp(640, 2400);
-        (width, 900)
+        self.0.size()
     }
 
     fn draw<DB: DrawingBackend>(&self, root: &DrawingArea<DB, Shift>) -> DrawResult<DB> {
+        self.0.draw_marked(root, true)
+    }
+}
+
+impl SequenceChart {
+    /// The chart as SVG: each message's arrow, and its label if it has one, in a
+    /// `<g>` whose `<title>` (the hover text) is the message.
+    pub fn svg(&self) -> std::io::Result<String> {
+        let marked = svg_string(&Marked(self))?;
+        let mut svg = String::with_capacity(marked.len() + self.arrows.len() * 160);
+        let mut rest = marked.as_str();
+        let broken = || std::io::Error::other("drawing a chart failed: a group mark went astray");
+        while let Some(at) = rest.find(GROUP_MARK) {
+            // The mark is the whole content of one `<text>` element.
+            let open = rest[..at].rfind("<text").ok_or_else(broken)?;
+            let close = at + rest[at..].find("</text>").ok_or_else(broken)?;
+            let mark = rest[at + GROUP_MARK.len()..close].trim();
+            svg.push_str(&rest[..open]);
+            if mark == "end" {
+                svg.push_str("</g>\n");
+            } else {
+                let arrow = mark
+                    .parse::<usize>()
+                    .ok()
+                    .and_then(|index| self.arrows.get(index))
+                    .ok_or_else(broken)?;
+                let _ = writeln!(svg, "<g><title>{}</title>", escape(&arrow.message));
+            }
+            rest = &rest[close + "</text>".len()..];
+            rest = rest.strip_prefix('\n').unwrap_or(rest);
+        }
+        svg.push_str(rest);
+        Ok(svg)
+    }
+
+    /// Draws the chart; with `marked`, each message's shapes are bracketed by
+    /// group marks (see [`GROUP_MARK`]).
+    fn draw_marked<DB: DrawingBackend>(
+        &self,
+        root: &DrawingArea<DB, Shift>,
+        marked: bool,
+    ) -> DrawResult<DB> {
         root.fill(&WHITE)?;
+        let mark = |text: String| -> DrawResult<DB> {
+            if marked {
+                root.draw(&Text::new(
+                    text,
+                    (0, 0),
+                    (FONT, 10).into_font().color(&BLACK),
+                ))?;
+            }
+            Ok(())
+        };
+        let (width, _) = self.size();
+        let (head, body) = root.split_vertically(48);
         let lanes = self.lanes.len().max(1) as f64;
         let to_y = |time: u64| -((time.clamp(self.start, self.end) - self.start) as f64 / 1e6);
         let bottom = to_y(self.end);
         let top_pad = -bottom * 0.04 + 0.001;
-        let mut chart = ChartBuilder::on(root)
-            .caption(&self.title, (FONT, 17))
+        let mut chart = ChartBuilder::on(&body)
             .margin(10)
+            .margin_top(0)
             .x_label_area_size(10)
             .y_label_area_size(70)
             .build_cartesian_2d(-0.6..lanes - 0.4, bottom..top_pad)?;
@@ -204,7 +284,9 @@ impl Chart for SequenceChart {
                 window_colour(window.kind).mix(alpha).filled(),
             )))?;
         }
-        // Lanes and their names.
+        // Lanes and their names; the names' boxes are taken for labels.
+        let lane_font = (FONT, 14).into_font();
+        let mut taken: Vec<PixelBox> = Vec::new();
         for (index, name) in self.lanes.iter().enumerate() {
             let x = index as f64;
             let style = if index < self.nodes {
@@ -216,25 +298,80 @@ impl Chart for SequenceChart {
                 vec![(x, 0.0), (x, bottom)],
                 style,
             )))?;
+            let at = (x - 0.12, top_pad * 0.85);
             chart.draw_series(std::iter::once(Text::new(
                 name.clone(),
-                (x - 0.12, top_pad * 0.85),
-                (FONT, 14).into_font().color(&BLACK),
+                at,
+                lane_font.clone().color(&BLACK),
             )))?;
+            let (left, top) = chart.backend_coord(&at);
+            let (w, h) = root.estimate_text_size(name, &lane_font.clone().into())?;
+            taken.push((left - 2, top - 2, left + w as i32 + 2, top + h as i32 + 2));
+        }
+        // Where each arrow runs, in pixels: lost messages as far as they got (a
+        // quarter of the way across if lost as they were sent).
+        let ends: Vec<((f64, f64), (f64, f64))> = self
+            .arrows
+            .iter()
+            .map(|arrow| {
+                let sent = (arrow.from as f64, to_y(arrow.sent));
+                let arrived = (arrow.to as f64, to_y(arrow.arrived));
+                let end = if arrow.dropped.is_none() || arrow.arrived > arrow.sent {
+                    arrived
+                } else {
+                    (sent.0 + (arrived.0 - sent.0) * 0.25, sent.1)
+                };
+                (sent, end)
+            })
+            .collect();
+        // Kind labels, in time order, each just above its arrow's middle, where
+        // it neither leaves the plot nor overlaps a lane name or an earlier label.
+        let label_font = (FONT, 11).into_font();
+        let (plot_x, plot_y) = chart.plotting_area().get_pixel_range();
+        let mut sizes: BTreeMap<&str, (i32, i32)> = BTreeMap::new();
+        let mut labels: Vec<(usize, PixelBox)> = Vec::new();
+        for (index, (arrow, (sent, end))) in self.arrows.iter().zip(&ends).enumerate() {
+            let kind = arrow.kind();
+            if kind.is_empty() {
+                continue;
+            }
+            let (w, h) = match sizes.get(kind) {
+                Some(size) => *size,
+                None => {
+                    let (w, h) = root.estimate_text_size(kind, &label_font.clone().into())?;
+                    let size = (w as i32, h as i32);
+                    sizes.insert(kind, size);
+                    size
+                }
+            };
+            let (x0, y0) = chart.backend_coord(sent);
+            let (x1, y1) = chart.backend_coord(end);
+            let (middle_x, middle_y) = ((x0 + x1) / 2, (y0 + y1) / 2);
+            let area = (
+                middle_x - w / 2 - 2,
+                middle_y - h - 4,
+                middle_x - w / 2 + w + 2,
+                middle_y - 1,
+            );
+            let inside = plot_x.start <= area.0
+                && area.2 <= plot_x.end
+                && plot_y.start <= area.1
+                && area.3 <= plot_y.end;
+            if inside && !taken.iter().any(|other| overlaps(&area, other)) {
+                taken.push(area);
+                labels.push((index, area));
+            }
         }
         // Arrows.
-        for arrow in &self.arrows {
-            let sent = (arrow.from as f64, to_y(arrow.sent));
-            let arrived = (arrow.to as f64, to_y(arrow.arrived));
+        for (index, (arrow, (sent, end))) in self.arrows.iter().zip(&ends).enumerate() {
+            mark(format!("{GROUP_MARK}{index}"))?;
             match &arrow.dropped {
                 None => {
                     let style = colour(arrow.from).mix(0.85).stroke_width(1);
-                    chart.draw_series(std::iter::once(PathElement::new(
-                        vec![sent, arrived],
-                        style,
-                    )))?;
-                    let (x0, y0) = chart.backend_coord(&sent);
-                    let (x1, y1) = chart.backend_coord(&arrived);
+                    chart
+                        .draw_series(std::iter::once(PathElement::new(vec![*sent, *end], style)))?;
+                    let (x0, y0) = chart.backend_coord(sent);
+                    let (x1, y1) = chart.backend_coord(end);
                     let (dx, dy) = ((x1 - x0) as f64, (y1 - y0) as f64);
                     let length = (dx * dx + dy * dy).sqrt().max(1.0);
                     let (ux, uy) = (dx / length, dy / length);
@@ -245,7 +382,7 @@ impl Chart for SequenceChart {
                         )
                     };
                     chart.draw_series(std::iter::once(
-                        EmptyElement::at(arrived)
+                        EmptyElement::at(*end)
                             + Polygon::new(
                                 vec![(0, 0), back(7.0, 3.0), back(7.0, -3.0)],
                                 colour(arrow.from).filled(),
@@ -253,18 +390,37 @@ impl Chart for SequenceChart {
                     ))?;
                 }
                 Some(_) => {
-                    // Lost on the way: a dashed stub to a cross where it was lost
-                    // (a quarter of the way across if lost as it was sent).
-                    let end = if arrow.arrived > arrow.sent {
-                        arrived
-                    } else {
-                        (sent.0 + (arrived.0 - sent.0) * 0.25, sent.1)
-                    };
+                    // Lost on the way: a dashed stub to a cross where it was lost.
                     let style = RED.mix(0.6).stroke_width(1);
-                    chart.draw_series(std::iter::once(PathElement::new(vec![sent, end], style)))?;
-                    chart.draw_series(std::iter::once(Cross::new(end, 4, RED.stroke_width(2))))?;
+                    chart
+                        .draw_series(std::iter::once(PathElement::new(vec![*sent, *end], style)))?;
+                    chart.draw_series(std::iter::once(Cross::new(*end, 4, RED.stroke_width(2))))?;
                 }
             }
+            mark(format!("{GROUP_MARK}end"))?;
+        }
+        // The labels over every arrow, on a light backing so they stay legible.
+        for (index, area) in &labels {
+            let arrow = &self.arrows[*index];
+            let ink = if arrow.dropped.is_some() {
+                RGBColor(170, 0, 0)
+            } else {
+                darker(colour(arrow.from))
+            };
+            mark(format!("{GROUP_MARK}{index}"))?;
+            root.draw(&Rectangle::new(
+                [(area.0, area.1), (area.2, area.3)],
+                WHITE.mix(0.8).filled(),
+            ))?;
+            root.draw(&Text::new(
+                arrow.kind().to_string(),
+                (area.0 + 2, area.1 + 2),
+                label_font
+                    .clone()
+                    .color(&ink)
+                    .pos(Pos::new(HPos::Left, VPos::Top)),
+            ))?;
+            mark(format!("{GROUP_MARK}end"))?;
         }
         if let Some(at) = self.violation
             && at >= self.start
@@ -300,7 +456,43 @@ impl Chart for SequenceChart {
             .border_style(BLACK)
             .label_font((FONT, 12))
             .draw()?;
+        // The caption: the window, then how the arrows are labelled.
+        let centre = |text: &str, y: i32, size: f64, ink: RGBColor| {
+            head.draw(&Text::new(
+                text.to_string(),
+                (width as i32 / 2, y),
+                (FONT, size)
+                    .into_font()
+                    .color(&ink)
+                    .pos(Pos::new(HPos::Center, VPos::Top)),
+            ))
+        };
+        centre(&self.title, 6, 17.0, BLACK)?;
+        let mut note = if self.arrows.is_empty() {
+            "no message in this window".to_string()
+        } else {
+            format!(
+                "{} of {} arrows labelled with the message kind (where a label fits without overlapping another, earliest first)",
+                labels.len(),
+                self.arrows.len()
+            )
+        };
+        if marked && !self.arrows.is_empty() {
+            note.push_str("; hover an arrow for the whole message");
+        }
+        centre(&note, 28, 12.0, RGBColor(90, 90, 90))?;
         Ok(())
+    }
+}
+
+impl Chart for SequenceChart {
+    fn size(&self) -> (u32, u32) {
+        let width = (self.lanes.len() as u32 * 70 + 220).clamp(640, 2400);
+        (width, 900)
+    }
+
+    fn draw<DB: DrawingBackend>(&self, root: &DrawingArea<DB, Shift>) -> DrawResult<DB> {
+        self.draw_marked(root, false)
     }
 }
 
@@ -656,8 +848,10 @@ pub fn write_run_charts(dir: &Path, view: &RunView<'_>) -> std::io::Result<Vec<C
         };
     let sequence = SequenceChart::new(view);
     let title = sequence.title.clone();
+    // Its SVG carries each message as a hover title; the PNG only the labels.
     add("sequence", title, &|dir, stem| {
-        write_chart(dir, stem, &sequence)
+        write_atomic(&dir.join(format!("{stem}.svg")), sequence.svg()?.as_bytes())?;
+        write_png(dir, stem, &sequence)
     })?;
 
     let (by_type, unknown) = latencies(view.history);
@@ -708,13 +902,14 @@ pub fn write_run_charts(dir: &Path, view: &RunView<'_>) -> std::io::Result<Vec<C
 
     if let Some(explanation) = view.explanation {
         // The hand-written SVG keeps each bar's hover title; the PNG draws the
-        // same picture with plotters.
+        // same picture with plotters. A run's history times are virtual ns.
+        let unit = crate::check::TimeUnit::Nanoseconds;
         write_atomic(
             &dir.join("linearizability.svg"),
-            crate::check::svg::render(explanation).as_bytes(),
+            crate::check::svg::render(explanation, unit).as_bytes(),
         )?;
         let picture =
-            super::lin_chart::LinearizabilityChart(crate::check::svg::picture(explanation));
+            super::lin_chart::LinearizabilityChart(crate::check::svg::picture(explanation, unit));
         super::chart::write_png(dir, "linearizability", &picture)?;
         written.push(ChartFile {
             stem: "linearizability".into(),
@@ -723,4 +918,85 @@ pub fn write_run_charts(dir: &Path, view: &RunView<'_>) -> std::io::Result<Vec<C
         });
     }
     Ok(written)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn arrow(from: usize, to: usize, sent: u64, message: &str) -> Arrow {
+        Arrow {
+            from,
+            to,
+            sent,
+            arrived: sent + 2_000_000,
+            dropped: None,
+            message: message.into(),
+        }
+    }
+
+    fn chart(arrows: Vec<Arrow>) -> SequenceChart {
+        SequenceChart {
+            title: "Messages".into(),
+            lanes: vec!["n0".into(), "n1".into(), "n2".into()],
+            nodes: 3,
+            arrows,
+            windows: Vec::new(),
+            start: 0,
+            end: 1_000_000_000,
+            violation: None,
+        }
+    }
+
+    /// The labels drawn: texts that are a kind of one of the arrows.
+    fn labels(svg: &str, kind: &str) -> usize {
+        svg.matches(&format!(">\n{kind}\n</text>")).count()
+    }
+
+    #[test]
+    fn each_arrow_is_grouped_under_its_message_and_labelled_with_its_kind() {
+        let mut lost = arrow(2, 0, 500_000_000, "Vote { granted: false }");
+        lost.dropped = Some("lost".into());
+        let chart = chart(vec![
+            arrow(0, 1, 100_000_000, "Append { entries: [\"a<b\"] }"),
+            arrow(1, 0, 300_000_000, "AppendReply(true)"),
+            lost,
+        ]);
+        let svg = chart.svg().unwrap();
+        assert!(!svg.contains(GROUP_MARK), "a mark was left in");
+        // One group for each arrow and one for each label, every one closed.
+        assert_eq!(svg.matches("<g><title>").count(), 6);
+        assert_eq!(svg.matches("</g>").count(), 6);
+        assert!(
+            svg.contains("<g><title>Append { entries: [&quot;a&lt;b&quot;] }</title>\n<polyline")
+        );
+        assert!(svg.contains("<g><title>Vote { granted: false }</title>"));
+        for kind in ["Append", "AppendReply", "Vote"] {
+            assert_eq!(labels(&svg, kind), 1, "{kind}");
+        }
+        assert!(svg.contains("3 of 3 arrows labelled"));
+        assert_eq!(svg, chart.svg().unwrap());
+    }
+
+    #[test]
+    fn crowded_arrows_are_labelled_only_where_a_label_fits() {
+        // Forty messages a microsecond apart: their labels would all overlap.
+        let arrows = (0..40)
+            .map(|index| arrow(0, 2, 400_000_000 + index * 1_000, &format!("Ping({index})")))
+            .collect();
+        let chart = chart(arrows);
+        let svg = chart.svg().unwrap();
+        assert_eq!(labels(&svg, "Ping"), 1);
+        assert!(svg.contains("1 of 40 arrows labelled"));
+        assert_eq!(svg.matches("<g><title>Ping(").count(), 41);
+        // The PNG's drawing has the labels but no hover marks.
+        crate::report::chart::register_font();
+        let mut svg = String::new();
+        {
+            let root = SVGBackend::with_string(&mut svg, chart.size()).into_drawing_area();
+            chart.draw(&root).unwrap();
+        }
+        assert!(!svg.contains(GROUP_MARK) && !svg.contains("<title>"));
+        assert_eq!(labels(&svg, "Ping"), 1);
+    }
 }

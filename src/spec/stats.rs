@@ -78,3 +78,69 @@ pub fn format_ms(value: f64) -> String {
         format!("{value:.2}")
     }
 }
+
+/// Virtual time in ns as the charts' time axes print it: `0`, `250ms`, `1.5s`,
+/// `12s` (whole ms below a second, 10 ms steps below ten seconds, whole seconds
+/// above).
+pub fn format_seconds(nanos: f64) -> String {
+    let seconds = (nanos / 1e9).abs();
+    let resolution = if seconds >= 10.0 {
+        1e9
+    } else if seconds >= 1.0 {
+        1e7
+    } else {
+        1e6
+    };
+    format_time(nanos, resolution)
+}
+
+/// Time in ns as [`format_seconds`] prints it, with as many decimals as it takes
+/// to tell apart times `resolution` ns apart (axis ticks at a finer step than
+/// [`format_seconds`] resolves: `12.004s`, `0.2ms`).
+pub fn format_time(nanos: f64, resolution: f64) -> String {
+    let seconds = nanos / 1e9;
+    if seconds == 0.0 {
+        return "0".into();
+    }
+    // Decimals of `unit` (in ns) that resolve `resolution`; the epsilon keeps a
+    // power of ten from asking for one more.
+    let decimals =
+        |unit: f64| (-(resolution / unit).log10() - 1e-9).ceil().clamp(0.0, 9.0) as usize;
+    let trim = |text: String| {
+        if text.contains('.') {
+            text.trim_end_matches('0').trim_end_matches('.').to_string()
+        } else {
+            text
+        }
+    };
+    if seconds.abs() >= 1.0 {
+        format!("{}s", trim(format!("{seconds:.*}", decimals(1e9))))
+    } else {
+        format!(
+            "{}ms",
+            trim(format!("{:.*}", decimals(1e6), seconds * 1000.0))
+        )
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn axis_times_read_in_ms_and_s() {
+        assert_eq!(format_seconds(0.0), "0");
+        assert_eq!(format_seconds(2.5e8), "250ms");
+        assert_eq!(format_seconds(1.5e9), "1.5s");
+        assert_eq!(format_seconds(1.25e9), "1.25s");
+        assert_eq!(format_seconds(12.4e9), "12s");
+        assert_eq!(format_seconds(20e9), "20s");
+        // Finer steps get the decimals they need, and no more.
+        assert_eq!(format_time(12.004e9, 2e6), "12.004s");
+        assert_eq!(format_time(12e9, 2e6), "12s");
+        assert_eq!(format_time(3.5e9, 5e8), "3.5s");
+        assert_eq!(format_time(2e5, 1e5), "0.2ms");
+        assert_eq!(format_time(1.05e9, 5e7), "1.05s");
+        assert_eq!(format_time(40e9, 2e9), "40s");
+    }
+}
