@@ -24,6 +24,11 @@ use std::sync::Mutex;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
+/// Most bytes a history file may have: reading stops there (and at the first
+/// NUL byte), so `check-history /dev/zero` is an error, not memory exhausted.
+/// The reference histories are under 3 MiB; Jepsen's largest are tens of MiB.
+pub const HISTORY_BYTES_MAX: u64 = 1 << 30;
+
 /// Below this many operations, threads cost more than they save.
 const PARALLEL_MIN_OPERATIONS: usize = 2_000;
 
@@ -188,8 +193,13 @@ pub fn load(
     format: Option<Format>,
     partition: bool,
 ) -> Result<Box<dyn PreparedCheck>, String> {
-    let text = std::fs::read_to_string(file)
-        .map_err(|cause| format!("cannot read {}: {cause}", file.display()))?;
+    let text = crate::scenario::read_text_at_most(
+        &file.to_string_lossy(),
+        "history file",
+        HISTORY_BYTES_MAX,
+        "a history of JSON lines, EDN maps or Jepsen log lines",
+    )
+    .map_err(|error| error.to_string())?;
     let format = match format {
         Some(format) => format,
         None => Format::detect(&text, file.file_name().and_then(|name| name.to_str())).ok_or_else(|| {
