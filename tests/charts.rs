@@ -423,6 +423,17 @@ fn bad_sweep_files_name_the_file_line_and_key() {
             "[sweep]\nmetric = \"speed\"\nparameter = \"protocol.election_timeout\"\nvalues = [[\"1ms\", \"2ms\"]]\nseeds = 3\n".to_string(),
             ":2:10: key 'sweep.metric': unknown metric \"speed\"",
         ),
+        // Each value keeps a checked copy of the scenario: a grid of millions
+        // would take minutes and gigabytes before the first run.
+        (
+            format!("[sweep]\nscenario = \"{partitions}\"\nmetric = \"ops_ok\"\nparameter = \"network.drop_probability\"\nvalues = [{}0.1]\nseeds = 3\n", "0.1, ".repeat(10_000)),
+            ":5:10: key 'sweep.values': expected at most 10000 values, got 10001",
+        ),
+        // The scenario is read capped (it was read until memory ran out).
+        (
+            "[sweep]\nscenario = \"/no/such.toml\"\nmetric = \"ops_ok\"\nparameter = \"network.drop_probability\"\nvalues = [0.1]\nseeds = 3\n".to_string(),
+            ":2:12: key 'sweep.scenario': cannot read the scenario /no/such.toml: No such file",
+        ),
     ];
     for (index, (body, expected)) in cases.iter().enumerate() {
         let file = dir.join(format!("bad{index}.toml"));
@@ -440,6 +451,26 @@ fn bad_sweep_files_name_the_file_line_and_key() {
             "case {index}: {printed}"
         );
     }
+    let file = dir.join("zero.toml");
+    std::fs::write(
+        &file,
+        "[sweep]\nscenario = \"/dev/zero\"\nmetric = \"ops_ok\"\nparameter = \"network.drop_probability\"\nvalues = [0.1]\nseeds = 3\n",
+    )
+    .unwrap();
+    let output = faultline(&[
+        "sweep",
+        file.to_str().unwrap(),
+        "--out",
+        dir.to_str().unwrap(),
+    ]);
+    assert_eq!(output.status.code(), Some(2), "{}", text(&output));
+    assert!(
+        text(&output).contains(
+            "error: /dev/zero:1:1: the scenario file holds a NUL byte (at offset 0); expected text"
+        ),
+        "{}",
+        text(&output)
+    );
 }
 
 #[test]

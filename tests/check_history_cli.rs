@@ -205,6 +205,38 @@ fn a_malformed_file_names_the_file_and_line_and_exits_two() {
 }
 
 #[test]
+fn a_history_that_is_not_text_is_refused_at_its_first_bad_byte() {
+    // Found by the bad-input campaign: /dev/zero was read until memory ran
+    // out, and a byte that is not UTF-8 was refused with no line.
+    let output = faultline(&["check-history", "/dev/zero", "--model", "register"]);
+    let (_, stderr) = text(&output);
+    assert_eq!(output.status.code(), Some(2), "{stderr}");
+    assert_eq!(
+        stderr,
+        "error: /dev/zero:1:1: the history file holds a NUL byte (at offset 0); expected text\n"
+    );
+    let latin1 = scratch("latin1.jsonl", "");
+    let mut bytes = STALE_READ.as_bytes().to_vec();
+    bytes.extend_from_slice(b"{\"process\":2,\"type\":\"invoke\",\"f\":\"caf\xe9\"}\n");
+    std::fs::write(&latin1, &bytes).unwrap();
+    let output = faultline(&[
+        "check-history",
+        latin1.to_str().unwrap(),
+        "--model",
+        "register",
+    ]);
+    let (_, stderr) = text(&output);
+    assert_eq!(output.status.code(), Some(2), "{stderr}");
+    assert!(
+        stderr.contains(&format!(
+            "latin1.jsonl:5:38: the history file is not UTF-8 text (byte 0xe9 at offset {})",
+            bytes.len() - 4
+        )),
+        "{stderr}"
+    );
+}
+
+#[test]
 fn a_completion_without_an_invocation_is_bad_input() {
     let history = scratch(
         "unpaired.jsonl",

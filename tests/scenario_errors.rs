@@ -494,6 +494,59 @@ fn a_missing_scenario_file_is_a_clear_error() {
 }
 
 #[test]
+fn a_byte_that_is_not_utf8_is_placed_at_its_line_and_column() {
+    // Found by the bad-input campaign: the error named only the byte offset.
+    let directory = std::path::PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("scenario_errors");
+    std::fs::create_dir_all(&directory).unwrap();
+    let path = directory.join("latin1.toml");
+    let mut bytes = BASE.as_bytes().to_vec();
+    bytes.extend_from_slice(b"[network]\ndrop_probability = 0.1 # caf\xe9\n");
+    std::fs::write(&path, &bytes).unwrap();
+    let path = path.to_str().unwrap();
+    let error = ScenarioFile::read(path).unwrap_err();
+    let line = BASE.lines().count() + 2;
+    assert_eq!(
+        (error.line, error.column),
+        (Some(line), Some(29)),
+        "{error}"
+    );
+    assert_eq!(
+        error.to_string(),
+        format!(
+            "{path}:{line}:29: the scenario file is not UTF-8 text (byte 0xe9 at offset {})",
+            bytes.len() - 2
+        )
+    );
+}
+
+#[test]
+fn dev_zero_is_refused_at_its_first_byte_without_reading_on() {
+    let error = ScenarioFile::read("/dev/zero").unwrap_err();
+    assert_eq!(
+        error.to_string(),
+        "/dev/zero:1:1: the scenario file holds a NUL byte (at offset 0); expected text"
+    );
+}
+
+#[test]
+fn a_file_over_the_size_cap_is_refused_naming_the_cap() {
+    let directory = std::path::PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("scenario_errors");
+    std::fs::create_dir_all(&directory).unwrap();
+    let path = directory.join("huge.toml");
+    let comment = "#".repeat(1 << 20) + "\n";
+    let size = faultline::scenario::FILE_BYTES_MAX as usize / comment.len() + 1;
+    std::fs::write(&path, comment.repeat(size)).unwrap();
+    let error = ScenarioFile::read(path.to_str().unwrap()).unwrap_err();
+    std::fs::remove_file(&path).unwrap();
+    assert!(
+        error
+            .to_string()
+            .ends_with(": the scenario file is larger than 16 MiB; expected a TOML file"),
+        "{error}"
+    );
+}
+
+#[test]
 fn a_zero_period_is_rejected_where_it_would_spin_forever() {
     let text = BASE.replace(
         "name = \"broadcast\"",

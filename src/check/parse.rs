@@ -129,13 +129,25 @@ fn parse_jsonl(text: &str) -> Result<Vec<(usize, HistoryEvent)>, HistoryError> {
                 index + 1,
                 format!(
                     "expected a JSON history event like \
-                     {{\"process\":0,\"type\":\"invoke\",\"f\":\"read\",\"value\":null,\"time\":0}}: {cause}"
+                     {{\"process\":0,\"type\":\"invoke\",\"f\":\"read\",\"value\":null,\"time\":0}}: {}",
+                    json_cause(&cause)
                 ),
             )
         })?;
         events.push((index + 1, event));
     }
     Ok(events)
+}
+
+/// serde_json's message with its position as a column of the file's line
+/// (it parses one line at a time, so its own "line 1" would mislead).
+fn json_cause(cause: &serde_json::Error) -> String {
+    let text = cause.to_string();
+    let position = format!(" at line {} column {}", cause.line(), cause.column());
+    match text.strip_suffix(&position) {
+        Some(message) => format!("{message} (column {})", cause.column()),
+        None => text,
+    }
 }
 
 fn event_type(edn: &Edn) -> Result<EventType, String> {
@@ -433,5 +445,8 @@ mod tests {
             failure.message.contains("expected a JSON history event"),
             "{failure}"
         );
+        // The column is the file line's, not serde_json's "line 1".
+        assert!(failure.message.ends_with("(column 2)"), "{failure}");
+        assert!(!failure.message.contains("line 1"), "{failure}");
     }
 }

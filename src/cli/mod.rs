@@ -27,8 +27,13 @@ pub fn read_json<T: serde::de::DeserializeOwned>(
     path: &std::path::Path,
     what: &str,
 ) -> Result<T, String> {
-    let text = crate::scenario::read_bounded(path, what, REPORT_BYTES_MAX, "a faultline report")
-        .map_err(|message| format!("{}: {message}", path.display()))?;
+    let text = crate::scenario::read_text_at_most(
+        &path.to_string_lossy(),
+        what,
+        REPORT_BYTES_MAX,
+        "a faultline report",
+    )
+    .map_err(|error| error.to_string())?;
     serde_json::from_str(&text).map_err(|error| {
         format!(
             "{}:{}:{}: not a faultline {what}: {error}",

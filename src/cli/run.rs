@@ -373,18 +373,14 @@ pub fn replay(registry: &Registry, dir: &Path) -> i32 {
         }
     }
     let scenario_copy = dir.join("scenario.toml");
-    let scenario_text = match crate::scenario::read_bounded(
-        &scenario_copy,
-        "scenario copy",
-        crate::scenario::FILE_BYTES_MAX,
-        "a TOML file",
-    ) {
-        Ok(text) => text,
-        Err(error) => {
-            eprintln!("error: {}: {error}", scenario_copy.display());
-            return exit::BAD_INPUT;
-        }
-    };
+    let scenario_text =
+        match crate::scenario::read_capped(&scenario_copy.to_string_lossy(), "scenario copy") {
+            Ok(text) => text,
+            Err(error) => {
+                eprintln!("error: {error}");
+                return exit::BAD_INPUT;
+            }
+        };
     // Errors in the copy are the copy's, not the original's.
     let blame_copy = |mut error: crate::scenario::ScenarioError| {
         error.file = format!(

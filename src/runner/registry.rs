@@ -263,13 +263,8 @@ impl Registry {
         let mut campaigns = Vec::new();
         for entry in &self.entries {
             for path in self.shipped(root, entry.name) {
-                let text = crate::scenario::read_bounded(
-                    &path,
-                    "scenario",
-                    crate::scenario::FILE_BYTES_MAX,
-                    "a TOML file",
-                )
-                .map_err(|message| format!("{}: {message}", path.display()))?;
+                let text = crate::scenario::read_capped(&path.to_string_lossy(), "scenario file")
+                    .map_err(|error| error.to_string())?;
                 let table: toml::Table = text
                     .parse()
                     .map_err(|error| format!("{}: {error}", path.display()))?;

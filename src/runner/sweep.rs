@@ -41,6 +41,11 @@ use toml::Spanned;
 /// Most seeds per grid point.
 pub const SEEDS_MAX: u64 = 1_000_000;
 
+/// Most values a sweep may have. Each grid point keeps its own copy of the
+/// scenario, checked when the file is read, so a 16 MiB file of millions of
+/// values would otherwise take minutes and gigabytes before the first run.
+pub const VALUES_MAX: usize = 10_000;
+
 /// A metric taken from an ordinary run's outcome.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "snake_case")]
@@ -310,6 +315,17 @@ impl Sweep {
                 "expected at least one value: the grid is empty".into(),
             ));
         }
+        if table.values.get_ref().len() > VALUES_MAX {
+            return Err(located(
+                &source,
+                table.values.span(),
+                "sweep.values",
+                format!(
+                    "expected at most {VALUES_MAX} values, got {}",
+                    table.values.get_ref().len()
+                ),
+            ));
+        }
         let metric_name = table.metric.get_ref().as_str();
         let trial = registry
             .trial_metrics()
@@ -410,20 +426,27 @@ impl Sweep {
                     .unwrap_or(Path::new(""))
                     .join(scenario.get_ref());
                 let base_name = base.display().to_string();
-                let base_text = crate::scenario::read_bounded(
-                    &base,
-                    "scenario",
-                    crate::scenario::FILE_BYTES_MAX,
-                    "a TOML file",
-                )
-                .map_err(|error| {
-                    located(
-                        &source,
-                        scenario.span(),
-                        "sweep.scenario",
-                        format!("{base_name}: {error}"),
-                    )
-                })?;
+                // Capped like every scenario file (so `scenario = "/dev/zero"`
+                // is refused at once); an error placed in the scenario stays
+                // there, one about the file as a whole is placed here.
+                let base_text =
+                    crate::scenario::read_capped(&base_name, "scenario file").map_err(|error| {
+                        if error.line.is_some() {
+                            return error;
+                        }
+                        located(
+                            &source,
+                            scenario.span(),
+                            "sweep.scenario",
+                            format!(
+                                "cannot read the scenario {base_name}: {}",
+                                error
+                                    .message
+                                    .strip_prefix("cannot read the scenario file: ")
+                                    .unwrap_or(&error.message)
+                            ),
+                        )
+                    })?;
                 let base_file = ScenarioFile::from_text(&base_name, base_text.clone())?;
                 registry.validate_file(&base_file)?;
                 let base_table: toml::Table =

@@ -109,7 +109,8 @@ impl Source<'_> {
     /// Turns a TOML/serde error into a located scenario error.
     pub fn from_toml(&self, error: &toml::de::Error) -> ScenarioError {
         let mut message = error.message().trim().to_string();
-        if message.contains("recursion") {
+        // (Without a position it is a dotted key of too many parts, below.)
+        if error.span().is_some() && message.contains("recursion") {
             // The reader's own words ("cannot recurse further; max recursion
             // depth met") do not say what in the file is wrong.
             message = "arrays or inline tables nested too deeply (the TOML reader's \
@@ -137,9 +138,51 @@ impl Source<'_> {
                 });
                 located
             }
+            None if message == "recursion limit" => match deepest_dotted_key(self.text) {
+                // The TOML reader gives no position for a dotted key of
+                // too many parts: place it at the first such key. The key
+                // itself is not quoted (it may be megabytes long).
+                Some(offset) => {
+                    let mut located = self.error_at(
+                        offset..offset,
+                        format!(
+                            "a dotted key of more than {DOTTED_PARTS_MAX} parts is deeper than the TOML reader allows (recursion limit)"
+                        ),
+                    );
+                    located.key = None;
+                    located
+                }
+                None => self.error(missing, message),
+            },
             None => self.error(missing, message),
         }
     }
+}
+
+/// A dotted key of more parts is refused by the TOML reader.
+pub const DOTTED_PARTS_MAX: usize = 80;
+
+/// The offset of the first line holding a dotted key (a run of bare key
+/// parts joined by dots, spaces allowed) of more than [`DOTTED_PARTS_MAX`]
+/// parts, at its first non-blank character.
+fn deepest_dotted_key(text: &str) -> Option<usize> {
+    let mut offset = 0;
+    for line in text.split_inclusive('\n') {
+        let mut dots = 0;
+        for c in strip_comment(line).chars() {
+            if c == '.' {
+                dots += 1;
+                if dots + 1 > DOTTED_PARTS_MAX {
+                    let blank = line.len() - line.trim_start().len();
+                    return Some(offset + blank);
+                }
+            } else if !(c.is_ascii_alphanumeric() || "_- \t".contains(c)) {
+                dots = 0;
+            }
+        }
+        offset += line.len();
+    }
+    None
 }
 
 impl Source<'_> {
@@ -389,6 +432,32 @@ mod tests {
             shown,
             "x.toml:1:2: key 'a\\u{0}b': got \"\\u{202e}evil\\u{7}\""
         );
+    }
+
+    #[test]
+    fn a_dotted_key_too_deep_for_the_toml_reader_is_placed_at_its_line() {
+        // Found by the bad-input campaign: the reader's "recursion limit"
+        // carries no position.
+        let deep = vec!["a"; 100].join(".");
+        for text in [
+            format!("seed = 1\nvalues = [0.1, 0.2]\n  {deep} = 1\n"),
+            format!("seed = 1\nvalues = [0.1, 0.2]\n  [{deep}]\n"),
+        ] {
+            let error = toml::from_str::<toml::Table>(&text).unwrap_err();
+            assert_eq!(error.span(), None, "the reader places it now: simplify");
+            let source = Source {
+                file: "deep.toml",
+                text: &text,
+            };
+            let located = source.from_toml(&error);
+            assert_eq!(
+                located.to_string(),
+                "deep.toml:3:3: a dotted key of more than 80 parts is deeper than the TOML reader allows (recursion limit)"
+            );
+        }
+        let shallow = vec!["a"; DOTTED_PARTS_MAX].join(".");
+        assert!(toml::from_str::<toml::Table>(&format!("{shallow} = 1\n")).is_ok());
+        assert_eq!(deepest_dotted_key(&format!("{shallow} = 1\n")), None);
     }
 
     #[test]

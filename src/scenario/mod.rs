@@ -17,7 +17,6 @@ pub mod write;
 
 pub use error::{ScenarioError, Source};
 pub use faults::{FaultSpec, NemesisConfig, NemesisFault};
-use std::path::Path;
 
 use crate::sim::disk::DiskConfig;
 use crate::sim::network::NetworkConfig;
@@ -194,54 +193,105 @@ fn default_max_events() -> u64 {
 }
 
 /// Most bytes a scenario or sweep file may have (the shipped ones are under
-/// 10 KiB): reading stops there, so `run /dev/zero` is an error, not a hang.
+/// 10 KiB): reading stops there, so an endless input is an error, not a hang
+/// (`/dev/zero` is refused at its first byte, a NUL).
 pub const FILE_BYTES_MAX: u64 = 16 << 20;
 
 /// Reads the text file at `path` (a `what`, for the message), refusing more
-/// than [`FILE_BYTES_MAX`] bytes and text that is not UTF-8, with an error
-/// naming the file.
+/// than [`FILE_BYTES_MAX`] bytes, and bytes that are not UTF-8 or are NUL
+/// with an error placed at the first of them ([`read_text_at_most`]).
 pub fn read_capped(path: &str, what: &str) -> Result<String, ScenarioError> {
-    read_text(path, what).map_err(|message| ScenarioError {
+    read_text_at_most(path, what, FILE_BYTES_MAX, "a TOML file")
+}
+
+/// Reads the text file at `path` (a `what`, for messages): at most
+/// `max_bytes` bytes (more is an error saying `expected`, e.g. "a TOML
+/// file"), UTF-8 and without NUL bytes (an error placed at the first bad
+/// byte, see [`decode_text`]). Reading stops at the first NUL byte, so
+/// `/dev/zero` is refused at once.
+pub fn read_text_at_most(
+    path: &str,
+    what: &str,
+    max_bytes: u64,
+    expected: &str,
+) -> Result<String, ScenarioError> {
+    let unplaced = |message| ScenarioError {
         file: path.to_string(),
         line: None,
         column: None,
         key: None,
         message,
-    })
+    };
+    let bytes = read_bytes(path, what, max_bytes, expected).map_err(unplaced)?;
+    decode_text(path, what, bytes)
 }
 
-fn read_text(path: &str, what: &str) -> Result<String, String> {
-    read_bounded(Path::new(path), what, FILE_BYTES_MAX, "a TOML file")
-}
-
-/// Read a text file of at most `max_bytes` bytes: larger files and text that is
-/// not UTF-8 are errors saying so (the size limit, or the offset of the first
-/// invalid byte), and a device that never ends (`/dev/zero`) stops at the limit.
-/// `expected` says what the file should have been (`"a TOML file"`).
-pub fn read_bounded(
-    path: &Path,
-    what: &str,
-    max_bytes: u64,
-    expected: &str,
-) -> Result<String, String> {
+fn read_bytes(path: &str, what: &str, max_bytes: u64, expected: &str) -> Result<Vec<u8>, String> {
     use std::io::Read as _;
-    let file =
-        std::fs::File::open(path).map_err(|error| format!("cannot read the {what}: {error}"))?;
+    let cannot = |error: std::io::Error| format!("cannot read the {what}: {error}");
+    let mut file = std::fs::File::open(path).map_err(cannot)?;
     let mut bytes = Vec::new();
-    file.take(max_bytes + 1)
-        .read_to_end(&mut bytes)
-        .map_err(|error| format!("cannot read the {what}: {error}"))?;
-    if bytes.len() as u64 > max_bytes {
-        return Err(format!(
-            "the {what} is larger than {} MiB; expected {expected}",
-            max_bytes >> 20
-        ));
+    let mut chunk = vec![0; 64 << 10];
+    loop {
+        let read = match file.read(&mut chunk) {
+            Ok(0) => break,
+            Ok(read) => read,
+            Err(error) if error.kind() == std::io::ErrorKind::Interrupted => continue,
+            Err(error) => return Err(cannot(error)),
+        };
+        bytes.extend_from_slice(&chunk[..read]);
+        if bytes.len() as u64 > max_bytes {
+            return Err(format!(
+                "the {what} is larger than {}; expected {expected}",
+                format_bytes(max_bytes)
+            ));
+        }
+        if chunk[..read].contains(&0) {
+            // No text holds one: decoding refuses it where it is.
+            break;
+        }
     }
-    String::from_utf8(bytes).map_err(|error| {
+    Ok(bytes)
+}
+
+/// `16 MiB`, `1 GiB`.
+fn format_bytes(bytes: u64) -> String {
+    if bytes >= 1 << 30 && bytes.is_multiple_of(1 << 30) {
+        format!("{} GiB", bytes >> 30)
+    } else {
+        format!("{} MiB", bytes >> 20)
+    }
+}
+
+/// The text of a file's `bytes` (`file`, a `what`, for the message): an error,
+/// placed at the line and column of the first bad byte (and naming its
+/// offset), if they are not UTF-8 or hold a NUL byte (no text file does; a
+/// device like `/dev/zero` or a binary file does). [`read_capped`] reads files
+/// through it.
+pub fn decode_text(file: &str, what: &str, bytes: Vec<u8>) -> Result<String, ScenarioError> {
+    let not_utf8 = std::str::from_utf8(&bytes)
+        .err()
+        .map(|error| error.valid_up_to());
+    let nul = bytes.iter().position(|&byte| byte == 0);
+    let Some(offset) = not_utf8.into_iter().chain(nul).min() else {
+        return Ok(String::from_utf8(bytes).expect("checked to be UTF-8"));
+    };
+    let before = std::str::from_utf8(&bytes[..offset]).expect("valid up to the offset");
+    let (line, column) = error::line_column(before, offset);
+    let message = if bytes[offset] == 0 {
+        format!("the {what} holds a NUL byte (at offset {offset}); expected text")
+    } else {
         format!(
-            "the {what} is not UTF-8 text (invalid byte at offset {})",
-            error.utf8_error().valid_up_to()
+            "the {what} is not UTF-8 text (byte 0x{:02x} at offset {offset})",
+            bytes[offset]
         )
+    };
+    Err(ScenarioError {
+        file: file.to_string(),
+        line: Some(line),
+        column: Some(column),
+        key: None,
+        message,
     })
 }
 
