@@ -84,3 +84,20 @@ fn the_campaigns_are_the_shipped_scenarios_without_expect() {
         );
     }
 }
+
+#[test]
+fn the_nightly_workflow_runs_the_bad_input_campaign_at_a_larger_count() {
+    let workflow = read(".github/workflows/fuzz.yml");
+    assert!(
+        workflow.contains("cargo test --release --test tests bad_input"),
+        "the nightly workflow does not run the bad-input campaign"
+    );
+    let count: u64 = workflow
+        .lines()
+        .find_map(|line| line.trim().strip_prefix("FAULTLINE_BAD_INPUTS:"))
+        .expect("the nightly workflow sets FAULTLINE_BAD_INPUTS")
+        .trim()
+        .parse()
+        .unwrap();
+    assert!(count > crate::bad_input::DEFAULT_INPUTS, "{count}");
+}

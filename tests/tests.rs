@@ -1,5 +1,6 @@
 //! The integration harness: one binary, a module per area.
 
+mod bad_input;
 mod charts;
 mod check_history_cli;
 mod cli;
