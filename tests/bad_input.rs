@@ -720,7 +720,7 @@ fn judge_history(
             if let Verdict::NotLinearizable(explanation) = &verdict {
                 // The explanation and its picture are made from hostile text too.
                 let _ = explanation.to_string();
-                let _ = svg::render(explanation);
+                let _ = svg::render(explanation, faultline::check::TimeUnit::Line);
             }
             *counts.verdicts.entry(verdict.word()).or_default() += 1;
         }
