@@ -308,6 +308,8 @@ fn expected_effects(path: &Path) -> BTreeSet<&'static str> {
             "crash" | "crash_leader" => "sim_node_crashed",
             "pause" => "sim_node_paused_backlog_released",
             "clock_skew" => "sim_timer_on_skewed_clock",
+            "pause_client" => "sim_client_paused_backlog_released",
+            "clock_skew_client" => "sim_client_timer_on_skewed_clock",
             "disk_corrupt" => "sim_disk_bit_flipped",
             "disk_lose_unsynced" => "sim_unsynced_write_dropped",
             "disk_fail_read" => "sim_disk_read_failed",

@@ -372,7 +372,38 @@ fn an_unknown_target_selector_lists_the_selectors() {
         &text,
         Some("leaderr"),
         "faults[0].target",
-        "\"@label\", or one of leader, follower, random, minority, majority, all",
+        "\"@label\", a client (\"client\" (a random client), \"clients\" (every client), \"client:N\" (client N)), or one of leader, follower, random, minority, majority, all",
+    );
+}
+
+#[test]
+fn a_client_target_is_refused_where_faults_cannot_reach_clients() {
+    let text = format!("{BASE}\n[[faults]]\nat = \"1s\"\nkind = \"crash\"\ntarget = \"client\"\n");
+    assert_error(
+        &text,
+        Some("\"client\""),
+        "faults[0].target",
+        "a 'crash' fault cannot target clients; only pause, resume, clock_skew and clock_reset reach clients",
+    );
+}
+
+#[test]
+fn a_client_target_names_an_existing_client() {
+    let text =
+        format!("{BASE}\n[[faults]]\nat = \"1s\"\nkind = \"pause\"\ntarget = \"client:99\"\n");
+    assert_error(
+        &text,
+        Some("client:99"),
+        "faults[0].target",
+        "client 99 does not exist",
+    );
+    let text =
+        format!("{BASE}\n[[faults]]\nat = \"1s\"\nkind = \"pause\"\ntarget = \"client:x\"\n");
+    assert_error(
+        &text,
+        Some("client:x"),
+        "faults[0].target",
+        "expected a client index after 'client:'",
     );
 }
 

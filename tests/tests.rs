@@ -4,6 +4,7 @@ mod bad_input;
 mod charts;
 mod check_history_cli;
 mod cli;
+mod client_faults;
 mod common;
 mod conformance;
 mod deploy;

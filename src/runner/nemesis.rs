@@ -9,7 +9,7 @@
 //! does.
 
 use crate::scenario::{NemesisConfig, NemesisFault};
-use crate::sim::fault::{Fault, Target, TimedFault};
+use crate::sim::fault::{ClientPick, Fault, Target, TimedFault};
 use crate::sim::rng::{self, Rng, between, chance, open_unit};
 use crate::sim::time::Duration;
 use rand::Rng as _;
@@ -182,15 +182,20 @@ impl Iterator for Schedule {
             }),
             NemesisFault::CrashLeader => Fault::Crash(Target::Leader),
             NemesisFault::Pause => Fault::Pause(leader_or_random(rng)),
-            NemesisFault::ClockSkew => {
+            NemesisFault::ClockSkew | NemesisFault::ClockSkewClient => {
                 let skew = config.clock_skew_max.0 as i64;
                 let drift = *config.clock_drift_ppm_max.get_ref() as i64;
                 Fault::ClockSkew {
-                    target: Target::Random,
+                    target: if kind == NemesisFault::ClockSkew {
+                        Target::Random
+                    } else {
+                        Target::Client(ClientPick::Random)
+                    },
                     offset: rng.gen_range(-skew..=skew),
                     drift_ppm: rng.gen_range(-drift..=drift),
                 }
             }
+            NemesisFault::PauseClient => Fault::Pause(Target::Client(ClientPick::Random)),
             NemesisFault::DiskCorrupt => Fault::DiskCorrupt(Target::Random),
             NemesisFault::DiskLoseUnsynced => Fault::DiskLoseUnsynced(Target::Random),
             NemesisFault::DiskFailRead => Fault::DiskFailRead {

@@ -21,7 +21,8 @@ impl<'de> Deserialize<'de> for TargetSpec {
             fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
                 write!(
                     f,
-                    "a node id, a list of node ids, \"@label\", or one of {}",
+                    "a node id, a list of node ids, \"@label\", a client ({}), or one of {}",
+                    Target::CLIENT_FORMS,
                     Target::SELECTORS.join(", ")
                 )
             }
@@ -40,9 +41,13 @@ impl<'de> Deserialize<'de> for TargetSpec {
                     check_label_name(label).map_err(E::custom)?;
                     return Ok(TargetSpec(Target::Label(label.to_string())));
                 }
+                if let Some(client) = Target::from_client_form(name) {
+                    return client.map(TargetSpec).map_err(E::custom);
+                }
                 Target::from_selector(name).map(TargetSpec).ok_or_else(|| {
                     E::custom(format!(
-                        "unknown target \"{name}\"; expected a node id, a list of node ids, \"@label\", or one of {}",
+                        "unknown target \"{name}\"; expected a node id, a list of node ids, \"@label\", a client ({}), or one of {}",
+                        Target::CLIENT_FORMS,
                         Target::SELECTORS.join(", ")
                     ))
                 })
@@ -292,6 +297,7 @@ impl FaultSpec {
         &self,
         source: &Source<'_>,
         nodes: usize,
+        clients: usize,
         run_end: Duration,
     ) -> Result<(u64, TimedFault), ScenarioError> {
         let kind = *self.kind.get_ref();
@@ -347,8 +353,43 @@ impl FaultSpec {
             };
         let target = |spec: &Option<Spanned<TargetSpec>>| -> Result<Target, ScenarioError> {
             let spec = spec.as_ref().expect("required key checked above");
-            if let Target::Nodes(ids) = &spec.get_ref().0 {
-                check_ids(ids, spec.span())?;
+            match &spec.get_ref().0 {
+                Target::Nodes(ids) => check_ids(ids, spec.span())?,
+                Target::Client(pick) => {
+                    if !matches!(
+                        kind,
+                        FaultKind::Pause
+                            | FaultKind::Resume
+                            | FaultKind::ClockSkew
+                            | FaultKind::ClockReset
+                    ) {
+                        return Err(source.error_at(
+                            spec.span(),
+                            format!(
+                                "a '{}' fault cannot target clients; only pause, resume, clock_skew and clock_reset reach clients",
+                                kind.name()
+                            ),
+                        ));
+                    }
+                    if clients == 0 {
+                        return Err(source.error_at(
+                            spec.span(),
+                            "the scenario has no clients ([workload] clients = 0)",
+                        ));
+                    }
+                    if let crate::sim::fault::ClientPick::Index(index) = pick
+                        && *index >= clients
+                    {
+                        return Err(source.error_at(
+                            spec.span(),
+                            format!(
+                                "client {index} does not exist (the workload has clients 0..={})",
+                                clients - 1
+                            ),
+                        ));
+                    }
+                }
+                _ => {}
             }
             Ok(spec.get_ref().0.clone())
         };
@@ -532,11 +573,15 @@ pub enum NemesisFault {
     DiskLoseUnsynced,
     /// Fail a few reads on a random node.
     DiskFailRead,
+    /// Pause a random client (a stop-the-world pause between its steps).
+    PauseClient,
+    /// Skew a random client's clock.
+    ClockSkewClient,
 }
 
 impl NemesisFault {
     /// Every kind, in declaration order.
-    pub const ALL: [NemesisFault; 11] = [
+    pub const ALL: [NemesisFault; 13] = [
         NemesisFault::Partition,
         NemesisFault::Isolate,
         NemesisFault::Bridge,
@@ -548,6 +593,8 @@ impl NemesisFault {
         NemesisFault::DiskCorrupt,
         NemesisFault::DiskLoseUnsynced,
         NemesisFault::DiskFailRead,
+        NemesisFault::PauseClient,
+        NemesisFault::ClockSkewClient,
     ];
 
     /// The name scenario files use (`crash_leader`).

@@ -470,7 +470,12 @@ impl<C> Scenario<C> {
             }
         }
         for fault in &self.faults {
-            fault.resolve(source, nodes, *self.duration.get_ref())?;
+            fault.resolve(
+                source,
+                nodes,
+                self.workload.clients,
+                *self.duration.get_ref(),
+            )?;
         }
         if let Some(expect) = &self.expect
             && expect.verdict == ExpectedVerdict::Pass
@@ -540,7 +545,12 @@ impl<C> Scenario<C> {
             .iter()
             .map(|fault| {
                 fault
-                    .resolve(source, self.nodes(), *self.duration.get_ref())
+                    .resolve(
+                        source,
+                        self.nodes(),
+                        self.workload.clients,
+                        *self.duration.get_ref(),
+                    )
                     .expect("validated")
             })
             .collect()

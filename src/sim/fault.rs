@@ -31,6 +31,20 @@ pub enum Target {
     Follower,
     /// The nodes stored under this label (written `@name`); nobody if unset.
     Label(String),
+    /// Client processes (only `pause`, `resume`, `clock_skew` and `clock_reset`
+    /// reach clients): written `"client"`, `"clients"` or `"client:N"`.
+    Client(ClientPick),
+}
+
+/// Which clients a client target names.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum ClientPick {
+    /// One client drawn at random (`"client"`).
+    Random,
+    /// Every client (`"clients"`).
+    All,
+    /// The client with this index, counted from 0 among clients (`"client:N"`).
+    Index(usize),
 }
 
 impl Target {
@@ -51,6 +65,34 @@ impl Target {
             _ => return None,
         })
     }
+
+    /// The client forms, as error messages list them.
+    pub const CLIENT_FORMS: &'static str =
+        "\"client\" (a random client), \"clients\" (every client), \"client:N\" (client N)";
+
+    /// Parses a client target (`"client"`, `"clients"`, `"client:N"`): `None` when
+    /// `name` is not one, `Some(Err)` when it starts like one but is malformed.
+    pub fn from_client_form(name: &str) -> Option<Result<Target, String>> {
+        match name {
+            "client" => return Some(Ok(Target::Client(ClientPick::Random))),
+            "clients" => return Some(Ok(Target::Client(ClientPick::All))),
+            _ => {}
+        }
+        let index = name.strip_prefix("client:")?;
+        Some(
+            index
+                .parse::<usize>()
+                .map(|index| Target::Client(ClientPick::Index(index)))
+                .map_err(|_| {
+                    format!("expected a client index after 'client:' (such as \"client:0\"), got {index:?}")
+                }),
+        )
+    }
+
+    /// Whether the target names clients rather than nodes.
+    pub fn is_client(&self) -> bool {
+        matches!(self, Target::Client(_))
+    }
 }
 
 impl fmt::Display for Target {
@@ -64,6 +106,9 @@ impl fmt::Display for Target {
             Target::All => write!(f, "all"),
             Target::Follower => write!(f, "follower"),
             Target::Label(name) => write!(f, "@{name}"),
+            Target::Client(ClientPick::Random) => write!(f, "client"),
+            Target::Client(ClientPick::All) => write!(f, "clients"),
+            Target::Client(ClientPick::Index(index)) => write!(f, "client:{index}"),
         }
     }
 }

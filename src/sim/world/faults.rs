@@ -5,7 +5,7 @@
 //! undo.
 
 use super::{Action, NO_PROCESS, ProcessState, World};
-use crate::sim::fault::{Fault, Target, TimedFault, selector_size};
+use crate::sim::fault::{ClientPick, Fault, Target, TimedFault, selector_size};
 use crate::sim::protocol::{Node, ProcessId, Protocol, Role};
 use crate::sim::trace::{EventKind, StableHasher};
 use rand::Rng as _;
@@ -71,6 +71,21 @@ impl<P: Protocol> World<P> {
                 picked
             }
             Target::All => candidates,
+            Target::Client(pick) => {
+                // Only client processes; a node-only fault's candidates hold none.
+                let clients: Vec<usize> = candidates
+                    .into_iter()
+                    .filter(|&id| id >= self.node_count)
+                    .collect();
+                match pick {
+                    ClientPick::Random => self.pick_one(&clients),
+                    ClientPick::All => clients,
+                    ClientPick::Index(index) => clients
+                        .into_iter()
+                        .filter(|&id| id == self.node_count + index)
+                        .collect(),
+                }
+            }
         };
         chosen.sort_unstable();
         chosen.dedup();
@@ -81,6 +96,22 @@ impl<P: Protocol> World<P> {
         (0..self.node_count)
             .filter(|&id| keep(&self.processes[id]))
             .collect()
+    }
+
+    /// The processes a target may hit: the nodes, or for a client target the
+    /// clients, that pass `keep`. Explicit ids reach clients too: the undo of a
+    /// client pause or skew names the processes it hit.
+    fn processes_where(
+        &self,
+        target: &Target,
+        keep: impl Fn(&ProcessState<P>) -> bool,
+    ) -> Vec<usize> {
+        let range = match target {
+            Target::Client(_) => self.node_count..self.node_count + self.client_count,
+            Target::Nodes(_) => 0..self.node_count + self.client_count,
+            _ => 0..self.node_count,
+        };
+        range.filter(|&id| keep(&self.processes[id])).collect()
     }
 
     fn cut_between(&mut self, left: &[usize], right: &[usize]) {
@@ -268,7 +299,7 @@ impl<P: Protocol> World<P> {
             }
             Fault::Pause(target) => {
                 kind = EventKind::Pause;
-                let candidates = self.nodes_where(|state| state.up && !state.paused);
+                let candidates = self.processes_where(target, |state| state.up && !state.paused);
                 hit = self.resolve(target, candidates);
                 for &id in &hit {
                     self.processes[id].paused = true;
@@ -277,7 +308,7 @@ impl<P: Protocol> World<P> {
             }
             Fault::Resume(target) => {
                 kind = EventKind::Resume;
-                let candidates = self.nodes_where(|state| state.paused);
+                let candidates = self.processes_where(target, |state| state.paused);
                 hit = self.resolve(target, candidates);
             }
             Fault::ClockSkew {
@@ -286,7 +317,8 @@ impl<P: Protocol> World<P> {
                 drift_ppm,
             } => {
                 kind = EventKind::ClockSkew;
-                hit = self.resolve(target, all.clone());
+                let candidates = self.processes_where(target, |_| true);
+                hit = self.resolve(target, candidates);
                 for &id in &hit {
                     self.processes[id].clock.skew(self.now, *offset, *drift_ppm);
                 }
@@ -296,7 +328,8 @@ impl<P: Protocol> World<P> {
             }
             Fault::ClockReset(target) => {
                 kind = EventKind::ClockSkew;
-                hit = self.resolve(target, all.clone());
+                let candidates = self.processes_where(target, |_| true);
+                hit = self.resolve(target, candidates);
                 for &id in &hit {
                     self.processes[id].clock.reset(self.now);
                 }
@@ -344,10 +377,15 @@ impl<P: Protocol> World<P> {
                 kind = EventKind::LivenessStart;
                 self.heal_links();
                 self.workload_open = false;
-                for id in 0..self.node_count {
+                for id in 0..self.node_count + self.client_count {
                     self.processes[id].clock.reset(self.now);
                 }
                 hit = self.nodes_where(|state| !state.up || state.paused);
+                // Paused clients resume too (clients never crash).
+                hit.extend(
+                    (self.node_count..self.node_count + self.client_count)
+                        .filter(|&id| self.processes[id].paused),
+                );
             }
         }
         unset.hash(&mut canonical);
@@ -431,7 +469,11 @@ impl<P: Protocol> World<P> {
         self.processes[id].paused = false;
         let backlog = std::mem::take(&mut self.processes[id].backlog);
         if !backlog.is_empty() {
-            self.effect("sim_node_paused_backlog_released");
+            self.effect(if id < self.node_count {
+                "sim_node_paused_backlog_released"
+            } else {
+                "sim_client_paused_backlog_released"
+            });
         }
         for payload in backlog {
             self.push(self.now, payload);

@@ -129,7 +129,7 @@ pub enum Step {
 /// (a partition that cut no message in flight, or a crash that lost no write,
 /// did nothing). Campaigns report the ones they never produced beside the
 /// protocol's own; every protocol may fire them without declaring them.
-pub const ENGINE_POINTS: [(&str, &str); 13] = [
+pub const ENGINE_POINTS: [(&str, &str); 15] = [
     ("sim_message_lost", "a message was lost to random loss"),
     ("sim_message_cut_by_partition", "a message met a cut link"),
     (
@@ -155,8 +155,16 @@ pub const ENGINE_POINTS: [(&str, &str); 13] = [
         "a paused node resumed and handled what waited for it",
     ),
     (
+        "sim_client_paused_backlog_released",
+        "a paused client resumed and handled what waited for it",
+    ),
+    (
         "sim_timer_on_skewed_clock",
         "a timer fired on a skewed or drifting clock",
+    ),
+    (
+        "sim_client_timer_on_skewed_clock",
+        "a client's timer fired on a skewed or drifting clock",
     ),
     ("sim_disk_bit_flipped", "a disk fault flipped a stored bit"),
     (
@@ -517,7 +525,11 @@ impl<P: Protocol> World<P> {
                 }
                 remove_timer(&mut self.processes[owner].timers, id);
                 if self.processes[owner].clock.is_skewed(self.now) {
-                    self.effect("sim_timer_on_skewed_clock");
+                    self.effect(if owner < self.node_count {
+                        "sim_timer_on_skewed_clock"
+                    } else {
+                        "sim_client_timer_on_skewed_clock"
+                    });
                 }
                 let hash = StableHasher::hash_of(&timer);
                 self.trace(EventKind::Timer, owner as u64, NO_PROCESS, hash, || {
