@@ -5,6 +5,7 @@ pub mod broadcast;
 pub mod codec;
 pub mod durable;
 pub mod kv;
+pub mod lock;
 pub mod paxos;
 pub mod raft;
 pub mod token_forward;

@@ -1,0 +1,266 @@
+//! What a lock run is judged by.
+//!
+//! - **`resource_safe`** (always): the resource never accepted an operation under
+//!   a grant that was already superseded there — that is, after it had accepted
+//!   an operation under a later grant. "Later" is the token order where grants
+//!   carry tokens (`single`), and the order in which clients learned their grants
+//!   otherwise (Redlock has no token). Fencing makes this hold by construction;
+//!   without it, each such operation is damage, and the run reports all of it at
+//!   the end: stale operations and stale writes accepted, increments lost (writes
+//!   applied minus the final counter) and appends lost (writes applied minus the
+//!   final list's length).
+//! - **`tokens_increase`** (always, designs with tokens): a grant's token is above
+//!   the token of every grant that completed before it was asked for.
+//! - **`operations_complete`** (eventually): after the faults heal, every acquire,
+//!   incr and release a client started has finished, granted or given up.
+//!
+//! Beside the verdict the checker measures *double holding*: moments when two
+//! clients each act under a grant whose lease has not ended on its own clock. A
+//! lease cannot rule that out (a jumped server clock, a client clock that runs
+//! slow); fencing makes it harmless. It is reported in the `resource_safe`
+//! message when that property fails, and available to sweeps.
+
+use super::{GrantId, LockDesign, LockService};
+use crate::check::{Checker, Finding};
+use crate::sim::{EventType, Step, World};
+use std::collections::BTreeMap;
+
+/// The lock checker (see the module documentation).
+#[derive(Clone, Debug)]
+pub struct LockChecker {
+    design: LockDesign,
+    nodes: usize,
+    resource: usize,
+    /// When each grant was learned by its client (true time), and its token.
+    grants: BTreeMap<GrantId, (u64, Option<u64>)>,
+    resource_incarnation: u32,
+    resource_cursor: usize,
+    /// The latest grant the resource has accepted an operation under.
+    newest: Option<(u64, GrantId)>,
+    stale_ops: u64,
+    stale_writes: u64,
+    first_stale: Option<String>,
+    history_cursor: usize,
+    /// The highest token of an acquire completed so far.
+    completed_max: Option<i64>,
+    /// Per process: the highest completed token when its acquire was invoked.
+    asked_after: BTreeMap<u64, Option<i64>>,
+    double_episodes: u64,
+    double_now: bool,
+}
+
+impl LockChecker {
+    /// A checker for a run of `design` with `servers` lock servers and `nodes`
+    /// nodes in all.
+    pub fn new(design: LockDesign, servers: usize, nodes: usize) -> Self {
+        LockChecker {
+            design,
+            nodes,
+            resource: servers,
+            grants: BTreeMap::new(),
+            resource_incarnation: 0,
+            resource_cursor: 0,
+            newest: None,
+            stale_ops: 0,
+            stale_writes: 0,
+            first_stale: None,
+            history_cursor: 0,
+            completed_max: None,
+            asked_after: BTreeMap::new(),
+            double_episodes: 0,
+            double_now: false,
+        }
+    }
+
+    /// Times two clients each acted under a lease that had not ended on its own
+    /// clock, so far.
+    pub fn double_holder_episodes(&self) -> u64 {
+        self.double_episodes
+    }
+
+    /// Stale operations (and of them, writes) the resource accepted so far.
+    pub fn stale(&self) -> (u64, u64) {
+        (self.stale_ops, self.stale_writes)
+    }
+
+    /// The order key of a grant: its token where grants have one, else when its
+    /// client learned it.
+    fn order(&self, grant: GrantId) -> u64 {
+        let (learned, token) = self.grants.get(&grant).copied().unwrap_or((0, None));
+        match self.design {
+            LockDesign::Single => token.unwrap_or(0),
+            LockDesign::Redlock => learned,
+        }
+    }
+
+    fn look_at_clients(&mut self, world: &World<LockService>) {
+        let mut acting = 0;
+        for index in 0..world.client_count() {
+            let Some(held) = world.client(index).held() else {
+                continue;
+            };
+            self.grants
+                .entry(held.id)
+                .or_insert((world.now(), held.token));
+            if world.local_time(self.nodes + index) < held.deadline {
+                acting += 1;
+            }
+        }
+        let double = acting >= 2;
+        if double && !self.double_now {
+            self.double_episodes += 1;
+        }
+        self.double_now = double;
+    }
+
+    fn look_at_resource(&mut self, world: &World<LockService>) {
+        if !world.is_up(self.resource) {
+            return;
+        }
+        let incarnation = world.incarnation(self.resource);
+        if incarnation != self.resource_incarnation {
+            self.resource_incarnation = incarnation;
+            self.resource_cursor = 0;
+        }
+        let Some(resource) = world.node(self.resource).resource() else {
+            return;
+        };
+        let accepted = resource.accepted();
+        while self.resource_cursor < accepted.len() {
+            let op = accepted[self.resource_cursor];
+            self.resource_cursor += 1;
+            let key = self.order(op.grant);
+            match self.newest {
+                Some((newest_key, newest)) if key < newest_key && newest != op.grant => {
+                    self.stale_ops += 1;
+                    if op.write {
+                        self.stale_writes += 1;
+                    }
+                    if self.first_stale.is_none() {
+                        let what = if op.write { "write" } else { "read" };
+                        let token = op
+                            .token
+                            .map_or(String::new(), |token| format!(" (token {token})"));
+                        self.first_stale = Some(format!(
+                            "at {:.3}s the resource accepted a {what} under grant {}{token} after it had accepted one under the later grant {newest}",
+                            world.now() as f64 / 1e9,
+                            op.grant
+                        ));
+                    }
+                }
+                Some((newest_key, _)) if key <= newest_key => {}
+                _ => self.newest = Some((key, op.grant)),
+            }
+        }
+    }
+
+    fn look_at_history(&mut self, world: &World<LockService>) -> Option<Finding> {
+        let history = world.history();
+        while self.history_cursor < history.len() {
+            let event = &history[self.history_cursor];
+            self.history_cursor += 1;
+            if event.f != "acquire" {
+                continue;
+            }
+            match event.kind {
+                EventType::Invoke => {
+                    self.asked_after.insert(event.process, self.completed_max);
+                }
+                EventType::Ok => {
+                    let crate::sim::Value::Int(token) = event.value else {
+                        continue;
+                    };
+                    let bound = self.asked_after.remove(&event.process).flatten();
+                    if self.design == LockDesign::Single
+                        && let Some(bound) = bound
+                        && token <= bound
+                    {
+                        return Some(Finding::always(
+                            "tokens_increase",
+                            format!(
+                                "client {} was granted token {token}, but token {bound} had already been granted before it asked",
+                                event.process
+                            ),
+                        ));
+                    }
+                    self.completed_max =
+                        Some(self.completed_max.map_or(token, |max| max.max(token)));
+                }
+                _ => {
+                    self.asked_after.remove(&event.process);
+                }
+            }
+        }
+        None
+    }
+}
+
+impl Checker<LockService> for LockChecker {
+    fn name(&self) -> &'static str {
+        "lock"
+    }
+
+    fn after_step(&mut self, world: &World<LockService>, step: Step) -> Option<Finding> {
+        match step {
+            Step::Delivered { to, .. } if to == self.resource => self.look_at_resource(world),
+            Step::Fault | Step::Driver => self.look_at_resource(world),
+            _ => {}
+        }
+        self.look_at_clients(world);
+        self.look_at_history(world)
+    }
+
+    fn at_end(&mut self, world: &World<LockService>) -> Vec<Finding> {
+        let mut findings = Vec::new();
+        self.look_at_resource(world);
+        let resource = world.node(self.resource).resource();
+        let (writes, counter, list) = resource.map_or((0, 0, 0), |resource| {
+            (
+                resource.writes() as i64,
+                resource.counter(),
+                resource.list().len() as i64,
+            )
+        });
+        if self.stale_ops > 0 {
+            let mut message = format!(
+                "{} stale operations accepted ({} writes); {} of {writes} increments lost (counter {counter}), {} appends lost (list of {list})",
+                self.stale_ops,
+                self.stale_writes,
+                (writes - counter).max(0),
+                (writes - list).max(0),
+            );
+            if self.double_episodes > 0 {
+                message.push_str(&format!(
+                    "; two clients acted under unexpired leases {} times",
+                    self.double_episodes
+                ));
+            }
+            if let Some(first) = &self.first_stale {
+                message.push_str("; first: ");
+                message.push_str(first);
+            }
+            findings.push(Finding::always("resource_safe", message));
+        }
+        let mut open = BTreeMap::new();
+        for event in world.history() {
+            match event.kind {
+                EventType::Invoke => {
+                    open.insert(event.process, event.f.clone());
+                }
+                _ => {
+                    open.remove(&event.process);
+                }
+            }
+        }
+        if let Some((process, f)) = open.iter().next() {
+            findings.push(Finding::eventually(
+                "operations_complete",
+                format!(
+                    "client {process}'s {f} never finished ({} operations open at the end)",
+                    open.len()
+                ),
+            ));
+        }
+        findings
+    }
+}

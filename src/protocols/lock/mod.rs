@@ -1,0 +1,390 @@
+//! `lock`: distributed locks with leases, the resource they guard, and fencing
+//! tokens.
+//!
+//! # Why a lease is not a lock
+//!
+//! A lock service that can lose its clients (a client crashes, pauses or is cut
+//! off) cannot hold a lock forever, so it grants a *lease*: the lock is the
+//! holder's until its time-to-live (TTL) runs out, unless it is released first. A
+//! client that computes the end of its lease on its own clock, with a margin for
+//! drift, and stops using the lock before then, is safe — as long as nothing
+//! between its last check and its use takes longer than the margin. A process
+//! pause (garbage collection, a page fault, a preempted VM), a packet delayed in a
+//! kernel buffer, or a clock that jumps breaks that assumption: the client checks
+//! its lease, stalls, and writes after the lease has gone to someone else.
+//!
+//! The cure is on the resource's side (Kleppmann, *How to do distributed
+//! locking*, 2016; Chubby's *sequencers*, OSDI'06 §2.4): every grant carries a
+//! *fencing token* that increases with every grant, every operation on the
+//! resource carries the holder's token, and the resource remembers the highest
+//! token it has seen and refuses lower ones. A stalled holder's late write then
+//! bounces. The lock service is only a hint about who should go next; the
+//! resource enforces it.
+//!
+//! # The designs (`design = "..."`)
+//!
+//! - **`single`**: one lock server (node 0). `SET lock value NX PX ttl`: the lock
+//!   is granted when it is free or its lease has run out on the server's clock.
+//!   The server counts grants in a token counter it syncs to disk before it
+//!   answers, so tokens keep increasing across its restarts; the lease itself is
+//!   in memory, so a crash forgets it. A restarted server therefore refuses to
+//!   grant for one TTL (on its own clock), unless `restart_delay = false`.
+//! - **`redlock`**: Redis's Redlock over N independent servers (nodes
+//!   `0..N`, no replication). A client draws a random value, asks every server
+//!   to set the key with the TTL, and holds the lock when a majority said yes and
+//!   the time that took leaves some validity: `validity = ttl − elapsed − drift`,
+//!   `drift = ttl/100 + 2 ms`. Otherwise it unlocks everywhere and retries after a
+//!   random delay (`retries` tries). A release deletes the key only where it still
+//!   holds the client's own value. Redlock's grants carry no token that increases
+//!   (each server's counter is its own), so `fencing = true` is refused for it:
+//!   that is the point Kleppmann makes.
+//!
+//! The last node is **the resource**, a storage service holding a counter and an
+//! append-only list that clients read and overwrite under the lock (a
+//! read-modify-write: read, stall for the critical section, write read + 1 and
+//! the list read plus one entry). It is one node whose state is synced to its disk
+//! on every change: the resource is not what is under test, and one durable node
+//! keeps its own failures out of the lock's findings. With `fencing = true` it
+//! refuses any read or write whose token is below the highest it has seen.
+//!
+//! # Clients
+//!
+//! Each client loops: acquire, read the resource, check on its own clock that
+//! enough of its lease is left for its longest critical section, stall for a
+//! time drawn from `hold` (a `pause` fault on the client can stretch it), write,
+//! release, think. A client with too little lease left gives the increment up
+//! (the incr fails) and releases. Like real code, it does not look at the clock
+//! again between the check and the write: that is the window a pause exploits. Clients record
+//! `acquire` (ok with the token, or the grant number for Redlock), `incr` and
+//! `release` in the history.
+//!
+//! # Properties checked
+//! See [`checker`]: the resource never accepted an operation from a holder whose
+//! grant was superseded (the damage measured: stale writes, lost increments, lost
+//! appends); tokens increase across grants (fenced designs); every operation
+//! completes after the faults heal.
+
+pub mod checker;
+mod client;
+mod server;
+mod spec;
+
+pub use checker::LockChecker;
+pub use client::LockClient;
+pub use server::{LockNode, Resource, Server};
+
+use crate::sim::Protocol;
+use crate::sim::time::{Duration, DurationRange};
+use serde::{Deserialize, Serialize};
+
+/// The lock protocol's types.
+#[derive(Clone, Copy, Debug)]
+pub struct LockService;
+
+crate::declare! {
+    /// Planted bugs (`bugs = [...]` in the `[protocol]` table).
+    pub enum LockBug {
+        /// The resource accepts every token, even with `fencing = true`.
+        ResourceIgnoresTokens = "resource_ignores_tokens",
+        /// The client computes its lease without the drift margin.
+        ClientTrustsLocalClock = "client_trusts_local_clock",
+        /// A release deletes the key whoever holds it (no value compare).
+        ReleaseWithoutOwnerCheck = "release_without_owner_check",
+        /// A restarted server grants at once, though `restart_delay` is on.
+        RestartWithoutDelay = "restart_without_delay",
+    }
+}
+
+crate::declare! {
+    /// The rare situations a lock must be tested in (*sometimes* points).
+    pub enum LockPoint {
+        /// A server granted a key whose previous lease ran out unreleased.
+        ExpiredLeaseRetaken = "lock_expired_lease_retaken",
+        /// The resource refused an operation with a token below the highest seen.
+        StaleTokenRejected = "lock_stale_token_rejected",
+        /// The resource (fencing off) accepted a token below the highest seen.
+        StaleTokenAccepted = "lock_stale_token_accepted",
+        /// A client found too little of its lease left for its critical section,
+        /// and gave the increment up.
+        LeaseOverBeforeWrite = "lock_lease_too_short_for_section",
+        /// A Redlock attempt missed a majority and was retried.
+        MajorityMissed = "lock_majority_missed",
+        /// A majority said yes, but the time it took left no validity.
+        ValidityExhausted = "lock_validity_exhausted",
+        /// A restarted server refused a request during its restart delay.
+        RestartDelayed = "lock_restart_delayed",
+        /// A release found another client's value and deleted nothing.
+        ForeignReleaseRefused = "lock_foreign_release_refused",
+        /// A client gave up acquiring after its last retry.
+        AcquireGaveUp = "lock_acquire_gave_up",
+        /// The resource was read back from its disk after a restart.
+        ResourceRecovered = "lock_resource_recovered",
+        /// A server read its token counter back from its disk after a restart.
+        TokenRecovered = "lock_token_recovered",
+    }
+}
+
+/// The lock design (`design = "..."`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum LockDesign {
+    /// One lock server with a lease and a durable token counter.
+    Single,
+    /// Redlock over N independent servers.
+    Redlock,
+}
+
+impl LockDesign {
+    /// Its name in scenario files.
+    pub fn name(self) -> &'static str {
+        match self {
+            LockDesign::Single => "single",
+            LockDesign::Redlock => "redlock",
+        }
+    }
+}
+
+/// The `[protocol]` table for `name = "lock"`.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct LockConfig {
+    /// Always `"lock"`.
+    pub name: String,
+    /// Planted bugs. Default none.
+    #[serde(default)]
+    pub bugs: Vec<LockBug>,
+    /// The design. Required.
+    pub design: LockDesign,
+    /// Lock servers: 1 for `single`; for `redlock` the N of Redlock (default:
+    /// every node but the resource). The resource is the node after them.
+    #[serde(default)]
+    pub servers: Option<usize>,
+    /// Lease time-to-live. Default `"2s"` (the Jepsen etcd lock test's TTL).
+    #[serde(default = "default_ttl")]
+    pub ttl: Duration,
+    /// Whether the resource checks fencing tokens. Default true for `single`;
+    /// `redlock` has no fencing token, so it must be false there.
+    #[serde(default)]
+    pub fencing: Option<bool>,
+    /// The critical section: how long a holder stalls between its read and its
+    /// write. Default `["20ms", "200ms"]`.
+    #[serde(default = "default_hold")]
+    pub hold: DurationRange,
+    /// How long a client waits for the servers' answers to one attempt (or a
+    /// release) before it decides with what it has. Default `"50ms"`.
+    #[serde(default = "default_server_timeout")]
+    pub server_timeout: Duration,
+    /// Attempts per acquire before the client gives up. Default 3 (redlock-py).
+    #[serde(default = "default_retries")]
+    pub retries: u32,
+    /// Retries wait a random delay up to this. Default `"200ms"` (redlock-py).
+    #[serde(default = "default_retry_delay")]
+    pub retry_delay: Duration,
+    /// A restarted server refuses to grant for one TTL. Default true.
+    #[serde(default = "yes")]
+    pub restart_delay: bool,
+    /// How often a client resends an unanswered request to the resource.
+    /// Default `"100ms"`.
+    #[serde(default = "default_resend")]
+    pub resend_interval: Duration,
+}
+
+fn default_ttl() -> Duration {
+    Duration::from_secs(2)
+}
+fn default_hold() -> DurationRange {
+    DurationRange {
+        min: Duration::from_millis(20),
+        max: Duration::from_millis(200),
+    }
+}
+fn default_server_timeout() -> Duration {
+    Duration::from_millis(50)
+}
+fn default_retries() -> u32 {
+    3
+}
+fn default_retry_delay() -> Duration {
+    Duration::from_millis(200)
+}
+fn default_resend() -> Duration {
+    Duration::from_millis(100)
+}
+fn yes() -> bool {
+    true
+}
+
+impl LockConfig {
+    /// Lock servers in this run (nodes `0..servers`).
+    pub fn server_count(&self, nodes: usize) -> usize {
+        match self.design {
+            LockDesign::Single => self.servers.unwrap_or(1),
+            LockDesign::Redlock => self.servers.unwrap_or(nodes.saturating_sub(1)),
+        }
+    }
+
+    /// Whether the resource checks tokens (the design's default when unset).
+    pub fn fenced(&self) -> bool {
+        self.fencing.unwrap_or(self.design == LockDesign::Single)
+    }
+
+    /// Redlock's drift allowance, `ttl/100 + 2 ms` (zero with the planted bug
+    /// `client_trusts_local_clock`).
+    pub fn drift(&self) -> Duration {
+        if self.bugs.contains(&LockBug::ClientTrustsLocalClock) {
+            Duration(0)
+        } else {
+            Duration(self.ttl.0 / 100 + 2 * crate::sim::MILLISECOND)
+        }
+    }
+
+    /// Whether a planted bug is on.
+    pub fn has(&self, bug: LockBug) -> bool {
+        self.bugs.contains(&bug)
+    }
+}
+
+/// Names a grant: the client's index and its acquisition number.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct GrantId {
+    /// The client (0-based among clients).
+    pub client: u32,
+    /// Its acquisition number (1, 2, ...).
+    pub number: u32,
+}
+
+impl std::fmt::Display for GrantId {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "c{}#{}", self.client, self.number)
+    }
+}
+
+/// Why a server refused to set the key.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum Refusal {
+    /// Another value holds it.
+    Held,
+    /// The server restarted less than one TTL ago.
+    Restarting,
+}
+
+/// Lock and resource messages.
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+pub enum LockMsg {
+    /// Client → server: set the key to `value` for one TTL if it is free.
+    Acquire {
+        /// The client's request number.
+        req: u64,
+        /// Its random value for this attempt.
+        value: u64,
+    },
+    /// Server → client: the key is yours; `token` counts the server's grants.
+    Acquired {
+        /// Answers this request.
+        req: u64,
+        /// The server's grant counter after this grant.
+        token: u64,
+    },
+    /// Server → client: not granted.
+    Refused {
+        /// Answers this request.
+        req: u64,
+        /// Why.
+        why: Refusal,
+    },
+    /// Client → server: delete the key if it still holds `value`.
+    Release {
+        /// The client's request number.
+        req: u64,
+        /// The value it set.
+        value: u64,
+    },
+    /// Server → client: the release was handled.
+    Released {
+        /// Answers this request.
+        req: u64,
+        /// Whether a key was deleted.
+        deleted: bool,
+    },
+    /// Client → resource: read the counter and the list.
+    Read {
+        /// The client's request number.
+        req: u64,
+        /// Under which grant.
+        grant: GrantId,
+        /// The grant's fencing token, if the design has one.
+        token: Option<u64>,
+    },
+    /// Client → resource: overwrite the counter and the list.
+    Write {
+        /// The client's request number.
+        req: u64,
+        /// Under which grant.
+        grant: GrantId,
+        /// The grant's fencing token, if the design has one.
+        token: Option<u64>,
+        /// The new counter.
+        counter: i64,
+        /// The new list.
+        list: Vec<GrantId>,
+    },
+    /// Resource → client: what a read found.
+    ReadOk {
+        /// Answers this request.
+        req: u64,
+        /// The counter.
+        counter: i64,
+        /// The list.
+        list: Vec<GrantId>,
+    },
+    /// Resource → client: the write took effect.
+    WriteOk {
+        /// Answers this request.
+        req: u64,
+    },
+    /// Resource → client: refused, a higher token was seen.
+    Fenced {
+        /// Answers this request.
+        req: u64,
+        /// The highest token the resource has seen.
+        highest: u64,
+    },
+}
+
+/// Timers.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum LockTimer {
+    /// A client's think time is over: acquire next.
+    Think,
+    /// Decide an acquire attempt with the answers in (by attempt request number).
+    AttemptWindow(u64),
+    /// Retry acquiring.
+    Retry,
+    /// The critical section is over: write.
+    Hold,
+    /// Resend the outstanding resource request (by request number).
+    Resend(u64),
+    /// Give the outstanding resource request up (by request number).
+    GiveUp(u64),
+    /// Stop waiting for release answers (by request number).
+    ReleaseWindow(u64),
+}
+
+impl Protocol for LockService {
+    type Msg = LockMsg;
+    type Timer = LockTimer;
+    type Node = LockNode;
+    type Client = LockClient;
+
+    fn is_reply(msg: &LockMsg) -> bool {
+        matches!(
+            msg,
+            LockMsg::Acquired { .. }
+                | LockMsg::Refused { .. }
+                | LockMsg::Released { .. }
+                | LockMsg::ReadOk { .. }
+                | LockMsg::WriteOk { .. }
+                | LockMsg::Fenced { .. }
+        )
+    }
+}

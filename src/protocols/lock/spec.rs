@@ -1,0 +1,153 @@
+//! lock as the tool sees it: its declarations, its checks of the `[protocol]`
+//! table, and how a run is built.
+
+use super::{LockBug, LockChecker, LockClient, LockConfig, LockDesign, LockPoint, LockService};
+use crate::check::Checker;
+use crate::sim::NodeFactory;
+use crate::spec::declare::bug_names;
+use crate::spec::{Declared, Invalid, ProtocolSpec, Setup};
+use std::rc::Rc;
+
+impl ProtocolSpec for LockService {
+    type Config = LockConfig;
+    const NAME: &'static str = "lock";
+    const SUMMARY: &'static str = "distributed locks with leases (one server, or Redlock) guarding a resource that may check fencing tokens";
+    const BUGS: &'static [Declared] = LockBug::ALL;
+    const PROPERTIES: &'static [Declared] = &[
+        Declared::new(
+            "resource_safe",
+            "always: the resource never accepts an operation under a grant after one under a later grant (the damage is measured)",
+        ),
+        Declared::new(
+            "tokens_increase",
+            "always: a grant's token is above every token granted before it was asked for",
+        ),
+        Declared::new(
+            "operations_complete",
+            "eventually: after the heal every acquire, incr and release has finished",
+        ),
+    ];
+    const SOMETIMES: &'static [Declared] = LockPoint::ALL;
+    const GROUPS: &'static [Declared] = &[
+        Declared::new("servers", "the lock servers"),
+        Declared::new("resource", "the guarded resource"),
+    ];
+
+    fn validate(setup: &Setup<'_, LockConfig>) -> Result<(), Invalid> {
+        let config = setup.config;
+        let servers = config.server_count(setup.nodes);
+        let nodes = setup.nodes;
+        match config.design {
+            LockDesign::Single if servers != 1 => {
+                return Err(Invalid::key(
+                    "protocol.servers",
+                    format!("the single design has exactly 1 lock server, got {servers}"),
+                ));
+            }
+            LockDesign::Redlock if servers < 3 => {
+                return Err(Invalid::key(
+                    "protocol.servers",
+                    format!("Redlock needs at least 3 servers, got {servers}"),
+                ));
+            }
+            _ => {}
+        }
+        if servers + 1 != nodes {
+            return Err(Invalid::key(
+                "cluster.nodes",
+                format!(
+                    "the {} design with {servers} lock server{} needs {} nodes ({servers} server{} and the resource), got {nodes}",
+                    config.design.name(),
+                    if servers == 1 { "" } else { "s" },
+                    servers + 1,
+                    if servers == 1 { "" } else { "s" },
+                ),
+            ));
+        }
+        if config.design == LockDesign::Redlock && config.fencing == Some(true) {
+            return Err(Invalid::key(
+                "protocol.fencing",
+                "Redlock has no fencing token (each server counts its own grants), so the resource cannot check one; use fencing = false, or design = \"single\"",
+            ));
+        }
+        if config.ttl.0 == 0 {
+            return Err(Invalid::key("protocol.ttl", "expected a TTL above 0"));
+        }
+        let drift = config.drift();
+        if drift.0 >= config.ttl.0 {
+            return Err(Invalid::key(
+                "protocol.ttl",
+                format!(
+                    "the validity margin (ttl/100 + 2ms = {drift}) is not below the TTL {}: no grant could ever be valid",
+                    config.ttl
+                ),
+            ));
+        }
+        if config.hold.max.0 >= config.ttl.0 - drift.0 {
+            return Err(Invalid::key(
+                "protocol.hold",
+                format!(
+                    "the critical section (up to {}) must be shorter than the lease's validity ({} = ttl − margin)",
+                    config.hold.max,
+                    crate::sim::time::Duration(config.ttl.0 - drift.0)
+                ),
+            ));
+        }
+        if config.retries == 0 {
+            return Err(Invalid::key(
+                "protocol.retries",
+                "expected at least 1 attempt",
+            ));
+        }
+        if config.server_timeout.0 == 0 {
+            return Err(Invalid::key(
+                "protocol.server_timeout",
+                "expected a timeout above 0",
+            ));
+        }
+        if config.resend_interval.0 == 0 {
+            return Err(Invalid::key(
+                "protocol.resend_interval",
+                "expected an interval above 0",
+            ));
+        }
+        Ok(())
+    }
+
+    fn active_bugs(config: &LockConfig) -> Vec<String> {
+        bug_names(&config.bugs)
+    }
+
+    fn node_factory(setup: &Setup<'_, LockConfig>) -> NodeFactory<Self> {
+        let config = Rc::new(setup.config.clone());
+        let servers = config.server_count(setup.nodes);
+        Rc::new(move |id| super::server::node(&config, servers, id))
+    }
+
+    fn client(setup: &Setup<'_, LockConfig>, index: usize) -> LockClient {
+        let servers = setup.config.server_count(setup.nodes);
+        LockClient::new(
+            Rc::new(setup.config.clone()),
+            index,
+            servers,
+            setup.workload,
+        )
+    }
+
+    fn checkers(setup: &Setup<'_, LockConfig>) -> Vec<Box<dyn Checker<Self>>> {
+        let servers = setup.config.server_count(setup.nodes);
+        vec![Box::new(LockChecker::new(
+            setup.config.design,
+            servers,
+            setup.nodes,
+        ))]
+    }
+
+    fn groups(setup: &Setup<'_, LockConfig>) -> Vec<(&'static str, Vec<usize>)> {
+        let servers = setup.config.server_count(setup.nodes);
+        vec![
+            ("servers", (0..servers).collect()),
+            ("resource", vec![servers]),
+        ]
+    }
+}
