@@ -31,8 +31,11 @@ enum Phase {
         req: u64,
         value: u64,
         started: u64,
-        granted: Vec<u64>,
-        refused: usize,
+        /// The servers that said yes, with their tokens (a duplicated answer
+        /// counts once).
+        granted: Vec<(ProcessId, u64)>,
+        /// The servers that said no.
+        refused: Vec<ProcessId>,
     },
     /// Waiting to retry.
     Backoff { attempt: u32 },
@@ -46,8 +49,8 @@ enum Phase {
         counter: i64,
         list: Vec<GrantId>,
     },
-    /// Releasing.
-    Releasing { req: u64, answers: usize },
+    /// Releasing: the servers that answered.
+    Releasing { req: u64, answered: Vec<ProcessId> },
 }
 
 /// A lock client (see the module documentation).
@@ -126,7 +129,7 @@ impl LockClient {
             value,
             started: ctx.now(),
             granted: Vec::new(),
-            refused: 0,
+            refused: Vec::new(),
         };
         for server in 0..self.servers {
             ctx.send(server, LockMsg::Acquire { req, value });
@@ -142,7 +145,7 @@ impl LockClient {
             value,
             started,
             ref granted,
-            refused,
+            ref refused,
             ..
         } = self.phase
         else {
@@ -150,7 +153,8 @@ impl LockClient {
         };
         let quorum = self.quorum();
         let yes = granted.len();
-        let token = granted.iter().copied().max();
+        let refused = refused.len();
+        let token = granted.iter().map(|(_, token)| *token).max();
         if yes >= quorum {
             let elapsed = ctx.now().saturating_sub(started);
             let drift = self.config.drift().0;
@@ -249,7 +253,10 @@ impl LockClient {
         let shown = held.token.unwrap_or(u64::from(held.id.number));
         ctx.invoke("release", None, Value::Int(shown as i64));
         let req = self.req();
-        self.phase = Phase::Releasing { req, answers: 0 };
+        self.phase = Phase::Releasing {
+            req,
+            answered: Vec::new(),
+        };
         for server in 0..self.servers {
             ctx.send(
                 server,
@@ -302,7 +309,7 @@ impl Client<LockService> for LockClient {
         self.think(ctx);
     }
 
-    fn on_message(&mut self, ctx: &mut Ctx<'_, LockService>, _from: ProcessId, msg: LockMsg) {
+    fn on_message(&mut self, ctx: &mut Ctx<'_, LockService>, from: ProcessId, msg: LockMsg) {
         match msg {
             LockMsg::Acquired { req, token } => match &mut self.phase {
                 Phase::Attempt {
@@ -310,8 +317,10 @@ impl Client<LockService> for LockClient {
                     granted,
                     ..
                 } if *current == req => {
-                    granted.push(token);
-                    self.decide(ctx, false);
+                    if !granted.iter().any(|(server, _)| *server == from) {
+                        granted.push((from, token));
+                        self.decide(ctx, false);
+                    }
                 }
                 _ => {
                     // A yes for an attempt already given up: undo it (the
@@ -331,8 +340,9 @@ impl Client<LockService> for LockClient {
                     ..
                 } = &mut self.phase
                     && *current == req
+                    && !refused.contains(&from)
                 {
-                    *refused += 1;
+                    refused.push(from);
                     self.decide(ctx, false);
                 }
             }
@@ -369,12 +379,13 @@ impl Client<LockService> for LockClient {
             LockMsg::Released { req, .. } => {
                 if let Phase::Releasing {
                     req: current,
-                    answers,
+                    answered,
                 } = &mut self.phase
                     && *current == req
+                    && !answered.contains(&from)
                 {
-                    *answers += 1;
-                    if *answers == self.servers {
+                    answered.push(from);
+                    if answered.len() == self.servers {
                         self.released(ctx, true);
                     }
                 }
@@ -409,6 +420,13 @@ impl Client<LockService> for LockClient {
                 }
             }
             LockTimer::Resend(req) => {
+                // A careful holder resends only while its lease lasts; a copy
+                // already in flight may still arrive late, which only fencing
+                // can stop.
+                let lasts = self.held.is_some_and(|held| ctx.now() < held.deadline);
+                if !lasts {
+                    return;
+                }
                 if let Some(message) = self.outstanding(req) {
                     ctx.send(self.resource, message);
                     let resend = self.config.resend_interval;
@@ -429,11 +447,12 @@ impl Client<LockService> for LockClient {
             LockTimer::ReleaseWindow(req) => {
                 if let Phase::Releasing {
                     req: current,
-                    answers,
+                    ref answered,
                 } = self.phase
                     && current == req
                 {
-                    self.released(ctx, answers >= self.quorum());
+                    let enough = answered.len() >= self.quorum();
+                    self.released(ctx, enough);
                 }
             }
         }
