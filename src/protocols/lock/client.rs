@@ -444,6 +444,7 @@ impl Client<LockService> for LockClient {
                 }
                 _ => {}
             },
+            LockTimer::Expire => {}
             LockTimer::ReleaseWindow(req) => {
                 if let Phase::Releasing {
                     req: current,

@@ -86,8 +86,6 @@ crate::declare! {
     pub enum LockBug {
         /// The resource accepts every token, even with `fencing = true`.
         ResourceIgnoresTokens = "resource_ignores_tokens",
-        /// The client computes its lease without the drift margin.
-        ClientTrustsLocalClock = "client_trusts_local_clock",
         /// A release deletes the key whoever holds it (no value compare).
         ReleaseWithoutOwnerCheck = "release_without_owner_check",
         /// A restarted server grants at once, though `restart_delay` is on.
@@ -121,6 +119,8 @@ crate::declare! {
         ResourceRecovered = "lock_resource_recovered",
         /// A server read its token counter back from its disk after a restart.
         TokenRecovered = "lock_token_recovered",
+        /// A server's expiry cycle dropped a key whose lease ran out.
+        KeyExpired = "lock_key_expired",
     }
 }
 
@@ -228,14 +228,10 @@ impl LockConfig {
         self.fencing.unwrap_or(self.design == LockDesign::Single)
     }
 
-    /// Redlock's drift allowance, `ttl/100 + 2 ms` (zero with the planted bug
-    /// `client_trusts_local_clock`).
+    /// Redlock's drift allowance, `ttl/100 + 2 ms`: the client ends its lease
+    /// this much before the TTL it measured from its first request.
     pub fn drift(&self) -> Duration {
-        if self.bugs.contains(&LockBug::ClientTrustsLocalClock) {
-            Duration(0)
-        } else {
-            Duration(self.ttl.0 / 100 + 2 * crate::sim::MILLISECOND)
-        }
+        Duration(self.ttl.0 / 100 + 2 * crate::sim::MILLISECOND)
     }
 
     /// Whether a planted bug is on.
@@ -368,6 +364,8 @@ pub enum LockTimer {
     GiveUp(u64),
     /// Stop waiting for release answers (by request number).
     ReleaseWindow(u64),
+    /// A server's active expiry: drop a key whose lease ran out.
+    Expire,
 }
 
 impl Protocol for LockService {

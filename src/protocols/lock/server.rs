@@ -4,6 +4,7 @@ use super::{GrantId, LockBug, LockConfig, LockMsg, LockPoint, LockService, LockT
 use crate::protocols::codec::{Decoder, Encoder};
 use crate::protocols::durable::{read_files, single};
 use crate::sim::crc32c::frame;
+use crate::sim::time::Duration;
 use crate::sim::{Ctx, Node, ProcessId};
 use std::rc::Rc;
 
@@ -386,10 +387,19 @@ pub(super) fn node(config: &Rc<LockConfig>, servers: usize, id: usize) -> LockNo
     }
 }
 
+/// How often a server drops expired keys (Redis's active expiry runs ten
+/// times a second); a request also treats an expired key as absent.
+const EXPIRE_EVERY: Duration = Duration(100 * crate::sim::MILLISECOND);
+
 impl Node<LockService> for LockNode {
-    fn on_start(&mut self, _ctx: &mut Ctx<'_, LockService>) {}
+    fn on_start(&mut self, ctx: &mut Ctx<'_, LockService>) {
+        if let LockNode::Server(_) = self {
+            ctx.set_timer(EXPIRE_EVERY, EXPIRE_EVERY, LockTimer::Expire);
+        }
+    }
 
     fn on_restart(&mut self, ctx: &mut Ctx<'_, LockService>) {
+        self.on_start(ctx);
         match self {
             LockNode::Server(server) => server.recover(ctx),
             LockNode::Resource(resource) => resource.recover(ctx),
@@ -412,5 +422,15 @@ impl Node<LockService> for LockNode {
         }
     }
 
-    fn on_timer(&mut self, _ctx: &mut Ctx<'_, LockService>, _timer: LockTimer) {}
+    fn on_timer(&mut self, ctx: &mut Ctx<'_, LockService>, timer: LockTimer) {
+        if let (LockNode::Server(server), LockTimer::Expire) = (self, timer) {
+            if let Some((_, expires)) = server.key
+                && ctx.now() >= expires
+            {
+                server.key = None;
+                ctx.sometimes(LockPoint::KeyExpired);
+            }
+            ctx.set_timer(EXPIRE_EVERY, EXPIRE_EVERY, LockTimer::Expire);
+        }
+    }
 }
