@@ -12,6 +12,7 @@ mod determinism;
 mod docs;
 mod driver;
 mod edge_configs;
+mod embed_raft;
 mod findings;
 mod fuzz;
 mod kit;

@@ -240,6 +240,66 @@ impl<'a, P: Protocol> Ctx<'a, P> {
         *self.sometimes.entry(point.into()).or_insert(0) += 1;
     }
 
+    /// Runs `f` with a context for an embedded protocol `Q` — a node that holds
+    /// another protocol's node (a lock service keeping its state in a Raft log)
+    /// hands it this, and it acts as if it ran alone.
+    ///
+    /// The nested context shares everything of this one: the process id, the
+    /// node and client counts, both clocks, the rng and the timer rng streams,
+    /// the disk, the timer-id counter (so ids stay unique across the two) and
+    /// the *sometimes* points (the embedder declares the points `Q` fires). What
+    /// `Q` does is collected and then issued here, in the order `Q` issued it:
+    /// a send with its message wrapped by `msg`, a timer with its tag wrapped by
+    /// `timer`, a cancellation or a history event unchanged. The embedder
+    /// unwraps both when they come back and hands them to the embedded node in
+    /// another `nest`.
+    pub fn nest<Q: Protocol, R>(
+        &mut self,
+        mut msg: impl FnMut(Q::Msg) -> P::Msg,
+        mut timer: impl FnMut(Q::Timer) -> P::Timer,
+        f: impl FnOnce(&mut Ctx<'_, Q>) -> R,
+    ) -> R {
+        let mut effects: Vec<Effect<Q>> = Vec::new();
+        let result = {
+            let mut inner = Ctx {
+                id: self.id,
+                nodes: self.nodes,
+                clients: self.clients,
+                local_now: self.local_now,
+                true_now: self.true_now,
+                workload_open: self.workload_open,
+                rng: &mut *self.rng,
+                timer_rng: &mut *self.timer_rng,
+                effects: &mut effects,
+                disk: self.disk.as_deref_mut(),
+                next_timer: &mut *self.next_timer,
+                sometimes: &mut *self.sometimes,
+            };
+            f(&mut inner)
+        };
+        self.effects.reserve(effects.len());
+        for effect in effects {
+            self.effects.push(match effect {
+                Effect::Send { to, msg: inner } => Effect::Send {
+                    to,
+                    msg: msg(inner),
+                },
+                Effect::SetTimer {
+                    id,
+                    delay,
+                    timer: inner,
+                } => Effect::SetTimer {
+                    id,
+                    delay,
+                    timer: timer(inner),
+                },
+                Effect::CancelTimer(id) => Effect::CancelTimer(id),
+                Effect::History(event) => Effect::History(event),
+            });
+        }
+        result
+    }
+
     fn record(&mut self, kind: EventType, f: &str, key: Option<&str>, value: Value) {
         assert!(self.id >= self.nodes, "only clients record history events");
         let process = (self.id - self.nodes) as u64;
@@ -265,5 +325,128 @@ impl<'a, P: Protocol> Ctx<'a, P> {
     /// Records that the outcome of the open operation is unknown.
     pub fn info(&mut self, f: &str, key: Option<&str>, value: Value) {
         self.record(EventType::Info, f, key, value);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::sim::rng::stream;
+
+    /// A protocol whose messages and timers are numbers; `Outer` wraps them.
+    #[derive(Clone, Debug)]
+    struct Inner;
+    #[derive(Clone, Debug)]
+    struct Outer;
+
+    #[derive(Clone, Debug)]
+    struct Nothing;
+
+    impl Node<Inner> for Nothing {
+        fn on_start(&mut self, _ctx: &mut Ctx<'_, Inner>) {}
+        fn on_message(&mut self, _ctx: &mut Ctx<'_, Inner>, _from: ProcessId, _msg: u32) {}
+        fn on_timer(&mut self, _ctx: &mut Ctx<'_, Inner>, _timer: u8) {}
+    }
+    impl Client<Inner> for Nothing {
+        fn on_start(&mut self, _ctx: &mut Ctx<'_, Inner>) {}
+        fn on_message(&mut self, _ctx: &mut Ctx<'_, Inner>, _from: ProcessId, _msg: u32) {}
+        fn on_timer(&mut self, _ctx: &mut Ctx<'_, Inner>, _timer: u8) {}
+    }
+    impl Node<Outer> for Nothing {
+        fn on_start(&mut self, _ctx: &mut Ctx<'_, Outer>) {}
+        fn on_message(&mut self, _ctx: &mut Ctx<'_, Outer>, _from: ProcessId, _msg: Wrap) {}
+        fn on_timer(&mut self, _ctx: &mut Ctx<'_, Outer>, _timer: Wrap) {}
+    }
+    impl Client<Outer> for Nothing {
+        fn on_start(&mut self, _ctx: &mut Ctx<'_, Outer>) {}
+        fn on_message(&mut self, _ctx: &mut Ctx<'_, Outer>, _from: ProcessId, _msg: Wrap) {}
+        fn on_timer(&mut self, _ctx: &mut Ctx<'_, Outer>, _timer: Wrap) {}
+    }
+
+    #[derive(Clone, Debug, Hash, PartialEq, Eq)]
+    enum Wrap {
+        Own(u32),
+        Inner(u64),
+    }
+
+    impl Protocol for Inner {
+        type Msg = u32;
+        type Timer = u8;
+        type Node = Nothing;
+        type Client = Nothing;
+    }
+    impl Protocol for Outer {
+        type Msg = Wrap;
+        type Timer = Wrap;
+        type Node = Nothing;
+        type Client = Nothing;
+    }
+
+    /// What an effect says, for comparing (effects have no `PartialEq`).
+    fn describe(effect: &Effect<Outer>) -> String {
+        match effect {
+            Effect::Send { to, msg } => format!("send {to} {msg:?}"),
+            Effect::SetTimer { id, delay, timer } => format!("timer {} {delay} {timer:?}", id.0),
+            Effect::CancelTimer(id) => format!("cancel {}", id.0),
+            Effect::History(event) => format!("history {event:?}"),
+        }
+    }
+
+    #[test]
+    fn nested_effects_are_wrapped_and_issued_in_order_between_the_outer_ones() {
+        let (mut rng, mut timer_rng) = (stream(1, "node", 0), stream(1, "timer", 0));
+        let mut effects = Vec::new();
+        let mut disk = Disk::new();
+        let mut next_timer = 7;
+        let mut sometimes = BTreeMap::new();
+        let mut ctx = Ctx::<Outer> {
+            id: 1,
+            nodes: 3,
+            clients: 1,
+            local_now: 5,
+            true_now: 6,
+            workload_open: true,
+            rng: &mut rng,
+            timer_rng: &mut timer_rng,
+            effects: &mut effects,
+            disk: Some(&mut disk),
+            next_timer: &mut next_timer,
+            sometimes: &mut sometimes,
+        };
+        ctx.send(0, Wrap::Own(1));
+        let ms = Duration::from_millis(1);
+        let outer_timer = ctx.set_timer(ms, ms, Wrap::Own(2));
+        let answer = ctx.nest::<Inner, _>(
+            |msg| Wrap::Inner(u64::from(msg)),
+            |timer| Wrap::Inner(u64::from(timer) + 100),
+            |inner| {
+                assert_eq!((inner.id(), inner.nodes(), inner.clients()), (1, 3, 1));
+                assert_eq!(inner.now(), 5);
+                inner.broadcast(10);
+                let id = inner.set_timer(ms, ms, 3);
+                inner.cancel_timer(id);
+                inner.disk().write("inner", vec![1]);
+                inner.sometimes("inner_point");
+                id
+            },
+        );
+        ctx.cancel_timer(outer_timer);
+        assert_eq!(answer, TimerId(8), "the timer-id counter is shared");
+        assert_eq!(*ctx.next_timer, 9);
+        assert_eq!(ctx.disk().read("inner"), Ok(&[1u8][..]));
+        let seen: Vec<String> = effects.iter().map(describe).collect();
+        assert_eq!(
+            seen,
+            [
+                "send 0 Own(1)",
+                "timer 7 1000000 Own(2)",
+                "send 0 Inner(10)",
+                "send 2 Inner(10)",
+                "timer 8 1000000 Inner(103)",
+                "cancel 8",
+                "cancel 7",
+            ]
+        );
+        assert_eq!(sometimes.get("inner_point"), Some(&1));
     }
 }

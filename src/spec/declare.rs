@@ -56,6 +56,35 @@ impl Declared {
     }
 }
 
+/// `first` then `second` as one list, for a protocol that declares points of
+/// its own beside those of a protocol it embeds (a node holding a Raft node
+/// fires Raft's points too). `N` must be the sum of the lengths:
+///
+/// ```
+/// use faultline::spec::{Declared, declare::join};
+/// const MINE: &[Declared] = &[Declared::new("lock_granted", "A lock was granted.")];
+/// const THEIRS: &[Declared] = &[Declared::new("raft_leader_elected", "A leader won.")];
+/// const BOTH: &[Declared] = &join::<{ MINE.len() + THEIRS.len() }>(MINE, THEIRS);
+/// assert_eq!(BOTH[1].name, "raft_leader_elected");
+/// ```
+pub const fn join<const N: usize>(first: &[Declared], second: &[Declared]) -> [Declared; N] {
+    assert!(
+        first.len() + second.len() == N,
+        "join::<N> needs N equal to the two lengths summed"
+    );
+    let mut out = [Declared::new("", ""); N];
+    let mut at = 0;
+    while at < first.len() {
+        out[at] = first[at];
+        at += 1;
+    }
+    while at < N {
+        out[at] = second[at - first.len()];
+        at += 1;
+    }
+    out
+}
+
 /// The names of `declared`, in order.
 pub fn names(declared: &[Declared]) -> Vec<&'static str> {
     declared.iter().map(|entry| entry.name).collect()

@@ -80,6 +80,23 @@
 //! also have committed an entry of its own term first, so that its commit index is
 //! current.
 //!
+//! **Embedding.** Another protocol can keep its own state machine in this log
+//! instead of copying Raft (a lock service, a two-phase commit coordinator that
+//! replicates its decision). Its node holds a [`RaftNode`] built from
+//! [`RaftConfig::embedded`], runs Raft's handlers through
+//! [`Ctx::nest`](crate::sim::Ctx::nest) — wrapping Raft's messages and timers
+//! in its own and handing them back when they arrive — proposes opaque
+//! commands with [`RaftNode::propose`] on the leader, and applies what
+//! [`RaftNode::take_applied`] returns, in order, on every node. Three rules
+//! come with it. A restarted node re-applies its log from index 1 as it learns
+//! the commit index again, so the embedder's state machine starts empty after a
+//! crash. There are no snapshots (`snapshot_every = 0`): the embedder's state is
+//! not in them. And a new leader acts on its state machine only once
+//! [`RaftNode::leader_ready`] says it holds every committed command. Raft's
+//! *sometimes* points fire through the nested context, so the embedder declares
+//! [`RaftPoint::ALL`] beside its own, and its disk files (`raft.state`,
+//! `raft.log`, `raft.snapshot`) are Raft's.
+//!
 //! # Properties checked
 //! See [`checker`]: election safety, log matching, leader completeness, state
 //! machine safety and in-order application (always, over the whole run, crashed
@@ -222,6 +239,34 @@ pub struct RaftConfig {
 }
 
 impl RaftConfig {
+    /// The configuration of a Raft embedded in another protocol's node as its
+    /// replicated log ([`RaftNode::propose`]): the given timing, no planted
+    /// bugs, no pre-vote, no persist delay, the default batch size, and no
+    /// snapshots (`snapshot_every = 0`, which embedding requires: the
+    /// embedder's state is not in Raft's snapshot). The key/value client
+    /// settings keep their defaults and go unused. Set other fields after.
+    pub fn embedded(election_timeout: DurationRange, heartbeat_interval: Duration) -> Self {
+        use crate::protocols::kv::defaults;
+        assert!(
+            election_timeout.min <= election_timeout.max && heartbeat_interval.0 > 0,
+            "embedded Raft needs an election timeout range and a positive heartbeat interval"
+        );
+        RaftConfig {
+            name: "raft".into(),
+            bugs: Vec::new(),
+            election_timeout,
+            heartbeat_interval,
+            pre_vote: false,
+            snapshot_every: 0,
+            persist_delay: Duration(0),
+            max_batch: defaults::max_batch(),
+            keys: defaults::keys(),
+            ops: defaults::ops(),
+            retry_interval: defaults::retry_interval(),
+            lab: Vec::new(),
+        }
+    }
+
     /// Whether `bug` is switched on.
     pub fn has(&self, bug: RaftBug) -> bool {
         self.bugs.contains(&bug)
@@ -246,6 +291,23 @@ pub enum Command {
     Kv(KvCommand),
     /// A bare value submitted by a test driver (the course tests' `Start(cmd)`).
     Value(i64),
+    /// An opaque command of a protocol that embeds Raft as its replicated log
+    /// ([`RaftNode::propose`]); Raft only orders it and hands it back
+    /// ([`RaftNode::take_applied`]).
+    Bytes(Rc<[u8]>),
+}
+
+/// A [`Command::Bytes`] that Raft applied, as the embedder takes it
+/// ([`RaftNode::take_applied`]).
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+pub struct Applied {
+    /// Its log index.
+    pub index: u64,
+    /// The term of the leader that created the entry: an embedder that
+    /// proposed at `index` in another term knows its proposal was lost.
+    pub term: u64,
+    /// The command as proposed.
+    pub bytes: Rc<[u8]>,
 }
 
 /// A log entry: a command and the term of the leader that created it.
@@ -403,6 +465,7 @@ fn entry_size(entry: &Entry) -> usize {
     16 + match &*entry.command {
         Command::Noop => 0,
         Command::Value(_) => 8,
+        Command::Bytes(bytes) => 8 + bytes.len(),
         Command::Kv(command) => {
             20 + command.op.key().len()
                 + match &command.op {

@@ -2,8 +2,8 @@
 
 use super::storage::{self, MachineState};
 use super::{
-    Command, Entry, Raft, RaftBug, RaftConfig, RaftMsg, RaftPoint, RaftTimer, SendStats, Snapshot,
-    majority,
+    Applied, Command, Entry, Raft, RaftBug, RaftConfig, RaftMsg, RaftPoint, RaftTimer, SendStats,
+    Snapshot, majority,
 };
 use crate::protocols::durable;
 use crate::protocols::kv::{KvCommand, KvOp, KvOutcome, KvReply, KvResult};
@@ -78,6 +78,8 @@ pub struct RaftNode {
     round: u64,
     pending: BTreeMap<u64, (ProcessId, u64)>,
     reads: Vec<Read>,
+    /// [`Command::Bytes`] applied and not yet taken by the embedder.
+    applied_bytes: Vec<Applied>,
     log_mutations: u64,
     /// Messages and bytes this incarnation sent to other nodes.
     pub stats: SendStats,
@@ -131,6 +133,7 @@ impl RaftNode {
             round: 0,
             pending: BTreeMap::new(),
             reads: Vec::new(),
+            applied_bytes: Vec::new(),
             log_mutations: 0,
             stats: SendStats::default(),
         }
@@ -229,6 +232,67 @@ impl RaftNode {
 
     fn has(&self, bug: RaftBug) -> bool {
         self.settings.bugs.contains(&bug)
+    }
+
+    // ----- Embedding: Raft as another protocol's replicated log -----
+    //
+    // See "Embedding" in the module documentation of `super`.
+
+    /// Appends `bytes` to the log as a [`Command::Bytes`] if this node serves
+    /// and leads, and returns the entry's index; it is replicated like any
+    /// client write and comes back from [`RaftNode::take_applied`] on every
+    /// node once committed — unless a leader change overwrites it first, which
+    /// the embedder sees as a different term (or command) applied at that index.
+    /// Otherwise returns the leader this node knows of, if any, to redirect to.
+    ///
+    /// Embedding requires `snapshot_every = 0` ([`RaftConfig::embedded`]): the
+    /// embedder's state is not in Raft's snapshots, so a node that took one
+    /// could not rebuild it; applying a `Bytes` command on such a node panics.
+    ///
+    /// [`RaftConfig::embedded`]: super::RaftConfig::embedded
+    pub fn propose(
+        &mut self,
+        ctx: &mut Ctx<'_, Raft>,
+        bytes: Rc<[u8]>,
+    ) -> Result<u64, Option<ProcessId>> {
+        assert_eq!(
+            self.settings.snapshot_every, 0,
+            "propose needs an embedded Raft without snapshots (snapshot_every = 0)"
+        );
+        if !self.serving() {
+            return Err(None);
+        }
+        if self.role != Role::Leader {
+            return Err(self.leader);
+        }
+        let index = self.append(ctx, Command::Bytes(bytes));
+        assert_eq!(index, self.last_index(), "the proposal is the last entry");
+        Ok(index)
+    }
+
+    /// The [`Command::Bytes`] applied since the last call, in log order (their
+    /// indexes increase; other commands in between are Raft's own).
+    ///
+    /// A node restarted by `on_restart` knows nothing committed until a leader
+    /// tells it again, so it applies its log afresh from index 1 and this
+    /// returns every entry again: the embedder must start its state machine
+    /// empty on restart (a node built fresh by the factory does) and rebuild it
+    /// from what comes back here.
+    pub fn take_applied(&mut self) -> Vec<Applied> {
+        std::mem::take(&mut self.applied_bytes)
+    }
+
+    /// Whether this node leads with a state machine that is current: it
+    /// serves, leads, has committed an entry of its own term (so every entry a
+    /// previous leader committed is committed here too) and has applied all it
+    /// knows committed. Until then, an embedder's state machine may lack
+    /// commands an earlier leader acknowledged, and a new leader must not act
+    /// on it (grant a lock, answer a read).
+    pub fn leader_ready(&self) -> bool {
+        self.serving()
+            && self.role == Role::Leader
+            && self.term_at(self.commit) == Some(self.term)
+            && self.applied == self.commit
     }
 
     // ----- Persistence -----
@@ -560,12 +624,25 @@ impl RaftNode {
             let index = self.applied + 1;
             let entry = self.entry(index).expect("applied entries are in the log");
             let command = entry.command.clone();
+            let term = entry.term;
             self.applied = index;
             self.machine.digest = StableHasher::hash_of(&(self.machine.digest, index, &command));
             match &*command {
                 Command::Noop => {}
                 Command::Value(value) => {
                     self.machine.values.insert(index, *value);
+                }
+                Command::Bytes(bytes) => {
+                    assert_eq!(
+                        self.settings.snapshot_every, 0,
+                        "an embedded Raft must not take snapshots (snapshot_every = 0): \
+                         the embedder's state is not in them"
+                    );
+                    self.applied_bytes.push(Applied {
+                        index,
+                        term,
+                        bytes: bytes.clone(),
+                    });
                 }
                 Command::Kv(command) => {
                     let result = self.machine.store.apply(command);

@@ -225,7 +225,7 @@ impl Lab {
     /// The tester's command held by a log entry, if it is one.
     fn command_of(node: &RaftNode, index: u64) -> Option<LabCmd> {
         match &*node.entry(index)?.command {
-            Command::Noop => None,
+            Command::Noop | Command::Bytes(_) => None,
             Command::Value(value) => Some(LabCmd::Value(*value)),
             Command::Kv(command) => payload_number(command).map(LabCmd::Payload),
         }
