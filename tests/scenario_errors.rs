@@ -441,7 +441,7 @@ fn an_unknown_protocol_lists_the_protocols() {
         &text,
         Some("raftt"),
         "protocol.name",
-        "unknown protocol \"raftt\"; expected one of: raft, paxos, broadcast, token_forward",
+        "unknown protocol \"raftt\"; expected one of: raft, paxos, broadcast, lock, token_forward",
     );
 }
 
@@ -889,4 +889,57 @@ fn nesting_past_the_readers_depth_is_located_and_said_in_plain_words() {
         "nested too deeply",
     );
     assert!(!error_of(&deep).to_string().contains("recurse"));
+}
+
+const LOCK: &str = "duration = \"2s\"\n\n[protocol]\nname = \"lock\"\n";
+
+#[test]
+fn lock_scenario_errors_are_located_at_their_key() {
+    let cases: [(&str, Option<&str>, &str, &str); 7] = [
+        (
+            "design = \"chubby\"\n\n[cluster]\nnodes = 2\n",
+            Some("chubby"),
+            "protocol.design",
+            "unknown variant `chubby`, expected `single` or `redlock`",
+        ),
+        (
+            "design = \"single\"\nttl = \"0s\"\n\n[cluster]\nnodes = 2\n",
+            Some("ttl"),
+            "protocol.ttl",
+            "expected a TTL above 0",
+        ),
+        (
+            "design = \"single\"\nttl = \"2ms\"\nhold = [\"0ms\", \"1ms\"]\n\n[cluster]\nnodes = 2\n",
+            Some("ttl"),
+            "protocol.ttl",
+            "the validity margin",
+        ),
+        (
+            "design = \"redlock\"\nfencing = true\n\n[cluster]\nnodes = 6\n",
+            Some("fencing"),
+            "protocol.fencing",
+            "Redlock has no fencing token",
+        ),
+        (
+            "design = \"redlock\"\nservers = 7\n\n[cluster]\nnodes = 6\n",
+            Some("nodes = 6"),
+            "cluster.nodes",
+            "needs 8 nodes (7 servers and the resource), got 6",
+        ),
+        (
+            "design = \"single\"\n\n[cluster]\nnodes = 5\n",
+            Some("nodes = 5"),
+            "cluster.nodes",
+            "needs 2 nodes (1 server and the resource), got 5",
+        ),
+        (
+            "design = \"single\"\nttl = \"1s\"\nhold = [\"10ms\", \"2s\"]\n\n[cluster]\nnodes = 2\n",
+            Some("hold"),
+            "protocol.hold",
+            "must be shorter than the lease's validity",
+        ),
+    ];
+    for (rest, needle, key, expected) in cases {
+        assert_error(&format!("{LOCK}{rest}"), needle, key, expected);
+    }
 }

@@ -28,16 +28,10 @@ impl ProtocolSpec for LockService {
         ),
     ];
     const SOMETIMES: &'static [Declared] = LockPoint::ALL;
-    const UNREACHED: &'static [(&'static str, &'static str)] = &[
-        (
-            "lock_stale_token_accepted",
-            "needs tokens with fencing off (design single, fencing = false): scenarios/lock/pause_unfenced.toml fires it; the campaigns keep fencing on (single) or have no token (redlock)",
-        ),
-        (
-            "lock_validity_exhausted",
-            "needs an acquisition slower than the lease (a client paused while its grants are in flight, Kleppmann's second break): scenarios/lock/redlock_pause_in_acquire.toml; the redlock campaign has no client pauses, which break Redlock without fencing anyway",
-        ),
-    ];
+    const UNREACHED: &'static [(&'static str, &'static str)] = &[(
+        "lock_stale_token_accepted",
+        "needs tokens with fencing off (design single, fencing = false): scenarios/lock/pause_unfenced.toml fires it; the campaigns keep fencing on (single) or have no token (redlock)",
+    )];
     const GROUPS: &'static [Declared] = &[
         Declared::new("servers", "the lock servers"),
         Declared::new("resource", "the guarded resource"),
