@@ -255,15 +255,40 @@ impl<'a, P: Protocol> Ctx<'a, P> {
     /// another `nest`.
     pub fn nest<Q: Protocol, R>(
         &mut self,
+        msg: impl FnMut(Q::Msg) -> P::Msg,
+        timer: impl FnMut(Q::Timer) -> P::Timer,
+        f: impl FnOnce(&mut Ctx<'_, Q>) -> R,
+    ) -> R {
+        let nodes = self.nodes;
+        self.nest_group(nodes, msg, timer, f)
+    }
+
+    /// [`Ctx::nest`] for an embedded protocol that runs on the first `group`
+    /// nodes only (a Raft group of lock servers beside a resource node): the
+    /// nested context says there are `group` nodes, so the embedded node's
+    /// majorities and broadcasts stay inside the group.
+    ///
+    /// # Panics
+    /// When `group` is 0, above this context's node count, or does not
+    /// include this node.
+    pub fn nest_group<Q: Protocol, R>(
+        &mut self,
+        group: usize,
         mut msg: impl FnMut(Q::Msg) -> P::Msg,
         mut timer: impl FnMut(Q::Timer) -> P::Timer,
         f: impl FnOnce(&mut Ctx<'_, Q>) -> R,
     ) -> R {
+        assert!(
+            group > 0 && group <= self.nodes && self.id < group,
+            "nest_group({group}) from process {} of {} nodes",
+            self.id,
+            self.nodes
+        );
         let mut effects: Vec<Effect<Q>> = Vec::new();
         let result = {
             let mut inner = Ctx {
                 id: self.id,
-                nodes: self.nodes,
+                nodes: group,
                 clients: self.clients,
                 local_now: self.local_now,
                 true_now: self.true_now,

@@ -88,7 +88,7 @@ impl LockChecker {
     fn order(&self, grant: GrantId) -> u64 {
         let (learned, token) = self.grants.get(&grant).copied().unwrap_or((0, None));
         match self.design {
-            LockDesign::Single => token.unwrap_or(0),
+            LockDesign::Single | LockDesign::Consensus => token.unwrap_or(0),
             LockDesign::Redlock => learned,
         }
     }
@@ -171,7 +171,7 @@ impl LockChecker {
                         continue;
                     };
                     let bound = self.asked_after.remove(&event.process).flatten();
-                    if self.design == LockDesign::Single
+                    if self.design != LockDesign::Redlock
                         && let Some(bound) = bound
                         && token <= bound
                     {

@@ -39,6 +39,8 @@ enum Phase {
     },
     /// Waiting to retry.
     Backoff { attempt: u32 },
+    /// consensus: queued behind the holder.
+    Queued { req: u64, session: u64 },
     /// Reading the resource under the lock.
     Reading { req: u64 },
     /// In the critical section.
@@ -68,6 +70,21 @@ pub struct LockClient {
     held: Option<Held>,
     /// Values of attempts given up, so a late yes can be undone.
     abandoned: Vec<u64>,
+    /// consensus: the server believed to lead.
+    leader: usize,
+    /// consensus: the open session.
+    session: Option<u64>,
+    /// consensus: where the session's lease ends on this client's clock.
+    lease: u64,
+    /// consensus: the keep-alive in flight (request, sent at).
+    keepalive: Option<(u64, u64)>,
+    /// consensus: whether the keep-alive timer runs.
+    keeping_alive: bool,
+    /// consensus: resends of the release in flight.
+    release_tries: u32,
+    /// consensus: a server named the leader since the last resend, so the next
+    /// resend goes there rather than to the next server.
+    hinted: bool,
 }
 
 impl LockClient {
@@ -91,6 +108,13 @@ impl LockClient {
             phase: Phase::Idle,
             held: None,
             abandoned: Vec::new(),
+            leader: 0,
+            session: None,
+            lease: 0,
+            keepalive: None,
+            keeping_alive: false,
+            release_tries: 0,
+            hinted: false,
         }
     }
 
@@ -117,10 +141,67 @@ impl LockClient {
     fn think(&mut self, ctx: &mut Ctx<'_, LockService>) {
         self.phase = Phase::Idle;
         self.held = None;
+        self.session = None;
         ctx.set_timer(self.think.0, self.think.1, LockTimer::Think);
     }
 
+    fn consensus(&self) -> bool {
+        self.config.design == LockDesign::Consensus
+    }
+
+    fn next_leader(&mut self, hint: Option<ProcessId>) {
+        match hint {
+            Some(hint) if hint < self.servers => {
+                self.leader = hint;
+                self.hinted = true;
+            }
+            _ if std::mem::take(&mut self.hinted) => {}
+            _ => self.leader = (self.leader + 1) % self.servers,
+        }
+    }
+
+    /// consensus: the lease ends one TTL (minus the margin) after `sent`, the
+    /// send time of a request whose renewal was acknowledged.
+    fn renewed(&mut self, sent: u64) {
+        let until = sent + self.config.ttl.0 - self.config.drift().0;
+        self.lease = self.lease.max(until);
+        if let Some(held) = &mut self.held {
+            held.deadline = self.lease;
+        }
+    }
+
+    fn start_keepalive(&mut self, ctx: &mut Ctx<'_, LockService>) {
+        if !self.keeping_alive {
+            self.keeping_alive = true;
+            let every = Duration(self.config.ttl.0 / 3);
+            ctx.set_timer(every, every, LockTimer::KeepAlive);
+        }
+    }
+
+    /// consensus: ask the leader for the lock (a session in its queue).
+    fn ask(&mut self, ctx: &mut Ctx<'_, LockService>, req: u64, started: u64) {
+        self.phase = Phase::Attempt {
+            attempt: 0,
+            req,
+            value: 0,
+            started,
+            granted: Vec::new(),
+            refused: Vec::new(),
+        };
+        ctx.send(self.leader, LockMsg::Acquire { req, value: 0 });
+        let window = self.config.server_timeout;
+        ctx.set_timer(window, window, LockTimer::AttemptWindow(req));
+    }
+
     fn attempt(&mut self, ctx: &mut Ctx<'_, LockService>, attempt: u32) {
+        if self.consensus() {
+            let req = self.req();
+            self.session = None;
+            self.lease = 0;
+            self.ask(ctx, req, ctx.now());
+            ctx.set_timer(self.op_timeout, self.op_timeout, LockTimer::GiveUp(req));
+            return;
+        }
         let req = self.req();
         let value = ctx.rng().r#gen::<u64>();
         self.phase = Phase::Attempt {
@@ -160,24 +241,11 @@ impl LockClient {
             let drift = self.config.drift().0;
             let validity = self.config.ttl.0 as i128 - elapsed as i128 - drift as i128;
             if validity > 0 {
-                self.grants += 1;
-                let id = GrantId {
-                    client: self.index,
-                    number: self.grants,
-                };
                 let token = match self.config.design {
-                    LockDesign::Single => token,
                     LockDesign::Redlock => None,
+                    _ => token,
                 };
-                self.held = Some(Held {
-                    id,
-                    token,
-                    value,
-                    deadline: started + self.config.ttl.0 - drift,
-                });
-                let shown = token.unwrap_or(u64::from(id.number));
-                ctx.ok("acquire", None, Value::Int(shown as i64));
-                self.read(ctx);
+                self.grant(ctx, token, value, started + self.config.ttl.0 - drift);
                 return;
             }
             ctx.sometimes(LockPoint::ValidityExhausted);
@@ -198,6 +266,30 @@ impl LockClient {
             ctx.fail("acquire", None, Value::Nil);
             self.think(ctx);
         }
+    }
+
+    /// The lock is ours: record it and start the critical section.
+    fn grant(
+        &mut self,
+        ctx: &mut Ctx<'_, LockService>,
+        token: Option<u64>,
+        value: u64,
+        deadline: u64,
+    ) {
+        self.grants += 1;
+        let id = GrantId {
+            client: self.index,
+            number: self.grants,
+        };
+        self.held = Some(Held {
+            id,
+            token,
+            value,
+            deadline,
+        });
+        let shown = token.unwrap_or(u64::from(id.number));
+        ctx.ok("acquire", None, Value::Int(shown as i64));
+        self.read(ctx);
     }
 
     fn unlock_everywhere(&mut self, ctx: &mut Ctx<'_, LockService>, value: u64) {
@@ -257,6 +349,21 @@ impl LockClient {
             req,
             answered: Vec::new(),
         };
+        if self.consensus() {
+            self.release_tries = 0;
+            if let Some(session) = self.session {
+                ctx.send(
+                    self.leader,
+                    LockMsg::Release {
+                        req,
+                        value: session,
+                    },
+                );
+            }
+            let window = self.config.server_timeout;
+            ctx.set_timer(window, window, LockTimer::ReleaseWindow(req));
+            return;
+        }
         for server in 0..self.servers {
             ctx.send(
                 server,
@@ -385,9 +492,100 @@ impl Client<LockService> for LockClient {
                     && !answered.contains(&from)
                 {
                     answered.push(from);
-                    if answered.len() == self.servers {
+                    if answered.len() == self.servers || self.consensus() {
                         self.released(ctx, true);
                     }
+                }
+            }
+            LockMsg::Granted {
+                req,
+                session,
+                token,
+            } => {
+                let started = match self.phase {
+                    Phase::Attempt {
+                        req: current,
+                        started,
+                        ..
+                    } if current == req => Some(started),
+                    Phase::Queued {
+                        session: queued, ..
+                    } if queued == session => Some(0),
+                    _ => None,
+                };
+                match started {
+                    Some(started) => {
+                        self.session = Some(session);
+                        if started > 0 {
+                            self.renewed(started);
+                        }
+                        self.start_keepalive(ctx);
+                        let lease = self.lease;
+                        self.grant(ctx, Some(token), session, lease);
+                    }
+                    None if self.session != Some(session) => {
+                        // A grant for a session this client gave up: close it.
+                        let req = self.req();
+                        ctx.send(
+                            self.leader,
+                            LockMsg::Release {
+                                req,
+                                value: session,
+                            },
+                        );
+                    }
+                    None => {}
+                }
+            }
+            LockMsg::Queued { req, session } => {
+                if let Phase::Attempt {
+                    req: current,
+                    started,
+                    ..
+                } = self.phase
+                    && current == req
+                {
+                    self.session = Some(session);
+                    self.renewed(started);
+                    self.phase = Phase::Queued { req, session };
+                    self.start_keepalive(ctx);
+                }
+            }
+            LockMsg::Alive { req, token } => {
+                if let Some((current, sent)) = self.keepalive
+                    && current == req
+                {
+                    self.keepalive = None;
+                    self.renewed(sent);
+                    if let (Phase::Queued { session, .. }, Some(token)) = (&self.phase, token) {
+                        // The news of the grant was lost; the renewal says it.
+                        let (session, lease) = (*session, self.lease);
+                        self.grant(ctx, Some(token), session, lease);
+                    }
+                }
+            }
+            LockMsg::Expired { req } => {
+                if self.keepalive.is_some_and(|(current, _)| current == req) {
+                    self.keepalive = None;
+                    self.lease = 0;
+                    if let Some(held) = &mut self.held {
+                        held.deadline = 0;
+                    }
+                    if let Phase::Queued { .. } = self.phase {
+                        ctx.info("acquire", None, Value::Nil);
+                        self.think(ctx);
+                    }
+                }
+            }
+            LockMsg::NotLeader { req, hint } => {
+                let ours = match self.phase {
+                    Phase::Attempt { req: current, .. } | Phase::Releasing { req: current, .. } => {
+                        current == req
+                    }
+                    _ => self.keepalive.is_some_and(|(current, _)| current == req),
+                };
+                if ours {
+                    self.next_leader(hint);
                 }
             }
             other => panic!("a lock client got {other:?}"),
@@ -403,10 +601,42 @@ impl Client<LockService> for LockClient {
                 }
             }
             LockTimer::AttemptWindow(req) => {
-                if matches!(self.phase, Phase::Attempt { req: current, .. } if current == req) {
-                    self.decide(ctx, true);
+                if let Phase::Attempt {
+                    req: current,
+                    started,
+                    ..
+                } = self.phase
+                    && current == req
+                {
+                    if self.consensus() {
+                        // No answer: try the next server with the same request.
+                        self.next_leader(None);
+                        self.ask(ctx, req, started);
+                    } else {
+                        self.decide(ctx, true);
+                    }
                 }
             }
+            LockTimer::KeepAlive => {
+                let waiting = matches!(
+                    self.phase,
+                    Phase::Queued { .. }
+                        | Phase::Reading { .. }
+                        | Phase::Stalling { .. }
+                        | Phase::Writing { .. }
+                );
+                match self.session {
+                    Some(session) if waiting => {
+                        let req = self.req();
+                        self.keepalive = Some((req, ctx.now()));
+                        ctx.send(self.leader, LockMsg::KeepAlive { req, session });
+                        let every = Duration(self.config.ttl.0 / 3);
+                        ctx.set_timer(every, every, LockTimer::KeepAlive);
+                    }
+                    _ => self.keeping_alive = false,
+                }
+            }
+            LockTimer::Raft(_) => {}
             LockTimer::Retry => {
                 if let Phase::Backoff { attempt } = self.phase {
                     self.attempt(ctx, attempt);
@@ -434,6 +664,28 @@ impl Client<LockService> for LockClient {
                 }
             }
             LockTimer::GiveUp(req) => match self.phase {
+                Phase::Attempt { req: current, .. } if current == req => {
+                    // consensus: no leader answered in time; a session may
+                    // exist, and expires unless renewed.
+                    ctx.info("acquire", None, Value::Nil);
+                    self.think(ctx);
+                }
+                Phase::Queued {
+                    req: current,
+                    session,
+                } if current == req => {
+                    // Waited too long: leave the queue explicitly.
+                    ctx.info("acquire", None, Value::Nil);
+                    let req = self.req();
+                    ctx.send(
+                        self.leader,
+                        LockMsg::Release {
+                            req,
+                            value: session,
+                        },
+                    );
+                    self.think(ctx);
+                }
                 Phase::Reading { req: current } if current == req => {
                     ctx.fail("incr", None, Value::Nil);
                     self.release(ctx);
@@ -452,7 +704,24 @@ impl Client<LockService> for LockClient {
                 } = self.phase
                     && current == req
                 {
-                    let enough = answered.len() >= self.quorum();
+                    if self.consensus() && answered.is_empty() && self.release_tries < 5 {
+                        self.release_tries += 1;
+                        self.next_leader(None);
+                        if let Some(session) = self.session {
+                            ctx.send(
+                                self.leader,
+                                LockMsg::Release {
+                                    req,
+                                    value: session,
+                                },
+                            );
+                        }
+                        let window = self.config.server_timeout;
+                        ctx.set_timer(window, window, LockTimer::ReleaseWindow(req));
+                        return;
+                    }
+                    let enough =
+                        answered.len() >= self.quorum() || self.consensus() && !answered.is_empty();
                     self.released(ctx, enough);
                 }
             }

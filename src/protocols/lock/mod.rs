@@ -66,6 +66,7 @@
 
 pub mod checker;
 mod client;
+pub mod consensus;
 mod server;
 mod spec;
 
@@ -73,8 +74,8 @@ pub use checker::LockChecker;
 pub use client::LockClient;
 pub use server::{LockNode, Resource, Server};
 
-use crate::sim::Protocol;
 use crate::sim::time::{Duration, DurationRange};
+use crate::sim::{ProcessId, Protocol};
 use serde::{Deserialize, Serialize};
 
 /// The lock protocol's types.
@@ -90,6 +91,9 @@ crate::declare! {
         ReleaseWithoutOwnerCheck = "release_without_owner_check",
         /// A restarted server grants at once, though `restart_delay` is on.
         RestartWithoutDelay = "restart_without_delay",
+        /// consensus: the token comes from the leader's own counter, not the
+        /// log, so it starts again after a leader change.
+        TokenNotReplicated = "token_not_replicated",
     }
 }
 
@@ -121,6 +125,14 @@ crate::declare! {
         TokenRecovered = "lock_token_recovered",
         /// A server's expiry cycle dropped a key whose lease ran out.
         KeyExpired = "lock_key_expired",
+        /// consensus: a session's lease lapsed on the leader and it expired it.
+        SessionExpired = "lock_session_expired",
+        /// consensus: a waiter got the lock because its predecessor expired.
+        WaiterWokenByExpiry = "lock_waiter_woken_by_expiry",
+        /// consensus: a grant made by a leader of a later term than the last one.
+        GrantAfterLeaderChange = "lock_grant_after_leader_change",
+        /// consensus: a new leader extended every lease by one TTL first.
+        GraceExtended = "lock_grace_extended",
     }
 }
 
@@ -132,6 +144,9 @@ pub enum LockDesign {
     Single,
     /// Redlock over N independent servers.
     Redlock,
+    /// A lock table replicated by Raft, with sessions, a queue and log-index
+    /// tokens.
+    Consensus,
 }
 
 impl LockDesign {
@@ -140,6 +155,7 @@ impl LockDesign {
         match self {
             LockDesign::Single => "single",
             LockDesign::Redlock => "redlock",
+            LockDesign::Consensus => "consensus",
         }
     }
 }
@@ -155,8 +171,9 @@ pub struct LockConfig {
     pub bugs: Vec<LockBug>,
     /// The design. Required.
     pub design: LockDesign,
-    /// Lock servers: 1 for `single`; for `redlock` the N of Redlock (default:
-    /// every node but the resource). The resource is the node after them.
+    /// Lock servers: 1 for `single`; for `redlock` the N of Redlock, for
+    /// `consensus` the Raft group (default: every node but the resource). The
+    /// resource is the node after them.
     #[serde(default)]
     pub servers: Option<usize>,
     /// Lease time-to-live. Default `"2s"` (the Jepsen etcd lock test's TTL).
@@ -187,6 +204,13 @@ pub struct LockConfig {
     /// Default `"100ms"`.
     #[serde(default = "default_resend")]
     pub resend_interval: Duration,
+    /// consensus: the range Raft's election timeouts are drawn from. Default
+    /// `["150ms", "300ms"]`.
+    #[serde(default = "crate::protocols::kv::defaults::election_timeout")]
+    pub election_timeout: DurationRange,
+    /// consensus: how often the Raft leader sends heartbeats. Default `"50ms"`.
+    #[serde(default = "crate::protocols::kv::defaults::heartbeat_interval")]
+    pub heartbeat_interval: Duration,
 }
 
 fn default_ttl() -> Duration {
@@ -219,13 +243,15 @@ impl LockConfig {
     pub fn server_count(&self, nodes: usize) -> usize {
         match self.design {
             LockDesign::Single => self.servers.unwrap_or(1),
-            LockDesign::Redlock => self.servers.unwrap_or(nodes.saturating_sub(1)),
+            LockDesign::Redlock | LockDesign::Consensus => {
+                self.servers.unwrap_or(nodes.saturating_sub(1))
+            }
         }
     }
 
     /// Whether the resource checks tokens (the design's default when unset).
     pub fn fenced(&self) -> bool {
-        self.fencing.unwrap_or(self.design == LockDesign::Single)
+        self.fencing.unwrap_or(self.design != LockDesign::Redlock)
     }
 
     /// Redlock's drift allowance, `ttl/100 + 2 ms`: the client ends its lease
@@ -345,10 +371,56 @@ pub enum LockMsg {
         /// The highest token the resource has seen.
         highest: u64,
     },
+    /// consensus, server ↔ server: the embedded Raft's messages.
+    Raft(crate::protocols::raft::RaftMsg),
+    /// consensus, client → leader: renew the session's lease.
+    KeepAlive {
+        /// The client's request number.
+        req: u64,
+        /// The session.
+        session: u64,
+    },
+    /// consensus, leader → client: the session holds the lock (an answer to
+    /// the acquire `req`, or the news that a predecessor left).
+    Granted {
+        /// The acquire request.
+        req: u64,
+        /// The session.
+        session: u64,
+        /// The fencing token (the log index of the granting command).
+        token: u64,
+    },
+    /// consensus, leader → client: the session waits in the queue.
+    Queued {
+        /// The acquire request.
+        req: u64,
+        /// The session.
+        session: u64,
+    },
+    /// consensus, leader → client: the lease was renewed (and the lock is
+    /// held under `token`, if so).
+    Alive {
+        /// Answers this request.
+        req: u64,
+        /// The token, when the session holds the lock.
+        token: Option<u64>,
+    },
+    /// consensus, leader → client: the session is gone.
+    Expired {
+        /// Answers this request.
+        req: u64,
+    },
+    /// consensus, server → client: not the leader (try `hint`).
+    NotLeader {
+        /// Answers this request.
+        req: u64,
+        /// The leader this server knows of.
+        hint: Option<ProcessId>,
+    },
 }
 
 /// Timers.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
 pub enum LockTimer {
     /// A client's think time is over: acquire next.
     Think,
@@ -364,8 +436,13 @@ pub enum LockTimer {
     GiveUp(u64),
     /// Stop waiting for release answers (by request number).
     ReleaseWindow(u64),
-    /// A server's active expiry: drop a key whose lease ran out.
+    /// A server's active expiry: drop a key whose lease ran out (consensus:
+    /// the leader looks for lapsed leases).
     Expire,
+    /// consensus, client: renew the session's lease.
+    KeepAlive,
+    /// consensus: the embedded Raft's timers.
+    Raft(crate::protocols::raft::RaftTimer),
 }
 
 impl Protocol for LockService {
@@ -383,6 +460,11 @@ impl Protocol for LockService {
                 | LockMsg::ReadOk { .. }
                 | LockMsg::WriteOk { .. }
                 | LockMsg::Fenced { .. }
-        )
+                | LockMsg::Granted { .. }
+                | LockMsg::Queued { .. }
+                | LockMsg::Alive { .. }
+                | LockMsg::Expired { .. }
+                | LockMsg::NotLeader { .. }
+        ) || matches!(msg, LockMsg::Raft(raft) if crate::protocols::raft::Raft::is_reply(raft))
     }
 }

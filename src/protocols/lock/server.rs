@@ -1,11 +1,12 @@
 //! The lock servers and the resource: the two roles of a lock run's nodes.
 
+use super::consensus::ConsensusServer;
 use super::{GrantId, LockBug, LockConfig, LockMsg, LockPoint, LockService, LockTimer, Refusal};
 use crate::protocols::codec::{Decoder, Encoder};
 use crate::protocols::durable::{read_files, single};
 use crate::sim::crc32c::frame;
 use crate::sim::time::Duration;
-use crate::sim::{Ctx, Node, ProcessId};
+use crate::sim::{Ctx, Node, ProcessId, Status};
 use std::rc::Rc;
 
 /// A lock run's node: a lock server or the resource.
@@ -15,6 +16,8 @@ pub enum LockNode {
     Server(Server),
     /// The guarded resource (the node after the servers).
     Resource(Resource),
+    /// A lock server of the consensus design.
+    Consensus(Box<ConsensusServer>),
 }
 
 impl LockNode {
@@ -22,7 +25,7 @@ impl LockNode {
     pub fn resource(&self) -> Option<&Resource> {
         match self {
             LockNode::Resource(resource) => Some(resource),
-            LockNode::Server(_) => None,
+            _ => None,
         }
     }
 }
@@ -380,7 +383,9 @@ impl Resource {
 
 /// Builds node `id`: a server below `servers`, the resource at `servers`.
 pub(super) fn node(config: &Rc<LockConfig>, servers: usize, id: usize) -> LockNode {
-    if id < servers {
+    if id < servers && config.design == super::LockDesign::Consensus {
+        LockNode::Consensus(Box::new(ConsensusServer::new(config.clone(), servers)))
+    } else if id < servers {
         LockNode::Server(Server::new(config.clone()))
     } else {
         LockNode::Resource(Resource::new(config.clone()))
@@ -393,22 +398,37 @@ const EXPIRE_EVERY: Duration = Duration(100 * crate::sim::MILLISECOND);
 
 impl Node<LockService> for LockNode {
     fn on_start(&mut self, ctx: &mut Ctx<'_, LockService>) {
-        if let LockNode::Server(_) = self {
-            ctx.set_timer(EXPIRE_EVERY, EXPIRE_EVERY, LockTimer::Expire);
+        match self {
+            LockNode::Server(_) => {
+                ctx.set_timer(EXPIRE_EVERY, EXPIRE_EVERY, LockTimer::Expire);
+            }
+            LockNode::Consensus(server) => server.on_start(ctx),
+            LockNode::Resource(_) => {}
         }
     }
 
     fn on_restart(&mut self, ctx: &mut Ctx<'_, LockService>) {
-        self.on_start(ctx);
         match self {
-            LockNode::Server(server) => server.recover(ctx),
+            LockNode::Server(server) => {
+                ctx.set_timer(EXPIRE_EVERY, EXPIRE_EVERY, LockTimer::Expire);
+                server.recover(ctx);
+            }
             LockNode::Resource(resource) => resource.recover(ctx),
+            LockNode::Consensus(server) => server.on_restart(ctx),
+        }
+    }
+
+    fn status(&self) -> Status {
+        match self {
+            LockNode::Consensus(server) => server.status(),
+            _ => Status::default(),
         }
     }
 
     fn on_message(&mut self, ctx: &mut Ctx<'_, LockService>, from: ProcessId, msg: LockMsg) {
         match self {
             LockNode::Resource(resource) => resource.on_message(ctx, from, msg),
+            LockNode::Consensus(server) => server.on_message(ctx, from, msg),
             LockNode::Server(server) => {
                 if server.damaged {
                     return;
@@ -423,6 +443,10 @@ impl Node<LockService> for LockNode {
     }
 
     fn on_timer(&mut self, ctx: &mut Ctx<'_, LockService>, timer: LockTimer) {
+        if let LockNode::Consensus(server) = self {
+            server.on_timer(ctx, timer);
+            return;
+        }
         if let (LockNode::Server(server), LockTimer::Expire) = (self, timer) {
             if let Some((_, expires)) = server.key
                 && ctx.now() >= expires

@@ -8,6 +8,11 @@ use crate::spec::declare::bug_names;
 use crate::spec::{Declared, Invalid, ProtocolSpec, Setup};
 use std::rc::Rc;
 
+const POINTS: [Declared; LockPoint::ALL.len() + crate::protocols::raft::RaftPoint::ALL.len()] =
+    crate::spec::declare::join::<
+        { LockPoint::ALL.len() + crate::protocols::raft::RaftPoint::ALL.len() },
+    >(LockPoint::ALL, crate::protocols::raft::RaftPoint::ALL);
+
 impl ProtocolSpec for LockService {
     type Config = LockConfig;
     const NAME: &'static str = "lock";
@@ -27,11 +32,54 @@ impl ProtocolSpec for LockService {
             "eventually: after the heal every acquire, incr and release has finished",
         ),
     ];
-    const SOMETIMES: &'static [Declared] = LockPoint::ALL;
-    const UNREACHED: &'static [(&'static str, &'static str)] = &[(
-        "lock_stale_token_accepted",
-        "needs tokens with fencing off (design single, fencing = false): scenarios/lock/pause_unfenced.toml fires it; the campaigns keep fencing on (single) or have no token (redlock)",
-    )];
+    // The embedded Raft marks its own points through the nested context.
+    const SOMETIMES: &'static [Declared] = &POINTS;
+    const UNREACHED: &'static [(&'static str, &'static str)] = &[
+        (
+            "raft_committed_previous_term_by_counting",
+            "fires only with Raft's planted bug commit_previous_term, which the lock does not switch on",
+        ),
+        (
+            "raft_corruption_detected",
+            "the consensus campaign injects no disk faults (Raft's own campaigns cover its disk handling)",
+        ),
+        (
+            "raft_disk_read_retried",
+            "the consensus campaign injects no disk faults (Raft's own campaigns cover its disk handling)",
+        ),
+        (
+            "raft_disk_read_deferred",
+            "the consensus campaign injects no disk faults (Raft's own campaigns cover its disk handling)",
+        ),
+        (
+            "raft_pre_vote_won",
+            "the embedded Raft runs without pre-vote",
+        ),
+        (
+            "raft_snapshot_taken",
+            "an embedded Raft takes no snapshots (the lock table is not in Raft's snapshot)",
+        ),
+        (
+            "raft_snapshot_sent",
+            "an embedded Raft takes no snapshots (the lock table is not in Raft's snapshot)",
+        ),
+        (
+            "raft_snapshot_installed",
+            "an embedded Raft takes no snapshots (the lock table is not in Raft's snapshot)",
+        ),
+        (
+            "raft_restarted_from_snapshot",
+            "an embedded Raft takes no snapshots (the lock table is not in Raft's snapshot)",
+        ),
+        (
+            "raft_retry_answered_from_session",
+            "Raft's key/value sessions are not used: the lock table de-duplicates acquires itself",
+        ),
+        (
+            "lock_stale_token_accepted",
+            "needs tokens with fencing off (design single, fencing = false): scenarios/lock/pause_unfenced.toml fires it; the campaigns keep fencing on (single) or have no token (redlock)",
+        ),
+    ];
     const GROUPS: &'static [Declared] = &[
         Declared::new("servers", "the lock servers"),
         Declared::new("resource", "the guarded resource"),
@@ -48,10 +96,13 @@ impl ProtocolSpec for LockService {
                     format!("the single design has exactly 1 lock server, got {servers}"),
                 ));
             }
-            LockDesign::Redlock if servers < 3 => {
+            LockDesign::Redlock | LockDesign::Consensus if servers < 3 => {
                 return Err(Invalid::key(
                     "protocol.servers",
-                    format!("Redlock needs at least 3 servers, got {servers}"),
+                    format!(
+                        "the {} design needs at least 3 servers, got {servers}",
+                        config.design.name()
+                    ),
                 ));
             }
             _ => {}
@@ -72,6 +123,27 @@ impl ProtocolSpec for LockService {
             return Err(Invalid::key(
                 "protocol.fencing",
                 "Redlock has no fencing token (each server counts its own grants), so the resource cannot check one; use fencing = false, or design = \"single\"",
+            ));
+        }
+        if config.design != LockDesign::Consensus
+            && (config.election_timeout != crate::protocols::kv::defaults::election_timeout()
+                || config.heartbeat_interval
+                    != crate::protocols::kv::defaults::heartbeat_interval())
+        {
+            return Err(Invalid::key(
+                "protocol.election_timeout",
+                "election_timeout and heartbeat_interval apply to the consensus design only",
+            ));
+        }
+        if config.design == LockDesign::Consensus
+            && config.heartbeat_interval.0 * 2 > config.election_timeout.min.0
+        {
+            return Err(Invalid::key(
+                "protocol.heartbeat_interval",
+                format!(
+                    "expected heartbeats at least twice per election timeout (election_timeout starts at {})",
+                    config.election_timeout.min
+                ),
             ));
         }
         if config.ttl.0 == 0 {
