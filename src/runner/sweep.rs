@@ -123,7 +123,7 @@ impl Metric {
         matches!(self, Metric::Trial(metric) if metric.log_x)
     }
 
-    fn of_run(metric: RunMetric, outcome: &RunOutcome) -> f64 {
+    fn of_run(metric: RunMetric, outcome: &RunOutcome, operation: Option<&str>) -> f64 {
         let stats = &outcome.summary.stats;
         match metric {
             RunMetric::OpsOk => stats.operations.ok as f64,
@@ -135,7 +135,11 @@ impl Metric {
             RunMetric::LatencyP50 | RunMetric::LatencyP99 | RunMetric::LatencyMean => {
                 let mut open: BTreeMap<u64, u64> = BTreeMap::new();
                 let mut latencies = Vec::new();
-                for event in &outcome.history {
+                let measured = outcome
+                    .history
+                    .iter()
+                    .filter(|event| operation.is_none_or(|name| event.f == name));
+                for event in measured {
                     match event.kind {
                         EventType::Invoke => {
                             open.insert(event.process, event.time);
@@ -203,6 +207,8 @@ pub struct Sweep {
     pub log_x: bool,
     /// The chart's x range, else from the data.
     pub x_range: Option<(f64, f64)>,
+    /// For latency metrics: only operations with this name (`acquire`).
+    pub operation: Option<String>,
     /// The grid.
     pub points: Vec<GridPoint>,
 }
@@ -228,6 +234,8 @@ struct SweepTable {
     x_range: Option<Spanned<(f64, f64)>>,
     #[serde(default = "yes")]
     nemesis: bool,
+    #[serde(default)]
+    operation: Option<Spanned<String>>,
 }
 
 fn yes() -> bool {
@@ -368,6 +376,22 @@ impl Sweep {
                 ));
             }
         }
+        let latency = matches!(
+            metric,
+            Metric::Run(RunMetric::LatencyP50 | RunMetric::LatencyP99 | RunMetric::LatencyMean)
+        );
+        if let Some(operation) = &table.operation
+            && !latency
+        {
+            return Err(located(
+                &source,
+                operation.span(),
+                "sweep.operation",
+                format!(
+                    "'operation' picks the operations a latency metric measures; metric \"{metric_name}\" is not one (latency_p50, latency_p99, latency_mean)"
+                ),
+            ));
+        }
         let parameter = table.parameter.get_ref().clone();
         let mut points = Vec::new();
         match metric {
@@ -407,6 +431,55 @@ impl Sweep {
                         label,
                         value: serde_json::to_value(value.get_ref()).unwrap_or_default(),
                         trial: Trial::Custom(trial, value.get_ref().clone()),
+                    });
+                }
+            }
+            Metric::Run(_) if parameter == "scenario" => {
+                // The grid is a list of scenario files, each run as it is (to
+                // compare designs whose other keys differ).
+                if let Some(scenario) = &table.scenario {
+                    return Err(located(
+                        &source,
+                        scenario.span(),
+                        "sweep.scenario",
+                        "with parameter = \"scenario\" the values are the scenario files; remove 'scenario'".to_string(),
+                    ));
+                }
+                for (index, value) in table.values.get_ref().iter().enumerate() {
+                    let key = format!("sweep.values[{index}]");
+                    let Some(relative) = value.get_ref().as_str() else {
+                        return Err(located(
+                            &source,
+                            value.span(),
+                            &key,
+                            "expected a scenario file path (relative to this file)".to_string(),
+                        ));
+                    };
+                    let file_name = Path::new(path)
+                        .parent()
+                        .unwrap_or(Path::new(""))
+                        .join(relative)
+                        .display()
+                        .to_string();
+                    let text = crate::scenario::read_capped(&file_name, "scenario file").map_err(
+                        |error| {
+                            if error.line.is_some() {
+                                return error;
+                            }
+                            located(
+                                &source,
+                                value.span(),
+                                &key,
+                                format!("cannot read the scenario {file_name}: {}", error.message),
+                            )
+                        },
+                    )?;
+                    let file = ScenarioFile::from_text(&file_name, text)?;
+                    registry.validate_file(&file)?;
+                    points.push(GridPoint {
+                        label: relative.to_string(),
+                        value: serde_json::to_value(value.get_ref()).unwrap_or_default(),
+                        trial: Trial::Scenario(Box::new(file)),
                     });
                 }
             }
@@ -516,6 +589,7 @@ impl Sweep {
             nemesis: table.nemesis,
             log_x: table.log_x.unwrap_or(metric.log_x_default()),
             x_range: table.x_range.map(|range| *range.get_ref()),
+            operation: table.operation.map(|operation| operation.into_inner()),
             points,
         })
     }
@@ -600,7 +674,11 @@ pub fn run_sweep(registry: &Registry, sweep: &Sweep, jobs: usize) -> SweepResult
                             let outcome = registry
                                 .run_file(file, &options)
                                 .expect("validated when read");
-                            (Metric::of_run(metric, &outcome), !outcome.passed())
+                            let operation = sweep.operation.as_deref();
+                            (
+                                Metric::of_run(metric, &outcome, operation),
+                                !outcome.passed(),
+                            )
                         }
                         (Trial::Scenario(_), Metric::Trial(_)) => (f64::NAN, false),
                     };
@@ -657,7 +735,10 @@ pub fn run_sweep(registry: &Registry, sweep: &Sweep, jobs: usize) -> SweepResult
         file: sweep.file.clone(),
         parameter: sweep.parameter.clone(),
         metric: metric_name,
-        metric_description: sweep.metric.describe().to_string(),
+        metric_description: match &sweep.operation {
+            Some(operation) => format!("{} of {operation}", sweep.metric.describe()),
+            None => sweep.metric.describe().to_string(),
+        },
         seeds: sweep.seeds,
         cap,
         points,
