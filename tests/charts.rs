@@ -434,6 +434,20 @@ fn bad_sweep_files_name_the_file_line_and_key() {
             "[sweep]\nscenario = \"/no/such.toml\"\nmetric = \"ops_ok\"\nparameter = \"network.drop_probability\"\nvalues = [0.1]\nseeds = 3\n".to_string(),
             ":2:12: key 'sweep.scenario': cannot read the scenario /no/such.toml: No such file",
         ),
+        // `operation` picks the operations of a latency metric only.
+        (
+            format!("[sweep]\nscenario = \"{partitions}\"\nmetric = \"ops_ok\"\nparameter = \"network.drop_probability\"\nvalues = [0.1]\nseeds = 3\noperation = \"get\"\n"),
+            ":7:13: key 'sweep.operation': 'operation' picks the operations a latency metric measures",
+        ),
+        // A grid of scenario files takes paths, and no `scenario` key.
+        (
+            "[sweep]\nmetric = \"ops_ok\"\nparameter = \"scenario\"\nvalues = [3]\nseeds = 3\n".to_string(),
+            ":4:11: key 'sweep.values[0]': expected a scenario file path",
+        ),
+        (
+            format!("[sweep]\nscenario = \"{partitions}\"\nmetric = \"ops_ok\"\nparameter = \"scenario\"\nvalues = [\"{partitions}\"]\nseeds = 3\n"),
+            ":2:12: key 'sweep.scenario': with parameter = \"scenario\" the values are the scenario files",
+        ),
     ];
     for (index, (body, expected)) in cases.iter().enumerate() {
         let file = dir.join(format!("bad{index}.toml"));
@@ -471,6 +485,62 @@ fn bad_sweep_files_name_the_file_line_and_key() {
         "{}",
         text(&output)
     );
+}
+
+#[test]
+fn the_committed_lock_pause_charts_are_what_their_sweeps_draw() {
+    let dir = scratch("lock-pauses");
+    for stem in [
+        "single",
+        "single_fenced",
+        "consensus",
+        "consensus_fenced",
+        "redlock",
+    ] {
+        let name = format!("lock_client_pauses_{stem}");
+        let output = faultline(&[
+            "sweep",
+            &format!("scenarios/experiments/{name}.toml"),
+            "--out",
+            dir.to_str().unwrap(),
+        ]);
+        assert_eq!(output.status.code(), Some(0), "{}", text(&output));
+        let drawn = svg(&dir, &format!("{name}.svg"));
+        let committed = std::fs::read_to_string(
+            std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join(format!("reports/{name}.svg")),
+        )
+        .unwrap();
+        assert!(
+            drawn == committed,
+            "reports/{name}.svg is not what its sweep draws now: run `faultline sweep scenarios/experiments/{name}.toml --out reports` and commit the SVG"
+        );
+    }
+}
+
+#[test]
+fn a_sweep_over_scenario_files_measures_one_operation_kind() {
+    let dir = scratch("sweep-files");
+    let output = faultline(&[
+        "sweep",
+        "scenarios/experiments/lock_acquire_p50.toml",
+        "--out",
+        dir.to_str().unwrap(),
+    ]);
+    assert_eq!(output.status.code(), Some(0), "{}", text(&output));
+    let printed = text(&output);
+    assert!(
+        printed.contains("median latency (ms) of acquire over scenario"),
+        "{printed}"
+    );
+    for design in ["single", "redlock", "consensus"] {
+        assert!(
+            printed.contains(&format!("../lock/{design}.toml")),
+            "{printed}"
+        );
+    }
+    // Only acquires are measured: with every operation the medians differ.
+    let json = std::fs::read_to_string(dir.join("lock_acquire_p50.json")).unwrap();
+    assert!(json.contains("of acquire"), "{json}");
 }
 
 #[test]

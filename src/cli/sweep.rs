@@ -4,7 +4,7 @@
 //! directory.
 
 use super::exit;
-use crate::report::chart::{CdfChart, Curve, write_chart};
+use crate::report::chart::{CdfChart, Curve, RateChart, write_chart};
 use crate::report::write_atomic;
 use crate::runner::Registry;
 use crate::runner::sweep::{Sweep, SweepResult, run_sweep};
@@ -106,7 +106,36 @@ fn write_outputs(
     let json = serde_json::to_string_pretty(result).expect("sweep results serialise");
     write_atomic(&dir.join(format!("{stem}.json")), json.as_bytes())?;
     write_atomic(&dir.join(format!("{stem}.csv")), result.csv().as_bytes())?;
+    if matches!(
+        sweep.metric,
+        crate::runner::sweep::Metric::Run(crate::runner::sweep::RunMetric::Failed)
+    ) {
+        // A 0/1 metric: its CDFs are steps at 0 and 1; the rate per value is the chart.
+        return write_chart(dir, stem, &rate_chart(result));
+    }
     write_chart(dir, stem, &chart(result, sweep.log_x, sweep.x_range))
+}
+
+/// The chart of a sweep of `failed`: the failure rate at each grid value.
+pub fn rate_chart(result: &SweepResult) -> RateChart {
+    RateChart {
+        title: format!("{} ({} seeds per value)", result.name, result.seeds),
+        x_label: result.parameter.clone(),
+        y_label: "runs failed".into(),
+        points: result
+            .points
+            .iter()
+            .map(|point| {
+                let samples: Vec<f64> = point.samples.iter().flatten().copied().collect();
+                let rate = if samples.is_empty() {
+                    0.0
+                } else {
+                    samples.iter().sum::<f64>() / samples.len() as f64
+                };
+                (point.label.clone(), rate)
+            })
+            .collect(),
+    }
 }
 
 /// Runs `faultline sweep`; returns the exit code.

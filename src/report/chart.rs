@@ -224,6 +224,71 @@ impl Chart for CdfChart {
     }
 }
 
+/// The rate of something (failed runs) at each grid value: one point per value,
+/// joined in grid order, y in percent.
+#[derive(Clone, Debug)]
+pub struct RateChart {
+    /// Caption.
+    pub title: String,
+    /// The x axis description.
+    pub x_label: String,
+    /// The y axis description.
+    pub y_label: String,
+    /// (value label, rate in 0..=1), in grid order.
+    pub points: Vec<(String, f64)>,
+}
+
+impl Chart for RateChart {
+    fn draw<DB: DrawingBackend>(&self, root: &DrawingArea<DB, Shift>) -> DrawResult<DB> {
+        root.fill(&WHITE)?;
+        let count = self.points.len().max(1);
+        let labels: Vec<String> = self.points.iter().map(|(label, _)| label.clone()).collect();
+        let mut chart = ChartBuilder::on(root)
+            .caption(&self.title, (FONT, 18))
+            .margin(16)
+            .x_label_area_size(48)
+            .y_label_area_size(64)
+            .build_cartesian_2d(-0.5f64..(count as f64 - 0.5), 0f64..105f64)?;
+        chart
+            .configure_mesh()
+            .x_labels(count)
+            .x_label_formatter(&|x| {
+                let index = x.round();
+                if (x - index).abs() < 1e-6 && index >= 0.0 {
+                    labels.get(index as usize).cloned().unwrap_or_default()
+                } else {
+                    String::new()
+                }
+            })
+            .y_label_formatter(&|y| format!("{y:.0}%"))
+            .x_desc(self.x_label.clone())
+            .y_desc(self.y_label.clone())
+            .label_style((FONT, 13))
+            .axis_desc_style((FONT, 14))
+            .draw()?;
+        let points: Vec<(f64, f64)> = self
+            .points
+            .iter()
+            .enumerate()
+            .map(|(index, (_, rate))| (index as f64, rate * 100.0))
+            .collect();
+        chart.draw_series(LineSeries::new(points.clone(), colour(3).stroke_width(2)))?;
+        chart.draw_series(
+            points
+                .iter()
+                .map(|point| Circle::new(*point, 4, colour(3).filled())),
+        )?;
+        chart.draw_series(points.iter().map(|(x, y)| {
+            Text::new(
+                format!("{y:.0}%"),
+                (*x, (*y + 3.0).min(101.0)),
+                (FONT, 12).into_font().color(&BLACK),
+            )
+        }))?;
+        Ok(())
+    }
+}
+
 /// A chart with nothing to show, which says why.
 pub struct EmptyChart {
     /// Caption.
