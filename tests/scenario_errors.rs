@@ -900,7 +900,7 @@ fn lock_scenario_errors_are_located_at_their_key() {
             "design = \"chubby\"\n\n[cluster]\nnodes = 2\n",
             Some("chubby"),
             "protocol.design",
-            "unknown variant `chubby`, expected `single` or `redlock`",
+            "unknown variant `chubby`, expected one of `single`, `redlock`, `consensus`",
         ),
         (
             "design = \"single\"\nttl = \"0s\"\n\n[cluster]\nnodes = 2\n",

@@ -68,6 +68,8 @@ pub enum RunMetric {
     Events,
     /// Messages put on the wire.
     MessagesSent,
+    /// Messages put on the wire per completed operation (ok or fail).
+    MessagesPerOp,
 }
 
 /// The metrics a sweep can take.
@@ -79,7 +81,7 @@ pub enum Metric {
     Run(RunMetric),
 }
 
-const RUN_METRICS: [(&str, RunMetric, &str); 9] = [
+const RUN_METRICS: [(&str, RunMetric, &str); 10] = [
     ("ops_ok", RunMetric::OpsOk, "operations ok per run"),
     ("ops_fail", RunMetric::OpsFail, "operations failed per run"),
     ("ops_info", RunMetric::OpsInfo, "operations unknown per run"),
@@ -92,6 +94,11 @@ const RUN_METRICS: [(&str, RunMetric, &str); 9] = [
         "messages_sent",
         RunMetric::MessagesSent,
         "messages sent per run",
+    ),
+    (
+        "messages_per_op",
+        RunMetric::MessagesPerOp,
+        "messages sent per completed operation",
     ),
 ];
 
@@ -132,6 +139,14 @@ impl Metric {
             RunMetric::Failed => f64::from(u8::from(outcome.summary.verdict != Verdict::Pass)),
             RunMetric::Events => outcome.summary.events as f64,
             RunMetric::MessagesSent => stats.messages.sent as f64,
+            RunMetric::MessagesPerOp => {
+                let completed = stats.operations.ok + stats.operations.fail;
+                if completed == 0 {
+                    f64::NAN
+                } else {
+                    stats.messages.sent as f64 / completed as f64
+                }
+            }
             RunMetric::LatencyP50 | RunMetric::LatencyP99 | RunMetric::LatencyMean => {
                 let mut open: BTreeMap<u64, u64> = BTreeMap::new();
                 let mut latencies = Vec::new();

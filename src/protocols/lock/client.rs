@@ -577,6 +577,14 @@ impl Client<LockService> for LockClient {
                     }
                 }
             }
+            LockMsg::Changed { session } => {
+                // wake = "all": the lock is free; race the other waiters for it.
+                if matches!(self.phase, Phase::Queued { session: queued, .. } if queued == session)
+                {
+                    let req = self.req();
+                    ctx.send(self.leader, LockMsg::Retry { req, session });
+                }
+            }
             LockMsg::NotLeader { req, hint } => {
                 let ours = match self.phase {
                     Phase::Attempt { req: current, .. } | Phase::Releasing { req: current, .. } => {

@@ -36,6 +36,8 @@ enum Command {
     Release { session: u64 },
     /// The leader found the session's lease over.
     Expire { session: u64 },
+    /// `wake = "all"`: a woken waiter tries to take the free lock.
+    Retry { session: u64 },
 }
 
 impl Command {
@@ -47,6 +49,7 @@ impl Command {
             Command::KeepAlive { session } => out.u8(1).u64(*session),
             Command::Release { session } => out.u8(2).u64(*session),
             Command::Expire { session } => out.u8(3).u64(*session),
+            Command::Retry { session } => out.u8(4).u64(*session),
         };
         out.bytes.into()
     }
@@ -69,6 +72,9 @@ impl Command {
             3 => Command::Expire {
                 session: input.u64()?,
             },
+            4 => Command::Retry {
+                session: input.u64()?,
+            },
             tag => return Err(DecodeError(format!("unknown lock command tag {tag}"))),
         };
         Ok((stamp, command))
@@ -85,20 +91,23 @@ struct Session {
 /// The replicated lock table (one lock).
 #[derive(Clone, Debug, Default)]
 struct Machine {
+    /// `wake = "all"`: a release frees the lock and wakes every waiter, who
+    /// race for it (watching the lock key) instead of the next in line getting it.
+    herd: bool,
     sessions: BTreeMap<u64, Session>,
     by_request: BTreeMap<(u32, u64), u64>,
-    /// Sessions waiting, the head holding the lock.
-    queue: VecDeque<u64>,
-    /// The head's token.
-    token: Option<u64>,
+    /// The session holding the lock and its token.
+    holder: Option<(u64, u64)>,
+    /// Sessions waiting, in arrival order.
+    waiting: VecDeque<u64>,
 }
 
 /// What applying a command did that a client must hear of.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 enum Outcome {
-    /// The acquire opened this session, granted at once with this token.
+    /// The session holds the lock with this token.
     Granted { session: u64, token: u64 },
-    /// The acquire opened this session, queued.
+    /// The session waits.
     Queued { session: u64 },
     /// The keep-alive renewed a live session (holding with this token, if so).
     Alive { token: Option<u64> },
@@ -110,64 +119,95 @@ enum Outcome {
     Nothing,
 }
 
+/// Who hears of a holder's leaving.
+#[derive(Clone, Debug, PartialEq, Eq)]
+enum Handoff {
+    /// Nobody (the session did not hold the lock, or nobody waits).
+    None,
+    /// The next in line holds it now, with this token.
+    Promoted(u64, u64),
+    /// The lock is free; every waiter is told (the herd).
+    WakeAll(Vec<u64>),
+}
+
 impl Machine {
-    fn holder(&self) -> Option<u64> {
-        self.queue.front().copied()
+    fn token_of(&self, session: u64) -> Option<u64> {
+        self.holder
+            .filter(|(holder, _)| *holder == session)
+            .map(|(_, token)| token)
     }
 
-    /// Removes `session`; if it held the lock, the next session gets it.
-    fn remove(&mut self, session: u64, token: u64) -> Option<(u64, u64)> {
-        let info = self.sessions.remove(&session)?;
-        self.by_request.remove(&(info.client, info.req));
-        let held = self.holder() == Some(session);
-        self.queue.retain(|queued| *queued != session);
-        if !held {
-            return None;
+    fn standing(&self, session: u64) -> Outcome {
+        match self.token_of(session) {
+            Some(token) => Outcome::Granted { session, token },
+            None => Outcome::Queued { session },
         }
-        self.token = None;
-        let next = self.holder()?;
-        self.token = Some(token);
-        Some((next, token))
+    }
+
+    /// Removes `session`; if it held the lock, hands it on (a grant gets `token`).
+    fn remove(&mut self, session: u64, token: u64) -> Handoff {
+        let Some(info) = self.sessions.remove(&session) else {
+            return Handoff::None;
+        };
+        self.by_request.remove(&(info.client, info.req));
+        self.waiting.retain(|waiting| *waiting != session);
+        if self.token_of(session).is_none() {
+            return Handoff::None;
+        }
+        self.holder = None;
+        if self.herd {
+            return if self.waiting.is_empty() {
+                Handoff::None
+            } else {
+                Handoff::WakeAll(self.waiting.iter().copied().collect())
+            };
+        }
+        match self.waiting.pop_front() {
+            Some(next) => {
+                self.holder = Some((next, token));
+                Handoff::Promoted(next, token)
+            }
+            None => Handoff::None,
+        }
     }
 
     /// Applies the command at log `index`; a grant it makes gets `token`.
-    /// Returns the proposer's outcome and a promotion (session, token).
-    fn apply(
-        &mut self,
-        command: &Command,
-        token: u64,
-        index: u64,
-    ) -> (Outcome, Option<(u64, u64)>) {
+    fn apply(&mut self, command: &Command, token: u64, index: u64) -> (Outcome, Handoff) {
         match *command {
             Command::Acquire { client, req } => {
                 if let Some(&session) = self.by_request.get(&(client, req)) {
-                    let outcome = match (self.holder() == Some(session), self.token) {
-                        (true, Some(token)) => Outcome::Granted { session, token },
-                        _ => Outcome::Queued { session },
-                    };
-                    return (outcome, None);
+                    return (self.standing(session), Handoff::None);
                 }
                 let session = index;
                 self.sessions.insert(session, Session { client, req });
                 self.by_request.insert((client, req), session);
-                self.queue.push_back(session);
-                if self.holder() == Some(session) {
-                    self.token = Some(token);
-                    (Outcome::Granted { session, token }, None)
+                if self.holder.is_none() {
+                    self.holder = Some((session, token));
                 } else {
-                    (Outcome::Queued { session }, None)
+                    self.waiting.push_back(session);
                 }
+                (self.standing(session), Handoff::None)
+            }
+            Command::Retry { session } => {
+                if !self.sessions.contains_key(&session) {
+                    return (Outcome::Gone, Handoff::None);
+                }
+                if self.holder.is_none() {
+                    self.waiting.retain(|waiting| *waiting != session);
+                    self.holder = Some((session, token));
+                }
+                (self.standing(session), Handoff::None)
             }
             Command::KeepAlive { session } => {
                 if self.sessions.contains_key(&session) {
-                    let token = if self.holder() == Some(session) {
-                        self.token
-                    } else {
-                        None
-                    };
-                    (Outcome::Alive { token }, None)
+                    (
+                        Outcome::Alive {
+                            token: self.token_of(session),
+                        },
+                        Handoff::None,
+                    )
                 } else {
-                    (Outcome::Gone, None)
+                    (Outcome::Gone, Handoff::None)
                 }
             }
             Command::Release { session } => (Outcome::Released, self.remove(session, token)),
@@ -206,6 +246,7 @@ fn expire_every(config: &LockConfig) -> Duration {
 
 impl ConsensusServer {
     pub(super) fn new(config: Rc<LockConfig>, servers: usize) -> Self {
+        let herd = config.wake == super::Wake::All;
         let raft = RaftNode::new(&RaftConfig::embedded(
             config.election_timeout,
             config.heartbeat_interval,
@@ -213,7 +254,10 @@ impl ConsensusServer {
         ConsensusServer {
             config,
             raft,
-            machine: Machine::default(),
+            machine: Machine {
+                herd,
+                ..Machine::default()
+            },
             deadlines: BTreeMap::new(),
             expiring: BTreeSet::new(),
             pending: BTreeMap::new(),
@@ -230,10 +274,8 @@ impl ConsensusServer {
     }
 
     /// The session holding the lock in this server's table, with its token.
-    pub fn holder(&self) -> Option<(u64, Option<u64>)> {
-        self.machine
-            .holder()
-            .map(|session| (session, self.machine.token))
+    pub fn holder(&self) -> Option<(u64, u64)> {
+        self.machine.holder
     }
 
     fn with_raft<R>(
@@ -273,7 +315,7 @@ impl ConsensusServer {
             } else {
                 applied.index
             };
-            let (outcome, promoted) = self.machine.apply(&command, token, applied.index);
+            let (outcome, handoff) = self.machine.apply(&command, token, applied.index);
             let now = ctx.now();
             match command {
                 Command::Acquire { .. } => {
@@ -296,12 +338,12 @@ impl ConsensusServer {
                         ctx.sometimes(LockPoint::SessionExpired);
                     }
                 }
+                Command::Retry { .. } => {}
             }
-            if let Some((index, (client, req, term))) = self.pending.remove_entry(&applied.index)
+            if let Some((client, req, term)) = self.pending.remove(&applied.index)
                 && term == applied.term
                 && leading
             {
-                let _ = index;
                 let reply = match outcome {
                     Outcome::Granted { session, token } => LockMsg::Granted {
                         req,
@@ -319,28 +361,46 @@ impl ConsensusServer {
                 };
                 ctx.send(client, reply);
             }
-            if promoted.is_some()
-                || matches!(outcome, Outcome::Granted { .. })
-                    && matches!(command, Command::Acquire { .. })
-            {
+            let granted_here = matches!(outcome, Outcome::Granted { .. })
+                && matches!(command, Command::Acquire { .. } | Command::Retry { .. })
+                && self.machine.holder.is_some_and(|(_, held)| held == token);
+            if granted_here || matches!(handoff, Handoff::Promoted(..)) {
                 if self.last_grant_term != 0 && applied.term > self.last_grant_term {
                     ctx.sometimes(LockPoint::GrantAfterLeaderChange);
                 }
                 self.last_grant_term = applied.term;
             }
-            if let Some((session, token)) = promoted {
-                if matches!(command, Command::Expire { .. }) {
-                    ctx.sometimes(LockPoint::WaiterWokenByExpiry);
+            match handoff {
+                Handoff::None => {}
+                Handoff::Promoted(session, token) => {
+                    if matches!(command, Command::Expire { .. }) {
+                        ctx.sometimes(LockPoint::WaiterWokenByExpiry);
+                    }
+                    if leading && let Some(info) = self.machine.sessions.get(&session) {
+                        ctx.send(
+                            nodes + info.client as usize,
+                            LockMsg::Granted {
+                                req: info.req,
+                                session,
+                                token,
+                            },
+                        );
+                    }
                 }
-                if leading && let Some(info) = self.machine.sessions.get(&session) {
-                    ctx.send(
-                        nodes + info.client as usize,
-                        LockMsg::Granted {
-                            req: info.req,
-                            session,
-                            token,
-                        },
-                    );
+                Handoff::WakeAll(waiting) => {
+                    if matches!(command, Command::Expire { .. }) {
+                        ctx.sometimes(LockPoint::WaiterWokenByExpiry);
+                    }
+                    if leading {
+                        for session in waiting {
+                            if let Some(info) = self.machine.sessions.get(&session) {
+                                ctx.send(
+                                    nodes + info.client as usize,
+                                    LockMsg::Changed { session },
+                                );
+                            }
+                        }
+                    }
                 }
             }
         }
@@ -352,6 +412,7 @@ impl ConsensusServer {
             LockMsg::Acquire { req, .. } => (req, Command::Acquire { client, req }),
             LockMsg::KeepAlive { req, session } => (req, Command::KeepAlive { session }),
             LockMsg::Release { req, value } => (req, Command::Release { session: value }),
+            LockMsg::Retry { req, session } => (req, Command::Retry { session }),
             other => panic!("a consensus lock server got {other:?} from a client"),
         };
         if !self.raft.leader_ready() {

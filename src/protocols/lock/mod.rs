@@ -211,6 +211,23 @@ pub struct LockConfig {
     /// consensus: how often the Raft leader sends heartbeats. Default `"50ms"`.
     #[serde(default = "crate::protocols::kv::defaults::heartbeat_interval")]
     pub heartbeat_interval: Duration,
+    /// consensus: who a release wakes. `"queue"` (default): the next session in
+    /// line is granted and told, one message per release. `"all"`: the lock is
+    /// freed and every waiter told, and they race for it (a lock built on
+    /// watching one key: the herd).
+    #[serde(default)]
+    pub wake: Wake,
+}
+
+/// Who a release wakes (`wake = "..."`, consensus design).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Wake {
+    /// The next session in the queue.
+    #[default]
+    Queue,
+    /// Every waiter, who race for the lock.
+    All,
 }
 
 fn default_ttl() -> Duration {
@@ -416,6 +433,18 @@ pub enum LockMsg {
         req: u64,
         /// The leader this server knows of.
         hint: Option<ProcessId>,
+    },
+    /// consensus, leader → client (`wake = "all"`): the lock was released; try again.
+    Changed {
+        /// The waiting session.
+        session: u64,
+    },
+    /// consensus, client → leader (`wake = "all"`): take the lock if it is free.
+    Retry {
+        /// The client's request number.
+        req: u64,
+        /// The waiting session.
+        session: u64,
     },
 }
 

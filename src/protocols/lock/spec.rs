@@ -125,6 +125,12 @@ impl ProtocolSpec for LockService {
                 "Redlock has no fencing token (each server counts its own grants), so the resource cannot check one; use fencing = false, or design = \"single\"",
             ));
         }
+        if config.design != LockDesign::Consensus && config.wake != super::Wake::Queue {
+            return Err(Invalid::key(
+                "protocol.wake",
+                "wake applies to the consensus design only (single and redlock have no queue)",
+            ));
+        }
         if config.design != LockDesign::Consensus
             && (config.election_timeout != crate::protocols::kv::defaults::election_timeout()
                 || config.heartbeat_interval
