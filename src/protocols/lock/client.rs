@@ -351,17 +351,7 @@ impl LockClient {
         };
         if self.consensus() {
             self.release_tries = 0;
-            if let Some(session) = self.session {
-                ctx.send(
-                    self.leader,
-                    LockMsg::Release {
-                        req,
-                        value: session,
-                    },
-                );
-            }
-            let window = self.config.server_timeout;
-            ctx.set_timer(window, window, LockTimer::ReleaseWindow(req));
+            self.release_to_leader(ctx, req);
             return;
         }
         for server in 0..self.servers {
@@ -370,6 +360,22 @@ impl LockClient {
                 LockMsg::Release {
                     req,
                     value: held.value,
+                },
+            );
+        }
+        let window = self.config.server_timeout;
+        ctx.set_timer(window, window, LockTimer::ReleaseWindow(req));
+    }
+
+    /// consensus: asks the server believed to lead to close the session, and
+    /// waits one window for its answer.
+    fn release_to_leader(&mut self, ctx: &mut Ctx<'_, LockService>, req: u64) {
+        if let Some(session) = self.session {
+            ctx.send(
+                self.leader,
+                LockMsg::Release {
+                    req,
+                    value: session,
                 },
             );
         }
@@ -715,17 +721,7 @@ impl Client<LockService> for LockClient {
                     if self.consensus() && answered.is_empty() && self.release_tries < 5 {
                         self.release_tries += 1;
                         self.next_leader(None);
-                        if let Some(session) = self.session {
-                            ctx.send(
-                                self.leader,
-                                LockMsg::Release {
-                                    req,
-                                    value: session,
-                                },
-                            );
-                        }
-                        let window = self.config.server_timeout;
-                        ctx.set_timer(window, window, LockTimer::ReleaseWindow(req));
+                        self.release_to_leader(ctx, req);
                         return;
                     }
                     let enough =

@@ -293,14 +293,23 @@ impl Resource {
         }
     }
 
-    /// Whether an operation under `token` passes the fence; raises the fence.
-    fn admit(&mut self, ctx: &mut Ctx<'_, LockService>, token: Option<u64>) -> bool {
+    /// Whether an operation under `token` passes the fence (raising it); when
+    /// it does not, tells `from` its request `req` was fenced off.
+    fn admit(
+        &mut self,
+        ctx: &mut Ctx<'_, LockService>,
+        from: ProcessId,
+        req: u64,
+        token: Option<u64>,
+    ) -> bool {
         let Some(token) = token else {
             return true;
         };
         if token < self.highest {
             if self.config.fenced() && !self.config.has(LockBug::ResourceIgnoresTokens) {
                 ctx.sometimes(LockPoint::StaleTokenRejected);
+                let highest = self.highest;
+                ctx.send(from, LockMsg::Fenced { req, highest });
                 return false;
             }
             ctx.sometimes(LockPoint::StaleTokenAccepted);
@@ -316,14 +325,7 @@ impl Resource {
         match msg {
             LockMsg::Read { req, grant, token } => {
                 let before = self.highest;
-                if !self.admit(ctx, token) {
-                    ctx.send(
-                        from,
-                        LockMsg::Fenced {
-                            req,
-                            highest: before,
-                        },
-                    );
+                if !self.admit(ctx, from, req, token) {
                     return;
                 }
                 if self.highest != before {
@@ -354,15 +356,7 @@ impl Resource {
                     ctx.send(from, LockMsg::WriteOk { req });
                     return;
                 }
-                let before = self.highest;
-                if !self.admit(ctx, token) {
-                    ctx.send(
-                        from,
-                        LockMsg::Fenced {
-                            req,
-                            highest: before,
-                        },
-                    );
+                if !self.admit(ctx, from, req, token) {
                     return;
                 }
                 self.counter = counter;
