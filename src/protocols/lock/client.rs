@@ -68,8 +68,9 @@ pub struct LockClient {
     grants: u32,
     phase: Phase,
     held: Option<Held>,
-    /// Values of attempts given up, so a late yes can be undone.
-    abandoned: Vec<u64>,
+    /// (request, value) of the attempts given up lately, so a late yes can be
+    /// undone.
+    abandoned: Vec<(u64, u64)>,
     /// consensus: the server believed to lead.
     leader: usize,
     /// consensus: the open session.
@@ -142,6 +143,9 @@ impl LockClient {
         self.phase = Phase::Idle;
         self.held = None;
         self.session = None;
+        // A renewal still in flight belongs to the session just closed: its
+        // answer (with that session's token) must not reach the next one.
+        self.keepalive = None;
         ctx.set_timer(self.think.0, self.think.1, LockTimer::Think);
     }
 
@@ -223,11 +227,11 @@ impl LockClient {
     fn decide(&mut self, ctx: &mut Ctx<'_, LockService>, force: bool) {
         let Phase::Attempt {
             attempt,
+            req: attempt_req,
             value,
             started,
             ref granted,
             ref refused,
-            ..
         } = self.phase
         else {
             return;
@@ -255,7 +259,7 @@ impl LockClient {
             ctx.sometimes(LockPoint::MajorityMissed);
         }
         // Failed: unlock everywhere, then retry or give up.
-        self.unlock_everywhere(ctx, value);
+        self.unlock_everywhere(ctx, attempt_req, value);
         if attempt + 1 < self.config.retries.max(1) {
             self.phase = Phase::Backoff {
                 attempt: attempt + 1,
@@ -292,12 +296,12 @@ impl LockClient {
         self.read(ctx);
     }
 
-    fn unlock_everywhere(&mut self, ctx: &mut Ctx<'_, LockService>, value: u64) {
+    fn unlock_everywhere(&mut self, ctx: &mut Ctx<'_, LockService>, attempt: u64, value: u64) {
         let req = self.req();
         for server in 0..self.servers {
             ctx.send(server, LockMsg::Release { req, value });
         }
-        self.abandoned.push(value);
+        self.abandoned.push((attempt, value));
         if self.abandoned.len() > 8 {
             self.abandoned.remove(0);
         }
@@ -438,7 +442,9 @@ impl Client<LockService> for LockClient {
                 _ => {
                     // A yes for an attempt already given up: undo it (the
                     // values of recent attempts are remembered for this).
-                    if let Some(&value) = self.abandoned.last() {
+                    if let Some(&(_, value)) =
+                        self.abandoned.iter().find(|(attempt, _)| *attempt == req)
+                    {
                         let req = self.req();
                         for server in 0..self.servers {
                             ctx.send(server, LockMsg::Release { req, value });
