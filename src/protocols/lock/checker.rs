@@ -11,17 +11,31 @@
 //!   final list's length).
 //! - **`tokens_increase`** (always, designs with tokens): a grant's token is above
 //!   the token of every grant that completed before it was asked for.
+//! - **`lease_exclusive`** (always, while the clocks keep the lease's
+//!   assumption): no two clients act under grants whose leases have not ended on
+//!   their own clocks at the same moment. This is the mutex model made
+//!   lease-aware: a holder's hold runs from its grant to its release or to the
+//!   end of its lease on its own clock, whichever comes first, and holds must
+//!   not overlap. A lease can promise that only while every clock runs at a rate
+//!   within the drift margin of true time and none jumps (Gray and Cheriton's
+//!   leases; Redlock's `drift`): each clock may drift by half the margin
+//!   ([`LockChecker::drift_bound_ppm`]), so two clocks differ by at most the
+//!   margin. Once a clock jumps (a skew with an offset, or a reset of a clock
+//!   that had moved off true time, as the heal does) or drifts faster, the
+//!   property is off for the rest of the run, and overlaps are only counted:
+//!   that is the regime where only fencing protects the resource.
 //! - **`operations_complete`** (eventually): after the faults heal, every acquire,
 //!   incr and release a client started has finished, granted or given up.
 //!
 //! Beside the verdict the checker measures *double holding*: moments when two
-//! clients each act under a grant whose lease has not ended on its own clock. A
-//! lease cannot rule that out (a jumped server clock, a client clock that runs
-//! slow); fencing makes it harmless. It is reported in the `resource_safe`
-//! message when that property fails, and available to sweeps.
+//! clients each act under a grant whose lease has not ended on its own clock.
+//! Under broken clocks a lease cannot rule that out (a jumped server clock, a
+//! client clock that runs slow); fencing makes it harmless. It is reported in
+//! the `resource_safe` message when that property fails.
 
 use super::{GrantId, LockDesign, LockService};
 use crate::check::{Checker, Finding};
+use crate::sim::world::Clock;
 use crate::sim::{EventType, Step, World};
 use std::collections::BTreeMap;
 
@@ -47,12 +61,26 @@ pub struct LockChecker {
     asked_after: BTreeMap<u64, Option<i64>>,
     double_episodes: u64,
     double_now: bool,
+    /// The most any clock may drift, in ppm, for leases to be exclusive.
+    drift_bound_ppm: i64,
+    /// Every process's clock as last seen, while the clocks keep the lease's
+    /// assumption; `None` once a clock broke it.
+    clocks: Option<Vec<Clock>>,
+    /// Why the clocks stopped keeping the lease's assumption, and when.
+    clocks_broken: Option<String>,
 }
 
 impl LockChecker {
     /// A checker for a run of `design` with `servers` lock servers and `nodes`
-    /// nodes in all.
-    pub fn new(design: LockDesign, servers: usize, nodes: usize) -> Self {
+    /// nodes in all, whose leases end `margin` before `ttl` on the client's
+    /// clock.
+    pub fn new(
+        design: LockDesign,
+        servers: usize,
+        nodes: usize,
+        ttl: crate::sim::time::Duration,
+        margin: crate::sim::time::Duration,
+    ) -> Self {
         LockChecker {
             design,
             nodes,
@@ -69,6 +97,64 @@ impl LockChecker {
             asked_after: BTreeMap::new(),
             double_episodes: 0,
             double_now: false,
+            drift_bound_ppm: Self::drift_bound_ppm(ttl, margin),
+            clocks: Some(Vec::new()),
+            clocks_broken: None,
+        }
+    }
+
+    /// The fastest any one clock may drift (either way, in parts per million)
+    /// for a lease that ends `margin` early to stay exclusive: half the margin
+    /// as a fraction of the TTL, so that a server's clock and a client's
+    /// clock drifting apart differ by at most the margin.
+    pub fn drift_bound_ppm(
+        ttl: crate::sim::time::Duration,
+        margin: crate::sim::time::Duration,
+    ) -> i64 {
+        (u128::from(margin.0) * 1_000_000 / u128::from(ttl.0.max(1)) / 2) as i64
+    }
+
+    /// Whether every clock has kept the lease's assumption so far (none jumped,
+    /// none drifted beyond [`Self::drift_bound_ppm`]).
+    pub fn clocks_kept(&self) -> bool {
+        self.clocks.is_some()
+    }
+
+    /// Looks at every clock: a jump since the last look, or a drift beyond the
+    /// bound, turns `lease_exclusive` off for the rest of the run.
+    fn look_at_clocks(&mut self, world: &World<LockService>) {
+        let Some(seen) = &mut self.clocks else {
+            return;
+        };
+        let now = world.now();
+        let processes = self.nodes + world.client_count();
+        let mut broken = None;
+        for id in 0..processes {
+            let clock = world.clock(id);
+            if let Some(before) = seen.get(id)
+                && *before != clock
+                && before.local(now) != clock.local(now)
+            {
+                broken = Some(format!("process {id}'s clock jumped"));
+            }
+            if clock.drift_ppm().abs() > self.drift_bound_ppm {
+                broken = Some(format!(
+                    "process {id}'s clock drifts {} ppm (leases allow {} ppm)",
+                    clock.drift_ppm(),
+                    self.drift_bound_ppm
+                ));
+            }
+            if broken.is_some() {
+                break;
+            }
+            match seen.get_mut(id) {
+                Some(slot) => *slot = clock,
+                None => seen.push(clock),
+            }
+        }
+        if let Some(why) = broken {
+            self.clocks = None;
+            self.clocks_broken = Some(format!("{why} at {:.3}s", now as f64 / 1e9));
         }
     }
 
@@ -93,8 +179,9 @@ impl LockChecker {
         }
     }
 
-    fn look_at_clients(&mut self, world: &World<LockService>) {
-        let mut acting = 0;
+    fn look_at_clients(&mut self, world: &World<LockService>) -> Option<Finding> {
+        let mut acting = [None; 2];
+        let mut count = 0;
         for index in 0..world.client_count() {
             let Some(held) = world.client(index).held() else {
                 continue;
@@ -102,15 +189,36 @@ impl LockChecker {
             self.grants
                 .entry(held.id)
                 .or_insert((world.now(), held.token));
-            if world.local_time(self.nodes + index) < held.deadline {
-                acting += 1;
+            let local = world.local_time(self.nodes + index);
+            if local < held.deadline {
+                if count < 2 {
+                    acting[count] = Some((held.id, held.deadline - local));
+                }
+                count += 1;
             }
         }
-        let double = acting >= 2;
-        if double && !self.double_now {
-            self.double_episodes += 1;
-        }
+        let double = count >= 2;
+        let starts = double && !self.double_now;
         self.double_now = double;
+        if !starts {
+            return None;
+        }
+        self.double_episodes += 1;
+        if !self.clocks_kept() {
+            return None;
+        }
+        let [Some((first, first_left)), Some((second, second_left))] = acting else {
+            return None;
+        };
+        Some(Finding::always(
+            "lease_exclusive",
+            format!(
+                "grant {first} (lease ends in {} on its client's clock) and grant {second} (ends in {}) were both held, though every clock had kept within {} ppm of true time and none had jumped",
+                crate::sim::time::Duration(first_left),
+                crate::sim::time::Duration(second_left),
+                self.drift_bound_ppm,
+            ),
+        ))
     }
 
     fn look_at_resource(&mut self, world: &World<LockService>) {
@@ -206,7 +314,14 @@ impl Checker<LockService> for LockChecker {
             Step::Fault | Step::Driver => self.look_at_resource(world),
             _ => {}
         }
-        self.look_at_clients(world);
+        if matches!(step, Step::Fault | Step::Driver)
+            || self.clocks.as_ref().is_some_and(Vec::is_empty)
+        {
+            self.look_at_clocks(world);
+        }
+        if let Some(finding) = self.look_at_clients(world) {
+            return Some(finding);
+        }
         self.look_at_history(world)
     }
 

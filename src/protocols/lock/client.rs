@@ -1,7 +1,7 @@
 //! The lock client: acquire (one server, or Redlock's majority), read the
 //! resource, stall, check the lease on the client's own clock, write, release.
 
-use super::{GrantId, LockConfig, LockDesign, LockMsg, LockPoint, LockService, LockTimer};
+use super::{GrantId, LockBug, LockConfig, LockDesign, LockMsg, LockPoint, LockService, LockTimer};
 use crate::sim::time::Duration;
 use crate::sim::{Client, Ctx, ProcessId, Value};
 use crate::workload::WorkloadConfig;
@@ -530,6 +530,8 @@ impl Client<LockService> for LockClient {
                         self.session = Some(session);
                         if started > 0 {
                             self.renewed(started);
+                        } else if self.config.has(LockBug::NoRecheckAfterWait) {
+                            self.lease = ctx.now() + self.config.ttl.0 - self.config.drift().0;
                         }
                         self.start_keepalive(ctx);
                         let lease = self.lease;

@@ -94,6 +94,11 @@ crate::declare! {
         /// consensus: the token comes from the leader's own counter, not the
         /// log, so it starts again after a leader change.
         TokenNotReplicated = "token_not_replicated",
+        /// consensus: a waiter whose turn comes takes the news as a fresh lease
+        /// (one TTL from when it hears it) instead of checking its session's
+        /// lease, which may have run out while it waited (etcd issue 11456: the
+        /// mutex's waiter did not re-check its own key after the wait).
+        NoRecheckAfterWait = "no_recheck_after_wait",
     }
 }
 

@@ -28,6 +28,10 @@ impl ProtocolSpec for LockService {
             "always: a grant's token is above every token granted before it was asked for",
         ),
         Declared::new(
+            "lease_exclusive",
+            "always, while no clock jumps or drifts beyond half the lease's margin: no two clients act under unexpired leases at once",
+        ),
+        Declared::new(
             "operations_complete",
             "eventually: after the heal every acquire, incr and release has finished",
         ),
@@ -222,6 +226,8 @@ impl ProtocolSpec for LockService {
             setup.config.design,
             servers,
             setup.nodes,
+            setup.config.ttl,
+            setup.config.drift(),
         ))]
     }
 

@@ -828,6 +828,11 @@ impl<P: Protocol> World<P> {
         self.processes[id].clock.local(self.now)
     }
 
+    /// Process `id`'s clock (a node's or, after the nodes, a client's).
+    pub fn clock(&self, id: usize) -> Clock {
+        self.processes[id].clock
+    }
+
     /// Node `id`'s disk (read-only).
     pub fn disk(&self, id: usize) -> &Disk {
         &self.disks[id]
