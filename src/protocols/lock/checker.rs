@@ -26,6 +26,12 @@
 //!   that is the regime where only fencing protects the resource.
 //! - **`operations_complete`** (eventually): after the faults heal, every acquire,
 //!   incr and release a client started has finished, granted or given up.
+//! - **`regranted_after_heal`** (eventually): once the faults heal, the lock is
+//!   granted again within a bound (the lock's TTL, for an old lease or a
+//!   restarted server's delay or a new leader's grace to run out, plus an
+//!   election, an expiry check, the last holder's critical section and a few
+//!   round trips: [`LockChecker::regrant_bound`]), unless every client that was
+//!   waiting for it at the heal has given up by then.
 //!
 //! Beside the verdict the checker measures *double holding*: moments when two
 //! clients each act under a grant whose lease has not ended on its own clock.
@@ -66,6 +72,10 @@ pub struct LockChecker {
     /// Every process's clock as last seen, while the clocks keep the lease's
     /// assumption; `None` once a clock broke it.
     clocks: Option<Vec<Clock>>,
+    /// How long after the heal a waiting client must be granted the lock.
+    regrant_bound: u64,
+    /// When the faults healed, once they have.
+    healed: Option<u64>,
 }
 
 impl LockChecker {
@@ -97,7 +107,88 @@ impl LockChecker {
             double_now: false,
             drift_bound_ppm: Self::drift_bound_ppm(ttl, margin),
             clocks: Some(Vec::new()),
+            regrant_bound: u64::MAX,
+            healed: None,
         }
+    }
+
+    /// The checker with `regranted_after_heal` on: after the heal a waiting
+    /// client must be granted the lock within `bound`.
+    pub fn with_regrant_bound(mut self, bound: crate::sim::time::Duration) -> Self {
+        self.regrant_bound = bound.0;
+        self
+    }
+
+    /// How long after the heal the lock may stay ungranted while a client waits
+    /// for it, for a lock with this configuration: what is still holding it at
+    /// the heal must run out (an old lease, a restarted server's delay, a new
+    /// leader's grace period: one TTL, each on a clock the heal set right),
+    /// then the expiry must be noticed and the waiter told: two elections (one
+    /// may split), the expiry check (every TTL/10), one critical section (a
+    /// holder that resumed at the heal finishes it and releases) and, for slack,
+    /// ten client-to-server timeouts and one retry delay.
+    pub fn regrant_bound(config: &super::LockConfig) -> crate::sim::time::Duration {
+        let election = match config.design {
+            LockDesign::Consensus => {
+                2 * config.election_timeout.max.0 + config.heartbeat_interval.0
+            }
+            _ => 0,
+        };
+        crate::sim::time::Duration(
+            config.ttl.0
+                + election
+                + config.ttl.0 / 10
+                + config.hold.max.0
+                + 10 * config.server_timeout.0
+                + config.retry_delay.0,
+        )
+    }
+
+    /// The `regranted_after_heal` finding, if the lock stayed ungranted too
+    /// long after the heal while a client waited.
+    fn regranted(&self, world: &World<LockService>) -> Option<Finding> {
+        let healed = self.healed?;
+        let by = healed.saturating_add(self.regrant_bound);
+        let history = world.history();
+        let granted = history.iter().any(|e| {
+            e.f == "acquire" && e.kind == EventType::Ok && e.time >= healed && e.time <= by
+        });
+        if granted {
+            return None;
+        }
+        // The acquires open at the heal, and when each ended (if it did).
+        let mut open: BTreeMap<u64, Option<u64>> = BTreeMap::new();
+        for event in history {
+            if event.time < healed {
+                match (event.kind, event.f.as_str()) {
+                    (EventType::Invoke, "acquire") => {
+                        open.insert(event.process, None);
+                    }
+                    _ => {
+                        open.remove(&event.process);
+                    }
+                }
+            } else if event.kind != EventType::Invoke
+                && let Some(end @ None) = open.get_mut(&event.process)
+            {
+                *end = Some(event.time);
+            }
+        }
+        let (process, end) = open
+            .iter()
+            .find(|(_, end)| end.is_none_or(|end| end > by))?;
+        let fate = match end {
+            Some(end) => format!("it ended at {}", crate::sim::time::format_nanos(*end)),
+            None => "it never ended".to_string(),
+        };
+        Some(Finding::eventually(
+            "regranted_after_heal",
+            format!(
+                "the faults healed at {} and client {process} was waiting for the lock, but no client was granted it within {} ({fate})",
+                crate::sim::time::format_nanos(healed),
+                crate::sim::time::Duration(self.regrant_bound),
+            ),
+        ))
     }
 
     /// The fastest any one clock may drift (either way, in parts per million)
@@ -291,6 +382,9 @@ impl Checker<LockService> for LockChecker {
     }
 
     fn after_step(&mut self, world: &World<LockService>, step: Step) -> Option<Finding> {
+        if step == Step::Fault && self.healed.is_none() && !world.workload_open() {
+            self.healed = Some(world.now());
+        }
         match step {
             Step::Delivered { to, .. } if to == self.resource => self.look_at_resource(world),
             Step::Fault | Step::Driver => self.look_at_resource(world),
@@ -348,6 +442,9 @@ impl Checker<LockService> for LockChecker {
                     open.remove(&event.process);
                 }
             }
+        }
+        if let Some(finding) = self.regranted(world) {
+            findings.push(finding);
         }
         if let Some((process, f)) = open.iter().next() {
             findings.push(Finding::eventually(

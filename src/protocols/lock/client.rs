@@ -167,7 +167,7 @@ impl LockClient {
     /// consensus: the lease ends one TTL (minus the margin) after `sent`, the
     /// send time of a request whose renewal was acknowledged.
     fn renewed(&mut self, sent: u64) {
-        let until = sent + self.config.ttl.0 - self.config.drift().0;
+        let until = sent + self.config.ttl.0 - self.config.client_margin().0;
         self.lease = self.lease.max(until);
         if let Some(held) = &mut self.held {
             held.deadline = self.lease;
@@ -242,7 +242,7 @@ impl LockClient {
         let token = granted.iter().map(|(_, token)| *token).max();
         if yes >= quorum {
             let elapsed = ctx.now().saturating_sub(started);
-            let drift = self.config.drift().0;
+            let drift = self.config.client_margin().0;
             let validity = self.config.ttl.0 as i128 - elapsed as i128 - drift as i128;
             if validity > 0 {
                 let token = match self.config.design {
@@ -396,6 +396,23 @@ impl LockClient {
         self.think(ctx);
     }
 
+    /// Gives up the read or write `req` of the critical section, if it is the
+    /// one outstanding: the increment fails (nothing was written) or is unknown
+    /// (a write may have landed), and the lock is released.
+    fn abandon_section(&mut self, ctx: &mut Ctx<'_, LockService>, req: u64) -> bool {
+        match self.phase {
+            Phase::Reading { req: current } if current == req => {
+                ctx.fail("incr", None, Value::Nil);
+            }
+            Phase::Writing { req: current, .. } if current == req => {
+                ctx.info("incr", None, Value::Nil);
+            }
+            _ => return false,
+        }
+        self.release(ctx);
+        true
+    }
+
     /// The resend message for the outstanding resource request `req`.
     fn outstanding(&self, req: u64) -> Option<LockMsg> {
         let held = self.held?;
@@ -531,7 +548,8 @@ impl Client<LockService> for LockClient {
                         if started > 0 {
                             self.renewed(started);
                         } else if self.config.has(LockBug::NoRecheckAfterWait) {
-                            self.lease = ctx.now() + self.config.ttl.0 - self.config.drift().0;
+                            self.lease =
+                                ctx.now() + self.config.ttl.0 - self.config.client_margin().0;
                         }
                         self.start_keepalive(ctx);
                         let lease = self.lease;
@@ -571,7 +589,9 @@ impl Client<LockService> for LockClient {
                 {
                     self.keepalive = None;
                     self.renewed(sent);
-                    if let (Phase::Queued { session, .. }, Some(token)) = (&self.phase, token) {
+                    if let (Phase::Queued { session, .. }, Some(token)) = (&self.phase, token)
+                        && !self.config.has(LockBug::KeepaliveHidesGrant)
+                    {
                         // The news of the grant was lost; the renewal says it.
                         let (session, lease) = (*session, self.lease);
                         self.grant(ctx, Some(token), session, lease);
@@ -677,6 +697,13 @@ impl Client<LockService> for LockClient {
                 // can stop.
                 let lasts = self.held.is_some_and(|held| ctx.now() < held.deadline);
                 if !lasts {
+                    // The lease ran out with the request unanswered: the lock
+                    // may be someone else's now, so the increment is given up
+                    // and the session closed (waiting for an answer would
+                    // keep a lock that a renewal revives held for nobody).
+                    if self.abandon_section(ctx, req) {
+                        ctx.sometimes(LockPoint::LeaseLapsedInSection);
+                    }
                     return;
                 }
                 if let Some(message) = self.outstanding(req) {
@@ -708,15 +735,9 @@ impl Client<LockService> for LockClient {
                     );
                     self.think(ctx);
                 }
-                Phase::Reading { req: current } if current == req => {
-                    ctx.fail("incr", None, Value::Nil);
-                    self.release(ctx);
+                _ => {
+                    self.abandon_section(ctx, req);
                 }
-                Phase::Writing { req: current, .. } if current == req => {
-                    ctx.info("incr", None, Value::Nil);
-                    self.release(ctx);
-                }
-                _ => {}
             },
             LockTimer::Expire => {}
             LockTimer::ReleaseWindow(req) => {

@@ -34,8 +34,10 @@ enum Command {
     KeepAlive { session: u64 },
     /// Close a session (leaving the queue, or the lock).
     Release { session: u64 },
-    /// The leader found the session's lease over.
-    Expire { session: u64 },
+    /// The leader found the session's lease over; `renewed` is the log index
+    /// of the session's last renewal it had applied then. A renewal applied
+    /// after that index (already in the log ahead of the expiry) voids it.
+    Expire { session: u64, renewed: u64 },
     /// `wake = "all"`: a woken waiter tries to take the free lock.
     Retry { session: u64 },
 }
@@ -48,7 +50,7 @@ impl Command {
             Command::Acquire { client, req } => out.u8(0).u64(u64::from(*client)).u64(*req),
             Command::KeepAlive { session } => out.u8(1).u64(*session),
             Command::Release { session } => out.u8(2).u64(*session),
-            Command::Expire { session } => out.u8(3).u64(*session),
+            Command::Expire { session, renewed } => out.u8(3).u64(*session).u64(*renewed),
             Command::Retry { session } => out.u8(4).u64(*session),
         };
         out.bytes.into()
@@ -71,6 +73,7 @@ impl Command {
             },
             3 => Command::Expire {
                 session: input.u64()?,
+                renewed: input.u64()?,
             },
             4 => Command::Retry {
                 session: input.u64()?,
@@ -86,6 +89,9 @@ impl Command {
 struct Session {
     client: u32,
     req: u64,
+    /// The log index of the command that last renewed its lease (the acquire
+    /// that opened it, or a keep-alive).
+    renewed: u64,
 }
 
 /// The replicated lock table (one lock).
@@ -100,6 +106,8 @@ struct Machine {
     holder: Option<(u64, u64)>,
     /// Sessions waiting, in arrival order.
     waiting: VecDeque<u64>,
+    /// The planted bug `expire_ignores_renewal`.
+    expire_ignores_renewals: bool,
 }
 
 /// What applying a command did that a client must hear of.
@@ -179,7 +187,14 @@ impl Machine {
                     return (self.standing(session), Handoff::None);
                 }
                 let session = index;
-                self.sessions.insert(session, Session { client, req });
+                self.sessions.insert(
+                    session,
+                    Session {
+                        client,
+                        req,
+                        renewed: index,
+                    },
+                );
                 self.by_request.insert((client, req), session);
                 if self.holder.is_none() {
                     self.holder = Some((session, token));
@@ -199,7 +214,8 @@ impl Machine {
                 (self.standing(session), Handoff::None)
             }
             Command::KeepAlive { session } => {
-                if self.sessions.contains_key(&session) {
+                if let Some(info) = self.sessions.get_mut(&session) {
+                    info.renewed = index;
                     (
                         Outcome::Alive {
                             token: self.token_of(session),
@@ -211,7 +227,16 @@ impl Machine {
                 }
             }
             Command::Release { session } => (Outcome::Released, self.remove(session, token)),
-            Command::Expire { session } => (Outcome::Nothing, self.remove(session, token)),
+            Command::Expire { session, renewed } => {
+                let renewed_since = self
+                    .sessions
+                    .get(&session)
+                    .is_some_and(|info| info.renewed > renewed);
+                if renewed_since && !self.expire_ignores_renewals {
+                    return (Outcome::Nothing, Handoff::None);
+                }
+                (Outcome::Nothing, self.remove(session, token))
+            }
         }
     }
 }
@@ -247,6 +272,7 @@ fn expire_every(config: &LockConfig) -> Duration {
 impl ConsensusServer {
     pub(super) fn new(config: Rc<LockConfig>, servers: usize) -> Self {
         let herd = config.wake == super::Wake::All;
+        let expire_ignores_renewals = config.has(LockBug::ExpireIgnoresRenewal);
         let raft = RaftNode::new(&RaftConfig::embedded(
             config.election_timeout,
             config.heartbeat_interval,
@@ -256,6 +282,7 @@ impl ConsensusServer {
             raft,
             machine: Machine {
                 herd,
+                expire_ignores_renewals,
                 ..Machine::default()
             },
             deadlines: BTreeMap::new(),
@@ -331,11 +358,16 @@ impl ConsensusServer {
                         self.deadlines.insert(session, now + self.config.ttl.0);
                     }
                 }
-                Command::Release { session } | Command::Expire { session } => {
-                    self.deadlines.remove(&session);
+                Command::Release { session } | Command::Expire { session, .. } => {
                     self.expiring.remove(&session);
-                    if matches!(command, Command::Expire { .. }) {
-                        ctx.sometimes(LockPoint::SessionExpired);
+                    if self.machine.sessions.contains_key(&session) {
+                        // An expiry voided by a renewal ahead of it in the log.
+                        ctx.sometimes(LockPoint::ExpiryVoidedByRenewal);
+                    } else {
+                        self.deadlines.remove(&session);
+                        if matches!(command, Command::Expire { .. }) {
+                            ctx.sometimes(LockPoint::SessionExpired);
+                        }
                     }
                 }
                 Command::Retry { .. } => {}
@@ -440,6 +472,11 @@ impl ConsensusServer {
             // A new leader: its predecessor's renewals are unknown to it, so
             // every lease gets one more TTL from now before it can lapse.
             self.grace_term = term;
+            // Expiries proposed in an earlier term may never commit (a later
+            // leader can cut them from the log): propose again what lapses.
+            if !self.config.has(LockBug::ExpiryNotReproposed) {
+                self.expiring.clear();
+            }
             if !self.machine.sessions.is_empty() {
                 ctx.sometimes(LockPoint::GraceExtended);
             }
@@ -456,7 +493,15 @@ impl ConsensusServer {
             .map(|(session, _)| *session)
             .collect();
         for session in lapsed {
-            if self.propose(ctx, Command::Expire { session }).is_ok() {
+            let renewed = self
+                .machine
+                .sessions
+                .get(&session)
+                .map_or(0, |info| info.renewed);
+            if self
+                .propose(ctx, Command::Expire { session, renewed })
+                .is_ok()
+            {
                 self.expiring.insert(session);
             }
         }

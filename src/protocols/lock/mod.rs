@@ -99,6 +99,28 @@ crate::declare! {
         /// lease, which may have run out while it waited (etcd issue 11456: the
         /// mutex's waiter did not re-check its own key after the wait).
         NoRecheckAfterWait = "no_recheck_after_wait",
+        /// The client ends its lease a full TTL after it asked, with no margin
+        /// for the servers' clocks running faster than its own: it trusts its
+        /// clock to keep the servers' time (Kleppmann's objection to Redlock).
+        ClientTrustsLocalClock = "client_trusts_local_clock",
+        /// consensus: a waiter learns of its turn only from the leader's one
+        /// notice; the keep-alive's answer no longer says that it holds the
+        /// lock. A lost notice (a dropped message, a leader change between the
+        /// commit and the notice) leaves it waiting while its session holds
+        /// the lock for nobody, until it gives up (a watch event missed).
+        KeepaliveHidesGrant = "keepalive_hides_grant",
+        /// consensus: an expiry the leader proposed removes the session even
+        /// when a keep-alive ahead of it in the log renewed the lease first
+        /// (the leader decided on a deadline that the renewal, committed but
+        /// not yet applied, was about to move): the client is told its lease
+        /// is renewed, and the next waiter is granted the lock as well.
+        ExpireIgnoresRenewal = "expire_ignores_renewal",
+        /// consensus: a server that proposed an expiry as leader remembers it
+        /// as proposed for good, so when that entry is cut from the log (it
+        /// lost the leadership before the commit) and it leads again later, it
+        /// never proposes that expiry again: a lease nobody renews holds the
+        /// lock forever.
+        ExpiryNotReproposed = "expiry_not_reproposed",
     }
 }
 
@@ -114,6 +136,9 @@ crate::declare! {
         /// A client found too little of its lease left for its critical section,
         /// and gave the increment up.
         LeaseOverBeforeWrite = "lock_lease_too_short_for_section",
+        /// A holder's lease ran out on its clock while its read or write of
+        /// the resource was unanswered; it gave the increment up and released.
+        LeaseLapsedInSection = "lock_lease_lapsed_in_section",
         /// A Redlock attempt missed a majority and was retried.
         MajorityMissed = "lock_majority_missed",
         /// A majority said yes, but the time it took left no validity.
@@ -132,6 +157,9 @@ crate::declare! {
         KeyExpired = "lock_key_expired",
         /// consensus: a session's lease lapsed on the leader and it expired it.
         SessionExpired = "lock_session_expired",
+        /// consensus: an expiry reached the log behind a renewal of the same
+        /// lease, and the renewal voided it.
+        ExpiryVoidedByRenewal = "lock_expiry_voided_by_renewal",
         /// consensus: a waiter got the lock because its predecessor expired.
         WaiterWokenByExpiry = "lock_waiter_woken_by_expiry",
         /// consensus: a grant made by a leader of a later term than the last one.
@@ -280,6 +308,16 @@ impl LockConfig {
     /// this much before the TTL it measured from its first request.
     pub fn drift(&self) -> Duration {
         Duration(self.ttl.0 / 100 + 2 * crate::sim::MILLISECOND)
+    }
+
+    /// What a client takes off the TTL when it works out where its lease ends:
+    /// [`LockConfig::drift`], or nothing with `client_trusts_local_clock`.
+    pub fn client_margin(&self) -> Duration {
+        if self.has(LockBug::ClientTrustsLocalClock) {
+            Duration(0)
+        } else {
+            self.drift()
+        }
     }
 
     /// Whether a planted bug is on.

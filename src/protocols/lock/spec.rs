@@ -35,6 +35,10 @@ impl ProtocolSpec for LockService {
             "operations_complete",
             "eventually: after the heal every acquire, incr and release has finished",
         ),
+        Declared::new(
+            "regranted_after_heal",
+            "eventually: after the heal a waiting client is granted the lock within one TTL, two elections, an expiry check and a critical section, unless every waiter gave up first",
+        ),
     ];
     // The embedded Raft marks its own points through the nested context.
     const SOMETIMES: &'static [Declared] = &POINTS;
@@ -222,13 +226,16 @@ impl ProtocolSpec for LockService {
 
     fn checkers(setup: &Setup<'_, LockConfig>) -> Vec<Box<dyn Checker<Self>>> {
         let servers = setup.config.server_count(setup.nodes);
-        vec![Box::new(LockChecker::new(
-            setup.config.design,
-            servers,
-            setup.nodes,
-            setup.config.ttl,
-            setup.config.drift(),
-        ))]
+        vec![Box::new(
+            LockChecker::new(
+                setup.config.design,
+                servers,
+                setup.nodes,
+                setup.config.ttl,
+                setup.config.drift(),
+            )
+            .with_regrant_bound(LockChecker::regrant_bound(setup.config)),
+        )]
     }
 
     fn groups(setup: &Setup<'_, LockConfig>) -> Vec<(&'static str, Vec<usize>)> {
