@@ -286,3 +286,100 @@ fn a_malformed_line_is_an_error_with_its_line_number() {
     assert!(options_from_edn("{:consistency-models [:snapshot-isolatoin]}").is_err());
     assert!(options_from_edn("{:anomalies [:G9]}").is_err());
 }
+
+fn faultline(arguments: &[&str]) -> std::process::Output {
+    std::process::Command::new(env!("CARGO_BIN_EXE_faultline"))
+        .args(arguments)
+        .output()
+        .expect("the faultline binary runs")
+}
+
+#[test]
+fn the_command_line_checks_isolation_and_draws_the_cycle() {
+    let history = data_dir().join("list-append-001.edn");
+    let picture = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("isolation-g1c.svg");
+    let output = faultline(&[
+        "check-history",
+        history.to_str().unwrap(),
+        "--model",
+        "list-append",
+        "--consistency-models",
+        "serializable",
+        "--svg",
+        picture.to_str().unwrap(),
+    ]);
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    assert_eq!(output.status.code(), Some(1), "{stdout}");
+    assert!(stdout.starts_with("invalid (3 transactions"), "{stdout}");
+    assert!(
+        stdout.contains("anomaly types: G1c\nnot: read-committed\n"),
+        "{stdout}"
+    );
+    assert!(
+        stdout.contains("T1 < T3 because T3 appended 2 after T1 appended 1 to :x"),
+        "{stdout}"
+    );
+    let svg = std::fs::read_to_string(&picture).unwrap();
+    assert!(svg.starts_with("<svg") && svg.contains("G1c"), "{svg}");
+
+    let valid = faultline(&[
+        "check-history",
+        history.to_str().unwrap(),
+        "--model",
+        "list-append",
+        "--consistency-models",
+        "read-uncommitted",
+    ]);
+    assert_eq!(valid.status.code(), Some(0));
+    assert!(String::from_utf8_lossy(&valid.stdout).starts_with("valid"));
+
+    let register = data_dir().join("rw-register-006.edn");
+    let cyclic = faultline(&[
+        "check-history",
+        register.to_str().unwrap(),
+        "--model",
+        "rw-register",
+        "--linearizable-keys",
+    ]);
+    assert_eq!(cyclic.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&cyclic.stdout).contains("anomaly types: cyclic-versions"));
+}
+
+#[test]
+fn bad_input_and_bad_arguments_exit_2_naming_the_problem() {
+    let directory = PathBuf::from(env!("CARGO_TARGET_TMPDIR"));
+    let broken = directory.join("isolation-broken.edn");
+    std::fs::write(
+        &broken,
+        "{:index 0, :type :invoke, :process 0, :value [[:append :x 1]]}\n{:index 1, :type :ok, :process 0, :value [[:append :x]]\n",
+    )
+    .unwrap();
+    let output = faultline(&[
+        "check-history",
+        broken.to_str().unwrap(),
+        "--model",
+        "list-append",
+    ]);
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert_eq!(output.status.code(), Some(2), "{stderr}");
+    assert!(
+        stderr.contains("isolation-broken.edn:line 2: expected"),
+        "{stderr}"
+    );
+
+    let history = data_dir().join("list-append-001.edn");
+    let output = faultline(&[
+        "check-history",
+        history.to_str().unwrap(),
+        "--model",
+        "list-append",
+        "--consistency-models",
+        "serialisable",
+    ]);
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert_eq!(output.status.code(), Some(2), "{stderr}");
+    assert!(
+        stderr.contains("unknown consistency model \"serialisable\""),
+        "{stderr}"
+    );
+}
