@@ -26,8 +26,11 @@ pub enum Planted {
 pub struct Shape {
     /// Transactions.
     pub txns: usize,
-    /// Keys (lists).
+    /// Keys (lists) in use at a time.
     pub keys: usize,
+    /// Appends a key takes before it is retired for a fresh one (as Jepsen's
+    /// generators do, so reads stay short and the history grows linearly).
+    pub appends_per_key_max: usize,
     /// Processes, each with one transaction outstanding.
     pub concurrency: usize,
     /// Most micro-operations per transaction (at least one).
@@ -41,11 +44,13 @@ pub struct Shape {
 }
 
 impl Shape {
-    /// `txns` transactions over `keys` keys, 5 processes, up to 4 mops, half reads.
+    /// `txns` transactions over `keys` keys at a time (each retired after 16
+    /// appends), 5 processes, up to 4 mops, half reads.
     pub fn new(txns: usize, keys: usize, seed: u64) -> Shape {
         Shape {
             txns,
             keys,
+            appends_per_key_max: 16,
             concurrency: 5,
             mops_max: 4,
             read_share: 0.5,
@@ -59,7 +64,11 @@ impl Shape {
 pub fn list_append(shape: &Shape) -> Vec<Txn> {
     assert!(shape.concurrency >= 1 && shape.keys >= 1 && shape.mops_max >= 1);
     let mut rng = ChaCha8Rng::seed_from_u64(shape.seed);
+    assert!(shape.appends_per_key_max >= 1);
     let mut lists: Vec<Vec<i64>> = vec![Vec::new(); shape.keys];
+    // The key each slot currently stands for.
+    let mut slot_keys: Vec<i64> = (0..shape.keys as i64).collect();
+    let mut next_key = shape.keys as i64;
     let mut next_element = 1i64;
     let mut txns = Vec::with_capacity(shape.txns);
     // (sort position, is completion, txn)
@@ -68,19 +77,25 @@ pub fn list_append(shape: &Shape) -> Vec<Txn> {
         let count = rng.gen_range(1..=shape.mops_max);
         let mut mops = Vec::with_capacity(count);
         for _ in 0..count {
-            let key = rng.gen_range(0..shape.keys);
+            let slot = rng.gen_range(0..shape.keys);
+            let key = Key::Int(slot_keys[slot]);
             if rng.gen_bool(shape.read_share) {
                 mops.push(Mop::Read {
-                    key: Key::Int(key as i64),
-                    list: Some(lists[key].clone()),
+                    key,
+                    list: Some(lists[slot].clone()),
                 });
             } else {
-                lists[key].push(next_element);
+                lists[slot].push(next_element);
                 mops.push(Mop::Append {
-                    key: Key::Int(key as i64),
+                    key,
                     value: next_element,
                 });
                 next_element += 1;
+                if lists[slot].len() >= shape.appends_per_key_max {
+                    lists[slot].clear();
+                    slot_keys[slot] = next_key;
+                    next_key += 1;
+                }
             }
         }
         let lag = rng.gen_range(0..shape.concurrency);
