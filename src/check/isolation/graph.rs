@@ -279,7 +279,11 @@ pub fn tarjan(nodes: usize, successors: &dyn Fn(u32, &mut Vec<u32>)) -> Vec<Vec<
 
 /// How one edge reads in an explanation, given the two transaction names and the keys.
 pub fn explain(edge: &Edge, from: &str, to: &str, keys: &[Key]) -> String {
-    let key = |index: &u32| keys[*index as usize].to_string();
+    // `:x` for a keyword key, `key 11` for an integer one (a bare number reads as a value).
+    let key = |index: &u32| match &keys[*index as usize] {
+        Key::Int(value) => format!("key {value}"),
+        name => name.to_string(),
+    };
     match &edge.why {
         Why::Appended {
             key: k,

@@ -16,15 +16,15 @@
 //!
 //! Each search starts from an edge of the class's defining kind (ww, wr or rw)
 //! inside the component and walks breadth-first back to its start over states
-//! `(transaction, rw count, last edge rw?, adjacent rw seen?, wr seen?, extra
-//! edge seen?)`, so the first cycle found is a shortest one of its class through
-//! that edge. Every arc looked at is a step; a class whose steps run past the
+//! `(transaction, rw count, last edge rw?, adjacent rw seen?, wr seen?)`, so
+//! the first cycle found is a shortest one of its class through that edge. Every arc looked at is a step; a class whose steps run past the
 //! budget stops with `cycle-search-timeout`, and the component is then only known
 //! to hold *some* cycle (`<model>-cycle-exists`, for the weakest models that
 //! forbid the class). Start edges whose ends share a component of the class's
 //! own edges come first, since a cycle through them is certain.
 
 use super::graph::{Arc, Graph, PROCESS, REALTIME, RW, WR, WW, tarjan};
+use std::collections::BTreeMap;
 
 /// The shape of a cycle class, without its `-process` / `-realtime` suffix.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -169,9 +169,69 @@ const RW_MANY: u8 = 2;
 const LAST_RW: u8 = 4;
 const ADJACENT: u8 = 8;
 const WR_SEEN: u8 = 16;
-const EXTRA_SEEN: u8 = 32;
-const REALTIME_SEEN: u8 = 64;
-const STATES: usize = 128;
+const STATES: usize = 32;
+
+/// Most `(transaction, state)` slots kept in flat arrays; a bigger component
+/// keeps its visited states in an ordered map instead, so memory follows what
+/// the search touches, not the component's size.
+const DENSE_SLOTS_MAX: usize = 1 << 22;
+
+const NO_PARENT: usize = usize::MAX;
+
+/// The states one breadth-first walk has reached, each with the slot and edge it
+/// was reached from.
+struct Visited {
+    generation: u32,
+    stamp: Vec<u32>,
+    parent: Vec<(usize, u32)>,
+    sparse: BTreeMap<usize, (usize, u32)>,
+}
+
+impl Visited {
+    fn new(slots: usize) -> Visited {
+        let dense = slots <= DENSE_SLOTS_MAX;
+        Visited {
+            generation: 0,
+            stamp: if dense { vec![0; slots] } else { Vec::new() },
+            parent: if dense {
+                vec![(NO_PARENT, 0); slots]
+            } else {
+                Vec::new()
+            },
+            sparse: BTreeMap::new(),
+        }
+    }
+
+    fn reset(&mut self) {
+        self.generation += 1;
+        self.sparse.clear();
+    }
+
+    /// Record `slot` as reached from `parent`; false if it was reached already.
+    fn insert(&mut self, slot: usize, parent: (usize, u32)) -> bool {
+        if self.stamp.is_empty() {
+            if self.sparse.contains_key(&slot) {
+                return false;
+            }
+            self.sparse.insert(slot, parent);
+            return true;
+        }
+        if self.stamp[slot] == self.generation {
+            return false;
+        }
+        self.stamp[slot] = self.generation;
+        self.parent[slot] = parent;
+        true
+    }
+
+    fn parent(&self, slot: usize) -> (usize, u32) {
+        if self.stamp.is_empty() {
+            self.sparse[&slot]
+        } else {
+            self.parent[slot]
+        }
+    }
+}
 
 fn step(state: u8, kind: u8) -> u8 {
     let mut next = state & !LAST_RW;
@@ -188,8 +248,6 @@ fn step(state: u8, kind: u8) -> u8 {
             next |= LAST_RW;
         }
         WR => next |= WR_SEEN,
-        PROCESS => next |= EXTRA_SEEN,
-        REALTIME => next |= EXTRA_SEEN | REALTIME_SEEN,
         _ => {}
     }
     next
@@ -270,20 +328,16 @@ pub fn search(graph: &Graph, members: &[u32], class: Class, steps: &mut u64) -> 
     }
     starts.sort_by_key(|(uncertain, from, arc)| (*uncertain, *from, arc.to, arc.edge));
 
-    let size = members.len();
-    let mut stamp = vec![0u32; size * STATES];
-    let mut parent: Vec<(u32, u32)> = vec![(u32::MAX, u32::MAX); size * STATES];
-    let mut generation = 0u32;
+    let mut visited = Visited::new(members.len() * STATES);
     let mut queue: std::collections::VecDeque<(u32, u8)> = std::collections::VecDeque::new();
     for (_, from, first) in starts {
-        generation += 1;
+        visited.reset();
         queue.clear();
         let start_state = step(0, first.kind);
         let first_rw = first.kind == RW;
         let b = local(first.to).expect("start arcs stay in the component");
         let slot = b * STATES + start_state as usize;
-        stamp[slot] = generation;
-        parent[slot] = (u32::MAX, first.edge);
+        visited.insert(slot, (NO_PARENT, first.edge));
         queue.push_back((first.to, start_state));
         while let Some((node, state)) = queue.pop_front() {
             let node_slot = local(node).expect("in the component") * STATES + state as usize;
@@ -307,12 +361,12 @@ pub fn search(graph: &Graph, members: &[u32], class: Class, steps: &mut u64) -> 
                         let mut edges = vec![arc.edge];
                         let mut at = node_slot;
                         loop {
-                            let (previous, edge) = parent[at];
+                            let (previous, edge) = visited.parent(at);
                             edges.push(edge);
-                            if previous == u32::MAX {
+                            if previous == NO_PARENT {
                                 break;
                             }
-                            at = previous as usize;
+                            at = previous;
                         }
                         edges.reverse();
                         return Outcome::Found(FoundCycle {
@@ -323,9 +377,7 @@ pub fn search(graph: &Graph, members: &[u32], class: Class, steps: &mut u64) -> 
                     continue;
                 }
                 let target = local(arc.to).expect("filtered") * STATES + next as usize;
-                if stamp[target] != generation {
-                    stamp[target] = generation;
-                    parent[target] = (node_slot as u32, arc.edge);
+                if visited.insert(target, (node_slot, arc.edge)) {
                     queue.push_back((arc.to, next));
                 }
             }
