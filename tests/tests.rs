@@ -15,6 +15,7 @@ mod edge_configs;
 mod embed_raft;
 mod findings;
 mod fuzz;
+mod isolation;
 mod kit;
 mod lab_faults;
 mod lin_models;

@@ -77,6 +77,7 @@ pub mod hash;
 pub mod heal;
 pub mod history;
 pub mod in_run;
+pub mod isolation;
 pub mod linearizable;
 pub mod model;
 pub mod models;

@@ -24,7 +24,7 @@ const RIGHT: f64 = 30.0;
 /// Approximate advance of one monospace character at font size 9.
 const LABEL_CHAR_WIDTH: f64 = 5.5;
 
-fn escape(text: &str) -> String {
+pub(crate) fn escape(text: &str) -> String {
     let mut escaped = String::with_capacity(text.len());
     for character in text.chars() {
         match character {

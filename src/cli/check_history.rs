@@ -36,10 +36,11 @@ const PARALLEL_MIN_OPERATIONS: usize = 2_000;
 #[derive(clap::Args, Debug, Clone)]
 pub struct CheckHistoryArgs {
     /// The history file: a Jepsen log, EDN maps or JSON lines (one event per line).
-    #[arg(required_unless_present_any = ["bench_reference", "bench_generated"])]
+    #[arg(required_unless_present_any = ["bench_reference", "bench_generated", "bench_isolation"])]
     pub file: Option<PathBuf>,
-    /// The model to check against.
-    #[arg(long, required_unless_present_any = ["bench_reference", "bench_generated"], value_parser = PossibleValuesParser::new(NAMES))]
+    /// The model to check against: a linearizability model, or `list-append` /
+    /// `rw-register` for transaction isolation (Elle-style; see docs/isolation.md).
+    #[arg(long, required_unless_present_any = ["bench_reference", "bench_generated", "bench_isolation"], value_parser = PossibleValuesParser::new(all_model_names()))]
     pub model: Option<String>,
     /// The file format [default: detected from the content, then the extension].
     #[arg(long, value_parser = PossibleValuesParser::new(Format::ALL.map(Format::name)))]
@@ -72,6 +73,39 @@ pub struct CheckHistoryArgs {
     /// timed-out writes; kv-append with 10 to 100 clients) and print a table.
     #[arg(long, conflicts_with_all = ["file", "model", "svg", "format", "bench_reference"])]
     pub bench_generated: bool,
+    /// Isolation models: the consistency models the history should satisfy,
+    /// comma-separated [default: strict-serializable; `none` for only --anomalies].
+    #[arg(long, value_name = "A,B", value_delimiter = ',')]
+    pub consistency_models: Option<Vec<String>>,
+    /// Isolation models: anomaly classes to report besides, comma-separated (G0, G1, G2, internal, ...).
+    #[arg(long, value_name = "G0,G1,...", value_delimiter = ',')]
+    pub anomalies: Vec<String>,
+    /// rw-register: real-time order orders each key's versions.
+    #[arg(long)]
+    pub linearizable_keys: bool,
+    /// rw-register: process order orders each key's versions.
+    #[arg(long)]
+    pub sequential_keys: bool,
+    /// rw-register: a transaction's read of a key precedes its own write of it.
+    #[arg(long)]
+    pub wfr_keys: bool,
+    /// Isolation models: steps each cycle class may spend searching before it
+    /// reports cycle-search-timeout.
+    #[arg(long, value_name = "N", default_value_t = crate::check::isolation::DEFAULT_SEARCH_STEPS,
+          value_parser = clap::value_parser!(u64).range(1..))]
+    pub search_steps: u64,
+    /// Time the isolation checker on generated list-append histories of 10^4,
+    /// 10^5 and 10^6 transactions and print a table.
+    #[arg(long, conflicts_with_all = ["file", "model", "svg", "format", "bench_reference", "bench_generated"])]
+    pub bench_isolation: bool,
+}
+
+/// The isolation workloads `--model` accepts besides the linearizability models.
+pub const ISOLATION_NAMES: [&str; 2] = ["list-append", "rw-register"];
+
+/// Every `--model` name.
+pub fn all_model_names() -> Vec<&'static str> {
+    NAMES.iter().copied().chain(ISOLATION_NAMES).collect()
 }
 
 /// Validated `check-history` arguments.
@@ -127,6 +161,17 @@ impl CheckHistoryArgs {
 
 /// Run `check-history`; returns the exit code.
 pub fn run(args: CheckHistoryArgs) -> i32 {
+    if args.bench_isolation {
+        print!("{}", super::check_isolation::bench());
+        return exit::OK;
+    }
+    if args
+        .model
+        .as_deref()
+        .is_some_and(|model| ISOLATION_NAMES.contains(&model))
+    {
+        return super::check_isolation::run(&args);
+    }
     if args.bench_generated {
         print!("{}", super::check_bench::bench_generated());
         return exit::OK;

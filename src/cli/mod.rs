@@ -5,6 +5,7 @@
 pub mod bench;
 pub mod check_bench;
 pub mod check_history;
+pub mod check_isolation;
 pub mod command;
 pub mod exit;
 pub mod experiment;
