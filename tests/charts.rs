@@ -488,16 +488,16 @@ fn bad_sweep_files_name_the_file_line_and_key() {
 }
 
 #[test]
-fn the_committed_lock_pause_charts_are_what_their_sweeps_draw() {
+fn the_committed_lock_charts_are_what_their_sweeps_draw() {
     let dir = scratch("lock-pauses");
-    for stem in [
-        "single",
-        "single_fenced",
-        "consensus",
-        "consensus_fenced",
-        "redlock",
+    for name in [
+        "lock_client_pauses_single",
+        "lock_client_pauses_single_fenced",
+        "lock_client_pauses_consensus",
+        "lock_client_pauses_consensus_fenced",
+        "lock_client_pauses_redlock",
+        "lock_double_holder_clock_jumps",
     ] {
-        let name = format!("lock_client_pauses_{stem}");
         let output = faultline(&[
             "sweep",
             &format!("scenarios/experiments/{name}.toml"),

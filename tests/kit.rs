@@ -297,7 +297,7 @@ fn faults_target_a_group_the_spec_names() {
 }
 
 #[test]
-fn a_point_fired_or_a_property_reported_but_not_declared_fails_the_run() {
+fn a_point_fired_a_property_reported_or_a_number_measured_but_not_declared_fails_the_run() {
     #[derive(Clone, Copy, Debug)]
     struct Sloppy;
     impl Protocol for Sloppy {
@@ -350,6 +350,9 @@ fn a_point_fired_or_a_property_reported_but_not_declared_fails_the_run() {
         fn at_end(&mut self, _world: &World<Sloppy>) -> Vec<Finding> {
             vec![Finding::eventually("made_up_property", "always unhappy")]
         }
+        fn measures(&self) -> Vec<(&'static str, f64)> {
+            vec![("made_up_measure", 1.0)]
+        }
     }
     let registry = faultline::runner::Registry::new().with(Entry::of::<Sloppy>());
     let file = faultline::scenario::ScenarioFile::from_text(
@@ -367,7 +370,7 @@ fn a_point_fired_or_a_property_reported_but_not_declared_fails_the_run() {
         .filter(|violation| violation.checker == "declarations")
         .map(|violation| violation.message.as_str())
         .collect();
-    assert_eq!(declarations.len(), 2, "{declarations:?}");
+    assert_eq!(declarations.len(), 3, "{declarations:?}");
     assert!(
         declarations[0].contains("\"made_up_property\""),
         "{declarations:?}"
@@ -376,4 +379,54 @@ fn a_point_fired_or_a_property_reported_but_not_declared_fails_the_run() {
         declarations[1].contains("\"not_declared_anywhere\""),
         "{declarations:?}"
     );
+    assert!(
+        declarations[2].contains("\"made_up_measure\"") && declarations[2].contains("MEASURES"),
+        "{declarations:?}"
+    );
+    assert_eq!(outcome.summary.measured.get("made_up_measure"), Some(&1.0));
+}
+
+#[test]
+fn a_protocols_measures_reach_the_summary_and_a_sweep() {
+    // The lock checker measures the damage of pause_unfenced.toml's seed 1,
+    // which docs/locks.md quotes: 2 stale writes, 2 increments lost.
+    let file = faultline::scenario::ScenarioFile::read(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/scenarios/lock/pause_unfenced.toml"
+    ))
+    .unwrap();
+    let outcome = faultline::builtin()
+        .run_file(&file, &faultline::runner::RunOptions::seed(1))
+        .unwrap();
+    let measured = &outcome.summary.measured;
+    assert_eq!(
+        measured.get("lock_stale_writes"),
+        Some(&2.0),
+        "{measured:?}"
+    );
+    assert_eq!(measured.get("lock_stale_write"), Some(&1.0), "{measured:?}");
+    assert_eq!(
+        measured.get("lock_lost_increments"),
+        Some(&2.0),
+        "{measured:?}"
+    );
+    assert_eq!(
+        measured.get("lock_double_holder"),
+        Some(&0.0),
+        "{measured:?}"
+    );
+    // A protocol that measures nothing writes no `measured` key.
+    let raft = faultline::scenario::ScenarioFile::read(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/scenarios/raft/partitions.toml"
+    ))
+    .unwrap();
+    let outcome = faultline::builtin()
+        .run_file(&raft, &faultline::runner::RunOptions::seed(1))
+        .unwrap();
+    let json = serde_json::to_string(&outcome.summary).unwrap();
+    assert!(!json.contains("\"measured\""), "{json}");
+    // And a sweep can name a measure as its metric.
+    let names = faultline::runner::sweep::metric_names(&faultline::builtin());
+    assert!(names.contains(&"lock_double_holder"), "{names:?}");
 }

@@ -106,6 +106,14 @@ pub trait Checker<P: Protocol> {
         let _ = world;
         Vec::new()
     }
+
+    /// Called after [`Checker::at_end`]: numbers this checker measured over
+    /// the run, each under a name the protocol declares in its `MEASURES`
+    /// (the damage a violation did, how often something happened). Default
+    /// none.
+    fn measures(&self) -> Vec<(&'static str, f64)> {
+        Vec::new()
+    }
 }
 
 /// The entry at `index` of a table indexed by log index or slot, grown with

@@ -111,6 +111,11 @@ pub struct Summary {
     pub swarm: Option<serde_json::Value>,
     /// Named *sometimes* points reached, with counts.
     pub sometimes: BTreeMap<String, u64>,
+    /// What the protocol's checkers measured over the run, by the names it
+    /// declares (`MEASURES`): a sweep can chart any of them. Absent when the
+    /// protocol measures nothing.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub measured: BTreeMap<String, f64>,
     /// One command that reproduces this run.
     pub repro: String,
     /// In a report directory: the digest (hex) of each other file of the set

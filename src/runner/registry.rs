@@ -32,6 +32,8 @@ pub struct Entry {
     pub properties: &'static [Declared],
     /// *Sometimes* points.
     pub sometimes: &'static [Declared],
+    /// Numbers its checkers measure in every run (sweep metrics by name).
+    pub measures: &'static [Declared],
     /// Points knowingly never reached by the shipped campaigns, with reasons.
     pub unreached: &'static [(&'static str, &'static str)],
     /// Fault-target groups (`@name`).
@@ -73,6 +75,7 @@ impl Entry {
             bugs: S::BUGS,
             properties: S::PROPERTIES,
             sometimes: S::SOMETIMES,
+            measures: S::MEASURES,
             unreached: S::UNREACHED,
             groups: S::GROUPS,
             validate: validate_for::<S>,
@@ -287,6 +290,14 @@ impl Registry {
     /// Every registered protocol's sweep metrics.
     pub fn trial_metrics(&self) -> Vec<TrialMetric> {
         self.entries.iter().flat_map(Entry::trial_metrics).collect()
+    }
+
+    /// Every registered protocol's measures (sweep metrics read from a run).
+    pub fn measures(&self) -> Vec<Declared> {
+        self.entries
+            .iter()
+            .flat_map(|entry| entry.measures.iter().copied())
+            .collect()
     }
 
     /// Every registered protocol's experiments.

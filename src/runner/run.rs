@@ -22,6 +22,7 @@ use crate::sim::trace::SharedSink;
 use crate::sim::{EventType, Fault, HistoryEvent, Step, TimedFault, World};
 use crate::spec::{Driver, ProtocolSpec};
 use std::cell::Cell;
+use std::collections::BTreeMap;
 
 /// How to run.
 #[derive(Clone, Default)]
@@ -265,6 +266,7 @@ pub fn run_scenario_sampled<S: ProtocolSpec>(
         }
         finish(&mut checkers, &mut driver, &mut violations, &world);
     });
+    let panicked = outcome.is_err();
     if let Err(message) = outcome {
         let doing = match (world.dispatching(), driving.get()) {
             (Some((id, what)), _) if id < world.node_count() => {
@@ -299,8 +301,18 @@ pub fn run_scenario_sampled<S: ProtocolSpec>(
     if let Some(sampler) = sampler {
         sampler.catch_up(&world, world.now() + 1);
     }
-    undeclared::<S>(&world, &mut violations);
-    summarize::<S>(file, scenario, options, &world, violations, swarm)
+    // What the checkers measured over the run, as far as it went (a run that
+    // panicked measures nothing: its checkers saw a world left mid-step).
+    let mut measured = BTreeMap::new();
+    if !panicked {
+        for checker in &checkers {
+            for (name, value) in checker.measures() {
+                measured.insert(name.to_string(), value);
+            }
+        }
+    }
+    undeclared::<S>(&world, &measured, &mut violations);
+    summarize::<S>(file, scenario, options, &world, violations, swarm, measured)
 }
 
 /// Schedules the nemesis faults due no later than the world's next event, so
@@ -363,7 +375,11 @@ pub const RUNNER_PROPERTIES: [&str; 3] = ["panic", "bounds", "declarations"];
 /// the declarations, so an undeclared one could never be reported as missing. A
 /// violation of a property the protocol does not declare: `list` and the
 /// reports name properties from the declarations.
-fn undeclared<S: ProtocolSpec>(world: &World<S>, violations: &mut Vec<Violation>) {
+fn undeclared<S: ProtocolSpec>(
+    world: &World<S>,
+    measured: &BTreeMap<String, f64>,
+    violations: &mut Vec<Violation>,
+) {
     let declared = |list: &[crate::spec::Declared], name: &str| list.iter().any(|d| d.name == name);
     let mut messages: Vec<String> = violations
         .iter()
@@ -397,6 +413,17 @@ fn undeclared<S: ProtocolSpec>(world: &World<S>, violations: &mut Vec<Violation>
                 )
             }),
     );
+    messages.extend(
+        measured
+            .keys()
+            .filter(|name| !declared(S::MEASURES, name))
+            .map(|name| {
+                format!(
+                    "a checker measured \"{name}\", which {} does not declare (add it to its MEASURES)",
+                    S::NAME
+                )
+            }),
+    );
     for message in messages {
         violations.push(violation(
             "declarations",
@@ -424,6 +451,7 @@ fn summarize<S: ProtocolSpec>(
     world: &World<S>,
     violations: Vec<Violation>,
     swarm: Option<SwarmDraw>,
+    measured: BTreeMap<String, f64>,
 ) -> RunOutcome {
     let network = world.network();
     let history = world.history().to_vec();
@@ -486,6 +514,7 @@ fn summarize<S: ProtocolSpec>(
             .iter()
             .map(|(name, count)| (name.to_string(), *count))
             .collect(),
+        measured,
         repro: repro_line(&file.file, options.seed, options.nemesis),
         files: std::collections::BTreeMap::new(),
         digest: String::new(),

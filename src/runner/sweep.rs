@@ -47,8 +47,7 @@ pub const SEEDS_MAX: u64 = 1_000_000;
 pub const VALUES_MAX: usize = 10_000;
 
 /// A metric taken from an ordinary run's outcome.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
-#[serde(rename_all = "snake_case")]
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum RunMetric {
     /// Operations that completed and took effect.
     OpsOk,
@@ -70,6 +69,9 @@ pub enum RunMetric {
     MessagesSent,
     /// Messages put on the wire per completed operation (ok or fail).
     MessagesPerOp,
+    /// A number the protocol's checkers measure (its `MEASURES`); a run that
+    /// did not measure it counts as no value.
+    Measured(crate::spec::Declared),
 }
 
 /// The metrics a sweep can take.
@@ -110,6 +112,7 @@ pub fn metric_names(registry: &Registry) -> Vec<&'static str> {
         .map(|metric| metric.name)
         .collect();
     names.extend(RUN_METRICS.iter().map(|(name, ..)| *name));
+    names.extend(registry.measures().iter().map(|measure| measure.name));
     names
 }
 
@@ -118,6 +121,7 @@ impl Metric {
     pub fn describe(self) -> &'static str {
         match self {
             Metric::Trial(metric) => metric.description,
+            Metric::Run(RunMetric::Measured(measure)) => measure.doc,
             Metric::Run(metric) => RUN_METRICS
                 .iter()
                 .find(|(_, known, _)| *known == metric)
@@ -139,6 +143,12 @@ impl Metric {
             RunMetric::Failed => f64::from(u8::from(outcome.summary.verdict != Verdict::Pass)),
             RunMetric::Events => outcome.summary.events as f64,
             RunMetric::MessagesSent => stats.messages.sent as f64,
+            RunMetric::Measured(measure) => outcome
+                .summary
+                .measured
+                .get(measure.name)
+                .copied()
+                .unwrap_or(f64::NAN),
             RunMetric::MessagesPerOp => {
                 let completed = stats.operations.ok + stats.operations.fail;
                 if completed == 0 {
@@ -357,8 +367,13 @@ impl Sweep {
         let metric = if let Some(trial) = trial {
             Metric::Trial(trial)
         } else {
+            let measure = registry
+                .measures()
+                .into_iter()
+                .find(|measure| measure.name == metric_name);
             match RUN_METRICS.iter().find(|(name, ..)| *name == metric_name) {
                 Some((_, metric, _)) => Metric::Run(*metric),
+                None if let Some(measure) = measure => Metric::Run(RunMetric::Measured(measure)),
                 None => {
                     return Err(located(
                         &source,
@@ -740,6 +755,7 @@ pub fn run_sweep(registry: &Registry, sweep: &Sweep, jobs: usize) -> SweepResult
     }
     let metric_name = match sweep.metric {
         Metric::Trial(metric) => metric.name.to_string(),
+        Metric::Run(RunMetric::Measured(measure)) => measure.name.to_string(),
         Metric::Run(metric) => RUN_METRICS
             .iter()
             .find(|(_, known, _)| *known == metric)

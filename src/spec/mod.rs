@@ -112,6 +112,11 @@ pub trait ProtocolSpec: Protocol {
     /// campaign can say which it never reached; the runner fails a run that
     /// fires a point not declared here. Default none.
     const SOMETIMES: &'static [Declared] = &[];
+    /// Numbers this protocol's checkers measure in every run
+    /// ([`crate::check::Checker::measures`]), by name: each run's summary
+    /// carries them (`measured`), and a sweep can chart one as its metric.
+    /// Default none.
+    const MEASURES: &'static [Declared] = &[];
     /// Declared points the shipped campaigns knowingly never reach, each with the
     /// reason; the conformance test requires every other point to fire.
     const UNREACHED: &'static [(&'static str, &'static str)] = &[];

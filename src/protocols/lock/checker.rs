@@ -76,6 +76,8 @@ pub struct LockChecker {
     regrant_bound: u64,
     /// When the faults healed, once they have.
     healed: Option<u64>,
+    /// Increments lost, once the run's end has been judged.
+    lost_increments: Option<i64>,
 }
 
 impl LockChecker {
@@ -109,6 +111,7 @@ impl LockChecker {
             clocks: Some(Vec::new()),
             regrant_bound: u64::MAX,
             healed: None,
+            lost_increments: None,
         }
     }
 
@@ -412,6 +415,7 @@ impl Checker<LockService> for LockChecker {
                 resource.list().len() as i64,
             )
         });
+        self.lost_increments = Some((writes - counter).max(0));
         if self.stale_ops > 0 {
             let mut message = format!(
                 "{} stale operations accepted ({} writes); {} of {writes} increments lost (counter {counter}), {} appends lost (list of {list})",
@@ -456,5 +460,24 @@ impl Checker<LockService> for LockChecker {
             ));
         }
         findings
+    }
+
+    fn measures(&self) -> Vec<(&'static str, f64)> {
+        let mut measured = vec![
+            (
+                "lock_double_holder",
+                f64::from(u8::from(self.double_episodes > 0)),
+            ),
+            ("lock_double_holder_episodes", self.double_episodes as f64),
+            (
+                "lock_stale_write",
+                f64::from(u8::from(self.stale_writes > 0)),
+            ),
+            ("lock_stale_writes", self.stale_writes as f64),
+        ];
+        if let Some(lost) = self.lost_increments {
+            measured.push(("lock_lost_increments", lost as f64));
+        }
+        measured
     }
 }

@@ -40,6 +40,28 @@ impl ProtocolSpec for LockService {
             "eventually: after the heal a waiting client is granted the lock within one TTL, two elections, an expiry check and a critical section, unless every waiter gave up first",
         ),
     ];
+    const MEASURES: &'static [Declared] = &[
+        Declared::new(
+            "lock_double_holder",
+            "a double holder: two clients acting under unexpired leases (1) or not (0)",
+        ),
+        Declared::new(
+            "lock_double_holder_episodes",
+            "times two clients acted under unexpired leases per run",
+        ),
+        Declared::new(
+            "lock_stale_write",
+            "a stale write accepted by the resource (1) or not (0)",
+        ),
+        Declared::new(
+            "lock_stale_writes",
+            "stale writes the resource accepted per run",
+        ),
+        Declared::new(
+            "lock_lost_increments",
+            "increments lost per run (writes applied minus the final counter)",
+        ),
+    ];
     // The embedded Raft marks its own points through the nested context.
     const SOMETIMES: &'static [Declared] = &POINTS;
     const UNREACHED: &'static [(&'static str, &'static str)] = &[
