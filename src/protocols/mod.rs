@@ -9,6 +9,7 @@ pub mod lock;
 pub mod paxos;
 pub mod raft;
 pub mod token_forward;
+pub mod txn;
 
 /// A majority of `n`: the smallest count any two of which overlap.
 pub fn majority(n: usize) -> usize {
