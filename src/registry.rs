@@ -3,7 +3,7 @@
 //! line here. A user's binary starts from [`builtin`] and adds its own
 //! (`builtin().with(Entry::of::<Mine>())`).
 
-use crate::protocols::{broadcast, lock, paxos, raft, token_forward};
+use crate::protocols::{broadcast, lock, paxos, raft, token_forward, txn};
 use crate::runner::{Entry, Registry};
 
 /// Every shipped protocol.
@@ -13,5 +13,6 @@ pub fn builtin() -> Registry {
         .with(Entry::of::<paxos::Paxos>())
         .with(Entry::of::<broadcast::Broadcast>())
         .with(Entry::of::<lock::LockService>())
+        .with(Entry::of::<txn::Txn>())
         .with(Entry::of::<token_forward::TokenForward>())
 }
