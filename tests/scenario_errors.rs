@@ -441,7 +441,7 @@ fn an_unknown_protocol_lists_the_protocols() {
         &text,
         Some("raftt"),
         "protocol.name",
-        "unknown protocol \"raftt\"; expected one of: raft, paxos, broadcast, lock, token_forward",
+        "unknown protocol \"raftt\"; expected one of: raft, paxos, broadcast, lock, txn, token_forward",
     );
 }
 
@@ -941,5 +941,52 @@ fn lock_scenario_errors_are_located_at_their_key() {
     ];
     for (rest, needle, key, expected) in cases {
         assert_error(&format!("{LOCK}{rest}"), needle, key, expected);
+    }
+}
+
+const TXN: &str = "duration = \"2s\"\n\n[protocol]\nname = \"txn\"\n";
+
+#[test]
+fn txn_scenario_errors_are_located_at_their_key() {
+    let cases: [(&str, Option<&str>, &str, &str); 6] = [
+        (
+            "workload = \"bank\"\nmode = \"3pc\"\n\n[cluster]\nnodes = 4\n",
+            Some("3pc"),
+            "protocol.mode",
+            "unknown variant `3pc`",
+        ),
+        (
+            "workload = \"tpcc\"\n\n[cluster]\nnodes = 4\n",
+            Some("tpcc"),
+            "protocol.workload",
+            "unknown variant `tpcc`, expected `bank` or `list_append`",
+        ),
+        (
+            "workload = \"bank\"\nshards = 5\n\n[cluster]\nnodes = 4\n",
+            Some("shards"),
+            "protocol.shards",
+            "5 shards and 1 coordinator need 6 nodes, but the cluster has 4",
+        ),
+        (
+            "workload = \"bank\"\nmax_transfer = 200\n\n[cluster]\nnodes = 4\n",
+            Some("max_transfer"),
+            "protocol.max_transfer",
+            "a transfer of up to 200 is larger than the bank's total 100",
+        ),
+        (
+            "workload = \"bank\"\naccounts = 0\n\n[cluster]\nnodes = 4\n",
+            Some("accounts"),
+            "protocol.accounts",
+            "a bank needs at least 2 accounts to transfer between, got 0",
+        ),
+        (
+            "workload = \"bank\"\nforce_delay = \"1s\"\n\n[cluster]\nnodes = 4\n",
+            Some("force_delay"),
+            "protocol.force_delay",
+            "must take less than the vote timeout",
+        ),
+    ];
+    for (rest, needle, key, expected) in cases {
+        assert_error(&format!("{TXN}{rest}"), needle, key, expected);
     }
 }

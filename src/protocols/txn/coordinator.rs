@@ -42,7 +42,7 @@ pub enum CoordinatorEvent {
 #[derive(Clone, Debug)]
 struct Voting {
     client: ProcessId,
-    /// Participant node → its operations' positions in the transaction.
+    /// Participant node → the positions of its reads in the transaction.
     participants: BTreeMap<ProcessId, Vec<usize>>,
     votes: BTreeMap<ProcessId, Vec<ReadResult>>,
     ops: usize,
@@ -249,17 +249,20 @@ impl Coordinator {
         {
             return; // a duplicate
         }
+        // Each participant's operations, and where its reads stand in the
+        // transaction.
+        let mut parts: BTreeMap<ProcessId, Vec<Op>> = BTreeMap::new();
         let mut participants: BTreeMap<ProcessId, Vec<usize>> = BTreeMap::new();
         for (position, op) in ops.iter().enumerate() {
-            let shard = (op.key() % self.shards as u64) as usize;
-            participants
-                .entry(self.first_shard + shard)
-                .or_default()
-                .push(position);
+            let node = self.first_shard + (op.key() % self.shards as u64) as usize;
+            parts.entry(node).or_default().push(op.clone());
+            let reads = participants.entry(node).or_default();
+            if matches!(op, Op::Read { .. }) {
+                reads.push(position);
+            }
         }
         let epoch = self.epoch;
-        for (&to, positions) in &participants {
-            let part: Vec<Op> = positions.iter().map(|&at| ops[at].clone()).collect();
+        for (to, part) in parts {
             self.messages += 1;
             ctx.send(
                 to,

@@ -486,8 +486,14 @@ impl Node<Txn> for TxnNode {
         }
     }
 
+    /// The coordinator reports itself the leader (of the commit protocol),
+    /// so the nemesis's `crash_leader` picks it and `follower` picks a shard.
     fn status(&self) -> Status {
-        Status::default()
+        let role = match self {
+            TxnNode::Coordinator(_) => crate::sim::Role::Leader,
+            TxnNode::Shard(_) => crate::sim::Role::Follower,
+        };
+        Status { role, term: 0 }
     }
 }
 
