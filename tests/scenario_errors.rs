@@ -948,12 +948,24 @@ const TXN: &str = "duration = \"2s\"\n\n[protocol]\nname = \"txn\"\n";
 
 #[test]
 fn txn_scenario_errors_are_located_at_their_key() {
-    let cases: [(&str, Option<&str>, &str, &str); 6] = [
+    let cases: [(&str, Option<&str>, &str, &str); 8] = [
         (
             "workload = \"bank\"\nmode = \"3pc\"\n\n[cluster]\nnodes = 4\n",
             Some("3pc"),
             "protocol.mode",
-            "unknown variant `3pc`",
+            "unknown variant `3pc`, expected `2pc` or `paxos_commit`",
+        ),
+        (
+            "workload = \"bank\"\nmode = \"paxos_commit\"\n\n[cluster]\nnodes = 3\n",
+            Some("nodes = 3"),
+            "cluster.nodes",
+            "mode = \"paxos_commit\" has 3 coordinator nodes and needs at least 1 shard: at least 4 nodes, got 3",
+        ),
+        (
+            "workload = \"bank\"\nmode = \"paxos_commit\"\nbugs = [\"timeout_as_yes\"]\n\n[cluster]\nnodes = 6\n",
+            Some("bugs"),
+            "protocol.bugs",
+            "timeout_as_yes is a bug of the two-phase commit coordinator",
         ),
         (
             "workload = \"tpcc\"\n\n[cluster]\nnodes = 4\n",

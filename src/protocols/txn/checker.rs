@@ -140,9 +140,10 @@ impl TxnChecker {
         }
         let now = world.now();
         let mut finding = None;
-        if let Some(coordinator) = world.node(node).coordinator() {
-            self.costs_now[node] = coordinator.costs();
-            let events = &coordinator.events()[self.cursors[node].1..];
+        let state = world.node(node);
+        self.costs_now[node] = state.costs();
+        if let Some(decisions) = state.decisions() {
+            let events = &decisions[self.cursors[node].1..];
             self.cursors[node].1 += events.len();
             for event in events {
                 let found = match event {
@@ -173,9 +174,7 @@ impl TxnChecker {
                 };
                 finding = finding.or(found);
             }
-        } else if let Some(shard) = world.node(node).shard() {
-            let (forced, syncs) = shard.forced();
-            self.costs_now[node] = (forced, syncs, 0);
+        } else if let Some(shard) = state.shard() {
             let events = &shard.events()[self.cursors[node].1..];
             self.cursors[node].1 += events.len();
             for event in events {
@@ -424,13 +423,13 @@ impl Checker<Txn> for TxnChecker {
                 continue;
             }
             let state = world.node(node);
-            if let Some(coordinator) = state.coordinator() {
-                if !coordinator.serving() {
+            if let Some((open, serving)) = state.coordinating() {
+                if !serving {
                     stuck.push(format!(
                         "the coordinator (node {node}) is not serving (damaged or recovering)"
                     ));
                 }
-                let open: Vec<String> = coordinator.open().map(|t| t.to_string()).collect();
+                let open: Vec<String> = open.iter().map(|t| t.to_string()).collect();
                 if !open.is_empty() {
                     stuck.push(format!(
                         "the coordinator (node {node}) still has {} open ({})",

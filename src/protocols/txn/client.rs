@@ -1,7 +1,9 @@
 //! A txn client: one transaction at a time, bank transfers and reads or
 //! list-append transactions, recorded in the history.
 
-use super::{Op, ReadResult, Txn, TxnConfig, TxnId, TxnMsg, TxnTimer, TxnWorkload};
+use super::{
+    CommitMode, Op, ReadResult, Txn, TxnConfig, TxnId, TxnMsg, TxnPoint, TxnTimer, TxnWorkload,
+};
 use crate::sim::history::Value;
 use crate::sim::rng::{between, chance};
 use crate::sim::time::Duration;
@@ -132,6 +134,33 @@ impl TxnClient {
         );
         let timer = ctx.set_timer(self.timeout, self.timeout, TxnTimer::OpTimeout(txn));
         self.outstanding = Some(Outstanding { txn, f, ops, timer });
+        self.arm_retry(ctx, txn);
+    }
+
+    /// paxos_commit: how long a client waits for an answer before it tries
+    /// another coordinator (a vote timeout and an election).
+    fn arm_retry(&mut self, ctx: &mut Ctx<'_, Txn>, txn: TxnId) {
+        if self.config.mode == CommitMode::PaxosCommit {
+            let wait = Duration(self.config.vote_timeout.0 + self.config.election_timeout.max.0);
+            ctx.set_timer(wait, wait, TxnTimer::Retry(txn));
+        }
+    }
+
+    /// paxos_commit: sends the outstanding transaction to `to` (or the next
+    /// coordinator) again.
+    fn resend(&mut self, ctx: &mut Ctx<'_, Txn>, to: Option<ProcessId>) {
+        let Some(outstanding) = &self.outstanding else {
+            return;
+        };
+        let coordinators = self.config.coordinators();
+        self.coordinator = to
+            .filter(|&to| to < coordinators)
+            .unwrap_or((self.coordinator + 1) % coordinators);
+        let msg = TxnMsg::Begin {
+            txn: outstanding.txn,
+            ops: outstanding.ops.clone(),
+        };
+        ctx.send(self.coordinator, msg);
     }
 
     fn done(&mut self, ctx: &mut Ctx<'_, Txn>, txn: TxnId, committed: bool, reads: &[ReadResult]) {
@@ -207,6 +236,20 @@ impl Client<Txn> for TxnClient {
                 committed,
                 reads,
             } => self.done(ctx, txn, committed, &reads),
+            TxnMsg::Redirect { txn, hint } => {
+                if self.outstanding.as_ref().is_some_and(|o| o.txn == txn) {
+                    ctx.sometimes(TxnPoint::ClientRedirected);
+                    // A coordinator that knows no leader: try another after a
+                    // pause, rather than spin while they elect one.
+                    match hint.filter(|&hint| hint != from) {
+                        Some(hint) => self.resend(ctx, Some(hint)),
+                        None => {
+                            let wait = self.config.heartbeat_interval;
+                            ctx.set_timer(wait, wait, TxnTimer::Retry(txn));
+                        }
+                    }
+                }
+            }
             other => panic!("a txn client got {other:?} from {from}"),
         }
     }
@@ -228,6 +271,12 @@ impl Client<Txn> for TxnClient {
                     };
                     ctx.info(outstanding.f, None, value);
                     self.think(ctx);
+                }
+            }
+            TxnTimer::Retry(txn) => {
+                if self.outstanding.as_ref().is_some_and(|o| o.txn == txn) {
+                    self.resend(ctx, None);
+                    self.arm_retry(ctx, txn);
                 }
             }
             other => panic!("a txn client got timer {other:?}"),

@@ -40,15 +40,89 @@ pub enum CoordinatorEvent {
 
 /// A transaction collecting its votes.
 #[derive(Clone, Debug)]
-struct Voting {
-    client: ProcessId,
+pub(super) struct Voting {
+    pub(super) client: ProcessId,
     /// Participant node → the positions of its reads in the transaction.
-    participants: BTreeMap<ProcessId, Vec<usize>>,
-    votes: BTreeMap<ProcessId, Vec<ReadResult>>,
-    ops: usize,
-    timer: TimerId,
-    /// The commit record is written and waits for its sync.
-    committing: bool,
+    pub(super) participants: BTreeMap<ProcessId, Vec<usize>>,
+    pub(super) votes: BTreeMap<ProcessId, Vec<ReadResult>>,
+    pub(super) ops: usize,
+    pub(super) timer: TimerId,
+    /// The decision is on its way (a commit record waiting for its sync, a
+    /// proposal waiting for consensus).
+    pub(super) committing: bool,
+}
+
+impl Voting {
+    /// Splits a transaction over its shards (nodes `first_shard..`): each
+    /// participant's operations to prepare, and the voting state.
+    pub(super) fn begin(
+        client: ProcessId,
+        ops: &[Op],
+        first_shard: usize,
+        shards: usize,
+        timer: TimerId,
+    ) -> (Voting, BTreeMap<ProcessId, Vec<Op>>) {
+        let mut parts: BTreeMap<ProcessId, Vec<Op>> = BTreeMap::new();
+        let mut participants: BTreeMap<ProcessId, Vec<usize>> = BTreeMap::new();
+        for (position, op) in ops.iter().enumerate() {
+            let node = first_shard + (op.key() % shards as u64) as usize;
+            parts.entry(node).or_default().push(op.clone());
+            let reads = participants.entry(node).or_default();
+            if matches!(op, Op::Read { .. }) {
+                reads.push(position);
+            }
+        }
+        let voting = Voting {
+            client,
+            participants,
+            votes: BTreeMap::new(),
+            ops: ops.len(),
+            timer,
+            committing: false,
+        };
+        (voting, parts)
+    }
+
+    /// Records a vote: `Some(true)` when every participant has voted yes,
+    /// `Some(false)` on a no, `None` while votes are missing (or the vote
+    /// does not count: a duplicate, a stranger, a decision already made).
+    pub(super) fn vote(
+        &mut self,
+        from: ProcessId,
+        yes: bool,
+        reads: Vec<ReadResult>,
+    ) -> Option<bool> {
+        if self.committing
+            || !self.participants.contains_key(&from)
+            || self.votes.contains_key(&from)
+        {
+            return None;
+        }
+        if !yes {
+            return Some(false);
+        }
+        self.votes.insert(from, reads);
+        (self.votes.len() == self.participants.len()).then_some(true)
+    }
+
+    /// The participants' node ids.
+    pub(super) fn nodes(&self) -> Vec<ProcessId> {
+        self.participants.keys().copied().collect()
+    }
+
+    /// The reads, in the transaction's operation order.
+    pub(super) fn reads(&self) -> Vec<ReadResult> {
+        let mut reads: Vec<(usize, ReadResult)> = Vec::with_capacity(self.ops);
+        for (node, positions) in &self.participants {
+            let Some(answers) = self.votes.get(node) else {
+                continue; // taken as yes (planted bug): no reads
+            };
+            // The shard answers its reads in the order of its part.
+            reads.extend(positions.iter().copied().zip(answers.iter().cloned()));
+        }
+        reads.sort_by_key(|(at, _)| *at);
+        reads.into_iter().map(|(_, read)| read).collect()
+    }
 }
 
 /// A committed transaction waiting for its acknowledgements.
@@ -249,18 +323,9 @@ impl Coordinator {
         {
             return; // a duplicate
         }
-        // Each participant's operations, and where its reads stand in the
-        // transaction.
-        let mut parts: BTreeMap<ProcessId, Vec<Op>> = BTreeMap::new();
-        let mut participants: BTreeMap<ProcessId, Vec<usize>> = BTreeMap::new();
-        for (position, op) in ops.iter().enumerate() {
-            let node = self.first_shard + (op.key() % self.shards as u64) as usize;
-            parts.entry(node).or_default().push(op.clone());
-            let reads = participants.entry(node).or_default();
-            if matches!(op, Op::Read { .. }) {
-                reads.push(position);
-            }
-        }
+        let timeout = self.config.vote_timeout;
+        let timer = ctx.set_timer(timeout, timeout, TxnTimer::VoteTimeout(txn));
+        let (voting, parts) = Voting::begin(client, ops, self.first_shard, self.shards, timer);
         let epoch = self.epoch;
         for (to, part) in parts {
             self.messages += 1;
@@ -273,19 +338,7 @@ impl Coordinator {
                 },
             );
         }
-        let timeout = self.config.vote_timeout;
-        let timer = ctx.set_timer(timeout, timeout, TxnTimer::VoteTimeout(txn));
-        self.voting.insert(
-            txn,
-            Voting {
-                client,
-                participants,
-                votes: BTreeMap::new(),
-                ops: ops.len(),
-                timer,
-                committing: false,
-            },
-        );
+        self.voting.insert(txn, voting);
     }
 
     fn on_vote(
@@ -299,19 +352,10 @@ impl Coordinator {
         let Some(voting) = self.voting.get_mut(&txn) else {
             return; // decided already
         };
-        if voting.committing
-            || !voting.participants.contains_key(&from)
-            || voting.votes.contains_key(&from)
-        {
-            return;
-        }
-        if !yes {
-            self.abort(ctx, txn);
-            return;
-        }
-        voting.votes.insert(from, reads);
-        if voting.votes.len() == voting.participants.len() {
-            self.commit(ctx, txn);
+        match voting.vote(from, yes, reads) {
+            Some(true) => self.commit(ctx, txn),
+            Some(false) => self.abort(ctx, txn),
+            None => {}
         }
     }
 
@@ -358,27 +402,12 @@ impl Coordinator {
         );
         self.send_commit(ctx, txn);
         self.arm_resend(ctx);
-        // The reads, in the transaction's operation order.
-        let mut reads: Vec<(usize, ReadResult)> = Vec::with_capacity(voting.ops);
-        for (node, positions) in &voting.participants {
-            let Some(answers) = voting.votes.get(node) else {
-                continue; // taken as yes (planted bug): no reads
-            };
-            let mut answers = answers.iter();
-            for &at in positions {
-                // The shard answers its reads in the order of its part.
-                if let Some(answer) = answers.next() {
-                    reads.push((at, answer.clone()));
-                }
-            }
-        }
-        reads.sort_by_key(|(at, _)| *at);
         ctx.send(
             voting.client,
             TxnMsg::Done {
                 txn,
                 committed: true,
-                reads: reads.into_iter().map(|(_, read)| read).collect(),
+                reads: voting.reads(),
             },
         );
     }

@@ -67,15 +67,17 @@ mod client;
 mod coordinator;
 pub mod locks;
 pub mod record;
+mod replicated;
 mod shard;
 mod spec;
 
 pub use checker::TxnChecker;
 pub use client::TxnClient;
-pub use coordinator::Coordinator;
+pub use coordinator::{Coordinator, CoordinatorEvent};
+pub use replicated::ReplicatedCoordinator;
 pub use shard::Shard;
 
-use crate::sim::time::Duration;
+use crate::sim::time::{Duration, DurationRange};
 use crate::sim::{Ctx, Node, ProcessId, Protocol, Status};
 use serde::{Deserialize, Serialize};
 
@@ -160,6 +162,11 @@ crate::declare! {
         DiskReadRetried = "txn_disk_read_retried",
         /// The coordinator resent a commit that was not acknowledged in time.
         CommitResent = "txn_commit_resent",
+        /// paxos_commit: a leader asked about a transaction its log has not
+        /// decided proposed abort.
+        AbortProposedForQuery = "txn_abort_proposed_for_query",
+        /// paxos_commit: a client was sent on to the leader.
+        ClientRedirected = "txn_client_redirected",
     }
 }
 
@@ -181,6 +188,9 @@ pub enum CommitMode {
     #[default]
     #[serde(rename = "2pc")]
     TwoPhase,
+    /// The decision replicated by Raft over three coordinators (Paxos Commit
+    /// with F = 1): non-blocking while a majority of them is up.
+    PaxosCommit,
 }
 
 impl CommitMode {
@@ -188,6 +198,7 @@ impl CommitMode {
     pub fn name(self) -> &'static str {
         match self {
             CommitMode::TwoPhase => "2pc",
+            CommitMode::PaxosCommit => "paxos_commit",
         }
     }
 }
@@ -242,6 +253,14 @@ pub struct TxnConfig {
     /// `"200ms"`.
     #[serde(default = "default_resend_interval")]
     pub resend_interval: Duration,
+    /// paxos_commit: the range the coordinators' Raft election timeouts are
+    /// drawn from. Default `["150ms", "300ms"]`.
+    #[serde(default = "crate::protocols::kv::defaults::election_timeout")]
+    pub election_timeout: DurationRange,
+    /// paxos_commit: how often the Raft leader sends heartbeats. Default
+    /// `"50ms"`.
+    #[serde(default = "crate::protocols::kv::defaults::heartbeat_interval")]
+    pub heartbeat_interval: Duration,
 }
 
 fn default_accounts() -> u64 {
@@ -281,9 +300,13 @@ impl TxnConfig {
         self.bugs.contains(&bug)
     }
 
-    /// Coordinator nodes (`0..coordinators()`).
+    /// Coordinator nodes (`0..coordinators()`): one for two-phase commit,
+    /// a Raft group of three for Paxos Commit.
     pub fn coordinators(&self) -> usize {
-        1
+        match self.mode {
+            CommitMode::TwoPhase => 1,
+            CommitMode::PaxosCommit => 3,
+        }
     }
 
     /// Shards in a run with `nodes` nodes.
@@ -409,6 +432,15 @@ pub enum TxnMsg {
         /// The transaction.
         txn: TxnId,
     },
+    /// paxos_commit, coordinator → client: not the leader; try `hint`.
+    Redirect {
+        /// The transaction.
+        txn: TxnId,
+        /// The leader this coordinator knows of.
+        hint: Option<ProcessId>,
+    },
+    /// paxos_commit, coordinator ↔ coordinator: the embedded Raft's messages.
+    Raft(crate::protocols::raft::RaftMsg),
 }
 
 /// Timers.
@@ -428,6 +460,10 @@ pub enum TxnTimer {
     Think,
     /// A client gives its transaction up as unknown.
     OpTimeout(TxnId),
+    /// paxos_commit: a client with no answer tries the next coordinator.
+    Retry(TxnId),
+    /// paxos_commit: the embedded Raft's timers.
+    Raft(crate::protocols::raft::RaftTimer),
 }
 
 /// A txn run's node: the coordinator or a shard.
@@ -437,14 +473,16 @@ pub enum TxnNode {
     Coordinator(Box<Coordinator>),
     /// A shard (nodes `1..=shards`).
     Shard(Box<Shard>),
+    /// A coordinator replica (paxos_commit: nodes `0..3`).
+    Replicated(Box<ReplicatedCoordinator>),
 }
 
 impl TxnNode {
-    /// The coordinator, if this node is it.
+    /// The two-phase commit coordinator, if this node is it.
     pub fn coordinator(&self) -> Option<&Coordinator> {
         match self {
             TxnNode::Coordinator(coordinator) => Some(coordinator),
-            TxnNode::Shard(_) => None,
+            _ => None,
         }
     }
 
@@ -452,7 +490,39 @@ impl TxnNode {
     pub fn shard(&self) -> Option<&Shard> {
         match self {
             TxnNode::Shard(shard) => Some(shard),
-            TxnNode::Coordinator(_) => None,
+            _ => None,
+        }
+    }
+
+    /// A coordinator's (either mode's) decisions, in order, in this
+    /// incarnation; `None` for a shard.
+    pub fn decisions(&self) -> Option<&[CoordinatorEvent]> {
+        match self {
+            TxnNode::Coordinator(node) => Some(node.events()),
+            TxnNode::Replicated(node) => Some(node.events()),
+            TxnNode::Shard(_) => None,
+        }
+    }
+
+    /// A coordinator's open transactions, and whether it serves.
+    pub fn coordinating(&self) -> Option<(Vec<TxnId>, bool)> {
+        match self {
+            TxnNode::Coordinator(node) => Some((node.open().collect(), node.serving())),
+            TxnNode::Replicated(node) => Some((node.open().collect(), true)),
+            TxnNode::Shard(_) => None,
+        }
+    }
+
+    /// Records forced, syncs and commit-protocol messages, in this
+    /// incarnation.
+    pub fn costs(&self) -> (u64, u64, u64) {
+        match self {
+            TxnNode::Coordinator(node) => node.costs(),
+            TxnNode::Replicated(node) => (0, 0, node.messages()),
+            TxnNode::Shard(node) => {
+                let (forced, syncs) = node.forced();
+                (forced, syncs, 0)
+            }
         }
     }
 }
@@ -462,6 +532,7 @@ impl Node<Txn> for TxnNode {
         match self {
             TxnNode::Coordinator(node) => node.on_start(ctx),
             TxnNode::Shard(node) => node.on_start(ctx),
+            TxnNode::Replicated(node) => node.on_start(ctx),
         }
     }
 
@@ -469,6 +540,7 @@ impl Node<Txn> for TxnNode {
         match self {
             TxnNode::Coordinator(node) => node.on_restart(ctx),
             TxnNode::Shard(node) => node.on_restart(ctx),
+            TxnNode::Replicated(node) => node.on_restart(ctx),
         }
     }
 
@@ -476,6 +548,7 @@ impl Node<Txn> for TxnNode {
         match self {
             TxnNode::Coordinator(node) => node.on_message(ctx, from, msg),
             TxnNode::Shard(node) => node.on_message(ctx, from, msg),
+            TxnNode::Replicated(node) => node.on_message(ctx, from, msg),
         }
     }
 
@@ -483,6 +556,7 @@ impl Node<Txn> for TxnNode {
         match self {
             TxnNode::Coordinator(node) => node.on_timer(ctx, timer),
             TxnNode::Shard(node) => node.on_timer(ctx, timer),
+            TxnNode::Replicated(node) => node.on_timer(ctx, timer),
         }
     }
 
@@ -492,6 +566,7 @@ impl Node<Txn> for TxnNode {
         let role = match self {
             TxnNode::Coordinator(_) => crate::sim::Role::Leader,
             TxnNode::Shard(_) => crate::sim::Role::Follower,
+            TxnNode::Replicated(node) => return node.status(),
         };
         Status { role, term: 0 }
     }
@@ -506,8 +581,11 @@ impl Protocol for Txn {
     fn is_reply(msg: &TxnMsg) -> bool {
         matches!(
             msg,
-            TxnMsg::Done { .. } | TxnMsg::Vote { .. } | TxnMsg::Ack { .. }
-        )
+            TxnMsg::Done { .. }
+                | TxnMsg::Vote { .. }
+                | TxnMsg::Ack { .. }
+                | TxnMsg::Redirect { .. }
+        ) || matches!(msg, TxnMsg::Raft(raft) if crate::protocols::raft::Raft::is_reply(raft))
     }
 }
 

@@ -4,8 +4,8 @@
 use super::locks::{LockTable, Mode};
 use super::record::{Record, Write};
 use super::{
-    ForcedLog, Op, RECOVER_RETRY, ReadResult, Txn, TxnBug, TxnConfig, TxnId, TxnMsg, TxnPoint,
-    TxnTimer, TxnWorkload, recover_log,
+    CommitMode, ForcedLog, Op, RECOVER_RETRY, ReadResult, Txn, TxnBug, TxnConfig, TxnId, TxnMsg,
+    TxnPoint, TxnTimer, TxnWorkload, recover_log,
 };
 use crate::sim::{Ctx, ProcessId};
 use std::collections::{BTreeMap, BTreeSet};
@@ -264,9 +264,21 @@ impl Shard {
             .filter(|(_, p)| p.voted && (all || now.saturating_sub(p.since) >= wait))
             .map(|(&txn, p)| (txn, p.coordinator))
             .collect();
+        let replicas = match self.config.mode {
+            CommitMode::TwoPhase => 0,
+            CommitMode::PaxosCommit => self.config.coordinators(),
+        };
         for (txn, coordinator) in due {
             ctx.sometimes(TxnPoint::InDoubtQuery);
-            ctx.send(coordinator, TxnMsg::Query { txn });
+            if replicas == 0 {
+                ctx.send(coordinator, TxnMsg::Query { txn });
+            } else {
+                // Any replica knows a decision it applied; the leader decides
+                // what none has.
+                for replica in 0..replicas {
+                    ctx.send(replica, TxnMsg::Query { txn });
+                }
+            }
         }
     }
 

@@ -2,14 +2,19 @@
 //! table, and how a run is built.
 
 use super::{
-    Coordinator, Shard, Txn, TxnBug, TxnChecker, TxnClient, TxnConfig, TxnNode, TxnPoint,
-    TxnWorkload,
+    CommitMode, Coordinator, ReplicatedCoordinator, Shard, Txn, TxnBug, TxnChecker, TxnClient,
+    TxnConfig, TxnNode, TxnPoint, TxnWorkload,
 };
 use crate::check::Checker;
 use crate::sim::NodeFactory;
 use crate::spec::declare::bug_names;
 use crate::spec::{Declared, Invalid, ProtocolSpec, Setup};
 use std::rc::Rc;
+
+const POINTS: [Declared; TxnPoint::ALL.len() + crate::protocols::raft::RaftPoint::ALL.len()] =
+    crate::spec::declare::join::<
+        { TxnPoint::ALL.len() + crate::protocols::raft::RaftPoint::ALL.len() },
+    >(TxnPoint::ALL, crate::protocols::raft::RaftPoint::ALL);
 
 impl ProtocolSpec for Txn {
     type Config = TxnConfig;
@@ -62,9 +67,56 @@ impl ProtocolSpec for Txn {
             "disk syncs per committed transaction (group commit shares them)",
         ),
     ];
-    const SOMETIMES: &'static [Declared] = TxnPoint::ALL;
+    // paxos_commit's embedded Raft marks its own points through the nested
+    // context.
+    const SOMETIMES: &'static [Declared] = &POINTS;
+    const UNREACHED: &'static [(&'static str, &'static str)] = &[
+        (
+            "raft_committed_previous_term_by_counting",
+            "fires only with Raft's planted bug commit_previous_term, which txn does not switch on",
+        ),
+        (
+            "raft_corruption_detected",
+            "the paxos_commit campaigns inject no disk faults into the coordinators (Raft's own campaigns cover its disk handling)",
+        ),
+        (
+            "raft_disk_read_retried",
+            "the paxos_commit campaigns inject no disk faults into the coordinators (Raft's own campaigns cover its disk handling)",
+        ),
+        (
+            "raft_disk_read_deferred",
+            "the paxos_commit campaigns inject no disk faults into the coordinators (Raft's own campaigns cover its disk handling)",
+        ),
+        (
+            "raft_pre_vote_won",
+            "the embedded Raft runs without pre-vote",
+        ),
+        (
+            "raft_snapshot_taken",
+            "an embedded Raft takes no snapshots (the decisions are not in Raft's snapshot)",
+        ),
+        (
+            "raft_snapshot_sent",
+            "an embedded Raft takes no snapshots (the decisions are not in Raft's snapshot)",
+        ),
+        (
+            "raft_snapshot_installed",
+            "an embedded Raft takes no snapshots (the decisions are not in Raft's snapshot)",
+        ),
+        (
+            "raft_restarted_from_snapshot",
+            "an embedded Raft takes no snapshots (the decisions are not in Raft's snapshot)",
+        ),
+        (
+            "raft_retry_answered_from_session",
+            "Raft's key/value sessions are not used: the decisions de-duplicate themselves (the first per transaction stands)",
+        ),
+    ];
     const GROUPS: &'static [Declared] = &[
-        Declared::new("coordinator", "the coordinator"),
+        Declared::new(
+            "coordinator",
+            "the coordinator (paxos_commit: the three coordinator replicas)",
+        ),
         Declared::new("shards", "the shards"),
     ];
 
@@ -73,7 +125,19 @@ impl ProtocolSpec for Txn {
         let coordinators = config.coordinators();
         let shards = config.shard_count(setup.nodes);
         if shards == 0 {
-            return Err(Invalid::key("protocol.shards", "expected at least 1 shard"));
+            return Err(match config.shards {
+                Some(_) => Invalid::key("protocol.shards", "expected at least 1 shard"),
+                None => Invalid::key(
+                    "cluster.nodes",
+                    format!(
+                        "mode = \"{}\" has {coordinators} coordinator node{} and needs at least 1 shard: at least {} nodes, got {}",
+                        config.mode.name(),
+                        if coordinators == 1 { "" } else { "s" },
+                        coordinators + 1,
+                        setup.nodes
+                    ),
+                ),
+            });
         }
         if coordinators + shards != setup.nodes {
             return Err(Invalid::key(
@@ -152,6 +216,36 @@ impl ProtocolSpec for Txn {
                 return Err(Invalid::key(key, "expected a duration above 0"));
             }
         }
+        if config.mode == CommitMode::PaxosCommit {
+            for bug in [TxnBug::CommitBeforeLog, TxnBug::TimeoutAsYes] {
+                if config.has(bug) {
+                    return Err(Invalid::key(
+                        "protocol.bugs",
+                        format!(
+                            "{bug} is a bug of the two-phase commit coordinator; mode = \"paxos_commit\" has no such coordinator (use mode = \"2pc\")"
+                        ),
+                    ));
+                }
+            }
+            if config.heartbeat_interval.0 == 0
+                || config.heartbeat_interval.0 * 2 > config.election_timeout.min.0
+            {
+                return Err(Invalid::key(
+                    "protocol.heartbeat_interval",
+                    format!(
+                        "expected heartbeats at least twice per election timeout (election_timeout starts at {})",
+                        config.election_timeout.min
+                    ),
+                ));
+            }
+        } else if config.election_timeout != crate::protocols::kv::defaults::election_timeout()
+            || config.heartbeat_interval != crate::protocols::kv::defaults::heartbeat_interval()
+        {
+            return Err(Invalid::key(
+                "protocol.election_timeout",
+                "election_timeout and heartbeat_interval apply to mode = \"paxos_commit\" only",
+            ));
+        }
         if config.force_delay.0 >= config.vote_timeout.0 {
             return Err(Invalid::key(
                 "protocol.force_delay",
@@ -173,7 +267,13 @@ impl ProtocolSpec for Txn {
         let coordinators = config.coordinators();
         let shards = config.shard_count(setup.nodes);
         Rc::new(move |id| {
-            if id < coordinators {
+            if id < coordinators && config.mode == CommitMode::PaxosCommit {
+                TxnNode::Replicated(Box::new(ReplicatedCoordinator::new(
+                    Rc::clone(&config),
+                    coordinators,
+                    shards,
+                )))
+            } else if id < coordinators {
                 TxnNode::Coordinator(Box::new(Coordinator::new(
                     Rc::clone(&config),
                     coordinators,
