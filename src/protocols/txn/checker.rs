@@ -542,3 +542,66 @@ impl Checker<Txn> for TxnChecker {
         ]
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn event(process: u64, kind: EventType, value: Value) -> HistoryEvent {
+        HistoryEvent {
+            process,
+            kind,
+            f: TXN.into(),
+            key: None,
+            value,
+            time: 0,
+        }
+    }
+
+    fn mop(f: &str, key: i64, value: Value) -> Value {
+        Value::List(vec![Value::Str(f.into()), Value::Int(key), value])
+    }
+
+    #[test]
+    fn a_history_becomes_transactions_with_reads_only_when_ok() {
+        let invoked = Value::List(vec![
+            mop("append", 1, Value::Int(5)),
+            mop("r", 1, Value::Nil),
+        ]);
+        let done = Value::List(vec![
+            mop("append", 1, Value::Int(5)),
+            mop("r", 1, Value::List(vec![Value::Int(5)])),
+        ]);
+        let history = vec![
+            event(0, EventType::Invoke, invoked.clone()),
+            event(1, EventType::Invoke, invoked.clone()),
+            event(0, EventType::Ok, done),
+            event(1, EventType::Info, invoked),
+        ];
+        let txns = transactions(&history);
+        assert_eq!(txns.len(), 2);
+        assert_eq!(txns[0].outcome, Outcome::Ok);
+        assert_eq!(txns[0].complete_index, Some(2));
+        assert_eq!(
+            txns[0].mops,
+            vec![
+                Mop::Append {
+                    key: Key::Int(1),
+                    value: 5
+                },
+                Mop::Read {
+                    key: Key::Int(1),
+                    list: Some(vec![5])
+                }
+            ]
+        );
+        assert_eq!(txns[1].outcome, Outcome::Info);
+        assert_eq!(
+            txns[1].mops[1],
+            Mop::Read {
+                key: Key::Int(1),
+                list: None
+            }
+        );
+    }
+}

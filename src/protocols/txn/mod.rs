@@ -4,8 +4,9 @@
 //!
 //! # The cluster
 //!
-//! Node 0 is the **coordinator**; nodes `1..=shards` are the **shards**. Key
-//! `k` lives on shard `k % shards`. Each shard is a single node with a
+//! Node 0 is the **coordinator** (in `mode = "paxos_commit"` nodes 0–2 are
+//! coordinator replicas: see [`replicated`]); the nodes after it are the
+//! **shards**. Key `k` lives on shard `k % shards`. Each shard is a single node with a
 //! durable, CRC-framed log on its simulated disk, not a Raft group: what is
 //! under test is the commit protocol, and a single-node participant is where
 //! two-phase commit's blocking shows (a participant that voted yes may not
@@ -67,7 +68,7 @@ mod client;
 mod coordinator;
 pub mod locks;
 pub mod record;
-mod replicated;
+pub mod replicated;
 mod shard;
 mod spec;
 

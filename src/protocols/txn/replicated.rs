@@ -363,3 +363,25 @@ impl ReplicatedCoordinator {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_decision_survives_its_encoding_and_a_bad_one_is_refused() {
+        let decide = Decide {
+            txn: TxnId {
+                client: 7,
+                seq: 1 << 40,
+            },
+            commit: true,
+            participants: vec![3, 5],
+        };
+        assert_eq!(Decide::decode(&decide.encode()), Ok(decide.clone()));
+        let mut bytes = decide.encode().to_vec();
+        bytes[16] = 2; // the commit byte
+        assert!(Decide::decode(&bytes).is_err());
+        assert!(Decide::decode(&bytes[..10]).is_err());
+    }
+}
