@@ -3,8 +3,8 @@
 
 use super::record::Record;
 use super::{
-    ForcedLog, Op, RECOVER_RETRY, ReadResult, Txn, TxnBug, TxnConfig, TxnId, TxnMsg, TxnPoint,
-    TxnTimer, recover_log,
+    ForcedLog, Op, ReadResult, Txn, TxnBug, TxnConfig, TxnId, TxnMsg, TxnPoint, TxnTimer,
+    recover_log,
 };
 use crate::sim::{Ctx, ProcessId, TimerId};
 use std::collections::{BTreeMap, BTreeSet};
@@ -213,10 +213,7 @@ impl Coordinator {
     fn recover(&mut self, ctx: &mut Ctx<'_, Txn>) {
         let records = match recover_log(ctx, LOG_FILE) {
             Ok(Some(records)) => records,
-            Ok(None) => {
-                ctx.set_timer(RECOVER_RETRY, RECOVER_RETRY, TxnTimer::Recover);
-                return;
-            }
+            Ok(None) => return, // retried on TxnTimer::Recover
             Err(why) => {
                 self.damaged = true;
                 self.events.push(CoordinatorEvent::Damaged { why });

@@ -673,7 +673,8 @@ impl<A> ForcedLog<A> {
 }
 
 /// Reads a node's log back after a restart: `Ok(None)` when the read failed
-/// three times (try again later), `Err` when the log is damaged.
+/// three times (a [`TxnTimer::Recover`] is set to try again), `Err` when the
+/// log is damaged.
 pub(crate) fn recover_log(
     ctx: &mut Ctx<'_, Txn>,
     file: &'static str,
@@ -681,6 +682,7 @@ pub(crate) fn recover_log(
     let Some(files) =
         crate::protocols::durable::read_files(ctx, &[file], TxnPoint::DiskReadRetried)
     else {
+        ctx.set_timer(RECOVER_RETRY, RECOVER_RETRY, TxnTimer::Recover);
         return Ok(None);
     };
     match record::read_log(&files[0]) {
@@ -706,4 +708,4 @@ pub(crate) fn recover_log(
 
 /// How long a restarted node whose log read failed waits before it tries
 /// again.
-pub(crate) const RECOVER_RETRY: Duration = Duration(10 * crate::sim::MILLISECOND);
+const RECOVER_RETRY: Duration = Duration(10 * crate::sim::MILLISECOND);

@@ -4,8 +4,8 @@
 use super::locks::{LockTable, Mode};
 use super::record::{Record, Write};
 use super::{
-    CommitMode, ForcedLog, Op, RECOVER_RETRY, ReadResult, Txn, TxnBug, TxnConfig, TxnId, TxnMsg,
-    TxnPoint, TxnTimer, TxnWorkload, recover_log,
+    CommitMode, ForcedLog, Op, ReadResult, Txn, TxnBug, TxnConfig, TxnId, TxnMsg, TxnPoint,
+    TxnTimer, TxnWorkload, recover_log,
 };
 use crate::sim::{Ctx, ProcessId};
 use std::collections::{BTreeMap, BTreeSet};
@@ -160,10 +160,7 @@ impl Shard {
     fn recover(&mut self, ctx: &mut Ctx<'_, Txn>) {
         let records = match recover_log(ctx, LOG_FILE) {
             Ok(Some(records)) => records,
-            Ok(None) => {
-                ctx.set_timer(RECOVER_RETRY, RECOVER_RETRY, TxnTimer::Recover);
-                return;
-            }
+            Ok(None) => return, // retried on TxnTimer::Recover
             Err(why) => {
                 self.damaged = true;
                 self.events.push(ShardEvent::Damaged { why });
