@@ -7,6 +7,7 @@ pub mod durable;
 pub mod kv;
 pub mod lock;
 pub mod paxos;
+pub mod quorum;
 pub mod raft;
 pub mod token_forward;
 pub mod txn;

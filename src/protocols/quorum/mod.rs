@@ -1,0 +1,14 @@
+//! `quorum`: a Dynamo-style quorum store on a consistent-hash ring (issue 17).
+//! Under construction: this module holds the parts the protocol is built
+//! from, each tested on its own; the replicas, coordinators, repair paths,
+//! clients and checkers come next, and the protocol is not registered until
+//! they do.
+//!
+//! - [`ring`]: where keys live. Three placements behind one interface — a
+//!   consistent-hash ring with virtual nodes (Karger et al.; Dynamo's
+//!   preference lists: the first N distinct nodes clockwise), `mod N`, and
+//!   jump consistent hashing (Lamping and Veach) — with joins and leaves, and
+//!   the measures the issue compares them by: each node's share of the key
+//!   space and the keys that move when membership changes.
+
+pub mod ring;
