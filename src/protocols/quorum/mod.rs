@@ -10,5 +10,12 @@
 //!   jump consistent hashing (Lamping and Veach) — with joins and leaves, and
 //!   the measures the issue compares them by: each node's share of the key
 //!   space and the keys that move when membership changes.
+//! - [`version`]: vector clocks with siblings (concurrent writes kept for the
+//!   client to merge), and the last-write-wins stamps of the dangerous
+//!   alternative.
+//! - [`merkle`]: the Merkle trees of anti-entropy, and the XOR leaf of a
+//!   planted bug that lets differences cancel.
 
+pub mod merkle;
 pub mod ring;
+pub mod version;
