@@ -15,7 +15,12 @@
 //!   alternative.
 //! - [`merkle`]: the Merkle trees of anti-entropy, and the XOR leaf of a
 //!   planted bug that lets differences cancel.
+//! - [`record`]: the replicas' stored records, checked on every read by a
+//!   CRC32C that covers the key (so a misdirected record fails like a flipped
+//!   bit), and the two weak checks of planted bugs (an additive checksum; a
+//!   check that leaves the key out).
 
 pub mod merkle;
+pub mod record;
 pub mod ring;
 pub mod version;
