@@ -19,8 +19,12 @@
 //!   CRC32C that covers the key (so a misdirected record fails like a flipped
 //!   bit), and the two weak checks of planted bugs (an additive checksum; a
 //!   check that leaves the key out).
+//! - [`pbs`]: Probabilistically Bounded Staleness's WARS model (Bailis et
+//!   al.), the oracle the store's measured staleness will be set beside, with
+//!   the authors' latency fits.
 
 pub mod merkle;
+pub mod pbs;
 pub mod record;
 pub mod ring;
 pub mod version;
