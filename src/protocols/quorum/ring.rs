@@ -55,13 +55,11 @@ pub trait Placement {
     fn leave(&mut self, node: NodeId);
 }
 
-/// Mixes 64 bits (the splitmix64 finalizer): every input bit moves about half
-/// the output bits.
-pub fn mix(mut z: u64) -> u64 {
-    z = z.wrapping_add(0x9E37_79B9_7F4A_7C15);
-    z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
-    z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
-    z ^ (z >> 31)
+/// Mixes 64 bits (one splitmix64 step from state `z`): every input bit moves
+/// about half the output bits.
+pub fn mix(z: u64) -> u64 {
+    let mut state = z;
+    crate::sim::rng::splitmix64(&mut state)
 }
 
 /// A key's position on the ring (and the input of the other placements).

@@ -266,6 +266,12 @@ impl Coordinator {
         ctx.send(to, msg);
     }
 
+    /// Tells participant `to` the decision on `txn`.
+    fn decision(&mut self, ctx: &mut Ctx<'_, Txn>, to: ProcessId, txn: TxnId, commit: bool) {
+        let epoch = self.epoch;
+        self.send(ctx, to, TxnMsg::Decision { txn, commit, epoch });
+    }
+
     /// Sends the commit decision to every participant that has not
     /// acknowledged it.
     fn send_commit(&mut self, ctx: &mut Ctx<'_, Txn>, txn: TxnId) {
@@ -281,16 +287,7 @@ impl Coordinator {
             .copied()
             .collect();
         for to in waiting {
-            let epoch = self.epoch;
-            self.send(
-                ctx,
-                to,
-                TxnMsg::Decision {
-                    txn,
-                    commit: true,
-                    epoch,
-                },
-            );
+            self.decision(ctx, to, txn, true);
         }
     }
 
@@ -421,17 +418,8 @@ impl Coordinator {
             commit: false,
             participants: participants.clone(),
         });
-        let epoch = self.epoch;
         for to in participants {
-            self.send(
-                ctx,
-                to,
-                TxnMsg::Decision {
-                    txn,
-                    commit: false,
-                    epoch,
-                },
-            );
+            self.decision(ctx, to, txn, false);
         }
         ctx.send(
             voting.client,
@@ -456,34 +444,15 @@ impl Coordinator {
     }
 
     fn on_query(&mut self, ctx: &mut Ctx<'_, Txn>, from: ProcessId, txn: TxnId) {
-        if self.committed.contains(&txn) {
-            let epoch = self.epoch;
-            self.send(
-                ctx,
-                from,
-                TxnMsg::Decision {
-                    txn,
-                    commit: true,
-                    epoch,
-                },
-            );
-            return;
+        let commit = self.committed.contains(&txn);
+        if !commit {
+            if self.voting.contains_key(&txn) {
+                return; // still deciding: the decision will come
+            }
+            ctx.sometimes(TxnPoint::PresumedAbortAnswered);
+            self.events.push(CoordinatorEvent::PresumedAbort { txn });
         }
-        if self.voting.contains_key(&txn) {
-            return; // still deciding: the decision will come
-        }
-        ctx.sometimes(TxnPoint::PresumedAbortAnswered);
-        self.events.push(CoordinatorEvent::PresumedAbort { txn });
-        let epoch = self.epoch;
-        self.send(
-            ctx,
-            from,
-            TxnMsg::Decision {
-                txn,
-                commit: false,
-                epoch,
-            },
-        );
+        self.decision(ctx, from, txn, commit);
     }
 
     pub(super) fn on_timer(&mut self, ctx: &mut Ctx<'_, Txn>, timer: TxnTimer) {
