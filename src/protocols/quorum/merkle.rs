@@ -25,7 +25,7 @@ pub enum LeafHash {
 }
 
 /// A Merkle tree over one key range.
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
 pub struct Merkle {
     depth: u32,
     /// Level by level from the root: `levels[d]` holds `2^d` hashes.

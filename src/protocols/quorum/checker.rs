@@ -1,0 +1,382 @@
+//! What a quorum store run is judged by (linearizability, in strict mode, is
+//! the shared checker on the kv model, added beside this one).
+//!
+//! - **`corruption_never_served`** (always): every value a get returns was
+//!   written to that key by some put invoked before the get returned. A
+//!   damaged record served (another key's record, bytes traded) breaks it.
+//! - **`convergence`** (eventually): at the end of the liveness window, the
+//!   replicas of every key that are up, read back and not waiting for a
+//!   repair hold the same values. The bound is the window: it must give
+//!   anti-entropy a round with every peer (`nodes × anti_entropy_interval`)
+//!   and the hints a handoff after the heal.
+//! - **`lost_writes`** (eventually; unique values only): no acknowledged put
+//!   is gone from the final state unless something after it superseded it.
+//!   Under vector clocks a put is superseded when a final version's clock has
+//!   the writer's entry at or past the put's number. Under last-write-wins
+//!   the final winner may legitimately beat a put it overlapped (concurrent
+//!   writers: counted, `quorum_lww_lost`), but not one that began after it
+//!   finished — unless `r + w ≤ n`, where the stamp read may miss it, and
+//!   the loss is counted too. A key some replica found damaged is excused
+//!   (a write on a damaged disk may be gone with it), and counted.
+//! - **`hints_delivered`** (eventually): every hint a stand-in took was
+//!   applied by its replica by the end, or its loss was reported (the
+//!   stand-in found its hint log damaged at a restart). A replica keeps the
+//!   ids it applied, so a hint handed off again is not applied twice.
+
+use super::{HintId, Quorum, QuorumConfig, Settings, Versioning, Versions, key_name};
+use crate::check::{Checker, Finding};
+use crate::sim::{EventType, Step, Value, World};
+use std::collections::{BTreeMap, BTreeSet};
+use std::rc::Rc;
+
+/// The quorum store checker (see the module documentation).
+#[derive(Clone, Debug)]
+pub struct QuorumChecker {
+    settings: Rc<Settings>,
+    nodes: usize,
+    history_cursor: usize,
+    /// Values put to each key (history key name → values).
+    written: BTreeMap<String, BTreeSet<i64>>,
+    /// Hints seen held, and by which stand-in.
+    hints_seen: BTreeSet<HintId>,
+    hints_applied: BTreeMap<HintId, u64>,
+    /// Stand-ins that reported their hint log damaged, and when (hints seen
+    /// before then are excused).
+    hints_excused: BTreeSet<HintId>,
+    /// Per node: (incarnation, applications seen, records found damaged).
+    cursors: Vec<(u32, usize, u64)>,
+    detected: u64,
+    damaged_keys: BTreeSet<u64>,
+    lww_lost: u64,
+    damage_lost: u64,
+    gets: u64,
+    gets_ok: u64,
+    puts: u64,
+    puts_ok: u64,
+}
+
+impl QuorumChecker {
+    /// A checker for a run with these settings and `nodes` nodes.
+    pub fn new(settings: Rc<Settings>, nodes: usize) -> Self {
+        QuorumChecker {
+            settings,
+            nodes,
+            history_cursor: 0,
+            written: BTreeMap::new(),
+            hints_seen: BTreeSet::new(),
+            hints_applied: BTreeMap::new(),
+            hints_excused: BTreeSet::new(),
+            cursors: vec![(0, 0, 0); nodes],
+            detected: 0,
+            damaged_keys: BTreeSet::new(),
+            lww_lost: 0,
+            damage_lost: 0,
+            gets: 0,
+            gets_ok: 0,
+            puts: 0,
+            puts_ok: 0,
+        }
+    }
+
+    fn config(&self) -> &QuorumConfig {
+        &self.settings.config
+    }
+
+    fn look(&mut self, world: &World<Quorum>, node: usize) {
+        let Some(store) = world.node(node).store() else {
+            return;
+        };
+        let incarnation = world.incarnation(node);
+        let cursor = &mut self.cursors[node];
+        if cursor.0 != incarnation {
+            *cursor = (incarnation, 0, 0);
+            if store.hint_log_damaged() {
+                let lost: Vec<HintId> = self
+                    .hints_seen
+                    .iter()
+                    .filter(|id| id.stand_in == node)
+                    .copied()
+                    .collect();
+                self.hints_excused.extend(lost);
+            }
+        }
+        for &id in &store.applications()[cursor.1..] {
+            *self.hints_applied.entry(id).or_default() += 1;
+        }
+        cursor.1 = store.applications().len();
+        self.detected += store.detected() - cursor.2;
+        cursor.2 = store.detected();
+        self.hints_seen.extend(store.hints().keys().copied());
+        self.damaged_keys.extend(store.damaged().iter().copied());
+    }
+
+    fn look_at_history(&mut self, world: &World<Quorum>) -> Option<Finding> {
+        let history = world.history();
+        let mut finding = None;
+        for event in &history[self.history_cursor..] {
+            let Some(key) = &event.key else {
+                continue;
+            };
+            match (event.kind, event.f.as_str()) {
+                (EventType::Invoke, "put") => {
+                    self.puts += 1;
+                    if let Value::Int(value) = event.value {
+                        self.written.entry(key.clone()).or_default().insert(value);
+                    }
+                }
+                (EventType::Invoke, "get") => self.gets += 1,
+                (EventType::Ok, "put") => self.puts_ok += 1,
+                (EventType::Ok, "get") => {
+                    self.gets_ok += 1;
+                    let values = match &event.value {
+                        Value::Nil => Vec::new(),
+                        Value::Int(value) => vec![*value],
+                        Value::List(values) => values
+                            .iter()
+                            .filter_map(|v| match v {
+                                Value::Int(value) => Some(*value),
+                                _ => None,
+                            })
+                            .collect(),
+                        _ => Vec::new(),
+                    };
+                    let written = self.written.get(key);
+                    if let Some(bad) = values
+                        .iter()
+                        .find(|v| !written.is_some_and(|set| set.contains(v)))
+                        && finding.is_none()
+                    {
+                        finding = Some(Finding::always(
+                            "corruption_never_served",
+                            format!(
+                                "process {} read {bad} from {key} at {}, a value no put to {key} wrote: a damaged or misplaced record was served",
+                                event.process,
+                                crate::sim::time::Duration(event.time)
+                            ),
+                        ));
+                    }
+                }
+                _ => {}
+            }
+        }
+        self.history_cursor = history.len();
+        finding
+    }
+
+    /// Each key's versions at every replica that can say.
+    fn final_state(&self, world: &World<Quorum>) -> BTreeMap<u64, Vec<(usize, Versions)>> {
+        let mut state: BTreeMap<u64, Vec<(usize, Versions)>> = BTreeMap::new();
+        for key in 0..self.config().keys {
+            for &node in self.settings.replicas(key) {
+                if !world.is_up(node) {
+                    continue;
+                }
+                let Some(store) = world.node(node).store() else {
+                    continue;
+                };
+                if store.damaged().contains(&key) {
+                    continue;
+                }
+                let held = store.mirror().get(&key).cloned().unwrap_or_default();
+                state.entry(key).or_default().push((node, held));
+            }
+        }
+        state
+    }
+
+    fn convergence(&self, state: &BTreeMap<u64, Vec<(usize, Versions)>>) -> Option<Finding> {
+        for (key, held) in state {
+            let Some((first, reference)) = held.first() else {
+                continue;
+            };
+            if let Some((other, differs)) = held
+                .iter()
+                .find(|(_, versions)| versions.values() != reference.values())
+            {
+                return Some(Finding::eventually(
+                    "convergence",
+                    format!(
+                        "after the heal {} still differs: node {first} holds {:?}, node {other} holds {:?}",
+                        key_name(*key),
+                        reference.values(),
+                        differs.values()
+                    ),
+                ));
+            }
+        }
+        None
+    }
+
+    fn lost_writes(
+        &mut self,
+        world: &World<Quorum>,
+        state: &BTreeMap<u64, Vec<(usize, Versions)>>,
+    ) -> Option<Finding> {
+        if self.config().value_range != 0 {
+            return None;
+        }
+        // Each put's interval: (process, invoked, completed if ok).
+        let mut puts: BTreeMap<i64, (String, u64, Option<u64>)> = BTreeMap::new();
+        for event in world.history() {
+            let (Some(key), Value::Int(value)) = (&event.key, &event.value) else {
+                continue;
+            };
+            if event.f != "put" {
+                continue;
+            }
+            match event.kind {
+                EventType::Invoke => {
+                    puts.insert(*value, (key.clone(), event.time, None));
+                }
+                EventType::Ok => {
+                    if let Some(put) = puts.get_mut(value) {
+                        put.2 = Some(event.time);
+                    }
+                }
+                _ => {}
+            }
+        }
+        let strict_quorum = self.config().r + self.config().w > self.config().n;
+        let mut first = None;
+        for (key, held) in state {
+            let mut merged = Versions::Empty;
+            for (_, versions) in held {
+                merged.merge(versions);
+            }
+            let name = key_name(*key);
+            let finals = merged.values();
+            for (&value, (put_key, invoked, completed)) in &puts {
+                let Some(completed) = completed else {
+                    continue;
+                };
+                if *put_key != name || finals.contains(&value) {
+                    continue;
+                }
+                let Some((client, seq)) = QuorumConfig::writer_of(value) else {
+                    continue;
+                };
+                let superseded = match (&merged, self.config().versioning) {
+                    (Versions::Clocks(siblings), Versioning::VectorClock) => {
+                        let actor = self.nodes + client;
+                        siblings
+                            .versions()
+                            .iter()
+                            .any(|version| version.clock.get(actor) >= seq)
+                    }
+                    (Versions::Lww { value: winner, .. }, Versioning::Lww) => {
+                        match puts.get(winner) {
+                            Some((_, winner_invoked, _)) if winner_invoked > completed => true,
+                            Some((_, _, Some(winner_done))) if winner_done < invoked => false,
+                            _ => {
+                                // Overlapping writers: last-write-wins drops one.
+                                self.lww_lost += 1;
+                                true
+                            }
+                        }
+                    }
+                    _ => false,
+                };
+                if superseded {
+                    continue;
+                }
+                if self.damaged_keys.contains(key) {
+                    self.damage_lost += 1;
+                    continue;
+                }
+                if self.config().versioning == Versioning::Lww && !strict_quorum {
+                    self.lww_lost += 1;
+                    continue;
+                }
+                if first.is_none() {
+                    first = Some(Finding::eventually(
+                        "lost_writes",
+                        format!(
+                            "the put of {value} to {name} was acknowledged at {} and is gone: the replicas end with {finals:?}, and no later write superseded it",
+                            crate::sim::time::Duration(*completed)
+                        ),
+                    ));
+                }
+            }
+        }
+        first
+    }
+
+    fn hints(&self) -> Option<Finding> {
+        let lost: Vec<&HintId> = self
+            .hints_seen
+            .iter()
+            .filter(|id| !self.hints_applied.contains_key(id) && !self.hints_excused.contains(id))
+            .collect();
+        let first = lost.first()?;
+        Some(Finding::eventually(
+            "hints_delivered",
+            format!(
+                "{} hint{} never reached {} replica{}; the first: hint {} of stand-in {}",
+                lost.len(),
+                if lost.len() == 1 { "" } else { "s" },
+                if lost.len() == 1 { "its" } else { "their" },
+                if lost.len() == 1 { "" } else { "s" },
+                first.seq,
+                first.stand_in
+            ),
+        ))
+    }
+}
+
+impl Checker<Quorum> for QuorumChecker {
+    fn name(&self) -> &'static str {
+        "quorum"
+    }
+
+    fn after_step(&mut self, world: &World<Quorum>, step: Step) -> Option<Finding> {
+        match step {
+            Step::Delivered { to, .. } if to < self.nodes => self.look(world, to),
+            Step::Timer { process } if process < self.nodes => self.look(world, process),
+            Step::Fault | Step::Driver => {
+                for node in 0..self.nodes {
+                    self.look(world, node);
+                }
+            }
+            Step::Delivered { .. } | Step::Timer { .. } => {}
+            Step::Dropped | Step::Skipped => return None,
+        }
+        self.look_at_history(world)
+    }
+
+    fn at_end(&mut self, world: &World<Quorum>) -> Vec<Finding> {
+        for node in 0..self.nodes {
+            self.look(world, node);
+        }
+        let mut findings: Vec<Finding> = self.look_at_history(world).into_iter().collect();
+        let state = self.final_state(world);
+        findings.extend(self.convergence(&state));
+        findings.extend(self.lost_writes(world, &state));
+        findings.extend(self.hints());
+        findings
+    }
+
+    fn measures(&self) -> Vec<(&'static str, f64)> {
+        let ratio = |ok: u64, all: u64| {
+            if all == 0 {
+                1.0
+            } else {
+                ok as f64 / all as f64
+            }
+        };
+        vec![
+            ("quorum_get_availability", ratio(self.gets_ok, self.gets)),
+            ("quorum_put_availability", ratio(self.puts_ok, self.puts)),
+            ("quorum_lww_lost", self.lww_lost as f64),
+            ("quorum_lost_to_damage", self.damage_lost as f64),
+            ("quorum_corruptions_detected", self.detected as f64),
+            ("quorum_hints", self.hints_seen.len() as f64),
+            (
+                "quorum_hints_reapplied",
+                self.hints_applied
+                    .values()
+                    .map(|&n| n.saturating_sub(1))
+                    .sum::<u64>() as f64,
+            ),
+        ]
+    }
+}

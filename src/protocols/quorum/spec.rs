@@ -1,0 +1,171 @@
+//! quorum as the tool sees it: its declarations, its checks of the
+//! `[protocol]` table, and how a run is built.
+
+use super::{
+    Quorum, QuorumBug, QuorumChecker, QuorumClient, QuorumConfig, QuorumNode, QuorumPoint,
+    Settings, Versioning,
+};
+use crate::check::Checker;
+use crate::check::Linearizability;
+use crate::check::models::Kv;
+use crate::sim::NodeFactory;
+use crate::spec::declare::bug_names;
+use crate::spec::{Declared, Invalid, ProtocolSpec, Setup};
+use std::rc::Rc;
+
+impl ProtocolSpec for Quorum {
+    type Config = QuorumConfig;
+    const NAME: &'static str = "quorum";
+    const SUMMARY: &'static str = "a Dynamo-style quorum store: N/R/W on a consistent-hash ring, vector clocks or last-write-wins, read repair, sloppy quorum with hinted handoff, Merkle anti-entropy, CRC-checked records";
+    const BUGS: &'static [Declared] = QuorumBug::ALL;
+    const PROPERTIES: &'static [Declared] = &[
+        Declared::new(
+            "linearizability",
+            "always (strict mode: r + w > n, no sloppy quorum, synchronous read repair, last-write-wins): the client history is linearizable (kv model)",
+        ),
+        Declared::new(
+            "corruption_never_served",
+            "always: every value a get returns was written to that key by a put",
+        ),
+        Declared::new(
+            "convergence",
+            "eventually: after the heal, every key's replicas hold the same values",
+        ),
+        Declared::new(
+            "lost_writes",
+            "eventually: no acknowledged put is gone unless a later write superseded it (last-write-wins losses to overlapping writers are counted instead)",
+        ),
+        Declared::new(
+            "hints_delivered",
+            "eventually: every hint a stand-in took reached its replica, or its loss was reported",
+        ),
+    ];
+    const MEASURES: &'static [Declared] = &[
+        Declared::new("quorum_get_availability", "gets answered ok / gets invoked"),
+        Declared::new(
+            "quorum_put_availability",
+            "puts acknowledged / puts invoked",
+        ),
+        Declared::new(
+            "quorum_lww_lost",
+            "acknowledged puts last-write-wins dropped (to overlapping writers, or with r + w <= n)",
+        ),
+        Declared::new(
+            "quorum_lost_to_damage",
+            "acknowledged puts gone from keys some replica found damaged",
+        ),
+        Declared::new(
+            "quorum_corruptions_detected",
+            "stored records found failing their check",
+        ),
+        Declared::new("quorum_hints", "hints stand-ins took"),
+        Declared::new(
+            "quorum_hints_reapplied",
+            "hint applications beyond the first (0 while replicas remember what they applied)",
+        ),
+    ];
+    const SOMETIMES: &'static [Declared] = QuorumPoint::ALL;
+    const GROUPS: &'static [Declared] = &[];
+
+    fn validate(setup: &Setup<'_, QuorumConfig>) -> Result<(), Invalid> {
+        let config = setup.config;
+        if config.n == 0 {
+            return Err(Invalid::key(
+                "protocol.n",
+                "expected at least 1 replica per key",
+            ));
+        }
+        if config.n > setup.nodes {
+            return Err(Invalid::key(
+                "protocol.n",
+                format!(
+                    "{} replicas per key need at least {} nodes, but the cluster has {}",
+                    config.n, config.n, setup.nodes
+                ),
+            ));
+        }
+        for (key, value) in [("protocol.r", config.r), ("protocol.w", config.w)] {
+            if value == 0 || value > config.n {
+                return Err(Invalid::key(
+                    key,
+                    format!("expected 1 to n = {}, got {value}", config.n),
+                ));
+            }
+        }
+        if config.tokens == 0 {
+            return Err(Invalid::key(
+                "protocol.tokens",
+                "expected at least 1 token per node",
+            ));
+        }
+        if config.keys == 0 {
+            return Err(Invalid::key("protocol.keys", "expected at least 1 key"));
+        }
+        if !(0.0..=1.0).contains(&config.get_fraction) {
+            return Err(Invalid::key(
+                "protocol.get_fraction",
+                format!(
+                    "expected a share between 0 and 1, got {}",
+                    config.get_fraction
+                ),
+            ));
+        }
+        if config.merkle_depth > 16 {
+            return Err(Invalid::key(
+                "protocol.merkle_depth",
+                format!(
+                    "expected a depth of at most 16, got {}",
+                    config.merkle_depth
+                ),
+            ));
+        }
+        for (key, value) in [
+            ("protocol.request_timeout", config.request_timeout),
+            ("protocol.sloppy_after", config.sloppy_after),
+            ("protocol.handoff_interval", config.handoff_interval),
+        ] {
+            if value.0 == 0 {
+                return Err(Invalid::key(key, "expected a duration above 0"));
+            }
+        }
+        if config.uses_stand_ins() && config.sloppy_after.0 >= config.request_timeout.0 {
+            return Err(Invalid::key(
+                "protocol.sloppy_after",
+                format!(
+                    "a coordinator must turn to stand-ins ({}) before it gives up ({})",
+                    config.sloppy_after, config.request_timeout
+                ),
+            ));
+        }
+        if config.has(QuorumBug::LwwWallClock) && config.versioning != Versioning::Lww {
+            return Err(Invalid::key(
+                "protocol.bugs",
+                "lww_wall_clock is a bug of last-write-wins stamps: set versioning = \"lww\"",
+            ));
+        }
+        Ok(())
+    }
+
+    fn active_bugs(config: &QuorumConfig) -> Vec<String> {
+        bug_names(&config.bugs)
+    }
+
+    fn node_factory(setup: &Setup<'_, QuorumConfig>) -> NodeFactory<Self> {
+        let settings = Rc::new(Settings::new(setup.config.clone(), setup.nodes));
+        Rc::new(move |_| QuorumNode::new(Rc::clone(&settings)))
+    }
+
+    fn client(setup: &Setup<'_, QuorumConfig>, index: usize) -> QuorumClient {
+        QuorumClient::new(Rc::new(setup.config.clone()), index, setup.workload)
+    }
+
+    fn checkers(setup: &Setup<'_, QuorumConfig>) -> Vec<Box<dyn Checker<Self>>> {
+        let settings = Rc::new(Settings::new(setup.config.clone(), setup.nodes));
+        let mut checkers: Vec<Box<dyn Checker<Self>>> =
+            vec![Box::new(QuorumChecker::new(settings, setup.nodes))];
+        if setup.config.strict() {
+            checkers.push(Box::new(Linearizability::new(Kv)));
+        }
+        checkers
+    }
+}
