@@ -5,14 +5,17 @@
 //! loses the rest. With `unsynced = "any_subset"` any subset of the unsynced writes
 //! may survive instead (real disks reorder; not only a prefix), and with
 //! `torn_writes` the last surviving one may be cut short. Faults can flip a bit of
-//! stored data, lose an unsynced write, or make the next reads fail. Protocols that
-//! frame records with CRC32C ([`super::crc32c`]) detect the damage on restart.
+//! stored data, swap two adjacent bytes of it, lose an unsynced write, make the
+//! next reads fail, or send the next write to another file's place (a misdirected
+//! write). Protocols that frame records with CRC32C ([`super::crc32c`]) detect the
+//! damage on restart.
 
 use super::rng::{Rng, between, chance};
 use rand::Rng as _;
 use serde::{Deserialize, Serialize};
 use std::borrow::Cow;
 use std::collections::BTreeMap;
+use std::ops::Bound;
 use std::rc::Rc;
 
 /// What a crash does to writes that were not synced.
@@ -71,6 +74,8 @@ pub struct Disk {
     /// File names seen, shared by the pending writes (no allocation per write).
     names: Vec<Rc<str>>,
     failing_reads: u32,
+    /// How many of the next writes land in another file's place.
+    misdirecting: u32,
     /// Counters for reports.
     pub stats: DiskStats,
 }
@@ -90,6 +95,15 @@ pub struct DiskStats {
     pub corruptions: u64,
     /// Reads failed by faults.
     pub failed_reads: u64,
+    /// Writes a `disk_misdirect` fault sent to another file's place, counting
+    /// those lost because the disk held no other file (they are not also counted
+    /// in `lost_writes`).
+    #[serde(default)]
+    pub misdirected: u64,
+    /// Adjacent byte pairs swapped by `disk_transpose` faults (not counted in
+    /// `corruptions`).
+    #[serde(default)]
+    pub transpositions: u64,
 }
 
 impl DiskStats {
@@ -101,6 +115,8 @@ impl DiskStats {
         self.torn_writes += other.torn_writes;
         self.corruptions += other.corruptions;
         self.failed_reads += other.failed_reads;
+        self.misdirected += other.misdirected;
+        self.transpositions += other.transpositions;
     }
 }
 
@@ -112,9 +128,15 @@ impl Disk {
 
     /// Appends bytes to `file` (created if absent). Volatile until [`Disk::sync`].
     /// Takes the bytes owned (a `Vec<u8>`, kept without a copy) or borrowed.
+    /// A pending misdirect ([`Disk::misdirect_writes`]) appends them to another
+    /// file instead.
     pub fn append<'a>(&mut self, file: &str, bytes: impl Into<Cow<'a, [u8]>>) {
         let bytes = bytes.into().into_owned();
         self.stats.writes += 1;
+        let Some(file) = self.destination(file) else {
+            return;
+        };
+        let file = &*file;
         match self.current.get_mut(file) {
             Some(content) => content.extend_from_slice(&bytes),
             None => {
@@ -127,13 +149,39 @@ impl Disk {
 
     /// Replaces the whole content of `file`. Volatile until [`Disk::sync`]; a crash
     /// before the sync leaves the old content (or, with reordering, any outcome of
-    /// the unsynced writes).
+    /// the unsynced writes). A pending misdirect ([`Disk::misdirect_writes`])
+    /// replaces another file's content instead.
     pub fn write<'a>(&mut self, file: &str, bytes: impl Into<Cow<'a, [u8]>>) {
         let bytes = bytes.into().into_owned();
         self.stats.writes += 1;
+        let Some(file) = self.destination(file) else {
+            return;
+        };
+        let file = &*file;
         self.current.insert(file.to_string(), bytes.clone());
         let file = self.name(file);
         self.unsynced.push(Write::Replace { file, bytes });
+    }
+
+    /// Where a write meant for `file` lands: `file` itself, or, while a misdirect
+    /// is pending, the next existing file after it in name order (wrapping
+    /// around), or nowhere when the disk holds no other file.
+    fn destination<'a>(&mut self, file: &'a str) -> Option<Cow<'a, str>> {
+        if self.misdirecting == 0 {
+            return Some(Cow::Borrowed(file));
+        }
+        self.misdirecting -= 1;
+        self.stats.misdirected += 1;
+        let after = (Bound::Excluded(file), Bound::Unbounded);
+        let other = self
+            .current
+            .range::<str, _>(after)
+            .map(|(name, _)| name)
+            .next()
+            .or_else(|| self.current.keys().next())
+            .filter(|name| name.as_str() != file)?;
+        debug_assert!(self.current.contains_key(other.as_str()));
+        Some(Cow::Owned(other.clone()))
     }
 
     /// The shared name `file`.
@@ -221,6 +269,7 @@ impl Disk {
         }
         self.current = self.durable.clone();
         self.failing_reads = 0;
+        self.misdirecting = 0;
     }
 
     /// Flips one random bit of stored data (synced or not). Returns the file and
@@ -233,21 +282,63 @@ impl Disk {
         let mut target = rng.gen_range(0..total);
         let bit = rng.gen_range(0..8u32);
         let mut hit = None;
-        for (name, bytes) in &mut self.current {
+        for (name, bytes) in &self.current {
             if target < bytes.len() {
-                bytes[target] ^= 1 << bit;
                 hit = Some((name.clone(), target));
                 break;
             }
             target -= bytes.len();
         }
         let (name, offset) = hit?;
-        // The flipped byte is where the node's view of it comes from: the durable
-        // copy, or the pending write that supplies it (the last replace of the
-        // file, or an append after it). A sync then makes the durable copy equal
-        // the view, flip included, and a crash keeps the flip exactly where the
-        // byte survives.
-        let mask = 1u8 << bit;
+        self.xor_byte(&name, offset, 1 << bit);
+        self.stats.corruptions += 1;
+        Some((name, offset))
+    }
+
+    /// Swaps two adjacent bytes of stored data (synced or not), drawn uniformly
+    /// from the offsets `i` in the node's view where bytes `i` and `i + 1` are in
+    /// the same file and differ. Returns the file and the offset of the first
+    /// byte, or `None` (and draws nothing) if there is no such pair.
+    pub fn transpose(&mut self, rng: &mut Rng) -> Option<(String, usize)> {
+        let differing = |bytes: &[u8]| bytes.windows(2).filter(|pair| pair[0] != pair[1]).count();
+        let total: usize = self.current.values().map(|bytes| differing(bytes)).sum();
+        if total == 0 {
+            return None;
+        }
+        let mut target = rng.gen_range(0..total);
+        let mut hit = None;
+        for (name, bytes) in &self.current {
+            let count = differing(bytes);
+            if target < count {
+                let offset = (0..bytes.len() - 1)
+                    .filter(|&i| bytes[i] != bytes[i + 1])
+                    .nth(target)
+                    .expect("the pair counted");
+                hit = Some((name.clone(), offset, bytes[offset] ^ bytes[offset + 1]));
+                break;
+            }
+            target -= count;
+        }
+        let (name, offset, mask) = hit?;
+        debug_assert_ne!(mask, 0);
+        // a ^ (a ^ b) = b and b ^ (a ^ b) = a: the same mask at both offsets swaps
+        // them, wherever each byte comes from.
+        self.xor_byte(&name, offset, mask);
+        self.xor_byte(&name, offset + 1, mask);
+        self.stats.transpositions += 1;
+        Some((name, offset))
+    }
+
+    /// XORs byte `offset` of `name` in the node's view with `mask`, and the same
+    /// byte where the view takes it from.
+    fn xor_byte(&mut self, name: &str, offset: usize, mask: u8) {
+        let view = self.current.get_mut(name).expect("a file in the view");
+        view[offset] ^= mask;
+        // The byte is where the node's view of it comes from: the durable copy, or
+        // the pending write that supplies it (the last replace of the file, or an
+        // append after it). A sync then makes the durable copy equal the view,
+        // change included, and a crash keeps the change exactly where the byte
+        // survives.
         let last_replace = self
             .unsynced
             .iter()
@@ -256,7 +347,7 @@ impl Disk {
         // followed by the appends after it.
         let mut start = 0;
         if last_replace.is_none()
-            && let Some(bytes) = self.durable.get_mut(&name)
+            && let Some(bytes) = self.durable.get_mut(name)
         {
             if offset < bytes.len() {
                 bytes[offset] ^= mask;
@@ -278,8 +369,6 @@ impl Disk {
             }
             start += bytes.len();
         }
-        self.stats.corruptions += 1;
-        Some((name, offset))
     }
 
     /// Loses one random unsynced write, as if the device dropped it. Returns whether
@@ -301,6 +390,18 @@ impl Disk {
     /// Makes the next `count` reads fail.
     pub fn fail_reads(&mut self, count: u32) {
         self.failing_reads = self.failing_reads.saturating_add(count);
+    }
+
+    /// Sends the next `count` writes (`write` or `append`) to another file's
+    /// place: see [`Disk::write`] and [`Disk::append`]. A crash clears what is
+    /// still pending, as it does failing reads.
+    pub fn misdirect_writes(&mut self, count: u32) {
+        self.misdirecting = self.misdirecting.saturating_add(count);
+    }
+
+    /// Number of writes still to be misdirected.
+    pub fn misdirects_pending(&self) -> u32 {
+        self.misdirecting
     }
 }
 
@@ -430,5 +531,254 @@ mod tests {
         disk.crash(&DiskConfig::default(), &mut rng);
         let ones: u32 = disk.read("f").unwrap().iter().map(|b| b.count_ones()).sum();
         assert_eq!(ones, 1);
+    }
+}
+
+#[cfg(test)]
+mod misdirect_tests {
+    use super::*;
+    use crate::sim::rng::stream;
+
+    /// A disk holding `a`, `b` and `c`, synced.
+    fn three_files() -> Disk {
+        let mut disk = Disk::new();
+        for name in ["a", "b", "c"] {
+            disk.write(name, name.as_bytes());
+        }
+        disk.sync();
+        disk
+    }
+
+    fn view(disk: &mut Disk) -> Vec<(String, Vec<u8>)> {
+        let names: Vec<String> = disk.files().map(str::to_string).collect();
+        names
+            .into_iter()
+            .map(|name| {
+                let bytes = disk.read(&name).unwrap().to_vec();
+                (name, bytes)
+            })
+            .collect()
+    }
+
+    #[test]
+    fn a_misdirected_write_replaces_the_next_file_and_leaves_the_intended_one_untouched() {
+        let mut disk = three_files();
+        disk.misdirect_writes(1);
+        disk.write("a", b"new");
+        assert_eq!(disk.read("a").unwrap(), b"a");
+        assert_eq!(disk.read("b").unwrap(), b"new");
+        assert_eq!(disk.read("c").unwrap(), b"c");
+        assert_eq!((disk.stats.writes, disk.stats.misdirected), (4, 1));
+        // Only the next write: the one after lands where it is meant to.
+        disk.write("a", b"again");
+        assert_eq!(disk.read("a").unwrap(), b"again");
+        assert_eq!(disk.stats.misdirected, 1);
+        assert_eq!(disk.misdirects_pending(), 0);
+    }
+
+    #[test]
+    fn a_misdirected_append_extends_the_next_file() {
+        let mut disk = three_files();
+        disk.misdirect_writes(2);
+        disk.append("b", b"+");
+        disk.append("a", b"+");
+        assert_eq!(
+            view(&mut disk),
+            [("a", &b"a"[..]), ("b", b"b+"), ("c", b"c+")]
+                .map(|(name, bytes)| (name.to_string(), bytes.to_vec()))
+        );
+        assert_eq!(disk.stats.misdirected, 2);
+    }
+
+    #[test]
+    fn misdirection_wraps_around_and_creates_no_file() {
+        let mut disk = three_files();
+        disk.misdirect_writes(1);
+        disk.write("c", b"from c");
+        assert_eq!(disk.read("a").unwrap(), b"from c");
+        assert_eq!(disk.read("c").unwrap(), b"c");
+        // A file that does not exist yet: the next existing name after it.
+        disk.misdirect_writes(1);
+        disk.append("bb", b"!");
+        assert_eq!(disk.read("c").unwrap(), b"c!");
+        disk.misdirect_writes(1);
+        disk.write("z", b"from z");
+        assert_eq!(disk.read("a").unwrap(), b"from z");
+        assert_eq!(disk.files().collect::<Vec<_>>(), ["a", "b", "c"]);
+        assert_eq!(disk.stats.misdirected, 3);
+    }
+
+    #[test]
+    fn a_misdirected_write_is_lost_when_there_is_no_other_file() {
+        let mut disk = Disk::new();
+        disk.misdirect_writes(1);
+        disk.write("log", b"first");
+        assert_eq!(disk.files().count(), 0, "nowhere to land: nothing written");
+        disk.append("log", b"abc");
+        disk.misdirect_writes(1);
+        disk.append("log", b"def");
+        assert_eq!(disk.read("log").unwrap(), b"abc");
+        assert_eq!(disk.unsynced_count(), 1);
+        disk.sync();
+        assert_eq!(disk.durable, disk.current);
+        assert_eq!((disk.stats.misdirected, disk.stats.lost_writes), (2, 0));
+    }
+
+    #[test]
+    fn a_pending_misdirect_survives_a_sync_and_a_crash_clears_it() {
+        let mut rng = stream(5, "test", 0);
+        let mut disk = three_files();
+        disk.misdirect_writes(1);
+        disk.sync();
+        disk.write("b", b"meant for b");
+        disk.sync();
+        // The misdirected write is durable where it landed.
+        disk.crash(&DiskConfig::default(), &mut rng);
+        assert_eq!(disk.read("b").unwrap(), b"b");
+        assert_eq!(disk.read("c").unwrap(), b"meant for b");
+        disk.misdirect_writes(3);
+        disk.crash(&DiskConfig::default(), &mut rng);
+        assert_eq!(disk.misdirects_pending(), 0);
+        disk.write("a", b"after the crash");
+        assert_eq!(disk.read("a").unwrap(), b"after the crash");
+        assert_eq!(disk.stats.misdirected, 1);
+    }
+
+    #[test]
+    fn an_unsynced_misdirected_write_is_lost_by_a_crash_like_any_other() {
+        let mut rng = stream(5, "test", 0);
+        let mut disk = three_files();
+        disk.misdirect_writes(1);
+        disk.write("a", b"lost");
+        disk.crash(&DiskConfig::default(), &mut rng);
+        assert_eq!(
+            view(&mut disk),
+            ["a", "b", "c"].map(|name| (name.to_string(), name.as_bytes().to_vec()))
+        );
+    }
+}
+
+#[cfg(test)]
+mod transpose_tests {
+    use super::*;
+    use crate::sim::rng::stream;
+
+    /// The offsets where `before` and `after` differ.
+    fn changed(before: &[u8], after: &[u8]) -> Vec<usize> {
+        assert_eq!(before.len(), after.len());
+        (0..before.len())
+            .filter(|&i| before[i] != after[i])
+            .collect()
+    }
+
+    #[test]
+    fn a_transposition_swaps_exactly_two_adjacent_differing_bytes_in_one_file() {
+        for seed in 0..64 {
+            let mut rng = stream(seed, "test", 0);
+            let mut disk = Disk::new();
+            let f: Vec<u8> = vec![1, 1, 2, 3, 3, 3, 4, 5];
+            disk.write("f", &f);
+            // No two adjacent bytes differ here, so it is never hit.
+            disk.write("g", &[9u8; 8]);
+            disk.sync();
+            let (file, at) = disk.transpose(&mut rng).expect("a pair to swap");
+            assert_eq!(file, "f");
+            let after = disk.read("f").unwrap().to_vec();
+            assert_eq!(changed(&f, &after), [at, at + 1], "seed {seed}");
+            assert_eq!((after[at], after[at + 1]), (f[at + 1], f[at]));
+            assert_eq!(disk.read("g").unwrap(), [9u8; 8]);
+            assert_eq!(disk.stats.transpositions, 1);
+            assert_eq!(disk.stats.corruptions, 0);
+        }
+    }
+
+    #[test]
+    fn every_differing_pair_can_be_hit_and_no_pair_spans_two_files() {
+        let mut hit = BTreeMap::new();
+        for seed in 0..200 {
+            let mut rng = stream(seed, "test", 0);
+            let mut disk = Disk::new();
+            // "ab" then "cd": the pair (b, c) spans two files and is never a choice.
+            disk.write("x", b"ab");
+            disk.write("y", b"cd");
+            let place = disk.transpose(&mut rng).unwrap();
+            *hit.entry(place).or_insert(0) += 1;
+        }
+        let places: Vec<(&str, usize)> = hit.keys().map(|(f, at)| (f.as_str(), *at)).collect();
+        assert_eq!(places, [("x", 0), ("y", 0)]);
+    }
+
+    #[test]
+    fn nothing_happens_and_nothing_is_drawn_without_a_differing_pair() {
+        let mut rng = stream(9, "test", 0);
+        let mut untouched = rng.clone();
+        let mut disk = Disk::new();
+        assert_eq!(disk.transpose(&mut rng), None);
+        disk.write("one", b"x");
+        disk.append("same", &[7u8; 5]);
+        assert_eq!(disk.transpose(&mut rng), None);
+        assert_eq!(disk.read("same").unwrap(), [7u8; 5]);
+        assert_eq!(disk.stats.transpositions, 0);
+        assert_eq!(rng.gen_range(0..u64::MAX), untouched.gen_range(0..u64::MAX));
+    }
+
+    #[test]
+    fn a_transposition_is_the_same_for_the_same_seed() {
+        let run = |seed| {
+            let mut rng = stream(seed, "test", 0);
+            let mut disk = Disk::new();
+            disk.write("a", b"0123456789");
+            disk.append("b", b"abcdefghij");
+            let places: Vec<_> = (0..5).map(|_| disk.transpose(&mut rng)).collect();
+            (places, disk.current.clone())
+        };
+        assert_eq!(run(11), run(11));
+        assert_ne!(run(11), run(12));
+    }
+
+    /// As for bit flips: the swap lands where each byte comes from (the durable
+    /// copy or a pending write), so a sync makes the durable copy equal the view
+    /// and a crash keeps the swap wherever the bytes survive — also when the two
+    /// bytes come from different places.
+    #[test]
+    fn a_swap_in_pending_data_survives_the_sync_and_the_crash_that_keep_its_bytes() {
+        let keep_all = DiskConfig {
+            unsynced: UnsyncedOnCrash::KeepAll,
+            torn_writes: false,
+        };
+        let mut rng = stream(7, "disk-test", 0);
+        let mut straddled = 0;
+        for round in 0..300 {
+            let mut disk = Disk::new();
+            disk.append("log", vec![1u8, 2, 3, 4]);
+            disk.sync();
+            match round % 3 {
+                0 => disk.append("log", vec![5u8, 6, 7, 8]),
+                1 => disk.write("log", vec![9u8, 10]),
+                _ => {
+                    disk.write("log", vec![9u8, 10]);
+                    disk.append("log", vec![11u8, 12]);
+                }
+            }
+            let (_, at) = disk.transpose(&mut rng).expect("a pair to swap");
+            let durable_len = disk.durable["log"].len();
+            if round % 3 == 0 && at + 1 == durable_len {
+                straddled += 1;
+            }
+            let view = disk.current.clone();
+            let mut synced = disk.clone();
+            synced.sync();
+            assert_eq!(synced.durable, view, "round {round}");
+            let mut kept = disk.clone();
+            kept.crash(&keep_all, &mut rng);
+            assert_eq!(kept.current, view, "round {round}");
+            if round % 3 == 0 {
+                // Losing the append keeps the durable half of the swap.
+                let mut lost = disk.clone();
+                lost.crash(&DiskConfig::default(), &mut rng);
+                assert_eq!(lost.current["log"], view["log"][..4], "round {round}");
+            }
+        }
+        assert!(straddled > 0, "no swap across the synced and pending bytes");
     }
 }
