@@ -223,6 +223,8 @@ fn list_names_protocols_bugs_checkers_and_fault_kinds() {
         "delivery",
         "partition_halves",
         "disk_fail_read",
+        "disk_misdirect",
+        "disk_transpose",
         "minority",
     ] {
         assert!(shown.contains(expected), "list lacks {expected}: {shown}");
@@ -249,6 +251,7 @@ fn the_shipped_broadcast_scenarios_show_every_fault_kind() {
         "broadcast/crashes.toml",
         "broadcast/nemesis.toml",
         "broadcast/disconnects.toml",
+        "broadcast/disk_damage.toml",
     ] {
         text.push_str(&std::fs::read_to_string(dir.join(name)).unwrap());
     }

@@ -313,6 +313,8 @@ fn expected_effects(path: &Path) -> BTreeSet<&'static str> {
             "disk_corrupt" => "sim_disk_bit_flipped",
             "disk_lose_unsynced" => "sim_unsynced_write_dropped",
             "disk_fail_read" => "sim_disk_read_failed",
+            "disk_misdirect" => "sim_disk_write_misdirected",
+            "disk_transpose" => "sim_disk_bytes_transposed",
             other => panic!(
                 "{}: no effect known for nemesis kind {other}",
                 path.display()

@@ -202,11 +202,15 @@ impl Iterator for Schedule {
                 target: Target::Random,
                 count: rng.gen_range(1..=3),
             },
+            NemesisFault::DiskMisdirect => Fault::DiskMisdirect(Target::Random),
+            NemesisFault::DiskTranspose => Fault::DiskTranspose(Target::Random),
         };
         let timed = match fault {
-            Fault::DiskCorrupt(_) | Fault::DiskLoseUnsynced(_) | Fault::DiskFailRead { .. } => {
-                TimedFault::new(fault)
-            }
+            Fault::DiskCorrupt(_)
+            | Fault::DiskLoseUnsynced(_)
+            | Fault::DiskFailRead { .. }
+            | Fault::DiskMisdirect(_)
+            | Fault::DiskTranspose(_) => TimedFault::new(fault),
             fault => TimedFault::new(fault).lasting(duration),
         };
         self.at = at

@@ -120,11 +120,15 @@ pub enum FaultKind {
     DiskLoseUnsynced,
     /// Fail the next `count` reads on `target`'s disk.
     DiskFailRead,
+    /// Send `target`'s next disk write to another file's place.
+    DiskMisdirect,
+    /// Swap two adjacent differing bytes on `target`'s disk.
+    DiskTranspose,
 }
 
 impl FaultKind {
     /// Every kind with a one-line description, for `faultline list`.
-    pub const ALL: [(FaultKind, &'static str, &'static str); 17] = [
+    pub const ALL: [(FaultKind, &'static str, &'static str); 19] = [
         (
             FaultKind::Partition,
             "partition",
@@ -206,6 +210,16 @@ impl FaultKind {
             "disk_fail_read",
             "fail `target`'s next `count` reads (default 1)",
         ),
+        (
+            FaultKind::DiskMisdirect,
+            "disk_misdirect",
+            "`target`'s next write lands on the next file in name order (lost if none)",
+        ),
+        (
+            FaultKind::DiskTranspose,
+            "disk_transpose",
+            "swap two adjacent differing bytes of `target`'s stored data",
+        ),
     ];
 
     fn name(self) -> &'static str {
@@ -223,9 +237,8 @@ impl FaultKind {
             PartitionHalves | Bridge => (&[], &["duration"]),
             Heal => (&[], &[]),
             Isolate | Disconnect | Crash | Pause => (&["target"], &["duration", "label"]),
-            Restart | Resume | Connect | ClockReset | DiskCorrupt | DiskLoseUnsynced => {
-                (&["target"], &["label"])
-            }
+            Restart | Resume | Connect | ClockReset | DiskCorrupt | DiskLoseUnsynced
+            | DiskMisdirect | DiskTranspose => (&["target"], &["label"]),
             OneWay => (&["from", "to"], &["duration", "label"]),
             ClockSkew => (&["target"], &["offset", "drift_ppm", "duration", "label"]),
             DiskFailRead => (&["target"], &["count", "label"]),
@@ -460,6 +473,8 @@ impl FaultSpec {
             FaultKind::ClockReset => Fault::ClockReset(target(&self.target)?),
             FaultKind::DiskCorrupt => Fault::DiskCorrupt(target(&self.target)?),
             FaultKind::DiskLoseUnsynced => Fault::DiskLoseUnsynced(target(&self.target)?),
+            FaultKind::DiskMisdirect => Fault::DiskMisdirect(target(&self.target)?),
+            FaultKind::DiskTranspose => Fault::DiskTranspose(target(&self.target)?),
             FaultKind::DiskFailRead => {
                 let count = self.count.as_ref().map_or(1, |count| *count.get_ref());
                 if count == 0 {
@@ -573,6 +588,10 @@ pub enum NemesisFault {
     DiskLoseUnsynced,
     /// Fail a few reads on a random node.
     DiskFailRead,
+    /// Misdirect the next disk write of a random node.
+    DiskMisdirect,
+    /// Swap two adjacent bytes on a random node's disk.
+    DiskTranspose,
     /// Pause a random client (a stop-the-world pause between its steps).
     PauseClient,
     /// Skew a random client's clock.
@@ -581,7 +600,7 @@ pub enum NemesisFault {
 
 impl NemesisFault {
     /// Every kind, in declaration order.
-    pub const ALL: [NemesisFault; 13] = [
+    pub const ALL: [NemesisFault; 15] = [
         NemesisFault::Partition,
         NemesisFault::Isolate,
         NemesisFault::Bridge,
@@ -593,6 +612,8 @@ impl NemesisFault {
         NemesisFault::DiskCorrupt,
         NemesisFault::DiskLoseUnsynced,
         NemesisFault::DiskFailRead,
+        NemesisFault::DiskMisdirect,
+        NemesisFault::DiskTranspose,
         NemesisFault::PauseClient,
         NemesisFault::ClockSkewClient,
     ];

@@ -87,7 +87,9 @@ pub fn fault_table(at: u64, timed: &TimedFault) -> Option<Table> {
         | Fault::Resume(t)
         | Fault::ClockReset(t)
         | Fault::DiskCorrupt(t)
-        | Fault::DiskLoseUnsynced(t) => target("target", t),
+        | Fault::DiskLoseUnsynced(t)
+        | Fault::DiskMisdirect(t)
+        | Fault::DiskTranspose(t) => target("target", t),
         Fault::OneWay { from, to } => {
             target("from", from);
             target("to", to);
@@ -208,6 +210,11 @@ mod tests {
                     count: 3,
                 }),
             ),
+            (
+                15,
+                TimedFault::new(Fault::DiskMisdirect(nodes(&[0, 3]))).labelled("misdirected"),
+            ),
+            (16, TimedFault::new(Fault::DiskTranspose(Target::Minority))),
         ]
     }
 

@@ -176,6 +176,12 @@ pub enum Fault {
         /// How many reads fail.
         count: u32,
     },
+    /// Send the next disk write (`write` or `append`) to the next existing file
+    /// after the intended one in name order (wrapping around); lost if there is
+    /// no other file.
+    DiskMisdirect(Target),
+    /// Swap two adjacent differing bytes of one file's stored data.
+    DiskTranspose(Target),
     /// End of the fault phase: heal links, restart crashed nodes, resume paused
     /// ones, reset clocks. The liveness window starts.
     HealAll,
@@ -202,6 +208,8 @@ impl Fault {
             Fault::DiskCorrupt(_) => "disk_corrupt",
             Fault::DiskLoseUnsynced(_) => "disk_lose_unsynced",
             Fault::DiskFailRead { .. } => "disk_fail_read",
+            Fault::DiskMisdirect(_) => "disk_misdirect",
+            Fault::DiskTranspose(_) => "disk_transpose",
             Fault::HealAll => "heal_all",
         }
     }
@@ -220,7 +228,9 @@ impl Fault {
             | Fault::ClockReset(target)
             | Fault::DiskCorrupt(target)
             | Fault::DiskLoseUnsynced(target)
-            | Fault::DiskFailRead { target, .. } => vec![target],
+            | Fault::DiskFailRead { target, .. }
+            | Fault::DiskMisdirect(target)
+            | Fault::DiskTranspose(target) => vec![target],
             Fault::OneWay { from, to } => vec![from, to],
             Fault::Partition { .. }
             | Fault::PartitionHalves

@@ -373,6 +373,35 @@ impl<P: Protocol> World<P> {
                 count.hash(&mut canonical);
                 detail = format!("fail next {count} reads");
             }
+            Fault::DiskMisdirect(target) => {
+                kind = EventKind::DiskFault;
+                // Like `DiskFailRead`, down nodes are armed too: a crash already
+                // cleared what was pending, so the write lands on the first write
+                // after the restart.
+                hit = self.resolve(target, all.clone());
+                for &id in &hit {
+                    self.disks[id].misdirect_writes(1);
+                }
+                detail = "misdirect the next write".into();
+            }
+            Fault::DiskTranspose(target) => {
+                kind = EventKind::DiskFault;
+                hit = self.resolve(target, all.clone());
+                let mut places = Vec::new();
+                for &id in &hit {
+                    let place = self.disks[id].transpose(&mut self.fault_rng);
+                    if place.is_some() {
+                        self.effect("sim_disk_bytes_transposed");
+                    }
+                    place.hash(&mut canonical);
+                    places.push(
+                        place.map_or("no differing adjacent bytes".into(), |(file, at)| {
+                            format!("{file}@{at}")
+                        }),
+                    );
+                }
+                detail = format!("transpose {}", places.join(", "));
+            }
             Fault::HealAll => {
                 kind = EventKind::LivenessStart;
                 self.heal_links();

@@ -129,7 +129,7 @@ pub enum Step {
 /// (a partition that cut no message in flight, or a crash that lost no write,
 /// did nothing). Campaigns report the ones they never produced beside the
 /// protocol's own; every protocol may fire them without declaring them.
-pub const ENGINE_POINTS: [(&str, &str); 15] = [
+pub const ENGINE_POINTS: [(&str, &str); 17] = [
     ("sim_message_lost", "a message was lost to random loss"),
     ("sim_message_cut_by_partition", "a message met a cut link"),
     (
@@ -172,6 +172,14 @@ pub const ENGINE_POINTS: [(&str, &str); 15] = [
         "a disk fault dropped an unsynced write",
     ),
     ("sim_disk_read_failed", "a node's disk read failed"),
+    (
+        "sim_disk_write_misdirected",
+        "a node's disk write landed in another file's place (or nowhere)",
+    ),
+    (
+        "sim_disk_bytes_transposed",
+        "a disk fault swapped two adjacent stored bytes",
+    ),
 ];
 
 /// The start of the panic message a driver's call gets past its event limit.
@@ -606,10 +614,11 @@ impl<P: Protocol> World<P> {
     fn dispatch(&mut self, id: ProcessId, action: Action<P>) {
         let mut effects = std::mem::take(&mut self.effects);
         let is_node = id < self.node_count;
-        let failed_reads = if is_node {
-            self.disks[id].stats.failed_reads
+        let (failed_reads, misdirected) = if is_node {
+            let stats = &self.disks[id].stats;
+            (stats.failed_reads, stats.misdirected)
         } else {
-            0
+            (0, 0)
         };
         self.dispatching = Some((
             id,
@@ -658,6 +667,9 @@ impl<P: Protocol> World<P> {
         }
         if is_node && self.disks[id].stats.failed_reads != failed_reads {
             self.effect("sim_disk_read_failed");
+        }
+        if is_node && self.disks[id].stats.misdirected != misdirected {
+            self.effect("sim_disk_write_misdirected");
         }
         self.dispatching = None;
         for effect in effects.drain(..) {
