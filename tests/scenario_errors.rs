@@ -281,6 +281,45 @@ fn a_connect_takes_no_duration_and_a_disconnect_needs_a_target() {
     );
 }
 
+#[test]
+fn the_new_disk_faults_need_a_node_target_and_take_no_count() {
+    let text = fault("kind = \"disk_misdirect\"");
+    assert_error(
+        &text,
+        Some("\"disk_misdirect\""),
+        "faults[0].kind",
+        "a 'disk_misdirect' fault needs the key 'target'",
+    );
+    let text = fault("kind = \"disk_transpose\"\ntarget = [1, 9]");
+    assert_error(
+        &text,
+        Some("[1, 9]"),
+        "faults[0].target",
+        "node 9 does not exist",
+    );
+    let text = fault("kind = \"disk_misdirect\"\ntarget = 1\ncount = 2");
+    assert_error(
+        &text,
+        Some("count = 2"),
+        "faults[0].count",
+        "'count' does not apply to a 'disk_misdirect' fault (it takes: at, kind, target, label)",
+    );
+    let text = fault("kind = \"disk_transpose\"\ntarget = 1\nduration = \"1s\"");
+    assert_error(
+        &text,
+        Some("duration = \"1s\""),
+        "faults[0].duration",
+        "'duration' does not apply to a 'disk_transpose' fault",
+    );
+    let text = fault("kind = \"disk_misdirect\"\ntarget = \"clients\"");
+    assert_error(
+        &text,
+        Some("\"clients\""),
+        "faults[0].target",
+        "a 'disk_misdirect' fault cannot target clients",
+    );
+}
+
 fn fault(lines: &str) -> String {
     format!("{BASE}\n[[faults]]\nat = \"1s\"\n{lines}\n")
 }

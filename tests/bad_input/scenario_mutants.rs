@@ -693,6 +693,8 @@ const FAULTS: &[&str] = &[
     "at = \"1ns\"\nkind = \"one_way\"\nfrom = \"all\"\nto = \"all\"",
     "at = \"1ns\"\nkind = \"restart\"\ntarget = \"all\"",
     "at = \"1ns\"\nkind = \"disk_corrupt\"\ntarget = \"all\"",
+    "at = \"0ns\"\nkind = \"disk_misdirect\"\ntarget = \"all\"",
+    "at = \"0ns\"\nkind = \"disk_transpose\"\ntarget = \"all\"",
     "at = \"1ns\"\nkind = \"connect\"\ntarget = []",
 ];
 
