@@ -375,9 +375,9 @@ impl<P: Protocol> World<P> {
             }
             Fault::DiskMisdirect(target) => {
                 kind = EventKind::DiskFault;
-                // Like `DiskFailRead`, down nodes are armed too: a crash already
-                // cleared what was pending, so the write lands on the first write
-                // after the restart.
+                // Like `DiskFailRead`, down nodes are armed too: their crash has
+                // already cleared what was pending, so the first write after the
+                // restart (often the recovery's own) is the one misdirected.
                 hit = self.resolve(target, all.clone());
                 for &id in &hit {
                     self.disks[id].misdirect_writes(1);
