@@ -56,7 +56,11 @@ struct Operation {
 #[derive(Clone, Debug, Default)]
 struct Repair {
     op: u64,
+    /// Peers that answered with their versions.
     answered: BTreeSet<NodeId>,
+    /// Peers that answered that their own record is damaged too.
+    damaged: BTreeSet<NodeId>,
+    peers: usize,
     merged: Versions,
 }
 
@@ -601,13 +605,6 @@ impl QuorumNode {
             return;
         }
         let op = ctx.rng().r#gen::<u64>();
-        self.repairs.insert(
-            key,
-            Repair {
-                op,
-                ..Repair::default()
-            },
-        );
         let id = ctx.id();
         let peers: Vec<NodeId> = self
             .settings
@@ -616,6 +613,14 @@ impl QuorumNode {
             .filter(|&&node| node != id)
             .copied()
             .collect();
+        self.repairs.insert(
+            key,
+            Repair {
+                op,
+                peers: peers.len(),
+                ..Repair::default()
+            },
+        );
         if peers.is_empty() {
             self.finish_repair(ctx, key);
             return;
@@ -626,32 +631,35 @@ impl QuorumNode {
     }
 
     /// Peers a repair must hear from: enough that one of them holds every
-    /// write acknowledged by `w` replicas (`n − w + 1` of the `n − 1`).
+    /// write acknowledged by `w` replicas (`n − w + 1` of the `n − 1`). When
+    /// too many of them are damaged as well, a weak mode repairs from the
+    /// good ones it heard (what only the damaged copies held is lost, and the
+    /// checker counts it); strict mode keeps the key out of service instead,
+    /// rather than serve a history with a hole in it.
     fn repair_quorum(&self) -> usize {
         let (n, w) = (self.config().n, self.config().w);
-        (n + 1)
-            .saturating_sub(w)
-            .clamp(1, n.saturating_sub(1).max(1))
+        (n + 1).saturating_sub(w).clamp(1, n.saturating_sub(1).max(1))
     }
 
-    fn on_repair_reply(
-        &mut self,
-        ctx: &mut Ctx<'_, Quorum>,
-        from: NodeId,
-        op: u64,
-        held: Held,
-    ) -> bool {
+    fn on_repair_reply(&mut self, ctx: &mut Ctx<'_, Quorum>, from: NodeId, op: u64, held: Held) -> bool {
         let Some((&key, _)) = self.repairs.iter().find(|(_, repair)| repair.op == op) else {
             return false;
         };
         let need = self.repair_quorum();
+        let strict = self.config().strict();
         let repair = self.repairs.get_mut(&key).expect("found");
-        if let Held::Versions(versions) = held
-            && repair.answered.insert(from)
-        {
-            repair.merged.merge(&versions);
+        match held {
+            Held::Versions(versions) => {
+                if repair.answered.insert(from) {
+                    repair.merged.merge(&versions);
+                }
+            }
+            Held::Damaged => {
+                repair.damaged.insert(from);
+            }
         }
-        if repair.answered.len() >= need {
+        let heard_all = repair.answered.len() + repair.damaged.len() >= repair.peers;
+        if repair.answered.len() >= need || (heard_all && !strict) {
             self.finish_repair(ctx, key);
         }
         true

@@ -193,24 +193,16 @@ impl Store {
     }
 
     /// Merges `incoming` into `key`'s record; whether anything changed, or
-    /// `Err` when the write could not be made durable. A damaged key is
-    /// written (its good versions, if its record has since been rewritten,
-    /// and `incoming`) and stays damaged until [`Store::repair`].
+    /// why not. A damaged key takes no writes until [`Store::repair`]: a
+    /// record rewritten over the damage would read back as good after a
+    /// restart and serve a history with a hole in it.
     pub fn merge(
         &mut self,
         ctx: &mut Ctx<'_, Quorum>,
         key: u64,
         incoming: &Versions,
     ) -> Result<bool, Unreadable> {
-        let damaged = self.damaged.contains(&key);
-        let mut current = if damaged {
-            self.load(ctx, key)?.unwrap_or_default()
-        } else {
-            self.get(ctx, key).or_else(|why| match why {
-                Unreadable::Damaged => Ok(Versions::Empty),
-                Unreadable::ReadFailed => Err(why),
-            })?
-        };
+        let mut current = self.get(ctx, key)?;
         let changed = current.merge(incoming);
         if changed && !self.put(ctx, key, &current) {
             return Err(Unreadable::ReadFailed);
@@ -218,15 +210,10 @@ impl Store {
         Ok(changed)
     }
 
-    /// A damaged key's repair: merges what its peers hold into whatever good
-    /// versions it has, writes that, and serves the key again.
+    /// A damaged key's repair: writes what its peers hold (enough of them
+    /// that one holds every acknowledged write), and serves the key again.
     pub fn repair(&mut self, ctx: &mut Ctx<'_, Quorum>, key: u64, peers: &Versions) -> bool {
-        let Ok(base) = self.load(ctx, key) else {
-            return false;
-        };
-        let mut current = base.unwrap_or_default();
-        current.merge(peers);
-        if !self.put(ctx, key, &current) {
+        if !self.put(ctx, key, peers) {
             return false;
         }
         self.damaged.remove(&key);
