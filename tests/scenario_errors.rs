@@ -480,7 +480,7 @@ fn an_unknown_protocol_lists_the_protocols() {
         &text,
         Some("raftt"),
         "protocol.name",
-        "unknown protocol \"raftt\"; expected one of: raft, paxos, broadcast, lock, txn, token_forward",
+        "unknown protocol \"raftt\"; expected one of: raft, paxos, broadcast, lock, txn, quorum, token_forward",
     );
 }
 

@@ -638,10 +638,18 @@ impl QuorumNode {
     /// rather than serve a history with a hole in it.
     fn repair_quorum(&self) -> usize {
         let (n, w) = (self.config().n, self.config().w);
-        (n + 1).saturating_sub(w).clamp(1, n.saturating_sub(1).max(1))
+        (n + 1)
+            .saturating_sub(w)
+            .clamp(1, n.saturating_sub(1).max(1))
     }
 
-    fn on_repair_reply(&mut self, ctx: &mut Ctx<'_, Quorum>, from: NodeId, op: u64, held: Held) -> bool {
+    fn on_repair_reply(
+        &mut self,
+        ctx: &mut Ctx<'_, Quorum>,
+        from: NodeId,
+        op: u64,
+        held: Held,
+    ) -> bool {
         let Some((&key, _)) = self.repairs.iter().find(|(_, repair)| repair.op == op) else {
             return false;
         };
