@@ -488,7 +488,7 @@ fn bad_sweep_files_name_the_file_line_and_key() {
 }
 
 #[test]
-fn the_committed_lock_and_txn_charts_are_what_their_sweeps_draw() {
+fn the_committed_lock_txn_and_quorum_charts_are_what_their_sweeps_draw() {
     let dir = scratch("lock-pauses");
     for name in [
         "lock_client_pauses_single",
@@ -499,6 +499,9 @@ fn the_committed_lock_and_txn_charts_are_what_their_sweeps_draw() {
         "lock_double_holder_clock_jumps",
         "txn_blocking_2pc",
         "txn_blocking_paxos_commit",
+        "quorum_cap_minority",
+        "quorum_cap_majority",
+        "quorum_cap_linearizable",
     ] {
         let output = faultline(&[
             "sweep",

@@ -1041,3 +1041,68 @@ fn txn_scenario_errors_are_located_at_their_key() {
         assert_error(&format!("{TXN}{rest}"), needle, key, expected);
     }
 }
+
+const QUORUM: &str = "duration = \"2s\"\n\n[protocol]\nname = \"quorum\"\n";
+
+#[test]
+fn quorum_scenario_errors_are_located_at_their_key() {
+    let cases: [(&str, Option<&str>, &str, &str); 9] = [
+        (
+            "r = 4\n\n[cluster]\nnodes = 5\n",
+            Some("r = 4"),
+            "protocol.r",
+            "expected 1 to n = 3, got 4",
+        ),
+        (
+            "w = 0\n\n[cluster]\nnodes = 5\n",
+            Some("w = 0"),
+            "protocol.w",
+            "expected 1 to n = 3, got 0",
+        ),
+        (
+            "n = 6\n\n[cluster]\nnodes = 5\n",
+            Some("n = 6"),
+            "protocol.n",
+            "6 replicas per key need at least 6 nodes, but the cluster has 5",
+        ),
+        (
+            "tokens = 0\n\n[cluster]\nnodes = 5\n",
+            Some("tokens"),
+            "protocol.tokens",
+            "expected 1 to 1024 tokens per node, got 0",
+        ),
+        (
+            "placement = \"rendezvous\"\n\n[cluster]\nnodes = 5\n",
+            Some("rendezvous"),
+            "protocol.placement",
+            "unknown variant `rendezvous`, expected one of `ring`, `mod_n`, `jump`",
+        ),
+        (
+            "versioning = \"crdt\"\n\n[cluster]\nnodes = 5\n",
+            Some("crdt"),
+            "protocol.versioning",
+            "unknown variant `crdt`, expected `vector_clock` or `lww`",
+        ),
+        (
+            "read_repair = \"lazy\"\n\n[cluster]\nnodes = 5\n",
+            Some("lazy"),
+            "protocol.read_repair",
+            "unknown variant `lazy`, expected one of `sync`, `async`, `off`",
+        ),
+        (
+            "bugs = [\"lww_wall_clock\"]\n\n[cluster]\nnodes = 5\n",
+            Some("bugs"),
+            "protocol.bugs",
+            "lww_wall_clock is a bug of last-write-wins stamps",
+        ),
+        (
+            "sloppy = true\nsloppy_after = \"200ms\"\n\n[cluster]\nnodes = 5\n",
+            Some("sloppy_after"),
+            "protocol.sloppy_after",
+            "a coordinator must turn to stand-ins (200ms) before it gives up (100ms)",
+        ),
+    ];
+    for (rest, needle, key, expected) in cases {
+        assert_error(&format!("{QUORUM}{rest}"), needle, key, expected);
+    }
+}

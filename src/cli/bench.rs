@@ -37,8 +37,13 @@ pub fn run(registry: &Registry, workload: &str, seconds: u64, repeat: u32) -> i3
         Some(peak) => format!("peak queue {peak} events, "),
         None => String::new(),
     };
+    let hashes = if best.unit.is_some() {
+        "result hashes"
+    } else {
+        "trace hashes"
+    };
     println!(
-        "  {} runs: best {:.3} s, worst {:.3} s (spread {:.1}%), {peak}trace hashes {}",
+        "  {} runs: best {:.3} s, worst {:.3} s (spread {:.1}%), {peak}{hashes} {}",
         results.len(),
         best.wall_seconds,
         worst,

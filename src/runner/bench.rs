@@ -26,11 +26,23 @@ pub struct BenchResult {
     pub peak_queue: Option<usize>,
     /// Virtual seconds simulated.
     pub virtual_seconds: f64,
+    /// A computation's unit of work (`deliveries` then counts units).
+    pub unit: Option<&'static str>,
 }
 
 impl BenchResult {
     /// The one-line report.
     pub fn line(&self) -> String {
+        if let Some(unit) = self.unit {
+            return format!(
+                "{}: {:.0} {unit}/s ({:.3} s for {} {unit}, result hash {:016x})",
+                self.workload,
+                self.deliveries as f64 / self.wall_seconds,
+                self.wall_seconds,
+                self.deliveries,
+                self.trace_hash
+            );
+        }
         if self.scenario {
             return format!(
                 "{}: {:.0} virtual s per wall s, {:.0} deliveries/s ({:.3} s for {:.0} virtual s, trace {:016x})",
@@ -77,6 +89,21 @@ pub fn run(registry: &Registry, workload: &BenchWorkload, seconds: u64) -> Bench
                 trace_hash: measure.trace_hash,
                 peak_queue: measure.peak_queue,
                 virtual_seconds: measure.virtual_seconds,
+                unit: None,
+            }
+        }
+        BenchKind::Compute { unit, run } => {
+            let started = std::time::Instant::now();
+            let (count, hash) = run(seconds);
+            BenchResult {
+                workload: workload.name,
+                scenario: false,
+                deliveries: count,
+                wall_seconds: started.elapsed().as_secs_f64(),
+                trace_hash: hash,
+                peak_queue: None,
+                virtual_seconds: 0.0,
+                unit: Some(unit),
             }
         }
         BenchKind::Scenario(text) => {
@@ -100,6 +127,7 @@ pub fn run(registry: &Registry, workload: &BenchWorkload, seconds: u64) -> Bench
                 trace_hash: u64::from_str_radix(&outcome.summary.trace_hash, 16).unwrap_or(0),
                 peak_queue: None,
                 virtual_seconds: outcome.summary.virtual_time as f64 / 1e9,
+                unit: None,
             }
         }
     }

@@ -27,6 +27,16 @@ pub enum BenchKind {
     /// A world the benchmark builds and runs itself for `seconds` virtual
     /// seconds (no checkers): the simulator's raw speed.
     World(fn(seconds: u64) -> BenchMeasure),
+    /// A computation outside any world, timed as it is: `run(scale)` does
+    /// some number of `unit`s of work (more for a larger `scale`, the
+    /// `--seconds` value) and returns how many, and a hash of the results
+    /// (proves the same work was done every repetition).
+    Compute {
+        /// What one unit of work is (`lookups`).
+        unit: &'static str,
+        /// Does the work.
+        run: fn(scale: u64) -> (u64, u64),
+    },
 }
 
 /// A benchmark a protocol adds to `faultline bench`.

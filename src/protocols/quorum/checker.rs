@@ -22,6 +22,13 @@
 //!   applied by its replica by the end, or its loss was reported (the
 //!   stand-in found its hint log damaged at a restart). A replica keeps the
 //!   ids it applied, so a hint handed off again is not applied twice.
+//!
+//! Beside the verdict it measures what the CAP table is made of: the
+//! availability of operations invoked during a partition, on the majority
+//! and on the minority side (the side of the node coordinating the
+//! operation), and, under last-write-wins with unique values, whether the
+//! history is linearizable — a verdict only in strict mode, a measure in
+//! every mode.
 
 use super::{HintId, Quorum, QuorumConfig, Settings, Versioning, Versions, key_name};
 use crate::check::{Checker, Finding};
@@ -53,6 +60,14 @@ pub struct QuorumChecker {
     gets_ok: u64,
     puts: u64,
     puts_ok: u64,
+    /// Per client: which side of a partition its open operation's
+    /// coordinator was on when it was invoked (true: a majority side).
+    sides: BTreeMap<u64, bool>,
+    /// Operations invoked during a partition, and those answered ok, on the
+    /// majority side and on a minority side.
+    partitioned: [(u64, u64); 2],
+    /// Whether the history is linearizable (kv model), where it is measured.
+    linearizable: Option<bool>,
 }
 
 impl QuorumChecker {
@@ -75,6 +90,9 @@ impl QuorumChecker {
             gets_ok: 0,
             puts: 0,
             puts_ok: 0,
+            sides: BTreeMap::new(),
+            partitioned: [(0, 0); 2],
+            linearizable: None,
         }
     }
 
@@ -114,6 +132,7 @@ impl QuorumChecker {
         let history = world.history();
         let mut finding = None;
         for event in &history[self.history_cursor..] {
+            self.side_of(world, event);
             let Some(key) = &event.key else {
                 continue;
             };
@@ -161,6 +180,32 @@ impl QuorumChecker {
         }
         self.history_cursor = history.len();
         finding
+    }
+
+    /// Availability by side of a partition: an operation invoked while the
+    /// network is partitioned belongs to the side of the node coordinating
+    /// it (a majority side if that node reaches more than half the nodes).
+    fn side_of(&mut self, world: &World<Quorum>, event: &crate::sim::HistoryEvent) {
+        let process = event.process;
+        match event.kind {
+            EventType::Invoke => {
+                let network = world.network();
+                let target = world.client(process as usize).target();
+                if let Some(target) = target.filter(|_| network.is_partitioned()) {
+                    let reach = (0..self.nodes)
+                        .filter(|&other| other == target || !network.is_cut(target, other))
+                        .count();
+                    self.sides.insert(process, reach * 2 > self.nodes);
+                }
+            }
+            kind => {
+                if let Some(majority) = self.sides.remove(&process) {
+                    let side = &mut self.partitioned[usize::from(!majority)];
+                    side.0 += 1;
+                    side.1 += u64::from(kind == EventType::Ok);
+                }
+            }
+        }
     }
 
     /// Each key's versions at every replica that can say.
@@ -352,6 +397,21 @@ impl Checker<Quorum> for QuorumChecker {
         findings.extend(self.convergence(&state));
         findings.extend(self.lost_writes(world, &state));
         findings.extend(self.hints());
+        // The consistency half of the CAP table, in every mode: a measure
+        // (strict mode also checks it as a property).
+        let config = self.config();
+        if config.versioning == Versioning::Lww && config.value_range == 0 {
+            let verdict = crate::check::check_events(
+                crate::check::models::Kv,
+                world.history(),
+                &crate::check::Budget::default(),
+            );
+            self.linearizable = match verdict {
+                Ok(crate::check::Verdict::Linearizable) => Some(true),
+                Ok(crate::check::Verdict::NotLinearizable(_)) => Some(false),
+                _ => None,
+            };
+        }
         findings
     }
 
@@ -363,7 +423,19 @@ impl Checker<Quorum> for QuorumChecker {
                 ok as f64 / all as f64
             }
         };
-        vec![
+        let mut measures = Vec::new();
+        for (name, (all, ok)) in [
+            ("quorum_majority_side_availability", self.partitioned[0]),
+            ("quorum_minority_side_availability", self.partitioned[1]),
+        ] {
+            if all > 0 {
+                measures.push((name, ratio(ok, all)));
+            }
+        }
+        if let Some(linearizable) = self.linearizable {
+            measures.push(("quorum_linearizable", f64::from(u8::from(linearizable))));
+        }
+        measures.extend([
             ("quorum_get_availability", ratio(self.gets_ok, self.gets)),
             ("quorum_put_availability", ratio(self.puts_ok, self.puts)),
             ("quorum_lww_lost", self.lww_lost as f64),
@@ -377,6 +449,7 @@ impl Checker<Quorum> for QuorumChecker {
                     .map(|&n| n.saturating_sub(1))
                     .sum::<u64>() as f64,
             ),
-        ]
+        ]);
+        measures
     }
 }

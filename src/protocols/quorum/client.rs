@@ -24,6 +24,8 @@ struct Open {
     key: u64,
     /// The value of a put; `None` for a get.
     value: Option<i64>,
+    /// The node coordinating it.
+    target: usize,
     give_up: TimerId,
 }
 
@@ -49,6 +51,11 @@ impl QuorumClient {
             open: None,
             contexts: BTreeMap::new(),
         }
+    }
+
+    /// The node coordinating the open operation, if one is open.
+    pub fn target(&self) -> Option<usize> {
+        self.open.as_ref().map(|open| open.target)
     }
 
     fn think(&self, ctx: &mut Ctx<'_, Quorum>) {
@@ -92,6 +99,7 @@ impl QuorumClient {
             seq,
             key,
             value,
+            target,
             give_up,
         });
     }

@@ -180,12 +180,18 @@ impl QuorumNode {
             ctx.send(replica, self.phase_message(op, &operation, None));
         }
         let timeout = self.config().request_timeout;
+        self.arm_sloppy(ctx, op);
+        ctx.set_timer(timeout, timeout, QuorumTimer::Deadline(op));
+        self.operations.insert(op, operation);
+    }
+
+    /// With stand-ins on, a phase that has not heard from enough replicas
+    /// by `sloppy_after` turns to stand-ins (each phase waits afresh).
+    fn arm_sloppy(&self, ctx: &mut Ctx<'_, Quorum>, op: u64) {
         if self.config().uses_stand_ins() {
             let after = self.config().sloppy_after;
             ctx.set_timer(after, after, QuorumTimer::Sloppy(op));
         }
-        ctx.set_timer(timeout, timeout, QuorumTimer::Deadline(op));
-        self.operations.insert(op, operation);
     }
 
     /// The message an operation's phase sends (to a stand-in for `hint`).
@@ -306,7 +312,7 @@ impl QuorumNode {
                         }
                         let counted = holders
                             .iter()
-                            .filter(|&&node| self.settings.is_replica(key, node))
+                            .filter(|&&node| self.counts(&self.operations[&op], node))
                             .count();
                         let operation = self.operations.get_mut(&op).expect("looked up");
                         if repair_sync && counted < w && !merged.values().is_empty() {
@@ -332,6 +338,7 @@ impl QuorumNode {
                                     },
                                 );
                             }
+                            self.arm_sloppy(ctx, op);
                         } else {
                             self.answer(ctx, op);
                         }
@@ -352,6 +359,7 @@ impl QuorumNode {
                             let message = self.phase_message(op, &self.operations[&op], None);
                             ctx.send(replica, message);
                         }
+                        self.arm_sloppy(ctx, op);
                     }
                 }
             }

@@ -10,8 +10,15 @@ use crate::check::Linearizability;
 use crate::check::models::Kv;
 use crate::sim::NodeFactory;
 use crate::spec::declare::bug_names;
+use crate::spec::hooks::{BenchKind, BenchWorkload};
 use crate::spec::{Declared, Invalid, ProtocolSpec, Setup};
 use std::rc::Rc;
+
+/// The most virtual nodes per node (a ring of 256 nodes then holds 262,144
+/// points).
+const MAX_TOKENS: u32 = 1024;
+/// The most keys (each node holds every key's preference list).
+const MAX_KEYS: u64 = 10_000;
 
 impl ProtocolSpec for Quorum {
     type Config = QuorumConfig;
@@ -60,6 +67,18 @@ impl ProtocolSpec for Quorum {
         ),
         Declared::new("quorum_hints", "hints stand-ins took"),
         Declared::new(
+            "quorum_majority_side_availability",
+            "operations answered ok / invoked, of those invoked during a partition through a node on a majority side",
+        ),
+        Declared::new(
+            "quorum_minority_side_availability",
+            "operations answered ok / invoked, of those invoked during a partition through a node on a minority side",
+        ),
+        Declared::new(
+            "quorum_linearizable",
+            "1 if the history is linearizable (kv model), 0 if not: measured under last-write-wins with unique values (a checked property in strict mode only)",
+        ),
+        Declared::new(
             "quorum_hints_reapplied",
             "hint applications beyond the first (0 while replicas remember what they applied)",
         ),
@@ -92,14 +111,20 @@ impl ProtocolSpec for Quorum {
                 ));
             }
         }
-        if config.tokens == 0 {
+        if !(1..=MAX_TOKENS).contains(&config.tokens) {
             return Err(Invalid::key(
                 "protocol.tokens",
-                "expected at least 1 token per node",
+                format!(
+                    "expected 1 to {MAX_TOKENS} tokens per node, got {}",
+                    config.tokens
+                ),
             ));
         }
-        if config.keys == 0 {
-            return Err(Invalid::key("protocol.keys", "expected at least 1 key"));
+        if !(1..=MAX_KEYS).contains(&config.keys) {
+            return Err(Invalid::key(
+                "protocol.keys",
+                format!("expected 1 to {MAX_KEYS} keys, got {}", config.keys),
+            ));
         }
         if !(0.0..=1.0).contains(&config.get_fraction) {
             return Err(Invalid::key(
@@ -159,6 +184,24 @@ impl ProtocolSpec for Quorum {
         QuorumClient::new(Rc::new(setup.config.clone()), index, setup.workload)
     }
 
+    fn bench_workloads() -> Vec<BenchWorkload> {
+        vec![
+            BenchWorkload {
+                name: "quorum",
+                what: "5-node quorum store in strict mode (N = 3, R = W = 2) under partitions, crashes, pauses, skew and disk faults, every checker on",
+                kind: BenchKind::Scenario(bench_text),
+            },
+            BenchWorkload {
+                name: "ring",
+                what: "preference lists (N = 3) from a ring of 100 nodes x 256 tokens: 1M lookups per --seconds",
+                kind: BenchKind::Compute {
+                    unit: "lookups",
+                    run: ring_lookups,
+                },
+            },
+        ]
+    }
+
     fn checkers(setup: &Setup<'_, QuorumConfig>) -> Vec<Box<dyn Checker<Self>>> {
         let settings = Rc::new(Settings::new(setup.config.clone(), setup.nodes));
         let mut checkers: Vec<Box<dyn Checker<Self>>> =
@@ -168,4 +211,54 @@ impl ProtocolSpec for Quorum {
         }
         checkers
     }
+}
+
+/// The quorum benchmark scenario: `scenarios/quorum/strict.toml`'s store and
+/// nemesis for `seconds` of faults.
+fn bench_text(seconds: u64) -> String {
+    format!(
+        r#"name = "quorum benchmark"
+duration = "{seconds}s"
+liveness_window = "3s"
+
+[protocol]
+name = "quorum"
+versioning = "lww"
+keys = 3
+
+[cluster]
+nodes = 5
+
+[workload]
+clients = 6
+op_interval = "20ms"
+op_timeout = "300ms"
+
+[network]
+latency = {{ distribution = "exponential", mean = "2ms" }}
+
+[nemesis]
+faults = ["partition", "isolate", "crash", "pause", "clock_skew", "disk_fail_read", "disk_corrupt"]
+interval = ["200ms", "1s"]
+duration = ["100ms", "1500ms"]
+drop_probability = [0.0, 0.1]
+duplicate_probability = [0.0, 0.05]
+"#
+    )
+}
+
+/// `scale` million preference-list lookups (N = 3) on a ring of 100 nodes
+/// with 256 tokens each, for keys drawn by splitmix64; the count, and a hash
+/// of every list found.
+fn ring_lookups(scale: u64) -> (u64, u64) {
+    use super::ring::{Placement, Ring, mix};
+    let ring = Ring::with_members(256, 0..100);
+    let lookups = scale.saturating_mul(1_000_000);
+    let mut hash = 0u64;
+    for index in 0..lookups {
+        for node in ring.preference(mix(index), 3) {
+            hash = mix(hash ^ node as u64);
+        }
+    }
+    (lookups, hash)
 }
