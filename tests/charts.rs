@@ -502,6 +502,9 @@ fn the_committed_lock_txn_and_quorum_charts_are_what_their_sweeps_draw() {
         "quorum_cap_minority",
         "quorum_cap_majority",
         "quorum_cap_linearizable",
+        "quorum_pbs_lnkd_disk",
+        "quorum_pbs_lnkd_ssd",
+        "quorum_pbs_ymmr",
     ] {
         let output = faultline(&[
             "sweep",

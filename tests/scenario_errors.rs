@@ -1046,7 +1046,13 @@ const QUORUM: &str = "duration = \"2s\"\n\n[protocol]\nname = \"quorum\"\n";
 
 #[test]
 fn quorum_scenario_errors_are_located_at_their_key() {
-    let cases: [(&str, Option<&str>, &str, &str); 9] = [
+    let cases: [(&str, Option<&str>, &str, &str); 10] = [
+        (
+            "wars = \"lnkd_disk\"\n\n[cluster]\nnodes = 5\n",
+            None,
+            "network.latency",
+            "wars = \"...\" draws every delay from the PBS fit",
+        ),
         (
             "r = 4\n\n[cluster]\nnodes = 5\n",
             Some("r = 4"),

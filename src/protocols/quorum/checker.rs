@@ -68,6 +68,9 @@ pub struct QuorumChecker {
     partitioned: [(u64, u64); 2],
     /// Whether the history is linearizable (kv model), where it is measured.
     linearizable: Option<bool>,
+    /// Gets that followed an acknowledged put of their key, and those of
+    /// them that were fresh.
+    fresh: (u64, u64),
 }
 
 impl QuorumChecker {
@@ -93,6 +96,7 @@ impl QuorumChecker {
             sides: BTreeMap::new(),
             partitioned: [(0, 0); 2],
             linearizable: None,
+            fresh: (0, 0),
         }
     }
 
@@ -206,6 +210,62 @@ impl QuorumChecker {
                 }
             }
         }
+    }
+
+    /// Staleness as PBS defines it: a get is fresh when it returns the
+    /// value of the latest put of its key acknowledged before the get began,
+    /// or a value written after that (a put invoked once it was
+    /// acknowledged).
+    fn freshness(&self, world: &World<Quorum>) -> (u64, u64) {
+        let mut latest: BTreeMap<&str, (i64, u64)> = BTreeMap::new();
+        let mut invoked: BTreeMap<(&str, i64), u64> = BTreeMap::new();
+        let mut asked: BTreeMap<u64, (i64, u64)> = BTreeMap::new();
+        let (mut counted, mut fresh) = (0, 0);
+        for event in world.history() {
+            let Some(key) = event.key.as_deref() else {
+                continue;
+            };
+            match (event.kind, event.f.as_str(), &event.value) {
+                (EventType::Invoke, "put", Value::Int(value)) => {
+                    invoked.insert((key, *value), event.time);
+                }
+                (EventType::Ok, "put", Value::Int(value)) => {
+                    latest.insert(key, (*value, event.time));
+                }
+                (EventType::Invoke, "get", _) => {
+                    if let Some(&last) = latest.get(key) {
+                        asked.insert(event.process, last);
+                    }
+                }
+                (EventType::Ok, "get", read) => {
+                    let Some((value, acked)) = asked.remove(&event.process) else {
+                        continue;
+                    };
+                    let values = match read {
+                        Value::Int(v) => vec![*v],
+                        Value::List(list) => list
+                            .iter()
+                            .filter_map(|v| match v {
+                                Value::Int(v) => Some(*v),
+                                _ => None,
+                            })
+                            .collect(),
+                        _ => Vec::new(),
+                    };
+                    counted += 1;
+                    if values.iter().any(|&v| {
+                        v == value || invoked.get(&(key, v)).is_some_and(|&at| at > acked)
+                    }) {
+                        fresh += 1;
+                    }
+                }
+                (_, "get", _) => {
+                    asked.remove(&event.process);
+                }
+                _ => {}
+            }
+        }
+        (counted, fresh)
     }
 
     /// Each key's versions at every replica that can say.
@@ -397,6 +457,7 @@ impl Checker<Quorum> for QuorumChecker {
         findings.extend(self.convergence(&state));
         findings.extend(self.lost_writes(world, &state));
         findings.extend(self.hints());
+        self.fresh = self.freshness(world);
         // The consistency half of the CAP table, in every mode: a measure
         // (strict mode also checks it as a property).
         let config = self.config();
@@ -431,6 +492,9 @@ impl Checker<Quorum> for QuorumChecker {
             if all > 0 {
                 measures.push((name, ratio(ok, all)));
             }
+        }
+        if self.fresh.0 > 0 {
+            measures.push(("quorum_fresh", ratio(self.fresh.1, self.fresh.0)));
         }
         if let Some(linearizable) = self.linearizable {
             measures.push(("quorum_linearizable", f64::from(u8::from(linearizable))));

@@ -38,6 +38,9 @@ pub struct QuorumClient {
     seq: u64,
     open: Option<Open>,
     contexts: BTreeMap<u64, VectorClock>,
+    /// The PBS probe: whether the next operation is the read that follows
+    /// an acknowledged write.
+    probe_read: bool,
 }
 
 impl QuorumClient {
@@ -50,6 +53,7 @@ impl QuorumClient {
             seq: 0,
             open: None,
             contexts: BTreeMap::new(),
+            probe_read: false,
         }
     }
 
@@ -66,8 +70,13 @@ impl QuorumClient {
     fn start(&mut self, ctx: &mut Ctx<'_, Quorum>) {
         self.seq += 1;
         let seq = self.seq;
-        let key = ctx.rng().gen_range(0..self.config.keys);
-        let get = ctx.rng().gen_bool(self.config.get_fraction);
+        let (key, get) = if self.config.probe_after.is_some() {
+            // The PBS probe: write key 0, then read it.
+            (0, std::mem::take(&mut self.probe_read))
+        } else {
+            let key = ctx.rng().gen_range(0..self.config.keys);
+            (key, ctx.rng().gen_bool(self.config.get_fraction))
+        };
         let nodes = ctx.nodes();
         let target = ctx.rng().gen_range(0..nodes);
         let name = key_name(key);
@@ -121,7 +130,10 @@ impl QuorumClient {
 
 impl Client<Quorum> for QuorumClient {
     fn on_start(&mut self, ctx: &mut Ctx<'_, Quorum>) {
-        self.think(ctx);
+        // The PBS probe is client 0's alone.
+        if self.config.probe_after.is_none() || self.index == 0 {
+            self.think(ctx);
+        }
     }
 
     fn on_message(&mut self, ctx: &mut Ctx<'_, Quorum>, _from: ProcessId, msg: QuorumMsg) {
@@ -157,7 +169,13 @@ impl Client<Quorum> for QuorumClient {
                 ctx.cancel_timer(open.give_up);
                 let value = open.value.expect("a put");
                 ctx.ok("put", Some(&key_name(open.key)), Value::Int(value));
-                self.think(ctx);
+                match self.config.probe_after {
+                    Some(after) => {
+                        self.probe_read = true;
+                        ctx.set_timer(after, after, QuorumTimer::Next);
+                    }
+                    None => self.think(ctx),
+                }
             }
             QuorumMsg::Unavailable { seq } => self.unanswered(ctx, seq),
             _ => {}

@@ -90,8 +90,8 @@ pub use client::QuorumClient;
 pub use node::QuorumNode;
 
 use crate::protocols::codec::{DecodeError, Decoder, Encoder};
-use crate::sim::Protocol;
 use crate::sim::time::Duration;
+use crate::sim::{ProcessId, Protocol};
 use ring::NodeId;
 use serde::{Deserialize, Serialize};
 use version::{Siblings, Stamp, VectorClock, Versioned};
@@ -213,6 +213,31 @@ impl ReadRepair {
     }
 }
 
+/// A latency fit of the PBS paper (`wars = "..."`): the replicas delay
+/// writes, acknowledgements, reads and read responses by the fit's four
+/// distributions, in place of the network's latency.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum WarsFit {
+    /// LinkedIn, SSDs.
+    LnkdSsd,
+    /// LinkedIn, spinning disks.
+    LnkdDisk,
+    /// Yammer.
+    Ymmr,
+}
+
+impl WarsFit {
+    /// The fit's four distributions.
+    pub fn model(self) -> pbs::Wars {
+        match self {
+            WarsFit::LnkdSsd => pbs::Wars::LNKD_SSD,
+            WarsFit::LnkdDisk => pbs::Wars::LNKD_DISK,
+            WarsFit::Ymmr => pbs::Wars::YMMR,
+        }
+    }
+}
+
 /// The `[protocol]` table for `name = "quorum"`.
 #[derive(Clone, Debug, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -275,6 +300,17 @@ pub struct QuorumConfig {
     /// Merkle tree depth (`2^depth` leaves). Default 2.
     #[serde(default = "default_merkle_depth")]
     pub merkle_depth: u32,
+    /// The PBS experiment: replicas delay each write (W), its
+    /// acknowledgement (A), each read (R) and its response (S) by draws from
+    /// this fit, with the network's latency set to a constant 0. Default
+    /// none.
+    #[serde(default)]
+    pub wars: Option<WarsFit>,
+    /// The PBS probe: client 0 alone writes key 0, and once the write is
+    /// acknowledged reads it this long later (the other clients stay idle);
+    /// the checker measures how often the read is fresh. Default none.
+    #[serde(default)]
+    pub probe_after: Option<Duration>,
 }
 
 fn default_n() -> usize {
@@ -693,6 +729,10 @@ pub enum QuorumTimer {
     Next,
     /// A client gives its operation up.
     GiveUp(u64),
+    /// PBS: a delayed message reaches this replica now.
+    Arrive(ProcessId, Box<QuorumMsg>),
+    /// PBS: a delayed reply leaves this replica now.
+    Depart(ProcessId, Box<QuorumMsg>),
 }
 
 impl Protocol for Quorum {

@@ -477,6 +477,7 @@ impl QuorumNode {
 
     fn on_read(&mut self, ctx: &mut Ctx<'_, Quorum>, from: ProcessId, op: u64, key: u64) {
         let id = ctx.id();
+        let wars = self.config().wars;
         let replica = self.settings.is_replica(key, id);
         let Some(store) = self.store.as_mut() else {
             return;
@@ -486,7 +487,9 @@ impl QuorumNode {
                 Ok(versions) => versions,
                 Err(Unreadable::Damaged) => {
                     self.start_repair(ctx, key);
-                    ctx.send(
+                    reply(
+                        ctx,
+                        wars,
                         from,
                         QuorumMsg::ReadReply {
                             op,
@@ -504,7 +507,9 @@ impl QuorumNode {
         for hint in store.hints().values().filter(|hint| hint.key == key) {
             held.merge(&hint.versions);
         }
-        ctx.send(
+        reply(
+            ctx,
+            wars,
             from,
             QuorumMsg::ReadReply {
                 op,
@@ -525,13 +530,14 @@ impl QuorumNode {
         repair: bool,
     ) {
         let id = ctx.id();
+        let wars = self.config().wars;
         let Some(store) = self.store.as_mut() else {
             return;
         };
         match hint {
             Some(owner) if owner != id && !self.settings.is_replica(key, id) => {
                 if store.add_hint(ctx, owner, key, &versions).is_some() {
-                    ctx.send(from, QuorumMsg::WriteAck { op });
+                    reply(ctx, wars, from, QuorumMsg::WriteAck { op });
                 }
             }
             _ => {
@@ -542,7 +548,7 @@ impl QuorumNode {
                     if changed && repair {
                         ctx.sometimes(QuorumPoint::ReadRepairFixedStale);
                     }
-                    ctx.send(from, QuorumMsg::WriteAck { op });
+                    reply(ctx, wars, from, QuorumMsg::WriteAck { op });
                 }
             }
         }
@@ -819,6 +825,62 @@ impl Node<Quorum> for QuorumNode {
         if self.store.is_none() {
             return; // still reading the disk back
         }
+        if let Some(fit) = self.config().wars {
+            let delay = match &msg {
+                QuorumMsg::Write { .. } => Some(fit.model().w),
+                QuorumMsg::Read { .. } => Some(fit.model().r),
+                _ => None,
+            };
+            if let Some(delay) = delay {
+                let delay = wars_delay(ctx, &delay);
+                ctx.set_timer(delay, delay, QuorumTimer::Arrive(from, Box::new(msg)));
+                return;
+            }
+        }
+        self.handle(ctx, from, msg);
+    }
+
+    fn on_timer(&mut self, ctx: &mut Ctx<'_, Quorum>, timer: QuorumTimer) {
+        match timer {
+            QuorumTimer::Recover => self.boot(ctx),
+            QuorumTimer::Sloppy(op) => self.on_sloppy(ctx, op),
+            QuorumTimer::Deadline(op) => self.on_deadline(ctx, op),
+            QuorumTimer::Handoff => self.on_handoff_timer(ctx),
+            QuorumTimer::AntiEntropy => self.on_anti_entropy_timer(ctx),
+            QuorumTimer::Arrive(from, msg) => {
+                if self.store.is_some() {
+                    self.handle(ctx, from, *msg);
+                }
+            }
+            QuorumTimer::Depart(to, msg) => ctx.send(to, *msg),
+            QuorumTimer::Next | QuorumTimer::GiveUp(_) => {}
+        }
+    }
+}
+
+/// One draw of a PBS delay, as a duration (capped like the network's).
+fn wars_delay(ctx: &mut Ctx<'_, Quorum>, delay: &super::pbs::Mixture) -> Duration {
+    let ms = delay.sample(ctx.rng());
+    Duration(((ms * 1e6) as u64).min(crate::sim::network::LATENCY_CAP))
+}
+
+/// A replica's answer to a read or a write: under PBS it leaves after an S
+/// or an A draw.
+fn reply(ctx: &mut Ctx<'_, Quorum>, wars: Option<super::WarsFit>, to: ProcessId, msg: QuorumMsg) {
+    let Some(fit) = wars else {
+        ctx.send(to, msg);
+        return;
+    };
+    let delay = match msg {
+        QuorumMsg::ReadReply { .. } => fit.model().s,
+        _ => fit.model().a,
+    };
+    let delay = wars_delay(ctx, &delay);
+    ctx.set_timer(delay, delay, QuorumTimer::Depart(to, Box::new(msg)));
+}
+
+impl QuorumNode {
+    fn handle(&mut self, ctx: &mut Ctx<'_, Quorum>, from: ProcessId, msg: QuorumMsg) {
         match msg {
             QuorumMsg::Get { seq, key } => self.begin(ctx, from, seq, key, Request::Get),
             QuorumMsg::Put {
@@ -858,17 +920,6 @@ impl Node<Quorum> for QuorumNode {
                 reply,
             } => self.on_exchange(ctx, from, key, versions, reply),
             QuorumMsg::GetOk { .. } | QuorumMsg::PutOk { .. } | QuorumMsg::Unavailable { .. } => {}
-        }
-    }
-
-    fn on_timer(&mut self, ctx: &mut Ctx<'_, Quorum>, timer: QuorumTimer) {
-        match timer {
-            QuorumTimer::Recover => self.boot(ctx),
-            QuorumTimer::Sloppy(op) => self.on_sloppy(ctx, op),
-            QuorumTimer::Deadline(op) => self.on_deadline(ctx, op),
-            QuorumTimer::Handoff => self.on_handoff_timer(ctx),
-            QuorumTimer::AntiEntropy => self.on_anti_entropy_timer(ctx),
-            QuorumTimer::Next | QuorumTimer::GiveUp(_) => {}
         }
     }
 }

@@ -10,7 +10,7 @@ use crate::check::Linearizability;
 use crate::check::models::Kv;
 use crate::sim::NodeFactory;
 use crate::spec::declare::bug_names;
-use crate::spec::hooks::{BenchKind, BenchWorkload};
+use crate::spec::hooks::{BenchKind, BenchWorkload, Experiment};
 use crate::spec::{Declared, Invalid, ProtocolSpec, Setup};
 use std::rc::Rc;
 
@@ -73,6 +73,10 @@ impl ProtocolSpec for Quorum {
         Declared::new(
             "quorum_minority_side_availability",
             "operations answered ok / invoked, of those invoked during a partition through a node on a minority side",
+        ),
+        Declared::new(
+            "quorum_fresh",
+            "the share of gets that returned the latest put of their key acknowledged before they began, or something newer (PBS's consistency)",
         ),
         Declared::new(
             "quorum_linearizable",
@@ -162,6 +166,17 @@ impl ProtocolSpec for Quorum {
                 ),
             ));
         }
+        if config.wars.is_some()
+            && setup.network.latency
+                != (crate::sim::network::Latency::Constant {
+                    value: crate::sim::time::Duration(0),
+                })
+        {
+            return Err(Invalid::key(
+                "network.latency",
+                "wars = \"...\" draws every delay from the PBS fit: set latency = { distribution = \"constant\", value = \"0s\" }",
+            ));
+        }
         if config.has(QuorumBug::LwwWallClock) && config.versioning != Versioning::Lww {
             return Err(Invalid::key(
                 "protocol.bugs",
@@ -198,6 +213,21 @@ impl ProtocolSpec for Quorum {
                     unit: "lookups",
                     run: ring_lookups,
                 },
+            },
+        ]
+    }
+
+    fn experiments() -> Vec<Experiment> {
+        vec![
+            Experiment {
+                name: "quorum-pbs",
+                what: "the PBS paper's WARS model: P(a read t after commit is fresh), N = 3, R = W = 1, for the three latency fits",
+                run: pbs_model,
+            },
+            Experiment {
+                name: "quorum-placement",
+                what: "ring vs jump vs mod N: keys moved by a join and by a leave, and the spread of load, over node counts and tokens per node",
+                run: placement_table,
             },
         ]
     }
@@ -261,4 +291,109 @@ fn ring_lookups(scale: u64) -> (u64, u64) {
         }
     }
     (lookups, hash)
+}
+
+/// The times after commit the PBS sweeps measure, per fit (ms).
+const PBS_TIMES: [(&str, super::WarsFit, &[f64]); 3] = [
+    (
+        "LNKD-DISK",
+        super::WarsFit::LnkdDisk,
+        &[0.0, 1.0, 2.0, 5.0, 10.0, 20.0, 50.0],
+    ),
+    ("LNKD-SSD", super::WarsFit::LnkdSsd, &[0.0, 0.5, 1.0, 2.0]),
+    (
+        "YMMR",
+        super::WarsFit::Ymmr,
+        &[0.0, 50.0, 100.0, 250.0, 500.0, 1000.0],
+    ),
+];
+
+/// `faultline experiment quorum-pbs`: the WARS model's P(consistent | t)
+/// at the times `scenarios/experiments/quorum_pbs_*.toml` measure on the
+/// simulated store (`trials` Monte Carlo trials per fit, default 200,000).
+fn pbs_model(trials: Option<u64>, out: &mut dyn std::io::Write) -> std::io::Result<()> {
+    let trials = trials.unwrap_or(200_000);
+    let quorum = super::pbs::Quorum { n: 3, r: 1, w: 1 };
+    writeln!(
+        out,
+        "PBS (Bailis et al., VLDB 2012), the WARS model by Monte Carlo ({trials} trials per fit):"
+    )?;
+    writeln!(
+        out,
+        "P(a read started t after commit is fresh), N = 3, R = W = 1"
+    )?;
+    writeln!(out, "{:>10} {:>9} {:>9}", "fit", "t (ms)", "P(fresh)")?;
+    for (name, fit, times) in PBS_TIMES {
+        let fresh = super::pbs::consistency(&fit.model(), quorum, times, trials, 1);
+        for (t, p) in times.iter().zip(fresh) {
+            writeln!(out, "{name:>10} {t:>9} {p:>9.4}")?;
+        }
+    }
+    Ok(())
+}
+
+/// Builds one placement afresh.
+type Build = Box<dyn Fn() -> Box<dyn super::ring::Placement>>;
+
+/// `faultline experiment quorum-placement`: for each placement and node
+/// count, the share of `keys` keys whose owner changes when one node joins
+/// and when one leaves, and the relative standard deviation of the keys each
+/// node owns (ring: also of each node's exact share of the ring). `trials`
+/// overrides the number of keys (default 100,000).
+fn placement_table(trials: Option<u64>, out: &mut dyn std::io::Write) -> std::io::Result<()> {
+    use super::ring::{Jump, ModN, Ring, load_spread, mix, moved, relative_sd};
+    let keys = trials.unwrap_or(100_000);
+    let sample = || (0..keys).map(mix);
+    writeln!(
+        out,
+        "Placement over {keys} keys: the share that changes owner when node n joins (n -> n+1)"
+    )?;
+    writeln!(
+        out,
+        "or node n/2 leaves (n -> n-1), and the relative sd of keys per node (ring: and of share)."
+    )?;
+    writeln!(
+        out,
+        "{:>6} {:>12} {:>8} {:>8} {:>8} {:>8} {:>8}",
+        "nodes", "placement", "join", "1/(n+1)", "leave", "load sd", "share sd"
+    )?;
+    for nodes in [10usize, 100] {
+        let mut rows: Vec<(String, Build)> = Vec::new();
+        for tokens in [1u32, 16, 256] {
+            rows.push((
+                format!("ring/{tokens}"),
+                Box::new(move || Box::new(Ring::with_members(tokens, 0..nodes))),
+            ));
+        }
+        rows.push((
+            "jump".into(),
+            Box::new(move || Box::new(Jump::with_members(0..nodes))),
+        ));
+        rows.push((
+            "mod_n".into(),
+            Box::new(move || Box::new(ModN::with_members(0..nodes))),
+        ));
+        for (name, build) in rows {
+            let before = build();
+            let mut joined = build();
+            joined.join(nodes);
+            let mut left = build();
+            left.leave(nodes / 2);
+            let share = if let Some(tokens) = name.strip_prefix("ring/") {
+                let ring = Ring::with_members(tokens.parse().expect("a token count"), 0..nodes);
+                format!("{:>8.4}", relative_sd(ring.shares().into_values()))
+            } else {
+                format!("{:>8}", "-")
+            };
+            writeln!(
+                out,
+                "{nodes:>6} {name:>12} {:>8.4} {:>8.4} {:>8.4} {:>8.4} {share}",
+                moved(before.as_ref(), joined.as_ref(), sample()),
+                1.0 / (nodes as f64 + 1.0),
+                moved(before.as_ref(), left.as_ref(), sample()),
+                load_spread(before.as_ref(), sample()),
+            )?;
+        }
+    }
+    Ok(())
 }
