@@ -297,18 +297,7 @@ impl QuorumNode {
                             .collect();
                         let key = operation.key;
                         if read_repair != ReadRepair::Off {
-                            for &node in &stale {
-                                ctx.send(
-                                    node,
-                                    QuorumMsg::Write {
-                                        op,
-                                        key,
-                                        versions: merged.clone(),
-                                        hint: None,
-                                        repair: true,
-                                    },
-                                );
-                            }
+                            write_back(ctx, op, key, &merged, stale);
                         }
                         let counted = holders
                             .iter()
@@ -326,18 +315,7 @@ impl QuorumNode {
                                 .filter(|node| !operation.replies.contains_key(node))
                                 .copied()
                                 .collect();
-                            for node in others {
-                                ctx.send(
-                                    node,
-                                    QuorumMsg::Write {
-                                        op,
-                                        key,
-                                        versions: merged.clone(),
-                                        hint: None,
-                                        repair: true,
-                                    },
-                                );
-                            }
+                            write_back(ctx, op, key, &merged, others);
                             self.arm_sloppy(ctx, op);
                         } else {
                             self.answer(ctx, op);
@@ -373,16 +351,7 @@ impl QuorumNode {
                     let mut merged = versions.clone();
                     merged.merge(&operation.versions);
                     if merged != versions {
-                        ctx.send(
-                            from,
-                            QuorumMsg::Write {
-                                op,
-                                key: operation.key,
-                                versions: operation.versions.clone(),
-                                hint: None,
-                                repair: true,
-                            },
-                        );
+                        write_back(ctx, op, operation.key, &operation.versions, [from]);
                     }
                 }
             }
@@ -855,6 +824,28 @@ impl Node<Quorum> for QuorumNode {
             QuorumTimer::Depart(to, msg) => ctx.send(to, *msg),
             QuorumTimer::Next | QuorumTimer::GiveUp(_) => {}
         }
+    }
+}
+
+/// A get's read repair: the merged versions written back to `nodes`.
+fn write_back(
+    ctx: &mut Ctx<'_, Quorum>,
+    op: u64,
+    key: u64,
+    merged: &Versions,
+    nodes: impl IntoIterator<Item = NodeId>,
+) {
+    for node in nodes {
+        ctx.send(
+            node,
+            QuorumMsg::Write {
+                op,
+                key,
+                versions: merged.clone(),
+                hint: None,
+                repair: true,
+            },
+        );
     }
 }
 
