@@ -321,7 +321,8 @@ impl TraceSink for ChartSink {
             | EventKind::ClockSkew
             | EventKind::LivenessStart
             | EventKind::Disconnect
-            | EventKind::Connect => self.faults.push(FaultEvent {
+            | EventKind::Connect
+            | EventKind::Membership => self.faults.push(FaultEvent {
                 time: record.time,
                 kind: record.kind,
                 nodes: nodes_in(&record.detail),

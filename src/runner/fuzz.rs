@@ -425,14 +425,13 @@ pub fn fuzz(
         ));
     }
     let mut declared = crate::spec::declare::names(entry.sometimes);
-    // The client effects are listed only once a run produces them: most
-    // campaigns never touch a client, and listing them as never reached there
-    // would only be noise.
+    // The client and membership effects are listed only once a run produces
+    // them (`engine_point_listed_when_reached`).
     declared.extend(
         crate::sim::world::ENGINE_POINTS
             .iter()
             .map(|(name, _)| *name)
-            .filter(|name| !name.starts_with("sim_client_")),
+            .filter(|name| !crate::sim::world::engine_point_listed_when_reached(name)),
     );
     let mut summary = FuzzSummary {
         tool: format!("faultline {}", env!("CARGO_PKG_VERSION")),

@@ -566,6 +566,7 @@ impl<C> Scenario<C> {
             disk: self.disk.clone(),
             clock_offset_max: self.cluster.clock_offset_max.0,
             clock_drift_ppm_max: *self.cluster.clock_drift_ppm_max.get_ref(),
+            spares: 0,
         }
     }
 }

@@ -89,7 +89,9 @@ pub fn fault_table(at: u64, timed: &TimedFault) -> Option<Table> {
         | Fault::DiskCorrupt(t)
         | Fault::DiskLoseUnsynced(t)
         | Fault::DiskMisdirect(t)
-        | Fault::DiskTranspose(t) => target("target", t),
+        | Fault::DiskTranspose(t)
+        | Fault::Join(t)
+        | Fault::Leave(t) => target("target", t),
         Fault::OneWay { from, to } => {
             target("from", from);
             target("to", to);

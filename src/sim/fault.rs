@@ -182,6 +182,12 @@ pub enum Fault {
     DiskMisdirect(Target),
     /// Swap two adjacent differing bytes of one file's stored data.
     DiskTranspose(Target),
+    /// Make running, unpaused non-members members of the cluster; each then
+    /// handles `Admin::Join`.
+    Join(Target),
+    /// Take running, unpaused members out of the cluster (never below the
+    /// protocol's minimum membership); each then handles `Admin::Leave`.
+    Leave(Target),
     /// End of the fault phase: heal links, restart crashed nodes, resume paused
     /// ones, reset clocks. The liveness window starts.
     HealAll,
@@ -210,6 +216,8 @@ impl Fault {
             Fault::DiskFailRead { .. } => "disk_fail_read",
             Fault::DiskMisdirect(_) => "disk_misdirect",
             Fault::DiskTranspose(_) => "disk_transpose",
+            Fault::Join(_) => "join",
+            Fault::Leave(_) => "leave",
             Fault::HealAll => "heal_all",
         }
     }
@@ -230,7 +238,9 @@ impl Fault {
             | Fault::DiskLoseUnsynced(target)
             | Fault::DiskFailRead { target, .. }
             | Fault::DiskMisdirect(target)
-            | Fault::DiskTranspose(target) => vec![target],
+            | Fault::DiskTranspose(target)
+            | Fault::Join(target)
+            | Fault::Leave(target) => vec![target],
             Fault::OneWay { from, to } => vec![from, to],
             Fault::Partition { .. }
             | Fault::PartitionHalves
@@ -255,8 +265,8 @@ impl Fault {
 }
 
 /// A fault with an optional duration after which it is undone (partition → heal,
-/// disconnect → connect, crash → restart, pause → resume, clock skew → reset) on
-/// the same nodes it hit, and an optional label under which the world remembers
+/// disconnect → connect, crash → restart, pause → resume, clock skew → reset,
+/// join → leave, leave → join) on the same nodes it hit, and an optional label under which the world remembers
 /// the nodes it hit.
 #[derive(Clone, Debug, PartialEq, Eq, Hash)]
 pub struct TimedFault {

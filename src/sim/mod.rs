@@ -18,6 +18,6 @@ pub use disk::{Disk, DiskConfig, DiskError};
 pub use fault::{ClientPick, Fault, Target, TimedFault};
 pub use history::{EventType, HistoryEvent, Value};
 pub use network::{Latency, LongDelay, NetworkConfig, Probability};
-pub use protocol::{Client, Ctx, Node, ProcessId, Protocol, Role, Status, TimerId};
+pub use protocol::{Admin, Client, Ctx, Node, ProcessId, Protocol, Role, Status, TimerId};
 pub use time::{Duration, MILLISECOND, SECOND};
 pub use world::{NodeFactory, Step, World, WorldConfig};

@@ -88,10 +88,31 @@ pub trait Node<P: Protocol>: Clone {
     /// A timer set earlier fired.
     fn on_timer(&mut self, ctx: &mut Ctx<'_, P>, timer: P::Timer);
 
+    /// An operator's command to this node: join the cluster or leave it (the
+    /// `join` and `leave` faults). The protocol carries out the change itself —
+    /// tells its peers, moves data to or from the node — through `ctx` like any
+    /// other handler; the world only records the operator's view of who is a
+    /// member (`World::members`). Called on a running, unpaused node, right
+    /// after the fault that names it is traced. The default ignores it: a
+    /// protocol that supports membership changes says so with
+    /// `ProtocolSpec::min_members`.
+    fn on_admin(&mut self, ctx: &mut Ctx<'_, P>, admin: Admin) {
+        let _ = (ctx, admin);
+    }
+
     /// Role and term, for selectors and charts.
     fn status(&self) -> Status {
         Status::default()
     }
+}
+
+/// An operator's membership command, handed to [`Node::on_admin`].
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum Admin {
+    /// Become a member of the cluster (a spare or a node that left earlier).
+    Join,
+    /// Stop being a member of the cluster.
+    Leave,
 }
 
 /// A client process. Clients never crash; their operations are the history.

@@ -145,6 +145,8 @@ pub enum EventKind {
     Disconnect = 18,
     /// A disconnected node was connected again.
     Connect = 19,
+    /// Nodes joined or left the cluster's membership (the operator's view).
+    Membership = 20,
 }
 
 impl EventKind {
@@ -170,6 +172,7 @@ impl EventKind {
             EventKind::LivenessStart => "liveness_start",
             EventKind::Disconnect => "disconnect",
             EventKind::Connect => "connect",
+            EventKind::Membership => "membership",
         }
     }
 }

@@ -1,12 +1,12 @@
 //! Applying faults to the world: resolving targets (selectors draw from the fault
 //! stream only; `@label` targets read the labels earlier faults stored), cutting
 //! links, lab-style disconnecting and connecting, crashing, restarting, pausing and
-//! resuming nodes, skewing clocks and damaging disks — and scheduling each fault's
-//! undo.
+//! resuming nodes, skewing clocks, damaging disks and changing the membership —
+//! and scheduling each fault's undo.
 
 use super::{Action, NO_PROCESS, ProcessState, World};
 use crate::sim::fault::{ClientPick, Fault, Target, TimedFault, selector_size};
-use crate::sim::protocol::{Node, ProcessId, Protocol, Role};
+use crate::sim::protocol::{Admin, Node, ProcessId, Protocol, Role};
 use crate::sim::trace::{EventKind, StableHasher};
 use rand::Rng as _;
 use std::hash::{Hash, Hasher};
@@ -402,6 +402,54 @@ impl<P: Protocol> World<P> {
                 }
                 detail = format!("transpose {}", places.join(", "));
             }
+            Fault::Join(target) => {
+                kind = EventKind::Membership;
+                let members = &self.members;
+                let candidates: Vec<usize> = self
+                    .nodes_where(|state| state.up && !state.paused)
+                    .into_iter()
+                    .filter(|&id| !members[id])
+                    .collect();
+                hit = self.resolve(target, candidates);
+                for &id in &hit {
+                    debug_assert!(!self.members[id]);
+                    self.members[id] = true;
+                    self.effect("sim_node_joined");
+                }
+                undo = Some(Fault::Leave(Target::Nodes(hit.clone())));
+            }
+            Fault::Leave(target) => {
+                kind = EventKind::Membership;
+                let members = &self.members;
+                let candidates: Vec<usize> = self
+                    .nodes_where(|state| state.up && !state.paused)
+                    .into_iter()
+                    .filter(|&id| members[id])
+                    .collect();
+                hit = self.resolve(target, candidates);
+                let count = self.members.iter().filter(|&&member| member).count();
+                let allowed = count.saturating_sub(self.min_members);
+                if hit.len() > allowed {
+                    // The floor holds: the first of the resolved nodes leave,
+                    // the rest stay members.
+                    let kept = hit.split_off(allowed);
+                    kept.hash(&mut canonical);
+                    detail = format!(
+                        "{kept:?} stay: {count} members, at least {} must remain",
+                        self.min_members
+                    );
+                }
+                for &id in &hit {
+                    debug_assert!(self.members[id]);
+                    self.members[id] = false;
+                    self.effect("sim_node_left");
+                }
+                debug_assert!(
+                    self.members.iter().filter(|&&member| member).count() >= self.min_members
+                        || hit.is_empty()
+                );
+                undo = Some(Fault::Join(Target::Nodes(hit.clone())));
+            }
             Fault::HealAll => {
                 kind = EventKind::LivenessStart;
                 self.heal_links();
@@ -437,10 +485,17 @@ impl<P: Protocol> World<P> {
             }
             text
         });
-        // Restarts and resumes run handlers, so they happen after the fault is traced.
+        // Restarts, resumes and membership commands run handlers, so they happen
+        // after the fault is traced.
         match &timed.fault {
             Fault::Restart(_) => hit.iter().for_each(|&id| self.restart(id)),
             Fault::Resume(_) => hit.iter().for_each(|&id| self.resume(id)),
+            Fault::Join(_) => hit
+                .iter()
+                .for_each(|&id| self.dispatch(id, Action::Admin(Admin::Join))),
+            Fault::Leave(_) => hit
+                .iter()
+                .for_each(|&id| self.dispatch(id, Action::Admin(Admin::Leave))),
             Fault::HealAll => {
                 for &id in &hit {
                     if !self.processes[id].up {

@@ -23,7 +23,7 @@ use super::disk::{Disk, DiskConfig};
 use super::fault::TimedFault;
 use super::history::{EventType, HistoryEvent};
 use super::network::{DropReason, Latency, LongDelay, Network, NetworkConfig, Route};
-use super::protocol::{Client, Ctx, Effect, Node, ProcessId, Protocol, Status};
+use super::protocol::{Admin, Client, Ctx, Effect, Node, ProcessId, Protocol, Status};
 use super::queue::EventQueue;
 use super::rng::{self, Rng, between};
 use super::trace::{EventKind, SharedSink, StableHasher, TraceRecord, fold};
@@ -48,6 +48,9 @@ pub struct WorldConfig {
     pub clock_offset_max: u64,
     /// Each node starts with a drift drawn uniformly from ±this (ppm).
     pub clock_drift_ppm_max: u64,
+    /// The last `spares` nodes (ids `nodes - spares..nodes`) start outside the
+    /// cluster's membership, the others in it; must be below `nodes`. Default 0.
+    pub spares: usize,
 }
 
 #[derive(Clone, Debug)]
@@ -97,6 +100,7 @@ enum Action<P: Protocol> {
     Restart,
     Message(ProcessId, P::Msg),
     Timer(P::Timer),
+    Admin(Admin),
 }
 
 /// What one step did, for checkers.
@@ -129,7 +133,7 @@ pub enum Step {
 /// (a partition that cut no message in flight, or a crash that lost no write,
 /// did nothing). Campaigns report the ones they never produced beside the
 /// protocol's own; every protocol may fire them without declaring them.
-pub const ENGINE_POINTS: [(&str, &str); 17] = [
+pub const ENGINE_POINTS: [(&str, &str); 19] = [
     ("sim_message_lost", "a message was lost to random loss"),
     ("sim_message_cut_by_partition", "a message met a cut link"),
     (
@@ -180,7 +184,16 @@ pub const ENGINE_POINTS: [(&str, &str); 17] = [
         "sim_disk_bytes_transposed",
         "a disk fault swapped two adjacent stored bytes",
     ),
+    ("sim_node_joined", "a join fault made a node a member"),
+    ("sim_node_left", "a leave fault took a member out"),
 ];
+
+/// The engine points a campaign lists only once a run produces them: most
+/// campaigns never touch a client, and most protocols cannot change their
+/// membership, so listing these as never reached would be noise.
+pub fn engine_point_listed_when_reached(point: &str) -> bool {
+    point.starts_with("sim_client_") || matches!(point, "sim_node_joined" | "sim_node_left")
+}
 
 /// The start of the panic message a driver's call gets past its event limit.
 pub const DRIVER_BOUND: &str = "a driver went past the run's event bound inside one wake";
@@ -226,6 +239,11 @@ pub struct World<P: Protocol> {
     disconnected: Vec<bool>,
     /// Node ids remembered under a name: by faults with a `label`, and by drivers.
     labels: BTreeMap<String, Vec<usize>>,
+    /// Per node: a member of the cluster, as the operator sees it (changed by
+    /// `join` and `leave`; crashes and restarts keep it).
+    members: Vec<bool>,
+    /// `leave` never takes the membership below this (`set_min_members`).
+    min_members: usize,
 }
 
 const NO_PROCESS: u64 = 0x0FFF_FFFF;
@@ -239,6 +257,12 @@ impl<P: Protocol> World<P> {
         client_factory: impl Fn(usize) -> P::Client,
     ) -> Self {
         assert!(config.nodes > 0, "a world needs at least one node");
+        assert!(
+            config.spares < config.nodes,
+            "{} spares leave no member among {} nodes",
+            config.spares,
+            config.nodes
+        );
         let processes = config.nodes + config.clients;
         let mut fault_rng = rng::stream(config.seed, "faults", 0);
         let mut process_states = Vec::with_capacity(processes);
@@ -299,7 +323,18 @@ impl<P: Protocol> World<P> {
             faults_applied: 0,
             disconnected: vec![false; config.nodes],
             labels: BTreeMap::new(),
+            members: (0..config.nodes)
+                .map(|id| id < config.nodes - config.spares)
+                .collect(),
+            min_members: 0,
         }
+    }
+
+    /// `leave` faults never take the membership below `min_members` from now on
+    /// (default 0): the protocol's floor (`ProtocolSpec::min_members`), which
+    /// the runner passes on.
+    pub fn set_min_members(&mut self, min_members: usize) {
+        self.min_members = min_members;
     }
 
     /// Records every event into `sink` from now on.
@@ -627,6 +662,7 @@ impl<P: Protocol> World<P> {
                 Action::Restart => "restart",
                 Action::Message(..) => "message",
                 Action::Timer(_) => "timer",
+                Action::Admin(_) => "admin",
             },
         ));
         {
@@ -655,6 +691,7 @@ impl<P: Protocol> World<P> {
                     Action::Restart => node.on_restart(&mut ctx),
                     Action::Message(from, msg) => node.on_message(&mut ctx, from, msg),
                     Action::Timer(timer) => node.on_timer(&mut ctx, timer),
+                    Action::Admin(admin) => node.on_admin(&mut ctx, admin),
                 }
             } else {
                 let client = &mut self.clients[id - self.node_count];
@@ -662,6 +699,7 @@ impl<P: Protocol> World<P> {
                     Action::Start | Action::Restart => client.on_start(&mut ctx),
                     Action::Message(from, msg) => client.on_message(&mut ctx, from, msg),
                     Action::Timer(timer) => client.on_timer(&mut ctx, timer),
+                    Action::Admin(_) => unreachable!("membership commands go to nodes only"),
                 }
             }
         }
@@ -805,6 +843,22 @@ impl<P: Protocol> World<P> {
     /// Whether node `id` is frozen.
     pub fn is_paused(&self, id: usize) -> bool {
         self.processes[id].paused
+    }
+
+    /// Per node, whether it is a member of the cluster as the operator sees it:
+    /// all but the spares at the start, then as `join` and `leave` faults say.
+    pub fn members(&self) -> &[bool] {
+        &self.members
+    }
+
+    /// Whether node `id` is a member of the cluster (see [`World::members`]).
+    pub fn is_member(&self, id: usize) -> bool {
+        self.members[id]
+    }
+
+    /// The floor `leave` faults keep the membership at ([`World::set_min_members`]).
+    pub fn min_members(&self) -> usize {
+        self.min_members
     }
 
     /// Whether node `id` is disconnected by a lab-style `disconnect` fault.
