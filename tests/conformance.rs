@@ -315,6 +315,8 @@ fn expected_effects(path: &Path) -> BTreeSet<&'static str> {
             "disk_fail_read" => "sim_disk_read_failed",
             "disk_misdirect" => "sim_disk_write_misdirected",
             "disk_transpose" => "sim_disk_bytes_transposed",
+            "join" => "sim_node_joined",
+            "leave" => "sim_node_left",
             other => panic!(
                 "{}: no effect known for nemesis kind {other}",
                 path.display()

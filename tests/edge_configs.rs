@@ -10,6 +10,9 @@ fn run(text: &str, seed: u64) -> faultline::runner::RunOutcome {
     run_file(&file, &RunOptions::seed(seed)).unwrap_or_else(|error| panic!("{error}"))
 }
 
+/// Every node fault kind but `join` and `leave`: broadcast and token_forward
+/// do not support membership changes, and a scenario that asks them for one
+/// is refused (`scenario_errors`).
 const NEMESIS: &str = "[nemesis]\nfaults = [\"partition\", \"isolate\", \"bridge\", \"one_way\", \"crash\", \"pause\", \"clock_skew\", \"disk_corrupt\", \"disk_lose_unsynced\", \"disk_fail_read\", \"disk_misdirect\", \"disk_transpose\"]\ninterval = [\"10ms\", \"50ms\"]\nduration = [\"1ms\", \"200ms\"]\n";
 
 #[test]

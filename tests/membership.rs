@@ -2,13 +2,19 @@
 //! members and hands each `Admin::Join`, `leave` takes running members out
 //! (never below the protocol's floor) and hands each `Admin::Leave`, and each
 //! undoes the other after its duration. The world only keeps the operator's
-//! view; a tiny protocol here records what it was told.
+//! view; a tiny protocol here records what it was told, and registered as a
+//! spec with a floor it runs scenarios with spares and a membership nemesis.
 
+use faultline::check::{Checker, Finding};
+use faultline::runner::{ProtocolSpec, RunOptions, parse_for, run_scenario};
+use faultline::scenario::ScenarioFile;
 use faultline::sim::time::{MILLISECOND, SECOND};
 use faultline::sim::trace::{EventKind, MemorySink};
 use faultline::sim::{
-    Admin, Client, Ctx, Fault, Node, ProcessId, Protocol, Target, TimedFault, World, WorldConfig,
+    Admin, Client, Ctx, Fault, Node, NodeFactory, ProcessId, Protocol, Step, Target, TimedFault,
+    World, WorldConfig,
 };
+use faultline::spec::{Declared, Setup};
 use std::cell::RefCell;
 use std::rc::Rc;
 
@@ -288,4 +294,120 @@ fn membership_changes_are_deterministic_and_folded_into_the_trace_hash() {
     // The same faults without the membership changes give another trace.
     let (quiet, _) = run(11, 6, 2, 2, Vec::new());
     assert_ne!(quiet.trace_hash(), first.trace_hash());
+}
+
+/// The `[protocol]` table of the scenario-level tests: the floor is a key.
+#[derive(Clone, Debug, serde::Serialize, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RosterConfig {
+    name: String,
+    min_members: usize,
+}
+
+/// Checks after every step that the membership never falls below the floor.
+struct Floor {
+    min_members: usize,
+}
+
+impl Checker<Roster> for Floor {
+    fn name(&self) -> &'static str {
+        "floor"
+    }
+    fn after_step(&mut self, world: &World<Roster>, _step: Step) -> Option<Finding> {
+        let members = world.members().iter().filter(|&&member| member).count();
+        (members < self.min_members).then(|| {
+            Finding::always(
+                "floor",
+                format!("{members} members, below {}", self.min_members),
+            )
+        })
+    }
+}
+
+impl ProtocolSpec for Roster {
+    type Config = RosterConfig;
+    const NAME: &'static str = "roster";
+    const SUMMARY: &'static str = "records the membership commands it gets";
+    const BUGS: &'static [Declared] = &[];
+    const PROPERTIES: &'static [Declared] = &[Declared::new(
+        "floor",
+        "the membership never falls below the floor",
+    )];
+
+    fn min_members(setup: &Setup<'_, RosterConfig>) -> Option<usize> {
+        Some(setup.config.min_members)
+    }
+    fn active_bugs(_config: &RosterConfig) -> Vec<String> {
+        Vec::new()
+    }
+    fn node_factory(_setup: &Setup<'_, RosterConfig>) -> NodeFactory<Self> {
+        Rc::new(|_| Member::default())
+    }
+    fn client(_setup: &Setup<'_, RosterConfig>, _index: usize) -> Idle {
+        Idle
+    }
+    fn checkers(setup: &Setup<'_, RosterConfig>) -> Vec<Box<dyn Checker<Self>>> {
+        vec![Box::new(Floor {
+            min_members: setup.config.min_members,
+        })]
+    }
+}
+
+fn roster_scenario(cluster: &str, min_members: usize, rest: &str) -> ScenarioFile {
+    let text = format!(
+        "duration = \"3s\"\nliveness_window = \"1s\"\n[protocol]\nname = \"roster\"\nmin_members = {min_members}\n[cluster]\n{cluster}\n[workload]\nclients = 0\n{rest}"
+    );
+    ScenarioFile::from_text("roster.toml", text).unwrap()
+}
+
+#[test]
+fn a_scenario_with_spares_and_a_membership_nemesis_keeps_the_floor_run_after_run() {
+    let nemesis = "[nemesis]\nfaults = [\"join\", \"leave\", \"crash\", \"pause\"]\ninterval = [\"20ms\", \"100ms\"]\nduration = [\"10ms\", \"500ms\"]\n";
+    let file = roster_scenario("nodes = 6\nspares = 2", 3, nemesis);
+    let scenario = parse_for::<Roster>(&file).unwrap_or_else(|error| panic!("{error}"));
+    let (mut joined, mut left) = (0, 0);
+    for seed in 1..=20 {
+        let outcome = run_scenario::<Roster>(&file, &scenario, &RunOptions::seed(seed));
+        assert!(
+            outcome.passed(),
+            "seed {seed}: {:?}",
+            outcome.summary.violations
+        );
+        let again = run_scenario::<Roster>(&file, &scenario, &RunOptions::seed(seed));
+        assert_eq!(outcome.summary.trace_hash, again.summary.trace_hash);
+        let sometimes = &outcome.summary.sometimes;
+        joined += sometimes.get("sim_node_joined").copied().unwrap_or(0);
+        left += sometimes.get("sim_node_left").copied().unwrap_or(0);
+    }
+    assert!(joined > 0 && left > 0, "joined {joined}, left {left}");
+}
+
+#[test]
+fn the_runner_hands_the_protocols_floor_to_the_world() {
+    // Five members, floor 4: of the `all` the leave resolves to, one leaves.
+    let faults = "[[faults]]\nat = \"1s\"\nkind = \"leave\"\ntarget = \"all\"\n";
+    let file = roster_scenario("nodes = 6\nspares = 1", 4, faults);
+    let scenario = parse_for::<Roster>(&file).unwrap_or_else(|error| panic!("{error}"));
+    let outcome = run_scenario::<Roster>(&file, &scenario, &RunOptions::seed(1));
+    assert!(outcome.passed(), "{:?}", outcome.summary.violations);
+    assert_eq!(outcome.summary.sometimes.get("sim_node_left"), Some(&1));
+}
+
+#[test]
+fn fewer_members_at_the_start_than_the_floor_is_an_error_at_cluster_spares() {
+    let file = roster_scenario("nodes = 4\nspares = 2", 3, "");
+    let error = parse_for::<Roster>(&file).expect_err("two members, floor three");
+    let shown = error.to_string();
+    assert_eq!(error.key.as_deref(), Some("cluster.spares"), "{shown}");
+    assert_eq!(error.line, Some(8), "{shown}");
+    assert!(
+        shown.contains(
+            "2 of the 4 nodes start as members (2 spares), below the 3 protocol 'roster' needs"
+        ),
+        "{shown}"
+    );
+    // Without spares, the nodes themselves are too few.
+    let file = roster_scenario("nodes = 2", 3, "");
+    let error = parse_for::<Roster>(&file).expect_err("two members, floor three");
+    assert_eq!(error.key.as_deref(), Some("cluster.nodes"), "{error}");
 }

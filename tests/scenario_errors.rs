@@ -320,6 +320,109 @@ fn the_new_disk_faults_need_a_node_target_and_take_no_count() {
     );
 }
 
+#[test]
+fn spares_as_many_as_the_nodes_are_rejected_at_cluster_spares() {
+    let text = format!("{BASE}spares = 5\n");
+    assert_error(
+        &text,
+        Some("spares = 5"),
+        "cluster.spares",
+        "expected fewer spares than nodes (0..=4), got 5",
+    );
+}
+
+#[test]
+fn spares_with_a_protocol_without_membership_changes_are_rejected() {
+    let text = format!("{BASE}spares = 1\n");
+    assert_error(
+        &text,
+        Some("spares = 1"),
+        "cluster.spares",
+        "protocol 'broadcast' does not support membership changes (join, leave, cluster.spares)",
+    );
+}
+
+#[test]
+fn a_join_or_leave_with_a_protocol_without_membership_changes_is_rejected_at_its_kind() {
+    let text = format!(
+        "{}\n[[faults]]\nat = \"1500ms\"\nkind = \"join\"\ntarget = \"random\"\n",
+        fault("kind = \"crash\"\ntarget = 1")
+    );
+    assert_error(
+        &text,
+        Some("\"join\""),
+        "faults[1].kind",
+        "protocol 'broadcast' does not support membership changes",
+    );
+    let raft = BASE.replace("\"broadcast\"", "\"raft\"");
+    let text = format!(
+        "{raft}\n[[faults]]\nat = \"1s\"\nkind = \"leave\"\ntarget = \"leader\"\nduration = \"100ms\"\n"
+    );
+    assert_error(
+        &text,
+        Some("\"leave\""),
+        "faults[0].kind",
+        "protocol 'raft' does not support membership changes (join, leave, cluster.spares)",
+    );
+}
+
+#[test]
+fn a_membership_kind_in_the_nemesis_of_a_protocol_without_them_is_rejected() {
+    let text = format!("{BASE}\n[nemesis]\nfaults = [\"crash\", \"leave\"]\n");
+    assert_error(
+        &text,
+        Some("faults = ["),
+        "nemesis.faults",
+        "protocol 'broadcast' does not support membership changes",
+    );
+}
+
+#[test]
+fn a_join_or_leave_needs_an_existing_node_target_and_takes_only_its_keys() {
+    let text = fault("kind = \"join\"");
+    assert_error(
+        &text,
+        Some("\"join\""),
+        "faults[0].kind",
+        "a 'join' fault needs the key 'target'",
+    );
+    let text = fault("kind = \"leave\"\ntarget = [1, 9]");
+    assert_error(
+        &text,
+        Some("[1, 9]"),
+        "faults[0].target",
+        "node 9 does not exist",
+    );
+    let text = fault("kind = \"join\"\ntarget = \"client:0\"");
+    assert_error(
+        &text,
+        Some("\"client:0\""),
+        "faults[0].target",
+        "a 'join' fault cannot target clients",
+    );
+    let text = fault("kind = \"leave\"\ntarget = \"everyone\"");
+    assert_error(
+        &text,
+        Some("\"everyone\""),
+        "faults[0].target",
+        "unknown target \"everyone\"",
+    );
+    let text = fault("kind = \"leave\"\ntarget = 1\ncount = 2");
+    assert_error(
+        &text,
+        Some("count = 2"),
+        "faults[0].count",
+        "'count' does not apply to a 'leave' fault (it takes: at, kind, target, duration, label)",
+    );
+    let text = fault("kind = \"join\"\ntarget = 1\nduration = \"0s\"");
+    assert_error(
+        &text,
+        Some("duration = \"0s\""),
+        "faults[0].duration",
+        "expected a positive duration",
+    );
+}
+
 fn fault(lines: &str) -> String {
     format!("{BASE}\n[[faults]]\nat = \"1s\"\n{lines}\n")
 }

@@ -204,6 +204,8 @@ impl Iterator for Schedule {
             },
             NemesisFault::DiskMisdirect => Fault::DiskMisdirect(Target::Random),
             NemesisFault::DiskTranspose => Fault::DiskTranspose(Target::Random),
+            NemesisFault::Join => Fault::Join(Target::Random),
+            NemesisFault::Leave => Fault::Leave(Target::Random),
         };
         let timed = match fault {
             Fault::DiskCorrupt(_)

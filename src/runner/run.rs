@@ -69,7 +69,11 @@ pub fn parse_for<S: ProtocolSpec>(
     file: &ScenarioFile,
 ) -> Result<Scenario<S::Config>, ScenarioError> {
     let scenario = file.parse::<S::Config>()?;
-    S::validate(&scenario.setup(&file.text)).map_err(|invalid| file.source().invalid(invalid))?;
+    let setup = scenario.setup(&file.text);
+    S::validate(&setup).map_err(|invalid| file.source().invalid(invalid))?;
+    scenario
+        .check_membership(S::NAME, S::min_members(&setup))
+        .map_err(|invalid| file.source().invalid(invalid))?;
     Ok(scenario)
 }
 
@@ -147,6 +151,9 @@ pub fn run_scenario_sampled<S: ProtocolSpec>(
     );
     for (name, nodes) in S::groups(&setup) {
         world.set_label(name, nodes);
+    }
+    if let Some(min_members) = S::min_members(&setup) {
+        world.set_min_members(min_members);
     }
     if let Some(sink) = &options.sink {
         world.set_sink(sink.clone());

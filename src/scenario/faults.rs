@@ -124,11 +124,15 @@ pub enum FaultKind {
     DiskMisdirect,
     /// Swap two adjacent differing bytes on `target`'s disk.
     DiskTranspose,
+    /// Make running non-member `target` members of the cluster.
+    Join,
+    /// Take running member `target` out of the cluster.
+    Leave,
 }
 
 impl FaultKind {
     /// Every kind with a one-line description, for `faultline list`.
-    pub const ALL: [(FaultKind, &'static str, &'static str); 19] = [
+    pub const ALL: [(FaultKind, &'static str, &'static str); 21] = [
         (
             FaultKind::Partition,
             "partition",
@@ -220,7 +224,23 @@ impl FaultKind {
             "disk_transpose",
             "swap two adjacent differing bytes of `target`'s stored data",
         ),
+        (
+            FaultKind::Join,
+            "join",
+            "running non-members `target` join the cluster (protocols with membership changes)",
+        ),
+        (
+            FaultKind::Leave,
+            "leave",
+            "running members `target` leave, never below the protocol's minimum (protocols with membership changes)",
+        ),
     ];
+
+    /// Whether the kind changes the membership (only protocols that support it
+    /// take one).
+    pub fn is_membership(self) -> bool {
+        matches!(self, FaultKind::Join | FaultKind::Leave)
+    }
 
     fn name(self) -> &'static str {
         FaultKind::ALL
@@ -236,7 +256,9 @@ impl FaultKind {
             Partition => (&["groups"], &["duration"]),
             PartitionHalves | Bridge => (&[], &["duration"]),
             Heal => (&[], &[]),
-            Isolate | Disconnect | Crash | Pause => (&["target"], &["duration", "label"]),
+            Isolate | Disconnect | Crash | Pause | Join | Leave => {
+                (&["target"], &["duration", "label"])
+            }
             Restart | Resume | Connect | ClockReset | DiskCorrupt | DiskLoseUnsynced
             | DiskMisdirect | DiskTranspose => (&["target"], &["label"]),
             OneWay => (&["from", "to"], &["duration", "label"]),
@@ -257,7 +279,8 @@ pub struct FaultSpec {
     /// Who it hits.
     #[serde(default)]
     pub target: Option<Spanned<TargetSpec>>,
-    /// Undo after this long (partition kinds, disconnect, crash, pause, clock_skew).
+    /// Undo after this long (partition kinds, disconnect, crash, pause,
+    /// clock_skew, join, leave).
     #[serde(default)]
     pub duration: Option<Spanned<Duration>>,
     /// Groups for `partition`.
@@ -285,6 +308,11 @@ pub struct FaultSpec {
 }
 
 impl FaultSpec {
+    /// Whether it is a `join` or a `leave`.
+    pub fn is_membership(&self) -> bool {
+        self.kind.get_ref().is_membership()
+    }
+
     fn present(&self) -> Vec<(&'static str, std::ops::Range<usize>)> {
         let mut keys = Vec::new();
         let mut add = |name, span: Option<std::ops::Range<usize>>| {
@@ -475,6 +503,8 @@ impl FaultSpec {
             FaultKind::DiskLoseUnsynced => Fault::DiskLoseUnsynced(target(&self.target)?),
             FaultKind::DiskMisdirect => Fault::DiskMisdirect(target(&self.target)?),
             FaultKind::DiskTranspose => Fault::DiskTranspose(target(&self.target)?),
+            FaultKind::Join => Fault::Join(target(&self.target)?),
+            FaultKind::Leave => Fault::Leave(target(&self.target)?),
             FaultKind::DiskFailRead => {
                 let count = self.count.as_ref().map_or(1, |count| *count.get_ref());
                 if count == 0 {
@@ -596,11 +626,17 @@ pub enum NemesisFault {
     PauseClient,
     /// Skew a random client's clock.
     ClockSkewClient,
+    /// A random non-member joins, and leaves again after the fault's duration
+    /// (protocols with membership changes).
+    Join,
+    /// A random member leaves (never below the protocol's minimum), and joins
+    /// again after the fault's duration (protocols with membership changes).
+    Leave,
 }
 
 impl NemesisFault {
     /// Every kind, in declaration order.
-    pub const ALL: [NemesisFault; 15] = [
+    pub const ALL: [NemesisFault; 17] = [
         NemesisFault::Partition,
         NemesisFault::Isolate,
         NemesisFault::Bridge,
@@ -616,7 +652,15 @@ impl NemesisFault {
         NemesisFault::DiskTranspose,
         NemesisFault::PauseClient,
         NemesisFault::ClockSkewClient,
+        NemesisFault::Join,
+        NemesisFault::Leave,
     ];
+
+    /// Whether the kind changes the membership (only protocols that support it
+    /// take one).
+    pub fn is_membership(self) -> bool {
+        matches!(self, NemesisFault::Join | NemesisFault::Leave)
+    }
 
     /// The name scenario files use (`crash_leader`).
     pub fn name(self) -> String {

@@ -44,6 +44,12 @@ pub struct ClusterConfig {
     /// Each node starts with a clock drift drawn from ±this, ppm. Default 0.
     #[serde(default = "zero_spanned")]
     pub clock_drift_ppm_max: Spanned<u64>,
+    /// The last `spares` nodes (ids `nodes - spares..nodes`) start outside the
+    /// cluster's membership, for `join` faults to bring in; below `nodes`, and
+    /// only for a protocol that supports membership changes
+    /// (`ProtocolSpec::min_members`). Default 0.
+    #[serde(default = "zero_spanned_usize")]
+    pub spares: Spanned<usize>,
 }
 
 /// A whole scenario, with the protocol configuration type `C`.
@@ -180,6 +186,9 @@ impl Expect {
 }
 
 fn zero_spanned() -> Spanned<u64> {
+    Spanned::new(0..0, 0)
+}
+fn zero_spanned_usize() -> Spanned<usize> {
     Spanned::new(0..0, 0)
 }
 fn default_seed() -> u64 {
@@ -387,6 +396,11 @@ impl<C> Scenario<C> {
         *self.cluster.nodes.get_ref()
     }
 
+    /// Number of spare nodes: the last ones, outside the membership at the start.
+    pub fn spares(&self) -> usize {
+        *self.cluster.spares.get_ref()
+    }
+
     /// End of the fault phase (ns).
     pub fn fault_phase_end(&self) -> u64 {
         self.duration.get_ref().0
@@ -398,6 +412,7 @@ impl<C> Scenario<C> {
         crate::spec::Setup {
             config: &self.protocol,
             nodes: self.nodes(),
+            spares: self.spares(),
             clients: self.workload.clients,
             workload: &self.workload,
             network: &self.network,
@@ -417,6 +432,16 @@ impl<C> Scenario<C> {
             return Err(source.error_at(
                 self.cluster.nodes.span(),
                 format!("expected between 1 and {MAX_NODES} nodes, got {nodes}"),
+            ));
+        }
+        if self.spares() >= nodes {
+            return Err(source.error_at(
+                self.cluster.spares.span(),
+                format!(
+                    "expected fewer spares than nodes (0..={}), got {}: at least one node must start as a member",
+                    nodes - 1,
+                    self.spares()
+                ),
             ));
         }
         if *self.cluster.clock_drift_ppm_max.get_ref() > 500_000 {
@@ -538,6 +563,62 @@ impl<C> Scenario<C> {
         Ok(())
     }
 
+    /// Checks the scenario's membership changes (`cluster.spares`, `join` and
+    /// `leave` faults, scripted or in the nemesis) against what protocol
+    /// `protocol` supports: `min_members` is its floor
+    /// (`ProtocolSpec::min_members`), `None` when it supports none. The error
+    /// names the first offending key.
+    pub fn check_membership(
+        &self,
+        protocol: &str,
+        min_members: Option<usize>,
+    ) -> Result<(), crate::spec::Invalid> {
+        use crate::spec::Invalid;
+        let Some(min_members) = min_members else {
+            let unsupported = |key: String| {
+                Invalid::key(
+                    key,
+                    format!(
+                        "protocol '{protocol}' does not support membership changes (join, leave, cluster.spares)"
+                    ),
+                )
+            };
+            if self.spares() > 0 {
+                return Err(unsupported("cluster.spares".into()));
+            }
+            if let Some(index) = self.faults.iter().position(FaultSpec::is_membership) {
+                return Err(unsupported(format!("faults[{index}].kind")));
+            }
+            if let Some(nemesis) = &self.nemesis
+                && nemesis
+                    .faults
+                    .get_ref()
+                    .iter()
+                    .any(|kind| kind.is_membership())
+            {
+                return Err(unsupported("nemesis.faults".into()));
+            }
+            return Ok(());
+        };
+        let members = self.nodes() - self.spares();
+        if members < min_members {
+            let key = if self.spares() > 0 {
+                "cluster.spares"
+            } else {
+                "cluster.nodes"
+            };
+            return Err(Invalid::key(
+                key,
+                format!(
+                    "{members} of the {} nodes start as members ({} spares), below the {min_members} protocol '{protocol}' needs",
+                    self.nodes(),
+                    self.spares()
+                ),
+            ));
+        }
+        Ok(())
+    }
+
     /// The scripted faults as the world applies them. Validation already passed,
     /// so this cannot fail.
     pub fn scripted_faults(&self, source: &Source<'_>) -> Vec<(u64, TimedFault)> {
@@ -566,7 +647,7 @@ impl<C> Scenario<C> {
             disk: self.disk.clone(),
             clock_offset_max: self.cluster.clock_offset_max.0,
             clock_drift_ppm_max: *self.cluster.clock_drift_ppm_max.get_ref(),
-            spares: 0,
+            spares: self.spares(),
         }
     }
 }

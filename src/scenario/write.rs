@@ -217,12 +217,31 @@ mod tests {
                 TimedFault::new(Fault::DiskMisdirect(nodes(&[0, 3]))).labelled("misdirected"),
             ),
             (16, TimedFault::new(Fault::DiskTranspose(Target::Minority))),
+            (
+                17,
+                TimedFault::new(Fault::Join(Target::Random))
+                    .lasting(250_000_000)
+                    .labelled("joined"),
+            ),
+            (18, TimedFault::new(Fault::Leave(nodes(&[1, 2]))).lasting(1)),
+            (
+                19,
+                TimedFault::new(Fault::Leave(Target::Label("joined".into()))),
+            ),
+            (20, TimedFault::new(Fault::Join(Target::All))),
         ]
     }
 
     #[test]
     fn written_faults_read_back_as_the_same_faults() {
         let faults = every_kind();
+        // Every kind a scenario can script is among them.
+        for (_, name, _) in crate::scenario::faults::FaultKind::ALL {
+            assert!(
+                faults.iter().any(|(_, timed)| timed.fault.name() == name),
+                "every_kind lacks {name}"
+            );
+        }
         let mut table = Table::new();
         table.insert("duration".into(), Value::String("10s".into()));
         let mut protocol = Table::new();

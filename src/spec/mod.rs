@@ -45,6 +45,10 @@ pub struct Setup<'a, C> {
     pub config: &'a C,
     /// Server nodes (ids `0..nodes`).
     pub nodes: usize,
+    /// Of them, the last `spares` (ids `nodes - spares..nodes`) start outside
+    /// the cluster's membership (`cluster.spares`; 0 unless the protocol
+    /// supports membership changes, [`ProtocolSpec::min_members`]).
+    pub spares: usize,
     /// Clients (ids `nodes..nodes + clients`).
     pub clients: usize,
     /// The `[workload]` table.
@@ -129,6 +133,19 @@ pub trait ProtocolSpec: Protocol {
     fn validate(setup: &Setup<'_, Self::Config>) -> Result<(), Invalid> {
         let _ = setup;
         Ok(())
+    }
+
+    /// Whether the protocol supports membership changes — the `join` and
+    /// `leave` faults and `cluster.spares` — and if so the fewest members the
+    /// cluster may have: a `leave` never takes the membership below it, and a
+    /// scenario starting with fewer members (`nodes - spares`) is an error at
+    /// `cluster.spares`. Its nodes carry out each change in
+    /// [`Node::on_admin`](crate::sim::Node::on_admin). `None` (the default):
+    /// no membership changes, and a scenario asking for one is an error at
+    /// the key that does.
+    fn min_members(setup: &Setup<'_, Self::Config>) -> Option<usize> {
+        let _ = setup;
+        None
     }
 
     /// The planted bugs switched on, by name.

@@ -423,6 +423,19 @@ const SCENARIO_EXTREMES: &[(&str, &str, &[&str])] = &[
     ),
     (
         "cluster",
+        "spares",
+        &[
+            "0",
+            "1",
+            "255",
+            "256",
+            "-1",
+            "18446744073709551615",
+            "\"1\"",
+        ],
+    ),
+    (
+        "cluster",
         "clock_offset_max",
         &["\"1000000000000000000ns\"", "\"0s\"", "\"1ns\""],
     ),
@@ -494,6 +507,8 @@ const SCENARIO_EXTREMES: &[(&str, &str, &[&str])] = &[
             "[\"partition\", \"isolate\", \"bridge\", \"one_way\", \"crash\", \"crash_leader\", \"pause\", \"clock_skew\", \"disk_corrupt\", \"disk_lose_unsynced\", \"disk_fail_read\"]",
             "[]",
             "[\"crash\", \"crash\", \"crash\"]",
+            "[\"join\", \"leave\", \"crash\"]",
+            "[\"leave\"]",
         ],
     ),
     (
@@ -696,6 +711,9 @@ const FAULTS: &[&str] = &[
     "at = \"0ns\"\nkind = \"disk_misdirect\"\ntarget = \"all\"",
     "at = \"0ns\"\nkind = \"disk_transpose\"\ntarget = \"all\"",
     "at = \"1ns\"\nkind = \"connect\"\ntarget = []",
+    "at = \"0ns\"\nkind = \"join\"\ntarget = \"all\"\nduration = \"1ns\"",
+    "at = \"1ns\"\nkind = \"leave\"\ntarget = \"all\"\nlabel = \"gone\"",
+    "at = \"1ns\"\nkind = \"leave\"\ntarget = [18446744073709551615]",
 ];
 
 /// Sets `key` in `[table]` to `value`: replaces the key's line if the table
