@@ -1149,7 +1149,13 @@ const QUORUM: &str = "duration = \"2s\"\n\n[protocol]\nname = \"quorum\"\n";
 
 #[test]
 fn quorum_scenario_errors_are_located_at_their_key() {
-    let cases: [(&str, Option<&str>, &str, &str); 10] = [
+    let cases: [(&str, Option<&str>, &str, &str); 11] = [
+        (
+            "\n[cluster]\nnodes = 5\nspares = 3\n",
+            Some("spares"),
+            "cluster.spares",
+            "2 of the 5 nodes start as members (3 spares), below the 3 protocol 'quorum' needs",
+        ),
         (
             "wars = \"lnkd_disk\"\n\n[cluster]\nnodes = 5\n",
             None,

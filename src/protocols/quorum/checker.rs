@@ -30,6 +30,7 @@
 //! history is linearizable — a verdict only in strict mode, a measure in
 //! every mode.
 
+use super::membership::View;
 use super::{HintId, Quorum, QuorumConfig, Settings, Versioning, Versions, key_name};
 use crate::check::{Checker, Finding};
 use crate::sim::{EventType, Step, Value, World};
@@ -268,11 +269,68 @@ impl QuorumChecker {
         (counted, fresh)
     }
 
+    /// The merge of the views of the nodes that are up and read back.
+    fn final_view(&self, world: &World<Quorum>) -> View {
+        let mut view = self.settings.initial_view();
+        for node in 0..self.nodes {
+            if world.is_up(node) && world.node(node).store().is_some() {
+                view.merge(world.node(node).view());
+            }
+        }
+        view
+    }
+
+    /// `membership` (eventually): every node that is up holds the same
+    /// settled view, and its ring is the one the operator asked for.
+    fn membership(&self, world: &World<Quorum>, view: &View) -> Option<Finding> {
+        let fail = |message: String| Some(Finding::eventually("membership", message));
+        for node in 0..self.nodes {
+            if !world.is_up(node) || world.node(node).store().is_none() {
+                continue;
+            }
+            let held = world.node(node).view();
+            if held != view {
+                return fail(format!(
+                    "after the heal node {node} still sees the ring as {}, not {}",
+                    describe(held),
+                    describe(view)
+                ));
+            }
+            if world.node(node).changing() {
+                return fail(format!(
+                    "after the heal node {node} has still not finished its change to {}",
+                    view.entry(node).standing.name()
+                ));
+            }
+        }
+        if !view.settled() {
+            return fail(format!(
+                "after the heal a change is still in progress: {}",
+                describe(view)
+            ));
+        }
+        let asked: Vec<usize> = (0..self.nodes)
+            .filter(|&node| world.is_member(node))
+            .collect();
+        if view.new_members() != asked {
+            return fail(format!(
+                "after the heal the ring's members are {:?}, but the operator's joins and leaves leave {asked:?}",
+                view.new_members()
+            ));
+        }
+        None
+    }
+
     /// Each key's versions at every replica that can say.
-    fn final_state(&self, world: &World<Quorum>) -> BTreeMap<u64, Vec<(usize, Versions)>> {
+    fn final_state(
+        &self,
+        world: &World<Quorum>,
+        view: &View,
+    ) -> BTreeMap<u64, Vec<(usize, Versions)>> {
+        let lists = self.settings.lists(view);
         let mut state: BTreeMap<u64, Vec<(usize, Versions)>> = BTreeMap::new();
         for key in 0..self.config().keys {
-            for &node in self.settings.replicas(key) {
+            for node in lists.replicas(key) {
                 if !world.is_up(node) {
                     continue;
                 }
@@ -453,7 +511,9 @@ impl Checker<Quorum> for QuorumChecker {
             self.look(world, node);
         }
         let mut findings: Vec<Finding> = self.look_at_history(world).into_iter().collect();
-        let state = self.final_state(world);
+        let view = self.final_view(world);
+        findings.extend(self.membership(world, &view));
+        let state = self.final_state(world, &view);
         findings.extend(self.convergence(&state));
         findings.extend(self.lost_writes(world, &state));
         findings.extend(self.hints());
@@ -516,4 +576,15 @@ impl Checker<Quorum> for QuorumChecker {
         ]);
         measures
     }
+}
+
+/// A view as the checker says it: each node's standing.
+fn describe(view: &View) -> String {
+    let entries: Vec<String> = view
+        .entries()
+        .iter()
+        .enumerate()
+        .map(|(node, entry)| format!("{node}: {}", entry.standing.name()))
+        .collect();
+    format!("[{}]", entries.join(", "))
 }

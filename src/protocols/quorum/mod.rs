@@ -63,6 +63,10 @@
 //!   jump consistent hashing (Lamping and Veach) — with joins and leaves, and
 //!   the measures the issue compares them by: each node's share of the key
 //!   space and the keys that move when membership changes.
+//! - [`membership`]: the ring changing at run time — views of who is a
+//!   member, joint quorums on the old and new placement while a node joins
+//!   or leaves, the announcement, the streaming of the keys that move, and
+//!   replicas fencing coordinators whose view is behind.
 //! - [`version`]: vector clocks with siblings, and last-write-wins stamps.
 //! - [`merkle`]: the Merkle trees of anti-entropy, and the XOR leaf of a
 //!   planted bug that lets differences cancel.
@@ -76,6 +80,7 @@
 
 pub mod checker;
 mod client;
+pub mod membership;
 pub mod merkle;
 mod node;
 pub mod pbs;
@@ -92,8 +97,12 @@ pub use node::QuorumNode;
 use crate::protocols::codec::{DecodeError, Decoder, Encoder};
 use crate::sim::time::Duration;
 use crate::sim::{ProcessId, Protocol};
+use membership::View;
 use ring::NodeId;
 use serde::{Deserialize, Serialize};
+use std::cell::RefCell;
+use std::collections::{BTreeMap, BTreeSet};
+use std::rc::Rc;
 use version::{Siblings, Stamp, VectorClock, Versioned};
 
 /// The quorum store's types.
@@ -129,6 +138,12 @@ crate::declare! {
         /// Records carry an additive checksum instead of CRC32C: bytes that
         /// trade places pass it, and the damaged value is served.
         ChecksumInsteadOfCrc = "checksum_instead_of_crc",
+        /// A join or a leave takes effect at once: no joint quorums, no
+        /// streaming of the keys that move. A key's new replicas answer
+        /// for data they never received, and a quorum read after the change
+        /// misses an acknowledged write (Cassandra's range movement,
+        /// CASSANDRA-2434).
+        MembershipWithoutHandover = "membership_without_handover",
     }
 }
 
@@ -162,6 +177,25 @@ crate::declare! {
         /// A last-write-wins put stamped its write above a newer stamp it
         /// read than its own clock (the clock was behind).
         StampAboveClock = "quorum_stamp_above_clock",
+        /// A replica refused a request from a coordinator whose view of the
+        /// membership was behind its own.
+        StaleViewFenced = "quorum_stale_view_fenced",
+        /// A joining or leaving node streamed a key to a replica that gains
+        /// it.
+        KeyStreamed = "quorum_key_streamed",
+        /// A node finished joining the ring.
+        Joined = "quorum_joined",
+        /// A node finished leaving the ring.
+        Left = "quorum_left",
+        /// A join or a leave was called off by the opposite command before it
+        /// finished.
+        ChangeCancelled = "quorum_change_cancelled",
+        /// An operation ran while a membership change was in progress, on
+        /// joint quorums.
+        JointQuorum = "quorum_joint_quorum",
+        /// A hint's replica left the key's replicas, and the hint went to one
+        /// that took its place.
+        HintRedirected = "quorum_hint_redirected",
     }
 }
 
@@ -394,47 +428,150 @@ impl QuorumConfig {
     }
 }
 
-/// The settings every node of a run shares: the table, and each key's
-/// preference list over all the nodes (the first `n` are its replicas, the
-/// rest its stand-ins in order).
+/// Per key, its preference list over one set of members.
+type Preference = Rc<Vec<Vec<NodeId>>>;
+
+/// The settings every node of a run shares: the table, the cluster's size,
+/// and each membership's preference lists, computed once (the first `n`
+/// nodes of a key's list are its replicas, the rest its stand-ins in order).
 #[derive(Debug)]
 pub struct Settings {
     /// The `[protocol]` table.
     pub config: QuorumConfig,
-    /// Per key, every node in preference order.
-    pub preference: Vec<Vec<NodeId>>,
+    /// Nodes in the run.
+    pub nodes: usize,
+    /// Nodes that start outside the ring (`cluster.spares`).
+    pub spares: usize,
+    /// Per set of members: per key, its preference list.
+    placements: RefCell<BTreeMap<Vec<NodeId>, Preference>>,
 }
 
 impl Settings {
-    /// The settings of a run with `nodes` nodes.
-    pub fn new(config: QuorumConfig, nodes: usize) -> Self {
-        let members = 0..nodes;
+    /// The settings of a run with `nodes` nodes, the last `spares` of them
+    /// outside the ring at the start.
+    pub fn new(config: QuorumConfig, nodes: usize, spares: usize) -> Self {
+        Settings {
+            config,
+            nodes,
+            spares,
+            placements: RefCell::new(BTreeMap::new()),
+        }
+    }
+
+    /// The view every node starts from.
+    pub fn initial_view(&self) -> View {
+        View::initial(self.nodes, self.spares)
+    }
+
+    /// Each key's preference list over `members` (as long as `3n`: enough
+    /// stand-ins for a joint placement's replicas).
+    fn placement(&self, members: Vec<NodeId>) -> Preference {
+        if let Some(lists) = self.placements.borrow().get(&members) {
+            return Rc::clone(lists);
+        }
+        let config = &self.config;
         let placement: Box<dyn ring::Placement> = match config.placement {
-            PlacementKind::Ring => Box::new(ring::Ring::with_members(config.tokens, members)),
-            PlacementKind::ModN => Box::new(ring::ModN::with_members(members)),
-            PlacementKind::Jump => Box::new(ring::Jump::with_members(members)),
+            PlacementKind::Ring => Box::new(ring::Ring::with_members(
+                config.tokens,
+                members.iter().copied(),
+            )),
+            PlacementKind::ModN => Box::new(ring::ModN::with_members(members.iter().copied())),
+            PlacementKind::Jump => Box::new(ring::Jump::with_members(members.iter().copied())),
         };
-        let preference = (0..config.keys)
-            .map(|key| placement.preference(key, nodes))
-            .collect();
-        Settings { config, preference }
+        let length = members.len().min(3 * config.n);
+        let lists: Preference = Rc::new(
+            (0..config.keys)
+                .map(|key| placement.preference(key, length))
+                .collect(),
+        );
+        self.placements
+            .borrow_mut()
+            .insert(members, Rc::clone(&lists));
+        lists
     }
 
-    /// `key`'s replicas.
-    pub fn replicas(&self, key: u64) -> &[NodeId] {
-        let all = &self.preference[key as usize];
-        &all[..self.config.n.min(all.len())]
+    /// Where `view` places every key.
+    pub fn lists(&self, view: &View) -> Lists {
+        let old = self.placement(view.old_members());
+        let new = if view.settled() {
+            Rc::clone(&old)
+        } else {
+            self.placement(view.new_members())
+        };
+        Lists {
+            n: self.config.n,
+            old,
+            new,
+        }
+    }
+}
+
+/// Where one view places every key: its replicas on the old placement and on
+/// the new (the same lists when no change is in progress). See
+/// [`membership`].
+#[derive(Clone, Debug)]
+pub struct Lists {
+    n: usize,
+    old: Preference,
+    new: Preference,
+}
+
+impl Lists {
+    fn first_n(&self, list: &[NodeId]) -> usize {
+        self.n.min(list.len())
     }
 
-    /// `key`'s stand-ins, in order.
-    pub fn stand_ins(&self, key: u64) -> &[NodeId] {
-        let all = &self.preference[key as usize];
-        &all[self.config.n.min(all.len())..]
+    /// `key`'s replicas on the old placement.
+    pub fn old(&self, key: u64) -> &[NodeId] {
+        let list = &self.old[key as usize];
+        &list[..self.first_n(list)]
     }
 
-    /// Whether `node` is one of `key`'s replicas.
+    /// `key`'s replicas on the new placement.
+    pub fn new_replicas(&self, key: u64) -> &[NodeId] {
+        let list = &self.new[key as usize];
+        &list[..self.first_n(list)]
+    }
+
+    /// Whether a change is in progress (the placements differ).
+    pub fn joint(&self) -> bool {
+        !Rc::ptr_eq(&self.old, &self.new)
+    }
+
+    /// `key`'s replicas on either placement: the old ones, then the new
+    /// ones the old lack.
+    pub fn replicas(&self, key: u64) -> Vec<NodeId> {
+        let mut replicas = self.old(key).to_vec();
+        for &node in self.new_replicas(key) {
+            if !replicas.contains(&node) {
+                replicas.push(node);
+            }
+        }
+        replicas
+    }
+
+    /// Whether `node` is one of `key`'s replicas on either placement.
     pub fn is_replica(&self, key: u64, node: NodeId) -> bool {
-        self.replicas(key).contains(&node)
+        self.old(key).contains(&node) || self.new_replicas(key).contains(&node)
+    }
+
+    /// `key`'s stand-ins, in order: the new placement's list past its
+    /// replicas, less any replica of the old.
+    pub fn stand_ins(&self, key: u64) -> Vec<NodeId> {
+        let list = &self.new[key as usize];
+        list[self.first_n(list)..]
+            .iter()
+            .filter(|&&node| !self.old(key).contains(&node))
+            .copied()
+            .collect()
+    }
+
+    /// Whether `heard` holds `need` of `key`'s replicas on each placement
+    /// (all of a placement's replicas, where it has fewer).
+    pub fn satisfied(&self, key: u64, heard: &BTreeSet<NodeId>, need: usize) -> bool {
+        [self.old(key), self.new_replicas(key)].iter().all(|list| {
+            list.iter().filter(|node| heard.contains(node)).count() >= need.min(list.len())
+        })
     }
 }
 
@@ -656,6 +793,8 @@ pub enum QuorumMsg {
         op: u64,
         /// The key.
         key: u64,
+        /// The coordinator's view of the membership.
+        view: View,
     },
     /// Replica → coordinator: the answer to a read.
     ReadReply {
@@ -676,6 +815,27 @@ pub enum QuorumMsg {
         hint: Option<NodeId>,
         /// A read repair's write-back.
         repair: bool,
+        /// The coordinator's view of the membership.
+        view: View,
+    },
+    /// Replica → coordinator: your view is behind mine; merge it and ask
+    /// again.
+    Stale {
+        /// The operation.
+        op: u64,
+        /// The replica's view.
+        view: View,
+    },
+    /// A node's view, to merge and make durable (a membership change's
+    /// announcement).
+    ViewPush {
+        /// The sender's view.
+        view: View,
+    },
+    /// The answer to a [`QuorumMsg::ViewPush`]: the receiver's view, durable.
+    ViewAck {
+        /// The receiver's view, with the pushed one merged in.
+        view: View,
     },
     /// Replica → coordinator: durably merged.
     WriteAck {
@@ -750,6 +910,8 @@ impl Protocol for Quorum {
                 | QuorumMsg::ReadReply { .. }
                 | QuorumMsg::WriteAck { .. }
                 | QuorumMsg::HandoffAck { .. }
+                | QuorumMsg::Stale { .. }
+                | QuorumMsg::ViewAck { .. }
         )
     }
 }

@@ -1,16 +1,17 @@
 //! A quorum store node: replica, stand-in and coordinator at once (see the
 //! module documentation of [`super`] for the protocol).
 
+use super::membership::{self, Command, Standing, View};
 use super::merkle::{LeafHash, Merkle, leaf_of};
 use super::ring::NodeId;
 use super::store::{Store, Unreadable};
 use super::version::{Stamp, VectorClock};
 use super::{
-    Held, HintId, Quorum, QuorumBug, QuorumMsg, QuorumPoint, QuorumTimer, ReadRepair, Settings,
-    Versioning, Versions,
+    Held, HintId, Lists, Quorum, QuorumBug, QuorumMsg, QuorumPoint, QuorumTimer, ReadRepair,
+    Settings, Versioning, Versions,
 };
 use crate::sim::time::Duration;
-use crate::sim::{Ctx, Node, ProcessId};
+use crate::sim::{Admin, Ctx, Node, ProcessId};
 use rand::Rng as _;
 use std::collections::{BTreeMap, BTreeSet};
 use std::rc::Rc;
@@ -50,6 +51,8 @@ struct Operation {
     asked: BTreeSet<NodeId>,
     /// Stand-ins asked, and the replica each stands in for.
     stand_ins: BTreeMap<NodeId, NodeId>,
+    /// Where the coordinator's view placed the key when the phase began.
+    lists: Lists,
 }
 
 /// A damaged key's repair: the peers that answered, and what they hold.
@@ -62,6 +65,42 @@ struct Repair {
     damaged: BTreeSet<NodeId>,
     peers: usize,
     merged: Versions,
+    lists: Option<Lists>,
+}
+
+/// A membership change this node is carrying out (see [`membership`]).
+#[derive(Clone, Debug)]
+struct Change {
+    /// This node's generation the change is at.
+    generation: u64,
+    stage: Stage,
+    /// Peers that made the current announcement durable.
+    acked: BTreeSet<NodeId>,
+    /// Streaming: each key that moves, and how far it got.
+    moves: BTreeMap<u64, Move>,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Stage {
+    /// Announcing `joining` or `leaving`, until every peer holds it.
+    Announce,
+    /// Streaming the keys that move.
+    Stream,
+    /// Announcing the final standing.
+    Settle,
+}
+
+/// One key's streaming: read it from the old replicas, write it to those
+/// that gain it.
+#[derive(Clone, Debug)]
+struct Move {
+    op: u64,
+    old: Vec<NodeId>,
+    gainers: Vec<NodeId>,
+    replied: BTreeSet<NodeId>,
+    merged: Versions,
+    writing: bool,
+    acks: BTreeSet<NodeId>,
 }
 
 /// A quorum store node.
@@ -80,12 +119,24 @@ pub struct QuorumNode {
     /// network duplicated is not run twice (a put run again later would
     /// write again, over writes that came after it).
     latest: BTreeMap<ProcessId, u64>,
+    /// What this node knows of the membership, and where it places keys.
+    view: View,
+    lists: Lists,
+    /// Whether `view` changed since it was last made durable.
+    view_dirty: bool,
+    change: Option<Change>,
 }
 
 impl QuorumNode {
     /// A node of a run with these settings.
     pub fn new(settings: Rc<Settings>) -> Self {
+        let view = settings.initial_view();
+        let lists = settings.lists(&view);
         QuorumNode {
+            view,
+            lists,
+            view_dirty: false,
+            change: None,
             settings,
             store: None,
             operations: BTreeMap::new(),
@@ -101,6 +152,16 @@ impl QuorumNode {
         self.store.as_ref()
     }
 
+    /// What it knows of the membership.
+    pub fn view(&self) -> &View {
+        &self.view
+    }
+
+    /// Whether it is carrying out a membership change of its own.
+    pub fn changing(&self) -> bool {
+        self.change.is_some()
+    }
+
     fn config(&self) -> &super::QuorumConfig {
         &self.settings.config
     }
@@ -108,17 +169,41 @@ impl QuorumNode {
     /// The keys this node replicates.
     fn own_keys(&self, id: NodeId) -> Vec<u64> {
         (0..self.config().keys)
-            .filter(|&key| self.settings.is_replica(key, id))
+            .filter(|&key| self.lists.is_replica(key, id))
             .collect()
     }
 
     fn boot(&mut self, ctx: &mut Ctx<'_, Quorum>) {
-        let keys = self.own_keys(ctx.id());
-        let format = self.config().format();
-        let volatile = self.config().has(QuorumBug::HintDroppedOnRestart);
-        match Store::recover(ctx, format, volatile, keys) {
-            Some(store) => {
+        let initial = self.settings.initial_view();
+        let loaded = membership::load(ctx, &initial)
+            .and_then(|loaded| Some((loaded, membership::deferred(ctx)?)));
+        let recovered = loaded.and_then(|((view, damaged), commands)| {
+            self.view = view;
+            self.lists = self.settings.lists(&self.view);
+            let keys = self.own_keys(ctx.id());
+            let format = self.config().format();
+            let volatile = self.config().has(QuorumBug::HintDroppedOnRestart);
+            Some((
+                Store::recover(ctx, format, volatile, keys)?,
+                damaged,
+                commands,
+            ))
+        });
+        match recovered {
+            Some((store, damaged, commands)) => {
                 self.store = Some(store);
+                if damaged {
+                    self.persist(ctx);
+                }
+                if self.view != initial {
+                    self.resume_change(ctx);
+                }
+                if !commands.is_empty() {
+                    for command in commands {
+                        self.command(ctx, command);
+                    }
+                    membership::clear_deferred(ctx);
+                }
                 let handoff = self.config().handoff_interval;
                 ctx.set_timer(handoff, handoff, QuorumTimer::Handoff);
                 let every = self.config().anti_entropy_interval;
@@ -165,8 +250,9 @@ impl QuorumNode {
             acks: BTreeSet::new(),
             asked: BTreeSet::new(),
             stand_ins: BTreeMap::new(),
+            lists: self.lists.clone(),
         };
-        let replicas = self.settings.replicas(key).to_vec();
+        let replicas = operation.lists.replicas(key);
         match &operation.request {
             Request::Get => {}
             Request::Put { .. } if stamp_first => {}
@@ -200,6 +286,7 @@ impl QuorumNode {
             Phase::Read => QuorumMsg::Read {
                 op,
                 key: operation.key,
+                view: self.view.clone(),
             },
             _ => QuorumMsg::Write {
                 op,
@@ -207,6 +294,7 @@ impl QuorumNode {
                 versions: operation.versions.clone(),
                 hint,
                 repair: matches!(operation.request, Request::Get),
+                view: self.view.clone(),
             },
         }
     }
@@ -252,8 +340,20 @@ impl QuorumNode {
     /// Whether a reply or acknowledgement from `from` counts toward the
     /// quorum: a replica's always, a stand-in's only with stand-ins on.
     fn counts(&self, operation: &Operation, from: NodeId) -> bool {
-        self.settings.is_replica(operation.key, from)
+        operation.lists.is_replica(operation.key, from)
             || (operation.stand_ins.contains_key(&from) && self.config().uses_stand_ins())
+    }
+
+    /// Whether the nodes `heard` (stand-ins counted as the replicas they
+    /// stand in for) make a quorum of `need` on each of the operation's
+    /// placements.
+    fn quorum(&self, operation: &Operation, heard: &BTreeSet<NodeId>, need: usize) -> bool {
+        let heard: BTreeSet<NodeId> = heard
+            .iter()
+            .filter(|&&node| self.counts(operation, node))
+            .map(|node| *operation.stand_ins.get(node).unwrap_or(node))
+            .collect();
+        operation.lists.satisfied(operation.key, &heard, need)
     }
 
     fn on_read_reply(&mut self, ctx: &mut Ctx<'_, Quorum>, from: NodeId, op: u64, held: Held) {
@@ -273,9 +373,11 @@ impl QuorumNode {
         match operation.phase {
             Phase::Read => {
                 operation.replies.insert(from, versions);
-                if operation.replies.len() < r {
+                let heard: BTreeSet<NodeId> = operation.replies.keys().copied().collect();
+                if !self.quorum(&self.operations[&op], &heard, r) {
                     return;
                 }
+                let operation = self.operations.get_mut(&op).expect("looked up");
                 match operation.request.clone() {
                     Request::Get => {
                         let mut merged = Versions::Empty;
@@ -297,25 +399,22 @@ impl QuorumNode {
                             .collect();
                         let key = operation.key;
                         if read_repair != ReadRepair::Off {
-                            write_back(ctx, op, key, &merged, stale);
+                            write_back(ctx, op, key, &merged, stale, &self.view);
                         }
-                        let counted = holders
-                            .iter()
-                            .filter(|&&node| self.counts(&self.operations[&op], node))
-                            .count();
+                        let enough = self.quorum(&self.operations[&op], &holders, w);
                         let operation = self.operations.get_mut(&op).expect("looked up");
-                        if repair_sync && counted < w && !merged.values().is_empty() {
+                        if repair_sync && !enough && !merged.values().is_empty() {
                             operation.phase = Phase::Write;
                             operation.acks = holders;
                             // Replicas that have not answered get the write-back too.
-                            let others: Vec<NodeId> = self
-                                .settings
+                            let others: Vec<NodeId> = operation
+                                .lists
                                 .replicas(key)
-                                .iter()
+                                .into_iter()
                                 .filter(|node| !operation.replies.contains_key(node))
-                                .copied()
                                 .collect();
-                            write_back(ctx, op, key, &merged, others);
+                            let view = self.view.clone();
+                            write_back(ctx, op, key, &merged, others, &view);
                             self.arm_sloppy(ctx, op);
                         } else {
                             self.answer(ctx, op);
@@ -330,7 +429,8 @@ impl QuorumNode {
                         operation.phase = Phase::Write;
                         operation.asked.clear();
                         operation.stand_ins.clear();
-                        let replicas = self.settings.replicas(key).to_vec();
+                        operation.lists = self.lists.clone();
+                        let replicas = operation.lists.replicas(key);
                         for replica in replicas {
                             let operation = self.operations.get_mut(&op).expect("looked up");
                             operation.asked.insert(replica);
@@ -351,7 +451,8 @@ impl QuorumNode {
                     let mut merged = versions.clone();
                     merged.merge(&operation.versions);
                     if merged != versions {
-                        write_back(ctx, op, operation.key, &operation.versions, [from]);
+                        let view = &self.view;
+                        write_back(ctx, op, operation.key, &operation.versions, [from], view);
                     }
                 }
             }
@@ -368,7 +469,7 @@ impl QuorumNode {
         let w = self.config().w;
         let operation = self.operations.get_mut(&op).expect("looked up");
         operation.acks.insert(from);
-        if operation.acks.len() >= w {
+        if self.quorum(&self.operations[&op], &self.operations[&op].acks, w) {
             self.answer(ctx, op);
         }
     }
@@ -376,6 +477,9 @@ impl QuorumNode {
     fn answer(&mut self, ctx: &mut Ctx<'_, Quorum>, op: u64) {
         let operation = self.operations.get_mut(&op).expect("an operation");
         operation.phase = Phase::Done;
+        if operation.lists.joint() {
+            ctx.sometimes(QuorumPoint::JointQuorum);
+        }
         let reply = match operation.request {
             Request::Get => QuorumMsg::GetOk {
                 seq: operation.seq,
@@ -396,22 +500,20 @@ impl QuorumNode {
             return;
         }
         let key = operation.key;
-        let silent: Vec<NodeId> = self
-            .settings
+        let silent: Vec<NodeId> = operation
+            .lists
             .replicas(key)
-            .iter()
+            .into_iter()
             .filter(|node| match operation.phase {
                 Phase::Read => !operation.replies.contains_key(node),
                 _ => !operation.acks.contains(node),
             })
-            .copied()
             .collect();
-        let mut free = self
-            .settings
+        let mut free = operation
+            .lists
             .stand_ins(key)
-            .iter()
+            .into_iter()
             .filter(|node| !operation.asked.contains(node))
-            .copied()
             .collect::<Vec<_>>()
             .into_iter();
         for owner in silent {
@@ -444,10 +546,20 @@ impl QuorumNode {
 
     // ----- replica -----
 
-    fn on_read(&mut self, ctx: &mut Ctx<'_, Quorum>, from: ProcessId, op: u64, key: u64) {
+    fn on_read(
+        &mut self,
+        ctx: &mut Ctx<'_, Quorum>,
+        from: ProcessId,
+        op: u64,
+        key: u64,
+        view: View,
+    ) {
+        if !self.admit(ctx, from, op, &view) {
+            return;
+        }
         let id = ctx.id();
         let wars = self.config().wars;
-        let replica = self.settings.is_replica(key, id);
+        let replica = self.lists.is_replica(key, id);
         let Some(store) = self.store.as_mut() else {
             return;
         };
@@ -497,20 +609,24 @@ impl QuorumNode {
         versions: Versions,
         hint: Option<NodeId>,
         repair: bool,
+        view: View,
     ) {
+        if !self.admit(ctx, from, op, &view) {
+            return;
+        }
         let id = ctx.id();
         let wars = self.config().wars;
         let Some(store) = self.store.as_mut() else {
             return;
         };
         match hint {
-            Some(owner) if owner != id && !self.settings.is_replica(key, id) => {
+            Some(owner) if owner != id && !self.lists.is_replica(key, id) => {
                 if store.add_hint(ctx, owner, key, &versions).is_some() {
                     reply(ctx, wars, from, QuorumMsg::WriteAck { op });
                 }
             }
             _ => {
-                if !self.settings.is_replica(key, id) {
+                if !self.lists.is_replica(key, id) {
                     return;
                 }
                 if let Ok(changed) = store.merge(ctx, key, &versions) {
@@ -532,7 +648,7 @@ impl QuorumNode {
         versions: Versions,
     ) {
         let id = ctx.id();
-        if !self.settings.is_replica(key, id) {
+        if !self.lists.is_replica(key, id) {
             return;
         }
         let Some(store) = self.store.as_mut() else {
@@ -556,6 +672,7 @@ impl QuorumNode {
     fn on_handoff_timer(&mut self, ctx: &mut Ctx<'_, Quorum>) {
         let every = self.config().handoff_interval;
         ctx.set_timer(every, every, QuorumTimer::Handoff);
+        self.retry_change(ctx);
         let Some(store) = self.store.as_ref() else {
             return;
         };
@@ -565,6 +682,17 @@ impl QuorumNode {
             .map(|(&id, hint)| (id, hint.owner, hint.key, hint.versions.clone()))
             .collect();
         for (hint, owner, key, versions) in offers {
+            // A replica that left the key's replicas gives its place to one
+            // of those that took it.
+            let mut owner = owner;
+            if !self.lists.is_replica(key, owner) {
+                let replicas = self.lists.new_replicas(key);
+                if replicas.is_empty() {
+                    continue;
+                }
+                owner = replicas[hint.seq as usize % replicas.len()];
+                ctx.sometimes(QuorumPoint::HintRedirected);
+            }
             ctx.send(
                 owner,
                 QuorumMsg::Handoff {
@@ -590,17 +718,17 @@ impl QuorumNode {
         let op = ctx.rng().r#gen::<u64>();
         let id = ctx.id();
         let peers: Vec<NodeId> = self
-            .settings
+            .lists
             .replicas(key)
-            .iter()
-            .filter(|&&node| node != id)
-            .copied()
+            .into_iter()
+            .filter(|&node| node != id)
             .collect();
         self.repairs.insert(
             key,
             Repair {
                 op,
                 peers: peers.len(),
+                lists: Some(self.lists.clone()),
                 ..Repair::default()
             },
         );
@@ -609,7 +737,8 @@ impl QuorumNode {
             return;
         }
         for peer in peers {
-            ctx.send(peer, QuorumMsg::Read { op, key });
+            let view = self.view.clone();
+            ctx.send(peer, QuorumMsg::Read { op, key, view });
         }
     }
 
@@ -638,6 +767,7 @@ impl QuorumNode {
         };
         let need = self.repair_quorum();
         let strict = self.config().strict();
+        let me = ctx.id();
         let repair = self.repairs.get_mut(&key).expect("found");
         match held {
             Held::Versions(versions) => {
@@ -650,7 +780,18 @@ impl QuorumNode {
             }
         }
         let heard_all = repair.answered.len() + repair.damaged.len() >= repair.peers;
-        if repair.answered.len() >= need || (heard_all && !strict) {
+        // `need` of the other replicas on each placement (all of them where
+        // a placement has fewer).
+        let enough = repair.lists.as_ref().is_some_and(|lists| {
+            [lists.old(key), lists.new_replicas(key)]
+                .iter()
+                .all(|list| {
+                    let others = list.iter().filter(|&&node| node != me);
+                    let answered = others.clone().filter(|node| repair.answered.contains(node));
+                    answered.count() >= need.min(others.count())
+                })
+        });
+        if enough || (heard_all && !strict) {
             self.finish_repair(ctx, key);
         }
         true
@@ -673,7 +814,7 @@ impl QuorumNode {
     /// The keys `self` and `peer` both replicate.
     fn shared_keys(&self, me: NodeId, peer: NodeId) -> Vec<u64> {
         (0..self.config().keys)
-            .filter(|&key| self.settings.is_replica(key, me) && self.settings.is_replica(key, peer))
+            .filter(|&key| self.lists.is_replica(key, me) && self.lists.is_replica(key, peer))
             .collect()
     }
 
@@ -761,7 +902,7 @@ impl QuorumNode {
         versions: Versions,
         reply: bool,
     ) {
-        if !self.settings.is_replica(key, ctx.id()) {
+        if !self.lists.is_replica(key, ctx.id()) {
             return;
         }
         let Some(store) = self.store.as_mut() else {
@@ -809,6 +950,14 @@ impl Node<Quorum> for QuorumNode {
         self.handle(ctx, from, msg);
     }
 
+    fn on_admin(&mut self, ctx: &mut Ctx<'_, Quorum>, admin: Admin) {
+        let command = match admin {
+            Admin::Join => Command::Join,
+            Admin::Leave => Command::Leave,
+        };
+        self.admin(ctx, command);
+    }
+
     fn on_timer(&mut self, ctx: &mut Ctx<'_, Quorum>, timer: QuorumTimer) {
         match timer {
             QuorumTimer::Recover => self.boot(ctx),
@@ -834,6 +983,7 @@ fn write_back(
     key: u64,
     merged: &Versions,
     nodes: impl IntoIterator<Item = NodeId>,
+    view: &View,
 ) {
     for node in nodes {
         ctx.send(
@@ -844,6 +994,7 @@ fn write_back(
                 versions: merged.clone(),
                 hint: None,
                 repair: true,
+                view: view.clone(),
             },
         );
     }
@@ -880,9 +1031,11 @@ impl QuorumNode {
                 value,
                 context,
             } => self.begin(ctx, from, seq, key, Request::Put { value, context }),
-            QuorumMsg::Read { op, key } => self.on_read(ctx, from, op, key),
+            QuorumMsg::Read { op, key, view } => self.on_read(ctx, from, op, key, view),
             QuorumMsg::ReadReply { op, held } => {
-                if !self.on_repair_reply(ctx, from, op, held.clone()) {
+                if !self.on_repair_reply(ctx, from, op, held.clone())
+                    && !self.on_move_reply(ctx, from, op, &held)
+                {
                     self.on_read_reply(ctx, from, op, held);
                 }
             }
@@ -892,8 +1045,16 @@ impl QuorumNode {
                 versions,
                 hint,
                 repair,
-            } => self.on_write(ctx, from, op, key, versions, hint, repair),
-            QuorumMsg::WriteAck { op } => self.on_write_ack(ctx, from, op),
+                view,
+            } => self.on_write(ctx, from, op, key, versions, hint, repair, view),
+            QuorumMsg::WriteAck { op } => {
+                if !self.on_move_ack(ctx, from, op) {
+                    self.on_write_ack(ctx, from, op);
+                }
+            }
+            QuorumMsg::Stale { op, view } => self.on_stale(ctx, from, op, &view),
+            QuorumMsg::ViewPush { view } => self.on_view_push(ctx, from, &view),
+            QuorumMsg::ViewAck { view } => self.on_view_ack(ctx, from, &view),
             QuorumMsg::Handoff {
                 hint,
                 key,
@@ -911,6 +1072,408 @@ impl QuorumNode {
                 reply,
             } => self.on_exchange(ctx, from, key, versions, reply),
             QuorumMsg::GetOk { .. } | QuorumMsg::PutOk { .. } | QuorumMsg::Unavailable { .. } => {}
+        }
+    }
+}
+
+// ----- membership -----
+
+impl QuorumNode {
+    /// Makes the view durable; `view_dirty` says whether that failed.
+    fn persist(&mut self, ctx: &mut Ctx<'_, Quorum>) {
+        self.view_dirty = !membership::save(ctx, &self.view);
+    }
+
+    /// Merges `view` into this node's; whether anything changed.
+    fn adopt(&mut self, ctx: &mut Ctx<'_, Quorum>, view: &View) -> bool {
+        if !self.view.merge(view) {
+            return false;
+        }
+        self.view_changed(ctx);
+        true
+    }
+
+    /// The view changed: place keys anew, make it durable, and stream again
+    /// if a stream of this node's is under way (the keys that move may be
+    /// others now).
+    fn view_changed(&mut self, ctx: &mut Ctx<'_, Quorum>) {
+        self.lists = self.settings.lists(&self.view);
+        self.persist(ctx);
+        if self
+            .change
+            .as_ref()
+            .is_some_and(|change| change.stage == Stage::Stream)
+        {
+            self.begin_stream(ctx);
+        }
+    }
+
+    /// A replica's check of a coordinator's request: learn its view, and
+    /// serve it only if it knew everything this node knows (else answer
+    /// [`QuorumMsg::Stale`]) and this node's view is durable.
+    fn admit(&mut self, ctx: &mut Ctx<'_, Quorum>, from: ProcessId, op: u64, view: &View) -> bool {
+        self.adopt(ctx, view);
+        if self.view_dirty {
+            self.persist(ctx);
+            if self.view_dirty {
+                return false;
+            }
+        }
+        if view.covers(&self.view) {
+            return true;
+        }
+        ctx.sometimes(QuorumPoint::StaleViewFenced);
+        let wars = self.config().wars;
+        let view = self.view.clone();
+        reply(ctx, wars, from, QuorumMsg::Stale { op, view });
+        false
+    }
+
+    /// A replica said the view this node coordinated with is behind: merge
+    /// its view and carry on on the new placement — ask the replicas the
+    /// new placement adds and the one that refused, and see whether what
+    /// has been heard is already a quorum there.
+    fn on_stale(&mut self, ctx: &mut Ctx<'_, Quorum>, from: NodeId, op: u64, view: &View) {
+        self.adopt(ctx, view);
+        let repairing = self.repairs.iter().find(|(_, repair)| repair.op == op);
+        if let Some(key) = repairing.map(|(&key, _)| key) {
+            self.repairs.remove(&key);
+            self.start_repair(ctx, key);
+            return;
+        }
+        let Some(operation) = self.operations.get_mut(&op) else {
+            return;
+        };
+        if operation.phase == Phase::Done {
+            return;
+        }
+        operation.lists = self.lists.clone();
+        operation.asked.remove(&from);
+        let key = operation.key;
+        let heard: BTreeSet<NodeId> = match operation.phase {
+            Phase::Read => operation.replies.keys().copied().collect(),
+            _ => operation.acks.clone(),
+        };
+        let missing: Vec<NodeId> = operation
+            .lists
+            .replicas(key)
+            .into_iter()
+            .filter(|node| !heard.contains(node) && !operation.asked.contains(node))
+            .collect();
+        for node in missing {
+            let operation = self.operations.get_mut(&op).expect("looked up");
+            operation.asked.insert(node);
+            let message = self.phase_message(op, &self.operations[&op], None);
+            ctx.send(node, message);
+        }
+        let operation = &self.operations[&op];
+        let need = match operation.phase {
+            Phase::Read => self.config().r,
+            _ => self.config().w,
+        };
+        if operation.phase == Phase::Write && self.quorum(operation, &heard, need) {
+            self.answer(ctx, op);
+        }
+    }
+
+    /// An operator's command reached this node.
+    pub(super) fn admin(&mut self, ctx: &mut Ctx<'_, Quorum>, command: Command) {
+        if self.store.is_none() {
+            // Still reading the disk back: carried out once the view is read.
+            membership::defer(ctx, command);
+            return;
+        }
+        self.command(ctx, command);
+    }
+
+    /// Carries out an operator's command: start a change, call one off, or
+    /// nothing (a join of a member, a leave of a node that is out).
+    fn command(&mut self, ctx: &mut Ctx<'_, Quorum>, command: Command) {
+        let me = ctx.id();
+        let at_once = self.config().has(QuorumBug::MembershipWithoutHandover);
+        let standing = self.view.entry(me).standing;
+        let (next, cancels) = match (command, standing) {
+            (Command::Join, Standing::Out) if at_once => (Standing::Member, false),
+            (Command::Join, Standing::Out) => (Standing::Joining, false),
+            (Command::Join, Standing::Leaving) => (Standing::Member, true),
+            (Command::Leave, Standing::Member) if at_once => (Standing::Out, false),
+            (Command::Leave, Standing::Member) => (Standing::Leaving, false),
+            (Command::Leave, Standing::Joining) => (Standing::Out, true),
+            _ => return,
+        };
+        if cancels {
+            ctx.sometimes(QuorumPoint::ChangeCancelled);
+        }
+        self.view.set(me, next);
+        self.view_changed(ctx);
+        let stage = if matches!(next, Standing::Joining | Standing::Leaving) {
+            Stage::Announce
+        } else {
+            Stage::Settle
+        };
+        self.start_stage(ctx, stage);
+    }
+
+    /// After a restart: carry on with this node's change, from the start of
+    /// its step (announcing again is harmless), or announce the settled
+    /// standing again (the peers may not all have it).
+    fn resume_change(&mut self, ctx: &mut Ctx<'_, Quorum>) {
+        let standing = self.view.entry(ctx.id()).standing;
+        let stage = if matches!(standing, Standing::Joining | Standing::Leaving) {
+            Stage::Announce
+        } else {
+            Stage::Settle
+        };
+        self.start_stage(ctx, stage);
+    }
+
+    fn start_stage(&mut self, ctx: &mut Ctx<'_, Quorum>, stage: Stage) {
+        let generation = self.view.entry(ctx.id()).generation;
+        self.change = Some(Change {
+            generation,
+            stage,
+            acked: BTreeSet::new(),
+            moves: BTreeMap::new(),
+        });
+        self.announce(ctx);
+        self.check_announced(ctx);
+    }
+
+    /// Pushes this node's view to every peer that has not acknowledged it.
+    fn announce(&mut self, ctx: &mut Ctx<'_, Quorum>) {
+        let Some(change) = &self.change else {
+            return;
+        };
+        let me = ctx.id();
+        let unacked: Vec<NodeId> = (0..ctx.nodes())
+            .filter(|&node| node != me && !change.acked.contains(&node))
+            .collect();
+        for node in unacked {
+            let view = self.view.clone();
+            ctx.send(node, QuorumMsg::ViewPush { view });
+        }
+    }
+
+    fn on_view_push(&mut self, ctx: &mut Ctx<'_, Quorum>, from: NodeId, view: &View) {
+        self.adopt(ctx, view);
+        if self.view_dirty {
+            self.persist(ctx);
+            if self.view_dirty {
+                return;
+            }
+        }
+        let view = self.view.clone();
+        ctx.send(from, QuorumMsg::ViewAck { view });
+    }
+
+    fn on_view_ack(&mut self, ctx: &mut Ctx<'_, Quorum>, from: NodeId, view: &View) {
+        self.adopt(ctx, view);
+        let me = ctx.id();
+        let Some(change) = self.change.as_mut() else {
+            return;
+        };
+        if change.stage != Stage::Stream && view.entry(me).generation >= change.generation {
+            change.acked.insert(from);
+        }
+        self.check_announced(ctx);
+    }
+
+    /// Every peer holds the announcement: stream (after `joining` or
+    /// `leaving`), or the change is over (after the final standing).
+    fn check_announced(&mut self, ctx: &mut Ctx<'_, Quorum>) {
+        let peers = ctx.nodes() - 1;
+        let Some(change) = &self.change else {
+            return;
+        };
+        if change.stage == Stage::Stream || change.acked.len() < peers {
+            return;
+        }
+        match change.stage {
+            Stage::Announce => {
+                self.change.as_mut().expect("a change").stage = Stage::Stream;
+                self.begin_stream(ctx);
+            }
+            _ => self.change = None,
+        }
+    }
+
+    /// Plans the stream: each key whose replicas differ between the
+    /// placements is read from its old replicas and written to those that
+    /// gain it.
+    fn begin_stream(&mut self, ctx: &mut Ctx<'_, Quorum>) {
+        let mut moves = BTreeMap::new();
+        for key in 0..self.config().keys {
+            let old = self.lists.old(key).to_vec();
+            let gainers: Vec<NodeId> = self
+                .lists
+                .new_replicas(key)
+                .iter()
+                .filter(|node| !old.contains(node))
+                .copied()
+                .collect();
+            if gainers.is_empty() {
+                continue;
+            }
+            let op = ctx.rng().r#gen::<u64>();
+            moves.insert(
+                key,
+                Move {
+                    op,
+                    old,
+                    gainers,
+                    replied: BTreeSet::new(),
+                    merged: Versions::Empty,
+                    writing: false,
+                    acks: BTreeSet::new(),
+                },
+            );
+        }
+        let change = self.change.as_mut().expect("a change");
+        change.moves = moves;
+        self.push_moves(ctx);
+        self.check_streamed(ctx);
+    }
+
+    /// Sends every unfinished move's current step to the nodes that have
+    /// not answered it (again, on the handoff timer).
+    fn push_moves(&mut self, ctx: &mut Ctx<'_, Quorum>) {
+        let Some(change) = &self.change else {
+            return;
+        };
+        let mut sends = Vec::new();
+        for (&key, step) in &change.moves {
+            if step.writing {
+                for &node in step.gainers.iter().filter(|node| !step.acks.contains(node)) {
+                    sends.push((
+                        node,
+                        QuorumMsg::Write {
+                            op: step.op,
+                            key,
+                            versions: step.merged.clone(),
+                            hint: None,
+                            repair: false,
+                            view: self.view.clone(),
+                        },
+                    ));
+                }
+            } else {
+                for &node in step.old.iter().filter(|node| !step.replied.contains(node)) {
+                    let view = self.view.clone();
+                    sends.push((
+                        node,
+                        QuorumMsg::Read {
+                            op: step.op,
+                            key,
+                            view,
+                        },
+                    ));
+                }
+            }
+        }
+        for (node, message) in sends {
+            ctx.send(node, message);
+        }
+    }
+
+    /// The old replicas a move reads from: enough that one holds every write
+    /// acknowledged before the change was announced.
+    fn move_quorum(&self, old: usize) -> usize {
+        let (n, w) = (self.config().n, self.config().w);
+        (n + 1).saturating_sub(w).clamp(1, old.max(1))
+    }
+
+    fn on_move_reply(
+        &mut self,
+        ctx: &mut Ctx<'_, Quorum>,
+        from: NodeId,
+        op: u64,
+        held: &Held,
+    ) -> bool {
+        let Some(change) = self.change.as_ref() else {
+            return false;
+        };
+        let Some((&key, step)) = change.moves.iter().find(|(_, step)| step.op == op) else {
+            return false;
+        };
+        let need = self.move_quorum(step.old.len());
+        let step = self
+            .change
+            .as_mut()
+            .and_then(|change| change.moves.get_mut(&key))
+            .expect("found");
+        let Held::Versions(versions) = held else {
+            return true; // a damaged copy counts for nothing
+        };
+        if step.writing || !step.old.contains(&from) || !step.replied.insert(from) {
+            return true;
+        }
+        step.merged.merge(versions);
+        if step.replied.len() < need {
+            return true;
+        }
+        if step.merged == Versions::Empty {
+            self.change.as_mut().expect("a change").moves.remove(&key);
+            self.check_streamed(ctx);
+            return true;
+        }
+        step.writing = true;
+        self.push_moves(ctx);
+        true
+    }
+
+    fn on_move_ack(&mut self, ctx: &mut Ctx<'_, Quorum>, from: NodeId, op: u64) -> bool {
+        let Some(change) = self.change.as_mut() else {
+            return false;
+        };
+        let Some((&key, step)) = change.moves.iter_mut().find(|(_, step)| step.op == op) else {
+            return false;
+        };
+        if step.writing && step.gainers.contains(&from) {
+            step.acks.insert(from);
+            if step.acks.len() == step.gainers.len() {
+                ctx.sometimes(QuorumPoint::KeyStreamed);
+                change.moves.remove(&key);
+                self.check_streamed(ctx);
+            }
+        }
+        true
+    }
+
+    /// Every key moved: take the final standing and announce it.
+    fn check_streamed(&mut self, ctx: &mut Ctx<'_, Quorum>) {
+        let Some(change) = &self.change else {
+            return;
+        };
+        if change.stage != Stage::Stream || !change.moves.is_empty() {
+            return;
+        }
+        let me = ctx.id();
+        let next = match self.view.entry(me).standing {
+            Standing::Joining => {
+                ctx.sometimes(QuorumPoint::Joined);
+                Standing::Member
+            }
+            Standing::Leaving => {
+                ctx.sometimes(QuorumPoint::Left);
+                Standing::Out
+            }
+            _ => return,
+        };
+        self.view.set(me, next);
+        self.change = None;
+        self.view_changed(ctx);
+        self.start_stage(ctx, Stage::Settle);
+    }
+
+    /// The handoff timer's membership work: announce again, move again.
+    fn retry_change(&mut self, ctx: &mut Ctx<'_, Quorum>) {
+        if self.view_dirty {
+            self.persist(ctx);
+        }
+        match self.change.as_ref().map(|change| change.stage) {
+            Some(Stage::Stream) => self.push_moves(ctx),
+            Some(_) => self.announce(ctx),
+            None => {}
         }
     }
 }

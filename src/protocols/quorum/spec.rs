@@ -46,6 +46,10 @@ impl ProtocolSpec for Quorum {
             "hints_delivered",
             "eventually: every hint a stand-in took reached its replica, or its loss was reported",
         ),
+        Declared::new(
+            "membership",
+            "eventually: after the heal every node holds the same settled view of the ring, and its members are the ones the operator's joins and leaves asked for",
+        ),
     ];
     const MEASURES: &'static [Declared] = &[
         Declared::new("quorum_get_availability", "gets answered ok / gets invoked"),
@@ -89,6 +93,12 @@ impl ProtocolSpec for Quorum {
     ];
     const SOMETIMES: &'static [Declared] = QuorumPoint::ALL;
     const GROUPS: &'static [Declared] = &[];
+
+    /// Joins and leaves are carried out by the nodes (see
+    /// [`super::membership`]); the ring never has fewer than `n` members.
+    fn min_members(setup: &Setup<'_, QuorumConfig>) -> Option<usize> {
+        Some(setup.config.n.max(1))
+    }
 
     fn validate(setup: &Setup<'_, QuorumConfig>) -> Result<(), Invalid> {
         let config = setup.config;
@@ -191,7 +201,11 @@ impl ProtocolSpec for Quorum {
     }
 
     fn node_factory(setup: &Setup<'_, QuorumConfig>) -> NodeFactory<Self> {
-        let settings = Rc::new(Settings::new(setup.config.clone(), setup.nodes));
+        let settings = Rc::new(Settings::new(
+            setup.config.clone(),
+            setup.nodes,
+            setup.spares,
+        ));
         Rc::new(move |_| QuorumNode::new(Rc::clone(&settings)))
     }
 
@@ -233,7 +247,11 @@ impl ProtocolSpec for Quorum {
     }
 
     fn checkers(setup: &Setup<'_, QuorumConfig>) -> Vec<Box<dyn Checker<Self>>> {
-        let settings = Rc::new(Settings::new(setup.config.clone(), setup.nodes));
+        let settings = Rc::new(Settings::new(
+            setup.config.clone(),
+            setup.nodes,
+            setup.spares,
+        ));
         let mut checkers: Vec<Box<dyn Checker<Self>>> =
             vec![Box::new(QuorumChecker::new(settings, setup.nodes))];
         if setup.config.strict() {

@@ -352,7 +352,7 @@ fn read_log(ctx: &mut Ctx<'_, Quorum>, file: &str) -> Option<(Vec<Vec<u8>>, bool
 
 /// Writes (or appends) `bytes` to `file`, syncs, and reads it back: true
 /// once the file holds them. A write found missing is made again, once.
-fn durable(ctx: &mut Ctx<'_, Quorum>, file: &str, bytes: &[u8], append: bool) -> bool {
+pub(super) fn durable(ctx: &mut Ctx<'_, Quorum>, file: &str, bytes: &[u8], append: bool) -> bool {
     for _ in 0..2 {
         if append {
             ctx.disk().append(file, bytes.to_vec());
