@@ -1204,6 +1204,9 @@ impl QuorumNode {
         if cancels {
             ctx.sometimes(QuorumPoint::ChangeCancelled);
         }
+        // A change under way is over (called off): its stream is not planned
+        // again for the new view.
+        self.change = None;
         self.view.set(me, next);
         self.view_changed(ctx);
         let stage = if matches!(next, Standing::Joining | Standing::Leaving) {
