@@ -152,18 +152,7 @@ impl QuorumChecker {
                 (EventType::Ok, "put") => self.puts_ok += 1,
                 (EventType::Ok, "get") => {
                     self.gets_ok += 1;
-                    let values = match &event.value {
-                        Value::Nil => Vec::new(),
-                        Value::Int(value) => vec![*value],
-                        Value::List(values) => values
-                            .iter()
-                            .filter_map(|v| match v {
-                                Value::Int(value) => Some(*value),
-                                _ => None,
-                            })
-                            .collect(),
-                        _ => Vec::new(),
-                    };
+                    let values = read_values(&event.value);
                     let written = self.written.get(key);
                     if let Some(bad) = values
                         .iter()
@@ -242,17 +231,7 @@ impl QuorumChecker {
                     let Some((value, acked)) = asked.remove(&event.process) else {
                         continue;
                     };
-                    let values = match read {
-                        Value::Int(v) => vec![*v],
-                        Value::List(list) => list
-                            .iter()
-                            .filter_map(|v| match v {
-                                Value::Int(v) => Some(*v),
-                                _ => None,
-                            })
-                            .collect(),
-                        _ => Vec::new(),
-                    };
+                    let values = read_values(read);
                     counted += 1;
                     if values.iter().any(|&v| {
                         v == value || invoked.get(&(key, v)).is_some_and(|&at| at > acked)
@@ -587,4 +566,19 @@ fn describe(view: &View) -> String {
         .map(|(node, entry)| format!("{node}: {}", entry.standing.name()))
         .collect();
     format!("[{}]", entries.join(", "))
+}
+
+/// The values a get returned: one, several (siblings), or none.
+fn read_values(read: &Value) -> Vec<i64> {
+    match read {
+        Value::Int(value) => vec![*value],
+        Value::List(list) => list
+            .iter()
+            .filter_map(|v| match v {
+                Value::Int(value) => Some(*value),
+                _ => None,
+            })
+            .collect(),
+        _ => Vec::new(),
+    }
 }
