@@ -3,7 +3,7 @@
 //! line here. A user's binary starts from [`builtin`] and adds its own
 //! (`builtin().with(Entry::of::<Mine>())`).
 
-use crate::protocols::{broadcast, lock, paxos, quorum, raft, token_forward, txn};
+use crate::protocols::{balancer, broadcast, lock, paxos, quorum, raft, token_forward, txn};
 use crate::runner::{Entry, Registry};
 
 /// Every shipped protocol.
@@ -15,5 +15,6 @@ pub fn builtin() -> Registry {
         .with(Entry::of::<lock::LockService>())
         .with(Entry::of::<txn::Txn>())
         .with(Entry::of::<quorum::Quorum>())
+        .with(Entry::of::<balancer::LoadBalancer>())
         .with(Entry::of::<token_forward::TokenForward>())
 }

@@ -1,6 +1,7 @@
 //! The protocols that ship in the box. Each is sans-IO and written only against
 //! `crate::sim`'s public protocol interface, exactly as a user's protocol would be.
 
+pub mod balancer;
 pub mod broadcast;
 pub mod codec;
 pub mod durable;

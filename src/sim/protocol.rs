@@ -347,8 +347,27 @@ impl<'a, P: Protocol> Ctx<'a, P> {
     }
 
     fn record(&mut self, kind: EventType, f: &str, key: Option<&str>, value: Value) {
+        self.record_on(0, kind, f, key, value);
+    }
+
+    /// Records a history event on lane `lane` of this client. A client that
+    /// keeps several operations open at once (an open-loop load generator)
+    /// gives each open operation a lane of its own, and each lane is a
+    /// process of its own in the history — process `index + lane × clients`
+    /// for client `index`; lane 0 is the client's own process, which
+    /// [`Ctx::invoke`] and the others use — so every history process has at
+    /// most one open operation, as the checkers and reports expect. Reuse
+    /// the lowest free lane to keep the process count small.
+    pub fn record_on(
+        &mut self,
+        lane: u64,
+        kind: EventType,
+        f: &str,
+        key: Option<&str>,
+        value: Value,
+    ) {
         assert!(self.id >= self.nodes, "only clients record history events");
-        let process = (self.id - self.nodes) as u64;
+        let process = (self.id - self.nodes) as u64 + lane * self.clients as u64;
         let event = HistoryEvent::new(process, kind, f, key, value, self.true_now);
         self.effects.push(Effect::History(Box::new(event)));
     }

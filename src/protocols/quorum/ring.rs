@@ -107,6 +107,31 @@ impl Ring {
         self.tokens
     }
 
+    /// The number of members.
+    pub fn len(&self) -> usize {
+        self.members.len()
+    }
+
+    /// Whether the ring has no members.
+    pub fn is_empty(&self) -> bool {
+        self.members.is_empty()
+    }
+
+    /// Whether `node` is a member.
+    pub fn contains(&self, node: NodeId) -> bool {
+        self.members.contains_key(&node)
+    }
+
+    /// The node of every point met going clockwise from `key`'s position,
+    /// once round the ring (a node appears once per point it holds).
+    pub fn clockwise(&self, key: u64) -> impl Iterator<Item = NodeId> + '_ {
+        let start = key_hash(key);
+        self.points
+            .range(start..)
+            .chain(self.points.range(..start))
+            .map(|(_, &node)| node)
+    }
+
     /// Each member's share of the ring (of the 2⁶⁴ positions), exactly: the
     /// arcs that end at its points. Shares sum to 1.
     pub fn shares(&self) -> BTreeMap<NodeId, f64> {
@@ -146,8 +171,7 @@ impl Placement for Ring {
     fn preference(&self, key: u64, n: usize) -> Vec<NodeId> {
         let want = n.min(self.members.len());
         let mut chosen = Vec::with_capacity(want);
-        let start = key_hash(key);
-        for (_, &node) in self.points.range(start..).chain(self.points.range(..start)) {
+        for node in self.clockwise(key) {
             if chosen.len() == want {
                 break;
             }

@@ -28,7 +28,7 @@ use super::queue::EventQueue;
 use super::rng::{self, Rng, between};
 use super::trace::{EventKind, SharedSink, StableHasher, TraceRecord, fold};
 use rand::Rng as _;
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::rc::Rc;
 
 /// How the world is built: sizes, seed, network and disk behaviour, clocks.
@@ -92,7 +92,6 @@ struct ProcessState<P: Protocol> {
     timers: Vec<u64>,
     backlog: Vec<Payload<P>>,
     clock: Clock,
-    operation_open: bool,
 }
 
 enum Action<P: Protocol> {
@@ -222,6 +221,8 @@ pub struct World<P: Protocol> {
     /// come up); when they are most of the queue it is swept.
     stale_timers: usize,
     history: Vec<HistoryEvent>,
+    /// History processes with an operation open.
+    open_operations: BTreeSet<u64>,
     effects: Vec<Effect<P>>,
     next_timer: u64,
     sometimes: BTreeMap<&'static str, u64>,
@@ -284,7 +285,6 @@ impl<P: Protocol> World<P> {
                 timers: Vec::new(),
                 backlog: Vec::new(),
                 clock,
-                operation_open: false,
             });
         }
         // Touch the fault stream once so its state is independent of clock setup.
@@ -310,6 +310,7 @@ impl<P: Protocol> World<P> {
             queue: EventQueue::new(),
             stale_timers: 0,
             history: Vec::new(),
+            open_operations: BTreeSet::new(),
             effects: Vec::new(),
             next_timer: 0,
             sometimes: BTreeMap::new(),
@@ -773,23 +774,29 @@ impl<P: Protocol> World<P> {
                 }
             }
             Effect::History(event) => {
-                let state = &mut self.processes[id];
                 let (kind, opening) = match event.kind {
                     EventType::Invoke => (EventKind::Invoke, true),
                     _ => (EventKind::Complete, false),
                 };
+                // One open operation per history process (a client's lane,
+                // `Ctx::record_on`).
+                let was_open = if opening {
+                    !self.open_operations.insert(event.process)
+                } else {
+                    self.open_operations.remove(&event.process)
+                };
                 assert!(
-                    state.operation_open != opening,
-                    "client {} {} an operation while {}",
+                    was_open != opening,
+                    "client {} {} an operation on history process {} while {}",
                     id - self.node_count,
                     if opening { "invoked" } else { "completed" },
+                    event.process,
                     if opening {
                         "another was still open"
                     } else {
                         "none was open"
                     }
                 );
-                state.operation_open = opening;
                 let hash = StableHasher::hash_of(&event);
                 let history_line = || serde_json::to_string(&event).unwrap_or_default();
                 self.trace(kind, id as u64, NO_PROCESS, hash, history_line);
