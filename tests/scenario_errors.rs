@@ -583,7 +583,7 @@ fn an_unknown_protocol_lists_the_protocols() {
         &text,
         Some("raftt"),
         "protocol.name",
-        "unknown protocol \"raftt\"; expected one of: raft, paxos, broadcast, lock, txn, quorum, token_forward",
+        "unknown protocol \"raftt\"; expected one of: raft, paxos, broadcast, lock, txn, quorum, balancer, token_forward",
     );
 }
 
@@ -1219,5 +1219,83 @@ fn quorum_scenario_errors_are_located_at_their_key() {
     ];
     for (rest, needle, key, expected) in cases {
         assert_error(&format!("{QUORUM}{rest}"), needle, key, expected);
+    }
+}
+
+const BALANCER: &str =
+    "duration = \"2s\"\n\n[cluster]\nnodes = 5\n\n[protocol]\nname = \"balancer\"\n";
+
+#[test]
+fn balancer_scenario_errors_are_located_at_their_key() {
+    let cases: [(&str, Option<&str>, &str, &str); 11] = [
+        (
+            "strategy = \"fastest\"\n",
+            Some("fastest"),
+            "protocol.strategy",
+            "unknown variant `fastest`, expected one of `round_robin`, `weighted`, `random`, `least_conn`, `p2c`, `hash`, `bounded_hash`",
+        ),
+        (
+            "choices = 0\n",
+            Some("choices"),
+            "protocol.choices",
+            "expected a number of choices d between 1 and the 4 backends, got 0",
+        ),
+        (
+            "choices = 5\n",
+            Some("choices"),
+            "protocol.choices",
+            "between 1 and the 4 backends, got 5",
+        ),
+        (
+            "strategy = \"bounded_hash\"\nload_factor = 0.9\n",
+            Some("load_factor"),
+            "protocol.load_factor",
+            "expected a load factor c of at least 1",
+        ),
+        (
+            "active = { rise = 0 }\n",
+            Some("active"),
+            "protocol.active.rise",
+            "expected at least 1 check, got 0",
+        ),
+        (
+            "active = { fall = 0 }\n",
+            Some("active"),
+            "protocol.active.fall",
+            "expected at least 1 check, got 0",
+        ),
+        (
+            "service = { distribution = \"constant\", value = \"0s\" }\n",
+            Some("service"),
+            "protocol.service",
+            "expected a service-time distribution with a positive mean",
+        ),
+        (
+            "service = { distribution = \"pareto\", scale = \"1ms\", shape = 0.5 }\n",
+            Some("service"),
+            "protocol.service",
+            "with a finite mean",
+        ),
+        (
+            "balancers = 5\n",
+            None,
+            "cluster.nodes",
+            "expected more nodes than the 5 balancers",
+        ),
+        (
+            "active = { inter = \"1s\", timeout = \"2s\" }\n",
+            Some("active"),
+            "protocol.active.timeout",
+            "expected a check timeout of at most inter",
+        ),
+        (
+            "weights = [1, 2]\n",
+            Some("weights"),
+            "protocol.weights",
+            "expected one weight per backend (4), got 2",
+        ),
+    ];
+    for (rest, needle, key, expected) in cases {
+        assert_error(&format!("{BALANCER}{rest}"), needle, key, expected);
     }
 }

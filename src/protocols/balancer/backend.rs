@@ -12,6 +12,12 @@
 //! served by its own thread): a slow or deep queue does not fail them, a
 //! crashed, paused or cut-off backend does.
 //!
+//! With `shed_late`, a try that waited in the queue longer than the try
+//! timeout is dropped unserved when its turn comes: its balancer has given
+//! up on it, and serving it would only delay the requests behind it (without
+//! shedding, an overloaded backend spends its time on answers nobody waits
+//! for, and its queue outlives the overload).
+//!
 //! A network duplicate of a try is spotted by its number ([`super::Seen`],
 //! one per balancer epoch) and ignored. A crash loses the queue and every
 //! request in service; the balancer's try then times out.
@@ -26,6 +32,8 @@ use std::rc::Rc;
 /// A try a backend holds.
 #[derive(Clone, Copy, Debug)]
 struct Job {
+    /// When it arrived (local time).
+    arrived: u64,
     balancer: ProcessId,
     attempt: Try,
     request: RequestId,
@@ -43,6 +51,12 @@ pub struct Backend {
     pub completions: u64,
     /// The request that completed last, for the checker.
     pub last_completed: Option<RequestId>,
+    /// The total time the completed requests spent in the backend (queue
+    /// and service, local ns): the supermarket experiment's time in system.
+    pub sojourn_total: u64,
+    /// Tries dropped unserved because they waited longer than the try
+    /// timeout (`shed_late`).
+    pub shed: u64,
 }
 
 impl Backend {
@@ -57,6 +71,8 @@ impl Backend {
             seen: BTreeMap::new(),
             completions: 0,
             last_completed: None,
+            shed: 0,
+            sojourn_total: 0,
         }
     }
 
@@ -107,6 +123,7 @@ impl Backend {
                     return;
                 }
                 let job = Job {
+                    arrived: ctx.now(),
                     balancer: from,
                     attempt,
                     request,
@@ -130,6 +147,7 @@ impl Backend {
         };
         self.completions += 1;
         self.last_completed = Some(job.request);
+        self.sojourn_total += ctx.now().saturating_sub(job.arrived);
         ctx.send(
             job.balancer,
             BalancerMsg::Answer {
@@ -137,8 +155,15 @@ impl Backend {
                 result: Served::Done,
             },
         );
-        if let Some(next) = self.queue.pop_front() {
+        let shed = self.settings.config.shed_late;
+        while let Some(next) = self.queue.pop_front() {
+            if shed && ctx.now() > next.arrived + self.settings.config.try_timeout.0 {
+                ctx.sometimes(BalancerPoint::Shed);
+                self.shed += 1;
+                continue;
+            }
             self.serve(ctx, worker, next);
+            break;
         }
     }
 

@@ -85,13 +85,10 @@ impl BalancerClient {
             self.lanes += 1;
             self.lanes - 1
         });
-        ctx.record_on(
-            lane,
-            EventType::Invoke,
-            "request",
-            None,
-            Value::Int(seq as i64),
-        );
+        if self.config.record {
+            let value = Value::Int(seq as i64);
+            ctx.record_on(lane, EventType::Invoke, "request", None, value);
+        }
         self.open.insert(seq, lane);
         let done_below = self.open.first_key_value().map_or(seq + 1, |(&s, _)| s);
         ctx.send(
@@ -115,7 +112,9 @@ impl BalancerClient {
         let Some(lane) = self.open.remove(&seq) else {
             return;
         };
-        ctx.record_on(lane, kind, "request", None, value);
+        if self.config.record {
+            ctx.record_on(lane, kind, "request", None, value);
+        }
         self.free_lanes.insert(lane);
         if self.config.arrivals == Arrivals::Closed && ctx.workload_open() {
             self.think(ctx);

@@ -46,10 +46,12 @@
 pub mod backend;
 pub mod checker;
 mod client;
+pub mod compare;
 pub mod health;
 pub mod proxy;
 mod spec;
 pub mod strategy;
+pub mod theory;
 
 pub use backend::Backend;
 pub use checker::BalancerChecker;
@@ -121,6 +123,9 @@ crate::declare! {
         EjectionCapped = "balancer_ejection_capped",
         /// A backend answered a request the balancer had already given up on.
         LateReply = "balancer_late_reply",
+        /// A backend dropped a try that had waited longer than the try
+        /// timeout, unserved (`shed_late`).
+        Shed = "balancer_shed_late",
         /// A network duplicate of a request reached a balancer or a backend
         /// and was ignored.
         DuplicateIgnored = "balancer_duplicate_ignored",
@@ -359,6 +364,10 @@ pub struct BalancerConfig {
     /// 0: no limit. Default 0.
     #[serde(default)]
     pub queue_limit: usize,
+    /// Backends drop, unserved, a try that waited in the queue longer than
+    /// `try_timeout` (its balancer has given up on it). Default false.
+    #[serde(default)]
+    pub shed_late: bool,
     /// Open or closed loop. Default `"open"`.
     #[serde(default)]
     pub arrivals: Arrivals,
@@ -397,6 +406,12 @@ pub struct BalancerConfig {
     /// every backend (Envoy's panic mode); 0 turns it off. Default 0.
     #[serde(default)]
     pub panic_threshold: u32,
+    /// Clients record each request in the history. Off only for long
+    /// measurement runs (the supermarket experiment), where the history
+    /// would hold millions of operations; the latency measures are then
+    /// empty. Default true.
+    #[serde(default = "yes")]
+    pub record: bool,
     /// Which balancer a client sends to: `"fixed"` (client i to balancer
     /// i mod balancers) or `"random"` (drawn per request). Default fixed.
     #[serde(default)]
@@ -414,6 +429,9 @@ pub enum ClientBalancer {
     Random,
 }
 
+fn yes() -> bool {
+    true
+}
 fn default_balancers() -> usize {
     1
 }

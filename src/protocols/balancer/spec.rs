@@ -8,6 +8,7 @@ use super::{
 use crate::check::Checker;
 use crate::sim::NodeFactory;
 use crate::spec::declare::bug_names;
+use crate::spec::hooks::Experiment;
 use crate::spec::{Declared, Invalid, ProtocolSpec, Setup};
 use std::rc::Rc;
 
@@ -296,6 +297,26 @@ impl ProtocolSpec for LoadBalancer {
             setup.clients,
             setup.network,
         ))]
+    }
+
+    fn experiments() -> Vec<Experiment> {
+        vec![
+            Experiment {
+                name: "balancer-supermarket",
+                what: "the supermarket model: mean time in system of random (d = 1) and power of two (d = 2) over 100 exponential backends at λ = 0.5, 0.9, 0.99, against the fluid limit",
+                run: super::theory::supermarket_table,
+            },
+            Experiment {
+                name: "balancer-strategies",
+                what: "every strategy side by side: p50, p99, p99.9, imbalance and failures with equal backends at utilisation 0.5, 0.9, 0.99, one flapping, one crashed (active vs passive checks)",
+                run: super::compare::strategies_table,
+            },
+            Experiment {
+                name: "balancer-bins",
+                what: "balls into bins: the fullest of n bins after n balls by greedy(d), d = 1, 2, 3, n = 10⁴ … 10⁶, and the fluid limit's level fractions",
+                run: super::theory::bins_table,
+            },
+        ]
     }
 
     fn groups(setup: &Setup<'_, BalancerConfig>) -> Vec<(&'static str, Vec<usize>)> {

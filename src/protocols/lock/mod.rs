@@ -242,7 +242,10 @@ pub struct LockConfig {
     #[serde(default = "crate::protocols::kv::defaults::election_timeout")]
     pub election_timeout: DurationRange,
     /// consensus: how often the Raft leader sends heartbeats. Default `"50ms"`.
-    #[serde(default = "crate::protocols::kv::defaults::heartbeat_interval")]
+    #[serde(
+        default = "crate::protocols::kv::defaults::heartbeat_interval",
+        deserialize_with = "crate::sim::time::positive"
+    )]
     pub heartbeat_interval: Duration,
     /// consensus: who a release wakes. `"queue"` (default): the next session in
     /// line is granted and told, one message per release. `"all"`: the lock is

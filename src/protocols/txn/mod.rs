@@ -260,7 +260,10 @@ pub struct TxnConfig {
     pub election_timeout: DurationRange,
     /// paxos_commit: how often the Raft leader sends heartbeats. Default
     /// `"50ms"`.
-    #[serde(default = "crate::protocols::kv::defaults::heartbeat_interval")]
+    #[serde(
+        default = "crate::protocols::kv::defaults::heartbeat_interval",
+        deserialize_with = "crate::sim::time::positive"
+    )]
     pub heartbeat_interval: Duration,
 }
 
