@@ -111,7 +111,27 @@ pub fn run(condition: &Condition, strategy: StrategyKind, seed: u64) -> BTreeMap
         strategy.name(),
         condition.health
     );
-    let config: BalancerConfig = toml::from_str(&text).expect("the comparison's configuration parses");
+    let backend = Target::Nodes(vec![1]);
+    let mut faults = Vec::new();
+    match condition.faults {
+        Faults::None => {}
+        Faults::CrashAt5s => faults.push((5 * SECOND, TimedFault::new(Fault::Crash(backend)))),
+        Faults::Flapping => {
+            let mut at = 2 * SECOND;
+            while at + SECOND < LOAD {
+                faults.push((at, TimedFault::new(Fault::Crash(backend.clone())).lasting(SECOND)));
+                at += 3 * SECOND;
+            }
+        }
+    }
+    run_world(&text, faults, seed)
+}
+
+/// Runs ten backends behind one balancer configured by `text` (a
+/// `[protocol]` table) with `faults` for 20 s of load and a 5 s drain, the
+/// checker judging; returns its measures.
+pub fn run_world(text: &str, faults: Vec<(u64, TimedFault)>, seed: u64) -> BTreeMap<&'static str, f64> {
+    let config: BalancerConfig = toml::from_str(text).expect("the comparison's configuration parses");
     let nodes = BACKENDS + 1;
     let clients = 4;
     let network = NetworkConfig {
@@ -141,17 +161,8 @@ pub fn run(condition: &Condition, strategy: StrategyKind, seed: u64) -> BTreeMap
         Rc::new(move |id| BalancerNode::new(&factory_settings, id)),
         |index| BalancerClient::new(client_config.clone(), index, &workload),
     );
-    let backend = Target::Nodes(vec![settings.backend_id(0)]);
-    match condition.faults {
-        Faults::None => {}
-        Faults::CrashAt5s => world.schedule_fault(5 * SECOND, TimedFault::new(Fault::Crash(backend))),
-        Faults::Flapping => {
-            let mut at = 2 * SECOND;
-            while at + SECOND < LOAD {
-                world.schedule_fault(at, TimedFault::new(Fault::Crash(backend.clone())).lasting(SECOND));
-                at += 3 * SECOND;
-            }
-        }
+    for (at, fault) in faults {
+        world.schedule_fault(at, fault);
     }
     world.schedule_fault(LOAD, TimedFault::new(Fault::HealAll));
     let mut checker = BalancerChecker::new(settings, clients, &network);
@@ -166,6 +177,113 @@ pub fn run(condition: &Condition, strategy: StrategyKind, seed: u64) -> BTreeMap
     world.advance_to(END);
     checker.at_end(&world);
     checker.measures().into_iter().collect()
+}
+
+/// A health-check style the detection experiment measures, with its
+/// formula.
+struct Style {
+    name: &'static str,
+    keys: &'static str,
+    /// Expected detection (s): mean, and the bound.
+    detection: (f64, f64),
+    /// Expected recovery (s): mean, and the bound, when the checks govern it.
+    recovery: Option<(f64, f64)>,
+}
+
+const STYLES: [Style; 4] = [
+    Style {
+        name: "active, HAProxy defaults (inter 2s, fall 3, rise 2, timeout 1s)",
+        keys: "active = { inter = \"2s\", rise = 2, fall = 3, timeout = \"1s\" }\n",
+        detection: (6.0, 7.0),
+        recovery: Some((3.0, 4.0)),
+    },
+    Style {
+        name: "active, inter 500ms, fall 2, rise 3, timeout 100ms",
+        keys: "active = { inter = \"500ms\", rise = 3, fall = 2, timeout = \"100ms\" }\n",
+        detection: (0.85, 1.1),
+        recovery: Some((1.25, 1.5)),
+    },
+    Style {
+        name: "passive, Nginx defaults (max_fails 1, fail_timeout 10s)",
+        keys: "passive = { max_fails = 1, fail_timeout = \"10s\" }\n",
+        detection: (1.05, 1.1),
+        recovery: Some((3.05, 3.1)),
+    },
+    Style {
+        name: "outlier, 5 consecutive errors, base ejection 30s",
+        keys: "outlier = { consecutive_errors = 5, interval = \"10s\", base_ejection = \"30s\", max_ejection_percent = 10 }\n",
+        detection: (1.13, 1.2),
+        recovery: None,
+    },
+];
+
+/// `faultline experiment balancer-health`: how long each health-check
+/// style takes to take a crashed backend out of rotation and to bring it
+/// back, against its formula.
+pub fn health_table(trials: Option<u64>, out: &mut dyn std::io::Write) -> std::io::Result<()> {
+    let seeds = trials.unwrap_or(20);
+    writeln!(
+        out,
+        "health checks: backend 0 of 10 crashes at 5 s + U(0, 2 s) and restarts 8 s later; 500 requests/s, try timeout 1 s; {seeds} seeds"
+    )?;
+    writeln!(
+        out,
+        "active: detection = the fall-th failed check after the crash, about inter/2 + (fall − 1)·inter + timeout (bound fall·inter + timeout);"
+    )?;
+    writeln!(
+        out,
+        "        recovery = the rise-th good check after the restart, about inter/2 + (rise − 1)·inter (bound rise·inter)"
+    )?;
+    writeln!(
+        out,
+        "passive: detection = the first try after the crash timing out, try_timeout plus up to a sweep (a tenth of it);"
+    )?;
+    writeln!(
+        out,
+        "         recovery = fail_timeout after the detection, less the 8 s the backend was down"
+    )?;
+    writeln!(
+        out,
+        "outlier: detection = the fifth try in a row timing out, try_timeout + 4 × 20 ms between tries + up to a sweep; its 30 s ejection outlasts the run"
+    )?;
+    for style in &STYLES {
+        let mut detections = Vec::new();
+        let mut recoveries = Vec::new();
+        for seed in 1..=seeds {
+            let mut rng = crate::sim::rng::stream(seed, "health_experiment", 0);
+            let crash = 5 * SECOND + crate::sim::rng::between(&mut rng, 0, 2 * SECOND);
+            let text = format!(
+                "name = \"balancer\"\nstrategy = \"round_robin\"\nrate = 500\nidempotent = true\ntry_timeout = \"1s\"\nretries = 1\nservice = {{ distribution = \"exponential\", mean = \"10ms\" }}\n{}",
+                style.keys
+            );
+            let faults = vec![(
+                crash,
+                TimedFault::new(Fault::Crash(Target::Nodes(vec![1]))).lasting(8 * SECOND),
+            )];
+            let measures = run_world(&text, faults, seed);
+            if let Some(&value) = measures.get("balancer_detection_ms") {
+                detections.push(value / 1e3);
+            }
+            if let Some(&value) = measures.get("balancer_recovery_ms") {
+                recoveries.push(value / 1e3);
+            }
+        }
+        writeln!(out)?;
+        writeln!(out, "{}", style.name)?;
+        let line = |values: &[f64], expected: Option<(f64, f64)>| -> String {
+            if values.is_empty() {
+                return "not measured".into();
+            }
+            let mean = values.iter().sum::<f64>() / values.len() as f64;
+            let low = values.iter().copied().fold(f64::INFINITY, f64::min);
+            let high = values.iter().copied().fold(f64::NEG_INFINITY, f64::max);
+            let formula = expected.map_or("—".to_string(), |(m, b)| format!("about {m:.2}, at most {b:.2}"));
+            format!("mean {mean:.3} s, range {low:.3}–{high:.3} s ({} runs); formula {formula}", values.len())
+        };
+        writeln!(out, "  detection  {}", line(&detections, Some(style.detection)))?;
+        writeln!(out, "  recovery   {}", line(&recoveries, style.recovery))?;
+    }
+    Ok(())
 }
 
 /// `faultline experiment balancer-strategies`.

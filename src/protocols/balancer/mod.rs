@@ -142,7 +142,7 @@ pub enum StrategyKind {
     Weighted,
     /// Uniformly at random.
     Random,
-    /// The fewest requests in flight (ties to the lowest id).
+    /// The fewest requests in flight (ties in round-robin order).
     LeastConn,
     /// Power of d choices: the less loaded of `choices` distinct random
     /// backends.

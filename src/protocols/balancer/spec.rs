@@ -312,6 +312,11 @@ impl ProtocolSpec for LoadBalancer {
                 run: super::compare::strategies_table,
             },
             Experiment {
+                name: "balancer-health",
+                what: "detection and recovery time of active (HAProxy), passive (Nginx) and outlier (Envoy) health checks for a crashed backend, against their formulas",
+                run: super::compare::health_table,
+            },
+            Experiment {
                 name: "balancer-bins",
                 what: "balls into bins: the fullest of n bins after n balls by greedy(d), d = 1, 2, 3, n = 10⁴ … 10⁶, and the fluid limit's level fractions",
                 run: super::theory::bins_table,

@@ -10,7 +10,8 @@
 //!   subtracts the candidates' total from the winner, so a 5:1:1 split comes
 //!   out as a b a c a a a, interleaved rather than in bursts;
 //! - **random**: uniformly;
-//! - **least connections**: the fewest tries in flight, ties to the lowest id;
+//! - **least connections**: the fewest tries in flight, ties in round-robin
+//!   order;
 //! - **power of d choices** (HAProxy's `random(d)`): d *distinct* candidates
 //!   drawn uniformly, the one with the fewest in flight (ties to the first
 //!   drawn);
@@ -164,12 +165,26 @@ impl Picker {
                     return Some(plain(backend));
                 }
             },
-            StrategyKind::LeastConn => candidates
-                .iter()
-                .copied()
-                .filter(|b| open(b))
-                .min_by_key(|&b| (in_flight[b], b))
-                .map(plain),
+            StrategyKind::LeastConn => {
+                // The fewest in flight; among equals, round robin (as HAProxy's
+                // leastconn and Nginx's least_conn do), so an idle cluster
+                // does not send everything to the lowest id.
+                let len = candidates.len();
+                let start = self.next % len;
+                let mut best: Option<usize> = None;
+                for step in 0..len {
+                    let index = (start + step) % len;
+                    let backend = candidates[index];
+                    if open(&backend)
+                        && best.is_none_or(|b| in_flight[backend] < in_flight[candidates[b]])
+                    {
+                        best = Some(index);
+                    }
+                }
+                let index = best?;
+                self.next = index + 1;
+                Some(plain(candidates[index]))
+            }
             StrategyKind::P2c => {
                 let start = drawn.len();
                 if available <= self.choices && !self.bug_same {
@@ -326,7 +341,11 @@ mod tests {
                 &mut drawn,
             )
             .unwrap();
-        assert_eq!(pick.backend, 1, "ties go to the lowest id");
+        assert_eq!(pick.backend, 1);
+        let pick = picker
+            .pick(&mut rng, &[0, 1, 2], &[], &[3, 1, 1], &[0; 3], 0, false, &mut drawn)
+            .unwrap();
+        assert_eq!(pick.backend, 2, "ties in round-robin order");
     }
 
     #[test]
