@@ -31,4 +31,5 @@ mod raft_lab;
 mod regressions;
 mod scenario_errors;
 mod shrink;
+mod slow;
 mod tidy;

@@ -6,7 +6,7 @@
 //! nanosecond (`"1.234567891s"`, never a rounded `"1.235s"`), and reading the
 //! written table gives back the same fault.
 
-use crate::sim::fault::{Fault, Target, TimedFault};
+use crate::sim::fault::{Fault, SlowFactor, Target, TimedFault};
 use crate::sim::time::parse_nanos;
 use toml::{Table, Value};
 
@@ -52,6 +52,16 @@ pub fn target_value(target: &Target) -> Value {
         }
         Target::Label(name) => Value::String(format!("@{name}")),
         selector => Value::String(selector.to_string()),
+    }
+}
+
+/// A slow fault's factor as written: an integer when it is whole (`10`), else
+/// the float it is kept from (`2.5`), which reads back to the same thousandths.
+pub fn factor_value(factor: SlowFactor) -> Value {
+    if factor.thousandths().is_multiple_of(1000) {
+        Value::Integer(i64::from(factor.thousandths() / 1000))
+    } else {
+        Value::Float(factor.factor())
     }
 }
 
@@ -116,6 +126,10 @@ pub fn fault_table(at: u64, timed: &TimedFault) -> Option<Table> {
         Fault::DiskFailRead { target: t, count } => {
             target("target", t);
             table.insert("count".into(), Value::Integer(i64::from(*count)));
+        }
+        Fault::Slow { target: t, factor } => {
+            target("target", t);
+            table.insert("factor".into(), factor_value(*factor));
         }
     }
     if let Some(duration) = timed.duration {
