@@ -423,6 +423,87 @@ fn a_join_or_leave_needs_an_existing_node_target_and_takes_only_its_keys() {
     );
 }
 
+#[test]
+fn a_slow_factor_outside_one_to_a_thousand_is_rejected_at_its_key() {
+    for bad in ["0.5", "0", "-3", "1000.5", "nan", "inf", "-inf"] {
+        let text = fault(&format!("kind = \"slow\"\ntarget = 3\nfactor = {bad}"));
+        assert_error(
+            &text,
+            Some("factor = "),
+            "faults[0].factor",
+            "expected a slowdown factor from 1 (normal speed) to 1000, such as 2.5, got ",
+        );
+    }
+    let text = fault("kind = \"slow\"\ntarget = 3\nfactor = 0.25");
+    assert_error(&text, None, "faults[0].factor", "got 0.25");
+    let text = fault("kind = \"slow\"\ntarget = 3\nfactor = \"10\"");
+    assert_error(
+        &text,
+        Some("factor = "),
+        "faults[0].factor",
+        "invalid type: string",
+    );
+}
+
+#[test]
+fn a_slow_fault_needs_a_node_target_and_takes_only_its_keys() {
+    let text = fault("kind = \"slow\"\nfactor = 2");
+    assert_error(
+        &text,
+        Some("\"slow\""),
+        "faults[0].kind",
+        "a 'slow' fault needs the key 'target'",
+    );
+    let text = fault("kind = \"slow\"\ntarget = \"client:0\"");
+    assert_error(
+        &text,
+        Some("\"client:0\""),
+        "faults[0].target",
+        "a 'slow' fault cannot target clients; only pause, resume, clock_skew and clock_reset reach clients",
+    );
+    let text = fault("kind = \"slow\"\ntarget = [2, 5]");
+    assert_error(
+        &text,
+        Some("[2, 5]"),
+        "faults[0].target",
+        "node 5 does not exist",
+    );
+    let text = fault("kind = \"slow\"\ntarget = 1\ncount = 2");
+    assert_error(
+        &text,
+        Some("count = 2"),
+        "faults[0].count",
+        "'count' does not apply to a 'slow' fault (it takes: at, kind, target, factor, duration, label)",
+    );
+    let text = fault("kind = \"crash\"\ntarget = 1\nfactor = 2");
+    assert_error(
+        &text,
+        Some("factor = 2"),
+        "faults[0].factor",
+        "'factor' does not apply to a 'crash' fault",
+    );
+    let text = fault("kind = \"slow\"\ntarget = 1\nduration = \"0s\"");
+    assert_error(
+        &text,
+        Some("duration = \"0s\""),
+        "faults[0].duration",
+        "expected a positive duration",
+    );
+}
+
+#[test]
+fn a_nemesis_slow_factor_max_below_two_or_above_a_thousand_is_rejected() {
+    for bad in ["1.5", "1", "1000.5", "nan", "inf"] {
+        let text = format!("{BASE}\n[nemesis]\nfaults = [\"slow\"]\nslow_factor_max = {bad}\n");
+        assert_error(
+            &text,
+            Some("slow_factor_max"),
+            "nemesis.slow_factor_max",
+            "expected a largest slowdown factor from 2 to 1000, got ",
+        );
+    }
+}
+
 fn fault(lines: &str) -> String {
     format!("{BASE}\n[[faults]]\nat = \"1s\"\n{lines}\n")
 }

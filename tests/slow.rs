@@ -4,14 +4,20 @@
 //! time by it. The factor models the machine, so it survives a crash and a
 //! restart, a later `slow` replaces it, the fault's duration sets it back to 1
 //! on the nodes it hit, and the end of the fault phase resets every node. A
-//! tiny protocol here samples what its handlers see.
+//! tiny protocol here samples what its handlers see; registered as a spec it
+//! runs scenarios with scripted slow faults and a slow nemesis, and shrinks.
 
+use faultline::check::{Checker, Finding};
+use faultline::runner::shrink::{Materialised, ShrinkOptions, shrink};
+use faultline::runner::{Entry, ProtocolSpec, Registry, RunOptions, parse_for, run_scenario};
+use faultline::scenario::ScenarioFile;
 use faultline::sim::time::{Duration, MILLISECOND, SECOND};
 use faultline::sim::trace::{EventKind, MemorySink};
 use faultline::sim::{
-    Client, Ctx, Fault, Node, ProcessId, Protocol, SlowFactor, Target, TimedFault, World,
-    WorldConfig,
+    Client, Ctx, Fault, Node, NodeFactory, ProcessId, Protocol, SlowFactor, Step, Target,
+    TimedFault, World, WorldConfig,
 };
+use faultline::spec::{Declared, Setup};
 use std::cell::RefCell;
 use std::rc::Rc;
 
@@ -261,4 +267,169 @@ fn slow_faults_are_deterministic_and_folded_into_the_trace_hash() {
     assert_ne!(other.trace_hash(), first.trace_hash());
     let (quiet, _) = run(5, Vec::new(), 3 * SECOND);
     assert_ne!(quiet.trace_hash(), first.trace_hash());
+}
+
+/// The `[protocol]` table of the scenario-level tests.
+#[derive(Clone, Debug, serde::Serialize, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+struct MillConfig {
+    name: String,
+    /// The `steady` checker fails once a node runs more than this many times
+    /// slower. Default: never.
+    #[serde(default = "never")]
+    tolerance: f64,
+}
+
+fn never() -> f64 {
+    f64::INFINITY
+}
+
+/// Fails once some node runs more than `tolerance` times slower.
+struct Steady {
+    tolerance: f64,
+}
+
+impl Checker<Mill> for Steady {
+    fn name(&self) -> &'static str {
+        "steady"
+    }
+    fn after_step(&mut self, world: &World<Mill>, _step: Step) -> Option<Finding> {
+        (0..world.node_count())
+            .find(|&id| world.slowdown(id) > self.tolerance)
+            .map(|id| {
+                Finding::always(
+                    "steady",
+                    format!("node {id} runs {} times slower", world.slowdown(id)),
+                )
+            })
+    }
+}
+
+impl ProtocolSpec for Mill {
+    type Config = MillConfig;
+    const NAME: &'static str = "mill";
+    const SUMMARY: &'static str = "samples the slowdown its handlers see";
+    const BUGS: &'static [Declared] = &[];
+    const PROPERTIES: &'static [Declared] = &[Declared::new(
+        "steady",
+        "no node runs more than `tolerance` times slower",
+    )];
+    const GROUPS: &'static [Declared] = &[Declared::new("workers", "every node but node 0")];
+
+    fn active_bugs(_config: &MillConfig) -> Vec<String> {
+        Vec::new()
+    }
+    fn node_factory(_setup: &Setup<'_, MillConfig>) -> NodeFactory<Self> {
+        Rc::new(|_| Sampler::default())
+    }
+    fn client(_setup: &Setup<'_, MillConfig>, _index: usize) -> Sampler {
+        Sampler::default()
+    }
+    fn checkers(setup: &Setup<'_, MillConfig>) -> Vec<Box<dyn Checker<Self>>> {
+        vec![Box::new(Steady {
+            tolerance: setup.config.tolerance,
+        })]
+    }
+    fn groups(setup: &Setup<'_, MillConfig>) -> Vec<(&'static str, Vec<usize>)> {
+        vec![("workers", (1..setup.nodes).collect())]
+    }
+}
+
+fn mill_scenario(protocol: &str, rest: &str) -> ScenarioFile {
+    let text = format!(
+        "duration = \"3s\"\nliveness_window = \"1s\"\n[protocol]\nname = \"mill\"\n{protocol}\n[cluster]\nnodes = 4\n[workload]\nclients = 1\n{rest}"
+    );
+    ScenarioFile::from_text("mill.toml", text).unwrap()
+}
+
+#[test]
+fn a_scripted_slow_fault_reads_from_the_scenario_with_its_factor_duration_and_label() {
+    let faults = "[[faults]]\nat = \"1s\"\nkind = \"slow\"\ntarget = 3\nfactor = 2.5\nduration = \"500ms\"\nlabel = \"slowed\"\n\n[[faults]]\nat = \"2s\"\nkind = \"slow\"\ntarget = \"@slowed\"\n";
+    let file = mill_scenario("", faults);
+    let scenario = parse_for::<Mill>(&file).unwrap_or_else(|error| panic!("{error}"));
+    let scripted = scenario.scripted_faults(&file.source());
+    assert_eq!(
+        scripted,
+        [
+            (
+                SECOND,
+                slow(Target::Nodes(vec![3]), 2.5)
+                    .lasting(500 * MILLISECOND)
+                    .labelled("slowed")
+            ),
+            (
+                2 * SECOND,
+                TimedFault::new(Fault::Slow {
+                    target: Target::Label("slowed".into()),
+                    factor: SlowFactor::DEFAULT,
+                })
+            ),
+        ]
+    );
+    let outcome = run_scenario::<Mill>(&file, &scenario, &RunOptions::seed(1));
+    assert!(outcome.passed(), "{:?}", outcome.summary.violations);
+    assert_eq!(outcome.summary.sometimes.get("sim_node_slowed"), Some(&2));
+}
+
+#[test]
+fn the_slow_nemesis_draws_factors_from_two_to_its_maximum_run_after_run() {
+    let nemesis = "[nemesis]\nfaults = [\"slow\"]\nswarm = false\ninterval = [\"50ms\", \"50ms\"]\nduration = [\"10ms\", \"100ms\"]\nslow_factor_max = 3.5\n";
+    let file = mill_scenario("", nemesis);
+    let scenario = parse_for::<Mill>(&file).unwrap_or_else(|error| panic!("{error}"));
+    let config = scenario.nemesis.as_ref().expect("a nemesis");
+    let mut factors = Vec::new();
+    for seed in 1..=10 {
+        let draw = faultline::runner::nemesis::draw(config, seed);
+        for (_, timed) in faultline::runner::nemesis::schedule(config, &draw, seed, 3 * SECOND) {
+            let Fault::Slow { target, factor } = timed.fault else {
+                panic!("the nemesis drew {:?}", timed.fault);
+            };
+            assert_eq!(target, Target::Random);
+            assert!(timed.duration.is_some(), "a slow is undone");
+            factors.push(factor.factor());
+        }
+        let outcome = run_scenario::<Mill>(&file, &scenario, &RunOptions::seed(seed));
+        assert!(outcome.passed(), "{:?}", outcome.summary.violations);
+        let again = run_scenario::<Mill>(&file, &scenario, &RunOptions::seed(seed));
+        assert_eq!(outcome.summary.trace_hash, again.summary.trace_hash);
+        assert!(
+            outcome
+                .summary
+                .sometimes
+                .get("sim_node_slowed")
+                .is_some_and(|&n| n > 0)
+        );
+    }
+    assert!(factors.len() > 100, "{} slow faults", factors.len());
+    assert!(factors.iter().all(|&factor| (2.0..=3.5).contains(&factor)));
+    assert!(factors.iter().any(|&factor| factor < 2.2));
+    assert!(factors.iter().any(|&factor| factor > 3.3));
+}
+
+#[test]
+fn a_slow_nemesis_failure_shrinks_to_explicit_slow_faults_that_read_back() {
+    let nemesis = "[nemesis]\nfaults = [\"slow\", \"pause\"]\nswarm = false\ninterval = [\"200ms\", \"400ms\"]\nslow_factor_max = 20\n";
+    let file = mill_scenario("tolerance = 15", nemesis);
+    let registry = Registry::new().with(Entry::of::<Mill>());
+    let scenario = parse_for::<Mill>(&file).unwrap_or_else(|error| panic!("{error}"));
+    let seed = (1..=20)
+        .find(|&seed| !run_scenario::<Mill>(&file, &scenario, &RunOptions::seed(seed)).passed())
+        .expect("some seed slows a node more than 15 times");
+    let result = shrink(&registry, &file, seed, true, &ShrinkOptions::default())
+        .unwrap_or_else(|error| panic!("{error}"));
+    assert_eq!(
+        result.materialised,
+        Materialised::Reproduced { same_trace: true },
+        "{}",
+        result.text
+    );
+    assert!(result.text.contains("kind = \"slow\""), "{}", result.text);
+    assert!(result.text.contains("factor = "), "{}", result.text);
+    assert!(!result.text.contains("[nemesis]"), "{}", result.text);
+    // The shrunk file stands alone and still fails the same checker.
+    let shrunk = ScenarioFile::from_text("shrunk.toml", result.text.clone()).unwrap();
+    let scenario = parse_for::<Mill>(&shrunk).unwrap_or_else(|error| panic!("{error}"));
+    let outcome = run_scenario::<Mill>(&shrunk, &scenario, &RunOptions::seed(seed));
+    assert!(!outcome.passed());
+    assert_eq!(outcome.summary.violations[0].checker, "steady");
 }

@@ -9,7 +9,7 @@
 //! does.
 
 use crate::scenario::{NemesisConfig, NemesisFault};
-use crate::sim::fault::{ClientPick, Fault, Target, TimedFault};
+use crate::sim::fault::{ClientPick, Fault, SlowFactor, Target, TimedFault};
 use crate::sim::rng::{self, Rng, between, chance, open_unit};
 use crate::sim::time::Duration;
 use rand::Rng as _;
@@ -206,6 +206,20 @@ impl Iterator for Schedule {
             NemesisFault::DiskTranspose => Fault::DiskTranspose(Target::Random),
             NemesisFault::Join => Fault::Join(Target::Random),
             NemesisFault::Leave => Fault::Leave(Target::Random),
+            NemesisFault::Slow => {
+                let least =
+                    SlowFactor::from_factor(crate::scenario::faults::NEMESIS_SLOW_FACTOR_MIN)
+                        .expect("the least factor is in range");
+                let most = SlowFactor::from_factor(*config.slow_factor_max.get_ref())
+                    .expect("the scenario checked slow_factor_max")
+                    .max(least);
+                let thousandths = rng.gen_range(least.thousandths()..=most.thousandths());
+                Fault::Slow {
+                    target: Target::Random,
+                    factor: SlowFactor::from_thousandths(thousandths)
+                        .expect("drawn between two factors"),
+                }
+            }
         };
         let timed = match fault {
             Fault::DiskCorrupt(_)

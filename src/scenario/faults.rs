@@ -2,7 +2,7 @@
 //! random `[nemesis]`.
 
 use super::error::{ScenarioError, Source};
-use crate::sim::fault::{Fault, Target, TimedFault, is_label_name};
+use crate::sim::fault::{Fault, SlowFactor, Target, TimedFault, is_label_name};
 use crate::sim::time::{Duration, SignedDuration};
 use serde::de::{self, Deserializer, SeqAccess, Visitor};
 use serde::{Deserialize, Serialize};
@@ -128,11 +128,13 @@ pub enum FaultKind {
     Join,
     /// Take running member `target` out of the cluster.
     Leave,
+    /// Make `target` run `factor` times slower.
+    Slow,
 }
 
 impl FaultKind {
     /// Every kind with a one-line description, for `faultline list`.
-    pub const ALL: [(FaultKind, &'static str, &'static str); 21] = [
+    pub const ALL: [(FaultKind, &'static str, &'static str); 22] = [
         (
             FaultKind::Partition,
             "partition",
@@ -234,6 +236,11 @@ impl FaultKind {
             "leave",
             "running members `target` leave, never below the protocol's minimum (protocols with membership changes)",
         ),
+        (
+            FaultKind::Slow,
+            "slow",
+            "`target` runs `factor` times slower (default 10) for protocols that model work",
+        ),
     ];
 
     /// Whether the kind changes the membership (only protocols that support it
@@ -264,6 +271,7 @@ impl FaultKind {
             OneWay => (&["from", "to"], &["duration", "label"]),
             ClockSkew => (&["target"], &["offset", "drift_ppm", "duration", "label"]),
             DiskFailRead => (&["target"], &["count", "label"]),
+            Slow => (&["target"], &["factor", "duration", "label"]),
         }
     }
 }
@@ -280,7 +288,7 @@ pub struct FaultSpec {
     #[serde(default)]
     pub target: Option<Spanned<TargetSpec>>,
     /// Undo after this long (partition kinds, disconnect, crash, pause,
-    /// clock_skew, join, leave).
+    /// clock_skew, join, leave, slow).
     #[serde(default)]
     pub duration: Option<Spanned<Duration>>,
     /// Groups for `partition`.
@@ -301,6 +309,10 @@ pub struct FaultSpec {
     /// Reads to fail for `disk_fail_read`. Default 1.
     #[serde(default)]
     pub count: Option<Spanned<u32>>,
+    /// How many times slower `slow` makes its target: a number in 1..=1000
+    /// (`2.5` allowed), kept to the thousandth. Default 10.
+    #[serde(default)]
+    pub factor: Option<Spanned<f64>>,
     /// Remember the nodes the fault hits under this name (faults with a `target`,
     /// or `from` for `one_way`); later targets `"@name"` hit them. Default none.
     #[serde(default)]
@@ -328,6 +340,7 @@ impl FaultSpec {
         add("offset", self.offset.as_ref().map(Spanned::span));
         add("drift_ppm", self.drift_ppm.as_ref().map(Spanned::span));
         add("count", self.count.as_ref().map(Spanned::span));
+        add("factor", self.factor.as_ref().map(Spanned::span));
         add("label", self.label.as_ref().map(Spanned::span));
         keys
     }
@@ -505,6 +518,24 @@ impl FaultSpec {
             FaultKind::DiskTranspose => Fault::DiskTranspose(target(&self.target)?),
             FaultKind::Join => Fault::Join(target(&self.target)?),
             FaultKind::Leave => Fault::Leave(target(&self.target)?),
+            FaultKind::Slow => {
+                let factor = match &self.factor {
+                    None => SlowFactor::DEFAULT,
+                    Some(factor) => SlowFactor::from_factor(*factor.get_ref()).ok_or_else(|| {
+                        source.error_at(
+                            factor.span(),
+                            format!(
+                                "expected a slowdown factor from 1 (normal speed) to 1000, such as 2.5, got {}",
+                                factor.get_ref()
+                            ),
+                        )
+                    })?,
+                };
+                Fault::Slow {
+                    target: target(&self.target)?,
+                    factor,
+                }
+            }
             FaultKind::DiskFailRead => {
                 let count = self.count.as_ref().map_or(1, |count| *count.get_ref());
                 if count == 0 {
@@ -632,11 +663,14 @@ pub enum NemesisFault {
     /// A random member leaves (never below the protocol's minimum), and joins
     /// again after the fault's duration (protocols with membership changes).
     Leave,
+    /// Slow a random node by a factor drawn from [2, `slow_factor_max`], back
+    /// to normal speed after the fault's duration.
+    Slow,
 }
 
 impl NemesisFault {
     /// Every kind, in declaration order.
-    pub const ALL: [NemesisFault; 17] = [
+    pub const ALL: [NemesisFault; 18] = [
         NemesisFault::Partition,
         NemesisFault::Isolate,
         NemesisFault::Bridge,
@@ -654,6 +688,7 @@ impl NemesisFault {
         NemesisFault::ClockSkewClient,
         NemesisFault::Join,
         NemesisFault::Leave,
+        NemesisFault::Slow,
     ];
 
     /// Whether the kind changes the membership (only protocols that support it
@@ -698,6 +733,10 @@ pub struct NemesisConfig {
     /// Largest clock drift for `clock_skew`, ppm. Default 10000 (1%).
     #[serde(default = "default_drift")]
     pub clock_drift_ppm_max: Spanned<u64>,
+    /// Largest factor `slow` draws (from 2 up to this, kept to the
+    /// thousandth), in 2..=1000. Default 10.
+    #[serde(default = "default_slow_factor_max")]
+    pub slow_factor_max: Spanned<f64>,
     /// Per-seed drop probability drawn from this range (overrides the network's).
     #[serde(default)]
     pub drop_probability: Option<ProbabilityRange>,
@@ -730,3 +769,10 @@ fn default_skew() -> Duration {
 fn default_drift() -> Spanned<u64> {
     Spanned::new(0..0, 10_000)
 }
+fn default_slow_factor_max() -> Spanned<f64> {
+    Spanned::new(0..0, 10.0)
+}
+
+/// The smallest factor the nemesis's `slow` draws: a node at least twice as
+/// slow, so every drawn slowdown is one a protocol can notice.
+pub const NEMESIS_SLOW_FACTOR_MIN: f64 = 2.0;

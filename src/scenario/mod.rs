@@ -549,6 +549,16 @@ impl<C> Scenario<C> {
                     ),
                 ));
             }
+            let slow_factor_max = *nemesis.slow_factor_max.get_ref();
+            if !(faults::NEMESIS_SLOW_FACTOR_MIN..=1000.0).contains(&slow_factor_max) {
+                return Err(source.error_at(
+                    nemesis.slow_factor_max.span(),
+                    format!(
+                        "expected a largest slowdown factor from {} to 1000, got {slow_factor_max}",
+                        faults::NEMESIS_SLOW_FACTOR_MIN
+                    ),
+                ));
+            }
             if nemesis.start >= *self.duration.get_ref() {
                 return Err(source.error(
                     Some("nemesis.start".into()),

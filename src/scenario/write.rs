@@ -243,6 +243,36 @@ mod tests {
                 TimedFault::new(Fault::Leave(Target::Label("joined".into()))),
             ),
             (20, TimedFault::new(Fault::Join(Target::All))),
+            (
+                21,
+                TimedFault::new(Fault::Slow {
+                    target: Target::Random,
+                    factor: SlowFactor::from_thousandths(2_500).unwrap(),
+                })
+                .lasting(5_000_000_000)
+                .labelled("slowed"),
+            ),
+            (
+                22,
+                TimedFault::new(Fault::Slow {
+                    target: nodes(&[1, 3]),
+                    factor: SlowFactor::DEFAULT,
+                }),
+            ),
+            (
+                23,
+                TimedFault::new(Fault::Slow {
+                    target: Target::Label("slowed".into()),
+                    factor: SlowFactor::from_thousandths(1_001).unwrap(),
+                }),
+            ),
+            (
+                24,
+                TimedFault::new(Fault::Slow {
+                    target: Target::All,
+                    factor: SlowFactor::MAX,
+                }),
+            ),
         ]
     }
 
@@ -286,6 +316,20 @@ mod tests {
             let text = exact_duration(nanos);
             assert_eq!(parse_nanos(&text, false), Ok(nanos as i64), "{text}");
         }
+    }
+
+    #[test]
+    fn a_slow_factor_is_written_as_an_integer_when_whole() {
+        let table = |thousandths| {
+            let timed = TimedFault::new(Fault::Slow {
+                target: Target::Random,
+                factor: SlowFactor::from_thousandths(thousandths).unwrap(),
+            });
+            fault_table(0, &timed).unwrap()["factor"].clone()
+        };
+        assert_eq!(table(10_000), Value::Integer(10));
+        assert_eq!(table(2_500), Value::Float(2.5));
+        assert_eq!(table(1_000_000), Value::Integer(1000));
     }
 
     #[test]

@@ -509,6 +509,7 @@ const SCENARIO_EXTREMES: &[(&str, &str, &[&str])] = &[
             "[\"crash\", \"crash\", \"crash\"]",
             "[\"join\", \"leave\", \"crash\"]",
             "[\"leave\"]",
+            "[\"slow\"]",
         ],
     ),
     (
@@ -540,6 +541,11 @@ const SCENARIO_EXTREMES: &[(&str, &str, &[&str])] = &[
         "nemesis",
         "clock_drift_ppm_max",
         &["500000", "500001", "18446744073709551615"],
+    ),
+    (
+        "nemesis",
+        "slow_factor_max",
+        &["2", "1000", "1.999", "1e308", "-0.0", "nan", "\"10\""],
     ),
     (
         "nemesis",
@@ -714,6 +720,9 @@ const FAULTS: &[&str] = &[
     "at = \"0ns\"\nkind = \"join\"\ntarget = \"all\"\nduration = \"1ns\"",
     "at = \"1ns\"\nkind = \"leave\"\ntarget = \"all\"\nlabel = \"gone\"",
     "at = \"1ns\"\nkind = \"leave\"\ntarget = [18446744073709551615]",
+    "at = \"0ns\"\nkind = \"slow\"\ntarget = \"all\"\nfactor = 1000\nduration = \"1ns\"",
+    "at = \"1ns\"\nkind = \"slow\"\ntarget = \"random\"\nfactor = 1e308",
+    "at = \"1ns\"\nkind = \"slow\"\ntarget = 0\nfactor = 1.0000000001",
 ];
 
 /// Sets `key` in `[table]` to `value`: replaces the key's line if the table
