@@ -433,3 +433,33 @@ fn a_slow_nemesis_failure_shrinks_to_explicit_slow_faults_that_read_back() {
     assert!(!outcome.passed());
     assert_eq!(outcome.summary.violations[0].checker, "steady");
 }
+
+#[test]
+fn a_slow_nemesis_among_targets_shrinks_to_slow_faults_among_the_label() {
+    let nemesis = "[nemesis]\nfaults = [\"slow\"]\nswarm = false\ninterval = [\"200ms\", \"400ms\"]\nslow_factor_max = 20\ntargets = \"@workers\"\n";
+    let file = mill_scenario("tolerance = 15", nemesis);
+    let registry = Registry::new().with(Entry::of::<Mill>());
+    let scenario = parse_for::<Mill>(&file).unwrap_or_else(|error| panic!("{error}"));
+    let seed = (1..=20)
+        .find(|&seed| !run_scenario::<Mill>(&file, &scenario, &RunOptions::seed(seed)).passed())
+        .expect("some seed slows a worker more than 15 times");
+    let result = shrink(&registry, &file, seed, true, &ShrinkOptions::default())
+        .unwrap_or_else(|error| panic!("{error}"));
+    assert_eq!(
+        result.materialised,
+        Materialised::Reproduced { same_trace: true },
+        "{}",
+        result.text
+    );
+    assert!(
+        result.text.contains("target = \"random@workers\""),
+        "{}",
+        result.text
+    );
+    // Node 0 is no worker: the shrunk run keeps a worker to slow.
+    assert!(!result.text.contains("nodes = 1\n"), "{}", result.text);
+    let shrunk = ScenarioFile::from_text("shrunk.toml", result.text.clone()).unwrap();
+    let scenario = parse_for::<Mill>(&shrunk).unwrap_or_else(|error| panic!("{error}"));
+    let outcome = run_scenario::<Mill>(&shrunk, &scenario, &RunOptions::seed(seed));
+    assert_eq!(outcome.summary.violations[0].checker, "steady");
+}

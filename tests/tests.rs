@@ -32,4 +32,5 @@ mod regressions;
 mod scenario_errors;
 mod shrink;
 mod slow;
+mod targets;
 mod tidy;

@@ -9,7 +9,8 @@ use serde::{Deserialize, Serialize};
 use std::fmt;
 use toml::Spanned;
 
-/// Who a fault hits, as written: `2`, `[0, 1]`, a selector string or `"@label"`.
+/// Who a fault hits, as written: `2`, `[0, 1]`, a selector string, `"@label"` or a
+/// selector among a label's nodes (`"random@backends"`).
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct TargetSpec(pub Target);
 
@@ -21,7 +22,7 @@ impl<'de> Deserialize<'de> for TargetSpec {
             fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
                 write!(
                     f,
-                    "a node id, a list of node ids, \"@label\", a client ({}), or one of {}",
+                    "a node id, a list of node ids, \"@label\", a client ({}), or one of {} (alone, or among a label's nodes: \"random@label\")",
                     Target::CLIENT_FORMS,
                     Target::SELECTORS.join(", ")
                 )
@@ -44,9 +45,19 @@ impl<'de> Deserialize<'de> for TargetSpec {
                 if let Some(client) = Target::from_client_form(name) {
                     return client.map(TargetSpec).map_err(E::custom);
                 }
+                if let Some((pick, label)) = name.split_once('@') {
+                    let pick = Target::from_selector(pick).ok_or_else(|| {
+                        E::custom(format!(
+                            "unknown selector \"{pick}\" before '@{label}'; expected one of {} (such as \"random@{label}\")",
+                            Target::SELECTORS.join(", ")
+                        ))
+                    })?;
+                    check_label_name(label).map_err(E::custom)?;
+                    return Ok(TargetSpec(pick.within(Some(label))));
+                }
                 Target::from_selector(name).map(TargetSpec).ok_or_else(|| {
                     E::custom(format!(
-                        "unknown target \"{name}\"; expected a node id, a list of node ids, \"@label\", a client ({}), or one of {}",
+                        "unknown target \"{name}\"; expected a node id, a list of node ids, \"@label\", a client ({}), or one of {} (alone, or among a label's nodes: \"random@label\")",
                         Target::CLIENT_FORMS,
                         Target::SELECTORS.join(", ")
                     ))
@@ -70,7 +81,7 @@ impl<'de> Deserialize<'de> for TargetSpec {
 }
 
 /// Checks a label name (without the `@`); the message says what is allowed.
-fn check_label_name(name: &str) -> Result<(), String> {
+pub(crate) fn check_label_name(name: &str) -> Result<(), String> {
     if name.is_empty() {
         Err("expected a label name such as \"leader1\"".into())
     } else if !is_label_name(name) {
@@ -737,12 +748,45 @@ pub struct NemesisConfig {
     /// thousandth), in 2..=1000. Default 10.
     #[serde(default = "default_slow_factor_max")]
     pub slow_factor_max: Spanned<f64>,
+    /// The nodes the node-picking kinds choose among, as `"@name"`: the nodes
+    /// stored under that label (a protocol's group such as `"@backends"`, or a
+    /// label a `[[faults]]` entry sets) when the fault fires. `partition`,
+    /// `bridge` and the client kinds ignore it. Default: every node.
+    #[serde(default)]
+    pub targets: Option<Spanned<String>>,
     /// Per-seed drop probability drawn from this range (overrides the network's).
     #[serde(default)]
     pub drop_probability: Option<ProbabilityRange>,
     /// Per-seed duplicate probability drawn from this range.
     #[serde(default)]
     pub duplicate_probability: Option<ProbabilityRange>,
+}
+
+impl NemesisConfig {
+    /// The label `targets` names (without its `@`), if any.
+    pub fn targets_label(&self) -> Option<&str> {
+        self.targets.as_ref().map(|targets| {
+            let text = targets.get_ref().as_str();
+            text.strip_prefix('@').unwrap_or(text)
+        })
+    }
+
+    /// Checks how `targets` is written: `"@name"` with a valid label name.
+    pub(crate) fn check_targets(&self, source: &Source<'_>) -> Result<(), ScenarioError> {
+        let Some(targets) = &self.targets else {
+            return Ok(());
+        };
+        let text = targets.get_ref();
+        let Some(name) = text.strip_prefix('@') else {
+            return Err(source.error_at(
+                targets.span(),
+                format!(
+                    "expected a label such as \"@backends\" (the nodes stored under it), got {text:?}"
+                ),
+            ));
+        };
+        check_label_name(name).map_err(|message| source.error_at(targets.span(), message))
+    }
 }
 
 fn yes() -> bool {

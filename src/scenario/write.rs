@@ -43,7 +43,8 @@ pub fn exact_signed_duration(nanos: i64) -> String {
     format!("{sign}{}", exact_duration(nanos.unsigned_abs()))
 }
 
-/// A target as written in a scenario: `2`, `[0, 1]`, `"leader"` or `"@name"`.
+/// A target as written in a scenario: `2`, `[0, 1]`, `"leader"`, `"@name"` or
+/// `"random@name"`.
 pub fn target_value(target: &Target) -> Value {
     match target {
         Target::Nodes(ids) if ids.len() == 1 => Value::Integer(ids[0] as i64),
@@ -272,6 +273,40 @@ mod tests {
                     target: Target::All,
                     factor: SlowFactor::MAX,
                 }),
+            ),
+            (
+                25,
+                TimedFault::new(Fault::Crash(Target::Minority.within(Some("backends")))).lasting(3),
+            ),
+            (
+                26,
+                TimedFault::new(Fault::OneWay {
+                    from: Target::Leader.within(Some("servers")),
+                    to: Target::Minority,
+                })
+                .labelled("cut"),
+            ),
+            (
+                27,
+                TimedFault::new(Fault::Slow {
+                    target: Target::Random.within(Some("backends")),
+                    factor: SlowFactor::from_thousandths(7_125).unwrap(),
+                }),
+            ),
+            (
+                28,
+                TimedFault::new(Fault::DiskFailRead {
+                    target: Target::Follower.within(Some("a_1")),
+                    count: 2,
+                }),
+            ),
+            (
+                29,
+                TimedFault::new(Fault::Pause(Target::All.within(Some("backends")))),
+            ),
+            (
+                30,
+                TimedFault::new(Fault::Isolate(Target::Majority.within(Some("backends")))),
             ),
         ]
     }

@@ -5,7 +5,9 @@
 //! highest term), `follower` (one up node that is not a leader), `random` (one
 //! node), `minority` (⌊(n−1)/2⌋ nodes), `majority` (⌊n/2⌋+1 nodes), `all`, or
 //! `@label` — the nodes an earlier fault (or a driver) stored under that label, so
-//! a later fault can hit "the leader we disconnected at 1 s" again. Selectors draw
+//! a later fault can hit "the leader we disconnected at 1 s" again — or a selector
+//! among a label's nodes, `selector@label` (`random@backends`: one backend; the
+//! nemesis's `targets` is written this way). Selectors draw
 //! from the fault stream only, so the choice of victims never disturbs the
 //! network's or the nodes' randomness.
 
@@ -31,6 +33,18 @@ pub enum Target {
     Follower,
     /// The nodes stored under this label (written `@name`); nobody if unset.
     Label(String),
+    /// A selector resolved among the nodes stored under a label only (written
+    /// `selector@name`, such as `random@backends`); nobody if the label is
+    /// unset. `leader` is the leader if it is one of them (else nobody), and
+    /// `minority`/`majority` count the label's nodes, not the cluster's.
+    Within {
+        /// The selector: `Leader`, `Follower`, `Random`, `Minority`,
+        /// `Majority` or `All` (never ids, a label, a client or another
+        /// `Within`).
+        pick: Box<Target>,
+        /// The label whose nodes it picks among.
+        label: String,
+    },
     /// Client processes (only `pause`, `resume`, `clock_skew` and `clock_reset`
     /// reach clients): written `"client"`, `"clients"` or `"client:N"`.
     Client(ClientPick),
@@ -93,6 +107,26 @@ impl Target {
     pub fn is_client(&self) -> bool {
         matches!(self, Target::Client(_))
     }
+
+    /// `self` resolved only among the nodes stored under `label`
+    /// ([`Target::Within`]), or `self` when there is no label.
+    pub fn within(self, label: Option<&str>) -> Target {
+        match label {
+            Some(label) => Target::Within {
+                pick: Box::new(self),
+                label: label.to_string(),
+            },
+            None => self,
+        }
+    }
+
+    /// The label the target reads, if any (`@name` or `selector@name`).
+    pub fn label(&self) -> Option<&str> {
+        match self {
+            Target::Label(name) | Target::Within { label: name, .. } => Some(name),
+            _ => None,
+        }
+    }
 }
 
 impl fmt::Display for Target {
@@ -106,6 +140,7 @@ impl fmt::Display for Target {
             Target::All => write!(f, "all"),
             Target::Follower => write!(f, "follower"),
             Target::Label(name) => write!(f, "@{name}"),
+            Target::Within { pick, label } => write!(f, "{pick}@{label}"),
             Target::Client(ClientPick::Random) => write!(f, "client"),
             Target::Client(ClientPick::All) => write!(f, "clients"),
             Target::Client(ClientPick::Index(index)) => write!(f, "client:{index}"),

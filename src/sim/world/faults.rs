@@ -64,6 +64,32 @@ impl<P: Protocol> World<P> {
                     .filter(|id| candidates.contains(id))
                     .collect()
             }),
+            Target::Within { pick, label } => {
+                let group = self.labels.get(label).cloned().unwrap_or_default();
+                match pick.as_ref() {
+                    // The leader of the cluster, if it is in the group: not
+                    // the best of the group's self-declared leaders.
+                    Target::Leader => {
+                        let leader = self.resolve(&Target::Leader, candidates);
+                        leader.into_iter().filter(|id| group.contains(id)).collect()
+                    }
+                    pick => {
+                        let inside: Vec<usize> = candidates
+                            .into_iter()
+                            .filter(|id| group.contains(id))
+                            .collect();
+                        if matches!(pick, Target::Minority | Target::Majority) {
+                            // A minority of the group, not of the cluster.
+                            let size = selector_size(pick, group.len()).min(inside.len());
+                            let mut picked = self.shuffled(inside);
+                            picked.truncate(size);
+                            picked
+                        } else {
+                            self.resolve(pick, inside)
+                        }
+                    }
+                }
+            }
             Target::Minority | Target::Majority => {
                 let size = selector_size(target, self.node_count).min(candidates.len());
                 let mut picked = self.shuffled(candidates);
@@ -180,9 +206,11 @@ impl<P: Protocol> World<P> {
             .fault
             .targets()
             .into_iter()
-            .filter_map(|target| match target {
-                Target::Label(name) if !self.labels.contains_key(name) => Some(name.clone()),
-                _ => None,
+            .filter_map(|target| {
+                target
+                    .label()
+                    .filter(|name| !self.labels.contains_key(*name))
+                    .map(str::to_string)
             })
             .collect();
         // What a label on this fault stores: the nodes hit (for one_way, the senders).
