@@ -317,6 +317,7 @@ fn expected_effects(path: &Path) -> BTreeSet<&'static str> {
             "disk_transpose" => "sim_disk_bytes_transposed",
             "join" => "sim_node_joined",
             "leave" => "sim_node_left",
+            "slow" => "sim_node_slowed",
             other => panic!(
                 "{}: no effect known for nemesis kind {other}",
                 path.display()

@@ -423,6 +423,176 @@ fn a_join_or_leave_needs_an_existing_node_target_and_takes_only_its_keys() {
     );
 }
 
+#[test]
+fn a_slow_factor_outside_one_to_a_thousand_is_rejected_at_its_key() {
+    for bad in ["0.5", "0", "-3", "1000.5", "nan", "inf", "-inf"] {
+        let text = fault(&format!("kind = \"slow\"\ntarget = 3\nfactor = {bad}"));
+        assert_error(
+            &text,
+            Some("factor = "),
+            "faults[0].factor",
+            "expected a slowdown factor from 1 (normal speed) to 1000, such as 2.5, got ",
+        );
+    }
+    let text = fault("kind = \"slow\"\ntarget = 3\nfactor = 0.25");
+    assert_error(&text, None, "faults[0].factor", "got 0.25");
+    let text = fault("kind = \"slow\"\ntarget = 3\nfactor = \"10\"");
+    assert_error(
+        &text,
+        Some("factor = "),
+        "faults[0].factor",
+        "invalid type: string",
+    );
+}
+
+#[test]
+fn a_slow_fault_needs_a_node_target_and_takes_only_its_keys() {
+    let text = fault("kind = \"slow\"\nfactor = 2");
+    assert_error(
+        &text,
+        Some("\"slow\""),
+        "faults[0].kind",
+        "a 'slow' fault needs the key 'target'",
+    );
+    let text = fault("kind = \"slow\"\ntarget = \"client:0\"");
+    assert_error(
+        &text,
+        Some("\"client:0\""),
+        "faults[0].target",
+        "a 'slow' fault cannot target clients; only pause, resume, clock_skew and clock_reset reach clients",
+    );
+    let text = fault("kind = \"slow\"\ntarget = [2, 5]");
+    assert_error(
+        &text,
+        Some("[2, 5]"),
+        "faults[0].target",
+        "node 5 does not exist",
+    );
+    let text = fault("kind = \"slow\"\ntarget = 1\ncount = 2");
+    assert_error(
+        &text,
+        Some("count = 2"),
+        "faults[0].count",
+        "'count' does not apply to a 'slow' fault (it takes: at, kind, target, factor, duration, label)",
+    );
+    let text = fault("kind = \"crash\"\ntarget = 1\nfactor = 2");
+    assert_error(
+        &text,
+        Some("factor = 2"),
+        "faults[0].factor",
+        "'factor' does not apply to a 'crash' fault",
+    );
+    let text = fault("kind = \"slow\"\ntarget = 1\nduration = \"0s\"");
+    assert_error(
+        &text,
+        Some("duration = \"0s\""),
+        "faults[0].duration",
+        "expected a positive duration",
+    );
+}
+
+#[test]
+fn a_nemesis_slow_factor_max_below_two_or_above_a_thousand_is_rejected() {
+    for bad in ["1.5", "1", "1000.5", "nan", "inf"] {
+        let text = format!("{BASE}\n[nemesis]\nfaults = [\"slow\"]\nslow_factor_max = {bad}\n");
+        assert_error(
+            &text,
+            Some("slow_factor_max"),
+            "nemesis.slow_factor_max",
+            "expected a largest slowdown factor from 2 to 1000, got ",
+        );
+    }
+}
+
+#[test]
+fn nemesis_targets_must_be_a_label_written_with_its_at_sign() {
+    for (bad, expected) in [
+        (
+            "\"workers\"",
+            "expected a label such as \"@backends\" (the nodes stored under it), got \"workers\"",
+        ),
+        (
+            "\"@Workers\"",
+            "label \"Workers\" may use only lowercase letters a-z, digits 0-9 and '_'",
+        ),
+        ("\"@\"", "expected a label name such as \"leader1\""),
+        (
+            "\"random@workers\"",
+            "expected a label such as \"@backends\"",
+        ),
+        ("3", "invalid type: integer `3`, expected a string"),
+    ] {
+        let text = format!("{BASE}\n[nemesis]\nfaults = [\"crash\"]\ntargets = {bad}\n");
+        assert_error(&text, Some("targets = "), "nemesis.targets", expected);
+    }
+}
+
+#[test]
+fn nemesis_targets_naming_no_group_and_no_label_is_rejected() {
+    let text = format!("{BASE}\n[nemesis]\nfaults = [\"crash\"]\ntargets = \"@backends\"\n");
+    assert_error(
+        &text,
+        Some("targets = "),
+        "nemesis.targets",
+        "\"@backends\" is neither a group of protocol 'broadcast' (it declares no groups) nor a label a [[faults]] entry sets",
+    );
+    let lock = "duration = \"2s\"\n[protocol]\nname = \"lock\"\ndesign = \"consensus\"\n[cluster]\nnodes = 4\n";
+    let text = format!("{lock}\n[nemesis]\nfaults = [\"crash\"]\ntargets = \"@server\"\n");
+    assert_error(
+        &text,
+        Some("targets = "),
+        "nemesis.targets",
+        "\"@server\" is neither a group of protocol 'lock' (it declares @servers, @resource) nor a label a [[faults]] entry sets",
+    );
+    // A group of the protocol, or a label a scripted fault sets, is fine.
+    for text in [
+        format!("{lock}\n[nemesis]\nfaults = [\"crash\"]\ntargets = \"@servers\"\n"),
+        format!(
+            "{}\n[nemesis]\nfaults = [\"crash\"]\ntargets = \"@backends\"\n",
+            fault("kind = \"pause\"\ntarget = [1, 2]\nlabel = \"backends\"")
+        ),
+    ] {
+        let file = ScenarioFile::from_text("good.toml", text).unwrap();
+        validate_file(&file).unwrap_or_else(|error| panic!("{error}"));
+    }
+}
+
+#[test]
+fn a_selector_among_a_label_needs_a_known_selector_and_a_valid_label() {
+    let text = fault("kind = \"crash\"\ntarget = \"someone@workers\"");
+    assert_error(
+        &text,
+        Some("\"someone@workers\""),
+        "faults[0].target",
+        "unknown selector \"someone\" before '@workers'; expected one of leader, follower, random, minority, majority, all (such as \"random@workers\")",
+    );
+    let text = fault("kind = \"crash\"\ntarget = \"random@Workers\"");
+    assert_error(
+        &text,
+        Some("\"random@Workers\""),
+        "faults[0].target",
+        "label \"Workers\" may use only lowercase letters",
+    );
+    let text = fault("kind = \"crash\"\ntarget = \"random@\"");
+    assert_error(
+        &text,
+        Some("\"random@\""),
+        "faults[0].target",
+        "expected a label name such as \"leader1\"",
+    );
+    let text = fault("kind = \"crash\"\ntarget = \"client@workers\"");
+    assert_error(
+        &text,
+        Some("\"client@workers\""),
+        "faults[0].target",
+        "unknown selector \"client\"",
+    );
+    // Written well, it reads (an unset label is not an error: it hits nobody).
+    let text = fault("kind = \"crash\"\ntarget = \"minority@workers\"");
+    let file = ScenarioFile::from_text("good.toml", text).unwrap();
+    validate_file(&file).unwrap_or_else(|error| panic!("{error}"));
+}
+
 fn fault(lines: &str) -> String {
     format!("{BASE}\n[[faults]]\nat = \"1s\"\n{lines}\n")
 }

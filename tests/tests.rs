@@ -31,4 +31,6 @@ mod raft_lab;
 mod regressions;
 mod scenario_errors;
 mod shrink;
+mod slow;
+mod targets;
 mod tidy;

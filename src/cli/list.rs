@@ -52,7 +52,7 @@ pub fn listing(registry: &Registry) -> String {
         text.push_str(&format!("  {name:<19} {what}\n"));
     }
     text.push_str(&format!(
-        "\ntargets: a node id, a list of node ids, \"@label\" (the nodes a fault with\n  label = \"...\" hit, or a protocol's group), or one of {}\n",
+        "\ntargets: a node id, a list of node ids, \"@label\" (the nodes a fault with\n  label = \"...\" hit, or a protocol's group), or one of {};\n  a selector among a label's nodes only is written \"random@label\"\n  ([nemesis] targets = \"@label\" makes the nemesis pick so)\n",
         Target::SELECTORS.join(", ")
     ));
     let kinds: Vec<String> = NemesisFault::ALL.iter().map(|kind| kind.name()).collect();

@@ -322,7 +322,8 @@ impl TraceSink for ChartSink {
             | EventKind::LivenessStart
             | EventKind::Disconnect
             | EventKind::Connect
-            | EventKind::Membership => self.faults.push(FaultEvent {
+            | EventKind::Membership
+            | EventKind::Slow => self.faults.push(FaultEvent {
                 time: record.time,
                 kind: record.kind,
                 nodes: nodes_in(&record.detail),

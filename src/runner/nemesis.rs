@@ -9,7 +9,7 @@
 //! does.
 
 use crate::scenario::{NemesisConfig, NemesisFault};
-use crate::sim::fault::{ClientPick, Fault, Target, TimedFault};
+use crate::sim::fault::{ClientPick, Fault, SlowFactor, Target, TimedFault};
 use crate::sim::rng::{self, Rng, between, chance, open_unit};
 use crate::sim::time::Duration;
 use rand::Rng as _;
@@ -160,12 +160,16 @@ impl Iterator for Schedule {
         let duration = uniform_duration(rng, config.duration.min, longest)
             .0
             .clamp(1, end - at);
+        // The kinds that pick nodes pick among `targets` only (the same draws
+        // either way); partitions, bridges and the client kinds ignore it.
+        let label = config.targets_label();
+        let node = |target: Target| target.within(label);
         let leader_or_random = |rng: &mut Rng| {
-            if chance(rng, 0.5) {
+            node(if chance(rng, 0.5) {
                 Target::Leader
             } else {
                 Target::Random
-            }
+            })
         };
         let fault = match kind {
             NemesisFault::Partition => Fault::PartitionHalves,
@@ -175,19 +179,19 @@ impl Iterator for Schedule {
                 from: leader_or_random(rng),
                 to: Target::Minority,
             },
-            NemesisFault::Crash => Fault::Crash(if chance(rng, 0.3) {
+            NemesisFault::Crash => Fault::Crash(node(if chance(rng, 0.3) {
                 Target::Minority
             } else {
                 Target::Random
-            }),
-            NemesisFault::CrashLeader => Fault::Crash(Target::Leader),
+            })),
+            NemesisFault::CrashLeader => Fault::Crash(node(Target::Leader)),
             NemesisFault::Pause => Fault::Pause(leader_or_random(rng)),
             NemesisFault::ClockSkew | NemesisFault::ClockSkewClient => {
                 let skew = config.clock_skew_max.0 as i64;
                 let drift = *config.clock_drift_ppm_max.get_ref() as i64;
                 Fault::ClockSkew {
                     target: if kind == NemesisFault::ClockSkew {
-                        Target::Random
+                        node(Target::Random)
                     } else {
                         Target::Client(ClientPick::Random)
                     },
@@ -196,16 +200,30 @@ impl Iterator for Schedule {
                 }
             }
             NemesisFault::PauseClient => Fault::Pause(Target::Client(ClientPick::Random)),
-            NemesisFault::DiskCorrupt => Fault::DiskCorrupt(Target::Random),
-            NemesisFault::DiskLoseUnsynced => Fault::DiskLoseUnsynced(Target::Random),
+            NemesisFault::DiskCorrupt => Fault::DiskCorrupt(node(Target::Random)),
+            NemesisFault::DiskLoseUnsynced => Fault::DiskLoseUnsynced(node(Target::Random)),
             NemesisFault::DiskFailRead => Fault::DiskFailRead {
-                target: Target::Random,
+                target: node(Target::Random),
                 count: rng.gen_range(1..=3),
             },
-            NemesisFault::DiskMisdirect => Fault::DiskMisdirect(Target::Random),
-            NemesisFault::DiskTranspose => Fault::DiskTranspose(Target::Random),
-            NemesisFault::Join => Fault::Join(Target::Random),
-            NemesisFault::Leave => Fault::Leave(Target::Random),
+            NemesisFault::DiskMisdirect => Fault::DiskMisdirect(node(Target::Random)),
+            NemesisFault::DiskTranspose => Fault::DiskTranspose(node(Target::Random)),
+            NemesisFault::Join => Fault::Join(node(Target::Random)),
+            NemesisFault::Leave => Fault::Leave(node(Target::Random)),
+            NemesisFault::Slow => {
+                let least =
+                    SlowFactor::from_factor(crate::scenario::faults::NEMESIS_SLOW_FACTOR_MIN)
+                        .expect("the least factor is in range");
+                let most = SlowFactor::from_factor(*config.slow_factor_max.get_ref())
+                    .expect("the scenario checked slow_factor_max")
+                    .max(least);
+                let thousandths = rng.gen_range(least.thousandths()..=most.thousandths());
+                Fault::Slow {
+                    target: node(Target::Random),
+                    factor: SlowFactor::from_thousandths(thousandths)
+                        .expect("drawn between two factors"),
+                }
+            }
         };
         let timed = match fault {
             Fault::DiskCorrupt(_)

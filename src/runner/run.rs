@@ -74,6 +74,15 @@ pub fn parse_for<S: ProtocolSpec>(
     scenario
         .check_membership(S::NAME, S::min_members(&setup))
         .map_err(|invalid| file.source().invalid(invalid))?;
+    let groups: Vec<&str> = S::groups(&setup)
+        .into_iter()
+        .map(|(name, _)| name)
+        .collect();
+    scenario
+        .check_nemesis_targets(S::NAME, &groups, || {
+            S::driver(&setup, scenario.seed).is_some()
+        })
+        .map_err(|invalid| file.source().invalid(invalid))?;
     Ok(scenario)
 }
 

@@ -2,14 +2,15 @@
 //! random `[nemesis]`.
 
 use super::error::{ScenarioError, Source};
-use crate::sim::fault::{Fault, Target, TimedFault, is_label_name};
+use crate::sim::fault::{Fault, SlowFactor, Target, TimedFault, is_label_name};
 use crate::sim::time::{Duration, SignedDuration};
 use serde::de::{self, Deserializer, SeqAccess, Visitor};
 use serde::{Deserialize, Serialize};
 use std::fmt;
 use toml::Spanned;
 
-/// Who a fault hits, as written: `2`, `[0, 1]`, a selector string or `"@label"`.
+/// Who a fault hits, as written: `2`, `[0, 1]`, a selector string, `"@label"` or a
+/// selector among a label's nodes (`"random@backends"`).
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct TargetSpec(pub Target);
 
@@ -21,7 +22,7 @@ impl<'de> Deserialize<'de> for TargetSpec {
             fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
                 write!(
                     f,
-                    "a node id, a list of node ids, \"@label\", a client ({}), or one of {}",
+                    "a node id, a list of node ids, \"@label\", a client ({}), or one of {} (alone, or among a label's nodes: \"random@label\")",
                     Target::CLIENT_FORMS,
                     Target::SELECTORS.join(", ")
                 )
@@ -44,9 +45,19 @@ impl<'de> Deserialize<'de> for TargetSpec {
                 if let Some(client) = Target::from_client_form(name) {
                     return client.map(TargetSpec).map_err(E::custom);
                 }
+                if let Some((pick, label)) = name.split_once('@') {
+                    let pick = Target::from_selector(pick).ok_or_else(|| {
+                        E::custom(format!(
+                            "unknown selector \"{pick}\" before '@{label}'; expected one of {} (such as \"random@{label}\")",
+                            Target::SELECTORS.join(", ")
+                        ))
+                    })?;
+                    check_label_name(label).map_err(E::custom)?;
+                    return Ok(TargetSpec(pick.within(Some(label))));
+                }
                 Target::from_selector(name).map(TargetSpec).ok_or_else(|| {
                     E::custom(format!(
-                        "unknown target \"{name}\"; expected a node id, a list of node ids, \"@label\", a client ({}), or one of {}",
+                        "unknown target \"{name}\"; expected a node id, a list of node ids, \"@label\", a client ({}), or one of {} (alone, or among a label's nodes: \"random@label\")",
                         Target::CLIENT_FORMS,
                         Target::SELECTORS.join(", ")
                     ))
@@ -70,7 +81,7 @@ impl<'de> Deserialize<'de> for TargetSpec {
 }
 
 /// Checks a label name (without the `@`); the message says what is allowed.
-fn check_label_name(name: &str) -> Result<(), String> {
+pub(crate) fn check_label_name(name: &str) -> Result<(), String> {
     if name.is_empty() {
         Err("expected a label name such as \"leader1\"".into())
     } else if !is_label_name(name) {
@@ -128,11 +139,13 @@ pub enum FaultKind {
     Join,
     /// Take running member `target` out of the cluster.
     Leave,
+    /// Make `target` run `factor` times slower.
+    Slow,
 }
 
 impl FaultKind {
     /// Every kind with a one-line description, for `faultline list`.
-    pub const ALL: [(FaultKind, &'static str, &'static str); 21] = [
+    pub const ALL: [(FaultKind, &'static str, &'static str); 22] = [
         (
             FaultKind::Partition,
             "partition",
@@ -234,6 +247,11 @@ impl FaultKind {
             "leave",
             "running members `target` leave, never below the protocol's minimum (protocols with membership changes)",
         ),
+        (
+            FaultKind::Slow,
+            "slow",
+            "`target` runs `factor` times slower (default 10) for protocols that model work",
+        ),
     ];
 
     /// Whether the kind changes the membership (only protocols that support it
@@ -264,6 +282,7 @@ impl FaultKind {
             OneWay => (&["from", "to"], &["duration", "label"]),
             ClockSkew => (&["target"], &["offset", "drift_ppm", "duration", "label"]),
             DiskFailRead => (&["target"], &["count", "label"]),
+            Slow => (&["target"], &["factor", "duration", "label"]),
         }
     }
 }
@@ -280,7 +299,7 @@ pub struct FaultSpec {
     #[serde(default)]
     pub target: Option<Spanned<TargetSpec>>,
     /// Undo after this long (partition kinds, disconnect, crash, pause,
-    /// clock_skew, join, leave).
+    /// clock_skew, join, leave, slow).
     #[serde(default)]
     pub duration: Option<Spanned<Duration>>,
     /// Groups for `partition`.
@@ -301,6 +320,10 @@ pub struct FaultSpec {
     /// Reads to fail for `disk_fail_read`. Default 1.
     #[serde(default)]
     pub count: Option<Spanned<u32>>,
+    /// How many times slower `slow` makes its target: a number in 1..=1000
+    /// (`2.5` allowed), kept to the thousandth. Default 10.
+    #[serde(default)]
+    pub factor: Option<Spanned<f64>>,
     /// Remember the nodes the fault hits under this name (faults with a `target`,
     /// or `from` for `one_way`); later targets `"@name"` hit them. Default none.
     #[serde(default)]
@@ -328,6 +351,7 @@ impl FaultSpec {
         add("offset", self.offset.as_ref().map(Spanned::span));
         add("drift_ppm", self.drift_ppm.as_ref().map(Spanned::span));
         add("count", self.count.as_ref().map(Spanned::span));
+        add("factor", self.factor.as_ref().map(Spanned::span));
         add("label", self.label.as_ref().map(Spanned::span));
         keys
     }
@@ -505,6 +529,24 @@ impl FaultSpec {
             FaultKind::DiskTranspose => Fault::DiskTranspose(target(&self.target)?),
             FaultKind::Join => Fault::Join(target(&self.target)?),
             FaultKind::Leave => Fault::Leave(target(&self.target)?),
+            FaultKind::Slow => {
+                let factor = match &self.factor {
+                    None => SlowFactor::DEFAULT,
+                    Some(factor) => SlowFactor::from_factor(*factor.get_ref()).ok_or_else(|| {
+                        source.error_at(
+                            factor.span(),
+                            format!(
+                                "expected a slowdown factor from 1 (normal speed) to 1000, such as 2.5, got {}",
+                                factor.get_ref()
+                            ),
+                        )
+                    })?,
+                };
+                Fault::Slow {
+                    target: target(&self.target)?,
+                    factor,
+                }
+            }
             FaultKind::DiskFailRead => {
                 let count = self.count.as_ref().map_or(1, |count| *count.get_ref());
                 if count == 0 {
@@ -632,11 +674,14 @@ pub enum NemesisFault {
     /// A random member leaves (never below the protocol's minimum), and joins
     /// again after the fault's duration (protocols with membership changes).
     Leave,
+    /// Slow a random node by a factor drawn from [2, `slow_factor_max`], back
+    /// to normal speed after the fault's duration.
+    Slow,
 }
 
 impl NemesisFault {
     /// Every kind, in declaration order.
-    pub const ALL: [NemesisFault; 17] = [
+    pub const ALL: [NemesisFault; 18] = [
         NemesisFault::Partition,
         NemesisFault::Isolate,
         NemesisFault::Bridge,
@@ -654,6 +699,7 @@ impl NemesisFault {
         NemesisFault::ClockSkewClient,
         NemesisFault::Join,
         NemesisFault::Leave,
+        NemesisFault::Slow,
     ];
 
     /// Whether the kind changes the membership (only protocols that support it
@@ -698,12 +744,49 @@ pub struct NemesisConfig {
     /// Largest clock drift for `clock_skew`, ppm. Default 10000 (1%).
     #[serde(default = "default_drift")]
     pub clock_drift_ppm_max: Spanned<u64>,
+    /// Largest factor `slow` draws (from 2 up to this, kept to the
+    /// thousandth), in 2..=1000. Default 10.
+    #[serde(default = "default_slow_factor_max")]
+    pub slow_factor_max: Spanned<f64>,
+    /// The nodes the node-picking kinds choose among, as `"@name"`: the nodes
+    /// stored under that label (a protocol's group such as `"@backends"`, or a
+    /// label a `[[faults]]` entry sets) when the fault fires. `partition`,
+    /// `bridge` and the client kinds ignore it. Default: every node.
+    #[serde(default)]
+    pub targets: Option<Spanned<String>>,
     /// Per-seed drop probability drawn from this range (overrides the network's).
     #[serde(default)]
     pub drop_probability: Option<ProbabilityRange>,
     /// Per-seed duplicate probability drawn from this range.
     #[serde(default)]
     pub duplicate_probability: Option<ProbabilityRange>,
+}
+
+impl NemesisConfig {
+    /// The label `targets` names (without its `@`), if any.
+    pub fn targets_label(&self) -> Option<&str> {
+        self.targets.as_ref().map(|targets| {
+            let text = targets.get_ref().as_str();
+            text.strip_prefix('@').unwrap_or(text)
+        })
+    }
+
+    /// Checks how `targets` is written: `"@name"` with a valid label name.
+    pub(crate) fn check_targets(&self, source: &Source<'_>) -> Result<(), ScenarioError> {
+        let Some(targets) = &self.targets else {
+            return Ok(());
+        };
+        let text = targets.get_ref();
+        let Some(name) = text.strip_prefix('@') else {
+            return Err(source.error_at(
+                targets.span(),
+                format!(
+                    "expected a label such as \"@backends\" (the nodes stored under it), got {text:?}"
+                ),
+            ));
+        };
+        check_label_name(name).map_err(|message| source.error_at(targets.span(), message))
+    }
 }
 
 fn yes() -> bool {
@@ -730,3 +813,10 @@ fn default_skew() -> Duration {
 fn default_drift() -> Spanned<u64> {
     Spanned::new(0..0, 10_000)
 }
+fn default_slow_factor_max() -> Spanned<f64> {
+    Spanned::new(0..0, 10.0)
+}
+
+/// The smallest factor the nemesis's `slow` draws: a node at least twice as
+/// slow, so every drawn slowdown is one a protocol can notice.
+pub const NEMESIS_SLOW_FACTOR_MIN: f64 = 2.0;

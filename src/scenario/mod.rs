@@ -549,6 +549,17 @@ impl<C> Scenario<C> {
                     ),
                 ));
             }
+            nemesis.check_targets(source)?;
+            let slow_factor_max = *nemesis.slow_factor_max.get_ref();
+            if !(faults::NEMESIS_SLOW_FACTOR_MIN..=1000.0).contains(&slow_factor_max) {
+                return Err(source.error_at(
+                    nemesis.slow_factor_max.span(),
+                    format!(
+                        "expected a largest slowdown factor from {} to 1000, got {slow_factor_max}",
+                        faults::NEMESIS_SLOW_FACTOR_MIN
+                    ),
+                ));
+            }
             if nemesis.start >= *self.duration.get_ref() {
                 return Err(source.error(
                     Some("nemesis.start".into()),
@@ -617,6 +628,46 @@ impl<C> Scenario<C> {
             ));
         }
         Ok(())
+    }
+
+    /// Checks that the nemesis's `targets` names a group of protocol
+    /// `protocol` (`groups`, [`crate::spec::ProtocolSpec::groups`]) or a label
+    /// a `[[faults]]` entry sets; a protocol with a driver (`has_driver`
+    /// tells, asked only when the name is neither) may set any label as it
+    /// goes, so there any name passes.
+    pub fn check_nemesis_targets(
+        &self,
+        protocol: &str,
+        groups: &[&str],
+        has_driver: impl FnOnce() -> bool,
+    ) -> Result<(), crate::spec::Invalid> {
+        let Some(name) = self
+            .nemesis
+            .as_ref()
+            .and_then(|nemesis| nemesis.targets_label())
+        else {
+            return Ok(());
+        };
+        let labels: Vec<&str> = self
+            .faults
+            .iter()
+            .filter_map(|fault| fault.label.as_ref().map(|label| label.get_ref().as_str()))
+            .collect();
+        if groups.contains(&name) || labels.contains(&name) || has_driver() {
+            return Ok(());
+        }
+        let groups = if groups.is_empty() {
+            "declares no groups".to_string()
+        } else {
+            let names: Vec<String> = groups.iter().map(|group| format!("@{group}")).collect();
+            format!("declares {}", names.join(", "))
+        };
+        Err(crate::spec::Invalid::key(
+            "nemesis.targets",
+            format!(
+                "\"@{name}\" is neither a group of protocol '{protocol}' (it {groups}) nor a label a [[faults]] entry sets"
+            ),
+        ))
     }
 
     /// The scripted faults as the world applies them. Validation already passed,

@@ -6,7 +6,7 @@
 //! nanosecond (`"1.234567891s"`, never a rounded `"1.235s"`), and reading the
 //! written table gives back the same fault.
 
-use crate::sim::fault::{Fault, Target, TimedFault};
+use crate::sim::fault::{Fault, SlowFactor, Target, TimedFault};
 use crate::sim::time::parse_nanos;
 use toml::{Table, Value};
 
@@ -43,7 +43,8 @@ pub fn exact_signed_duration(nanos: i64) -> String {
     format!("{sign}{}", exact_duration(nanos.unsigned_abs()))
 }
 
-/// A target as written in a scenario: `2`, `[0, 1]`, `"leader"` or `"@name"`.
+/// A target as written in a scenario: `2`, `[0, 1]`, `"leader"`, `"@name"` or
+/// `"random@name"`.
 pub fn target_value(target: &Target) -> Value {
     match target {
         Target::Nodes(ids) if ids.len() == 1 => Value::Integer(ids[0] as i64),
@@ -52,6 +53,16 @@ pub fn target_value(target: &Target) -> Value {
         }
         Target::Label(name) => Value::String(format!("@{name}")),
         selector => Value::String(selector.to_string()),
+    }
+}
+
+/// A slow fault's factor as written: an integer when it is whole (`10`), else
+/// the float it is kept from (`2.5`), which reads back to the same thousandths.
+pub fn factor_value(factor: SlowFactor) -> Value {
+    if factor.thousandths().is_multiple_of(1000) {
+        Value::Integer(i64::from(factor.thousandths() / 1000))
+    } else {
+        Value::Float(factor.factor())
     }
 }
 
@@ -116,6 +127,10 @@ pub fn fault_table(at: u64, timed: &TimedFault) -> Option<Table> {
         Fault::DiskFailRead { target: t, count } => {
             target("target", t);
             table.insert("count".into(), Value::Integer(i64::from(*count)));
+        }
+        Fault::Slow { target: t, factor } => {
+            target("target", t);
+            table.insert("factor".into(), factor_value(*factor));
         }
     }
     if let Some(duration) = timed.duration {
@@ -229,6 +244,70 @@ mod tests {
                 TimedFault::new(Fault::Leave(Target::Label("joined".into()))),
             ),
             (20, TimedFault::new(Fault::Join(Target::All))),
+            (
+                21,
+                TimedFault::new(Fault::Slow {
+                    target: Target::Random,
+                    factor: SlowFactor::from_thousandths(2_500).unwrap(),
+                })
+                .lasting(5_000_000_000)
+                .labelled("slowed"),
+            ),
+            (
+                22,
+                TimedFault::new(Fault::Slow {
+                    target: nodes(&[1, 3]),
+                    factor: SlowFactor::DEFAULT,
+                }),
+            ),
+            (
+                23,
+                TimedFault::new(Fault::Slow {
+                    target: Target::Label("slowed".into()),
+                    factor: SlowFactor::from_thousandths(1_001).unwrap(),
+                }),
+            ),
+            (
+                24,
+                TimedFault::new(Fault::Slow {
+                    target: Target::All,
+                    factor: SlowFactor::MAX,
+                }),
+            ),
+            (
+                25,
+                TimedFault::new(Fault::Crash(Target::Minority.within(Some("backends")))).lasting(3),
+            ),
+            (
+                26,
+                TimedFault::new(Fault::OneWay {
+                    from: Target::Leader.within(Some("servers")),
+                    to: Target::Minority,
+                })
+                .labelled("cut"),
+            ),
+            (
+                27,
+                TimedFault::new(Fault::Slow {
+                    target: Target::Random.within(Some("backends")),
+                    factor: SlowFactor::from_thousandths(7_125).unwrap(),
+                }),
+            ),
+            (
+                28,
+                TimedFault::new(Fault::DiskFailRead {
+                    target: Target::Follower.within(Some("a_1")),
+                    count: 2,
+                }),
+            ),
+            (
+                29,
+                TimedFault::new(Fault::Pause(Target::All.within(Some("backends")))),
+            ),
+            (
+                30,
+                TimedFault::new(Fault::Isolate(Target::Majority.within(Some("backends")))),
+            ),
         ]
     }
 
@@ -272,6 +351,20 @@ mod tests {
             let text = exact_duration(nanos);
             assert_eq!(parse_nanos(&text, false), Ok(nanos as i64), "{text}");
         }
+    }
+
+    #[test]
+    fn a_slow_factor_is_written_as_an_integer_when_whole() {
+        let table = |thousandths| {
+            let timed = TimedFault::new(Fault::Slow {
+                target: Target::Random,
+                factor: SlowFactor::from_thousandths(thousandths).unwrap(),
+            });
+            fault_table(0, &timed).unwrap()["factor"].clone()
+        };
+        assert_eq!(table(10_000), Value::Integer(10));
+        assert_eq!(table(2_500), Value::Float(2.5));
+        assert_eq!(table(1_000_000), Value::Integer(1000));
     }
 
     #[test]

@@ -5,7 +5,9 @@
 //! highest term), `follower` (one up node that is not a leader), `random` (one
 //! node), `minority` (⌊(n−1)/2⌋ nodes), `majority` (⌊n/2⌋+1 nodes), `all`, or
 //! `@label` — the nodes an earlier fault (or a driver) stored under that label, so
-//! a later fault can hit "the leader we disconnected at 1 s" again. Selectors draw
+//! a later fault can hit "the leader we disconnected at 1 s" again — or a selector
+//! among a label's nodes, `selector@label` (`random@backends`: one backend; the
+//! nemesis's `targets` is written this way). Selectors draw
 //! from the fault stream only, so the choice of victims never disturbs the
 //! network's or the nodes' randomness.
 
@@ -31,6 +33,18 @@ pub enum Target {
     Follower,
     /// The nodes stored under this label (written `@name`); nobody if unset.
     Label(String),
+    /// A selector resolved among the nodes stored under a label only (written
+    /// `selector@name`, such as `random@backends`); nobody if the label is
+    /// unset. `leader` is the leader if it is one of them (else nobody), and
+    /// `minority`/`majority` count the label's nodes, not the cluster's.
+    Within {
+        /// The selector: `Leader`, `Follower`, `Random`, `Minority`,
+        /// `Majority` or `All` (never ids, a label, a client or another
+        /// `Within`).
+        pick: Box<Target>,
+        /// The label whose nodes it picks among.
+        label: String,
+    },
     /// Client processes (only `pause`, `resume`, `clock_skew` and `clock_reset`
     /// reach clients): written `"client"`, `"clients"` or `"client:N"`.
     Client(ClientPick),
@@ -93,6 +107,26 @@ impl Target {
     pub fn is_client(&self) -> bool {
         matches!(self, Target::Client(_))
     }
+
+    /// `self` resolved only among the nodes stored under `label`
+    /// ([`Target::Within`]), or `self` when there is no label.
+    pub fn within(self, label: Option<&str>) -> Target {
+        match label {
+            Some(label) => Target::Within {
+                pick: Box::new(self),
+                label: label.to_string(),
+            },
+            None => self,
+        }
+    }
+
+    /// The label the target reads, if any (`@name` or `selector@name`).
+    pub fn label(&self) -> Option<&str> {
+        match self {
+            Target::Label(name) | Target::Within { label: name, .. } => Some(name),
+            _ => None,
+        }
+    }
 }
 
 impl fmt::Display for Target {
@@ -106,6 +140,7 @@ impl fmt::Display for Target {
             Target::All => write!(f, "all"),
             Target::Follower => write!(f, "follower"),
             Target::Label(name) => write!(f, "@{name}"),
+            Target::Within { pick, label } => write!(f, "{pick}@{label}"),
             Target::Client(ClientPick::Random) => write!(f, "client"),
             Target::Client(ClientPick::All) => write!(f, "clients"),
             Target::Client(ClientPick::Index(index)) => write!(f, "client:{index}"),
@@ -188,6 +223,15 @@ pub enum Fault {
     /// Take running, unpaused members out of the cluster (never below the
     /// protocol's minimum membership); each then handles `Admin::Leave`.
     Leave(Target),
+    /// Make the target run `factor` times slower than normal, replacing any
+    /// earlier slowdown (up or down, crashed or not): protocols that model
+    /// work read it through `Ctx::slowdown`. A factor of 1 ends a slowdown.
+    Slow {
+        /// Which nodes.
+        target: Target,
+        /// How many times slower.
+        factor: SlowFactor,
+    },
     /// End of the fault phase: heal links, restart crashed nodes, resume paused
     /// ones, reset clocks. The liveness window starts.
     HealAll,
@@ -218,6 +262,7 @@ impl Fault {
             Fault::DiskTranspose(_) => "disk_transpose",
             Fault::Join(_) => "join",
             Fault::Leave(_) => "leave",
+            Fault::Slow { .. } => "slow",
             Fault::HealAll => "heal_all",
         }
     }
@@ -240,7 +285,8 @@ impl Fault {
             | Fault::DiskMisdirect(target)
             | Fault::DiskTranspose(target)
             | Fault::Join(target)
-            | Fault::Leave(target) => vec![target],
+            | Fault::Leave(target)
+            | Fault::Slow { target, .. } => vec![target],
             Fault::OneWay { from, to } => vec![from, to],
             Fault::Partition { .. }
             | Fault::PartitionHalves
@@ -266,8 +312,8 @@ impl Fault {
 
 /// A fault with an optional duration after which it is undone (partition → heal,
 /// disconnect → connect, crash → restart, pause → resume, clock skew → reset,
-/// join → leave, leave → join) on the same nodes it hit, and an optional label under which the world remembers
-/// the nodes it hit.
+/// join → leave, leave → join, slow → factor 1) on the same nodes it hit, and an
+/// optional label under which the world remembers the nodes it hit.
 #[derive(Clone, Debug, PartialEq, Eq, Hash)]
 pub struct TimedFault {
     /// The fault.
@@ -303,6 +349,65 @@ impl TimedFault {
     }
 }
 
+/// How many times slower than normal a `slow` fault makes a node run, kept in
+/// thousandths so that a fault stays `Eq` and `Hash` and reads back exactly:
+/// from 1 ([`SlowFactor::NORMAL`]) to 1000 ([`SlowFactor::MAX`]).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct SlowFactor(u32);
+
+impl SlowFactor {
+    /// Normal speed: factor 1.
+    pub const NORMAL: SlowFactor = SlowFactor(1_000);
+    /// The slowest a node can be made: factor 1000.
+    pub const MAX: SlowFactor = SlowFactor(1_000_000);
+    /// What a `slow` fault without `factor` uses: 10.
+    pub const DEFAULT: SlowFactor = SlowFactor(10_000);
+
+    /// The factor `thousandths / 1000`, if it is within 1..=1000.
+    pub fn from_thousandths(thousandths: u32) -> Option<SlowFactor> {
+        (Self::NORMAL.0..=Self::MAX.0)
+            .contains(&thousandths)
+            .then_some(SlowFactor(thousandths))
+    }
+
+    /// `factor` kept to the nearest thousandth, if it is a number within
+    /// 1..=1000 (never NaN or infinite).
+    pub fn from_factor(factor: f64) -> Option<SlowFactor> {
+        if !factor.is_finite() || !(1.0..=1000.0).contains(&factor) {
+            return None;
+        }
+        Self::from_thousandths((factor * 1000.0).round() as u32)
+    }
+
+    /// The factor in thousandths (2500 is 2.5 times slower).
+    pub fn thousandths(self) -> u32 {
+        self.0
+    }
+
+    /// The factor as a number (2.5).
+    pub fn factor(self) -> f64 {
+        f64::from(self.0) / 1000.0
+    }
+
+    /// Whether it is a slowdown at all (above 1).
+    pub fn is_slow(self) -> bool {
+        self > Self::NORMAL
+    }
+}
+
+impl fmt::Display for SlowFactor {
+    /// The factor with no trailing zeros: `10`, `2.5`, `1.001`.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let (whole, fraction) = (self.0 / 1000, self.0 % 1000);
+        if fraction == 0 {
+            write!(f, "{whole}")
+        } else {
+            let digits = format!("{fraction:03}");
+            write!(f, "{whole}.{}", digits.trim_end_matches('0'))
+        }
+    }
+}
+
 /// Whether `name` may be used as a label: non-empty, only `a-z`, `0-9` and `_`.
 pub fn is_label_name(name: &str) -> bool {
     !name.is_empty()
@@ -317,5 +422,44 @@ pub fn selector_size(target: &Target, n: usize) -> usize {
         Target::Minority => n.saturating_sub(1) / 2,
         Target::Majority => n / 2 + 1,
         _ => n,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn slow_factors_are_kept_to_the_thousandth_between_one_and_a_thousand() {
+        assert_eq!(
+            SlowFactor::from_factor(2.5).map(SlowFactor::thousandths),
+            Some(2_500)
+        );
+        assert_eq!(SlowFactor::from_factor(1.0), Some(SlowFactor::NORMAL));
+        assert_eq!(SlowFactor::from_factor(1000.0), Some(SlowFactor::MAX));
+        assert_eq!(SlowFactor::from_factor(1.0004), Some(SlowFactor::NORMAL));
+        for bad in [0.999, 0.0, -2.0, 1000.001, f64::NAN, f64::INFINITY] {
+            assert_eq!(SlowFactor::from_factor(bad), None, "{bad}");
+        }
+        assert_eq!(SlowFactor::from_thousandths(999), None);
+        assert_eq!(SlowFactor::from_thousandths(1_000_001), None);
+        assert!(!SlowFactor::NORMAL.is_slow() && SlowFactor::DEFAULT.is_slow());
+        assert_eq!(SlowFactor::DEFAULT.factor(), 10.0);
+    }
+
+    #[test]
+    fn a_slow_factor_reads_back_from_what_it_displays() {
+        for (thousandths, shown) in [
+            (1_000, "1"),
+            (2_500, "2.5"),
+            (1_001, "1.001"),
+            (10_250, "10.25"),
+        ] {
+            let factor = SlowFactor::from_thousandths(thousandths).unwrap();
+            assert_eq!(factor.to_string(), shown);
+            let parsed: f64 = shown.parse().unwrap();
+            assert_eq!(SlowFactor::from_factor(parsed), Some(factor));
+            assert_eq!(SlowFactor::from_factor(factor.factor()), Some(factor));
+        }
     }
 }

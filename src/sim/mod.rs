@@ -15,7 +15,7 @@ pub mod trace;
 pub mod world;
 
 pub use disk::{Disk, DiskConfig, DiskError};
-pub use fault::{ClientPick, Fault, Target, TimedFault};
+pub use fault::{ClientPick, Fault, SlowFactor, Target, TimedFault};
 pub use history::{EventType, HistoryEvent, Value};
 pub use network::{Latency, LongDelay, NetworkConfig, Probability};
 pub use protocol::{Admin, Client, Ctx, Node, ProcessId, Protocol, Role, Status, TimerId};

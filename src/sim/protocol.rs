@@ -159,6 +159,7 @@ pub struct Ctx<'a, P: Protocol> {
     pub(crate) local_now: u64,
     pub(crate) true_now: u64,
     pub(crate) workload_open: bool,
+    pub(crate) slowdown: f64,
     pub(crate) rng: &'a mut Rng,
     pub(crate) timer_rng: &'a mut Rng,
     pub(crate) effects: &'a mut Vec<Effect<P>>,
@@ -198,6 +199,15 @@ impl<'a, P: Protocol> Ctx<'a, P> {
     #[inline]
     pub fn workload_open(&self) -> bool {
         self.workload_open
+    }
+
+    /// How many times slower than normal this node runs now: 1.0 unless a
+    /// `slow` fault hit it (a noisy neighbour, a failing disk). A protocol that
+    /// models work — a service time — multiplies it by this; the engine itself
+    /// changes nothing else about a slow node. Always 1.0 for a client.
+    #[inline]
+    pub fn slowdown(&self) -> f64 {
+        self.slowdown
     }
 
     /// This process's own random stream.
@@ -266,7 +276,7 @@ impl<'a, P: Protocol> Ctx<'a, P> {
     /// hands it this, and it acts as if it ran alone.
     ///
     /// The nested context shares everything of this one: the process id, the
-    /// node and client counts, both clocks, the rng and the timer rng streams,
+    /// node and client counts, both clocks, the slowdown, the rng and the timer rng streams,
     /// the disk, the timer-id counter (so ids stay unique across the two) and
     /// the *sometimes* points (the embedder declares the points `Q` fires). What
     /// `Q` does is collected and then issued here, in the order `Q` issued it:
@@ -314,6 +324,7 @@ impl<'a, P: Protocol> Ctx<'a, P> {
                 local_now: self.local_now,
                 true_now: self.true_now,
                 workload_open: self.workload_open,
+                slowdown: self.slowdown,
                 rng: &mut *self.rng,
                 timer_rng: &mut *self.timer_rng,
                 effects: &mut effects,
@@ -471,6 +482,7 @@ mod tests {
             local_now: 5,
             true_now: 6,
             workload_open: true,
+            slowdown: 2.5,
             rng: &mut rng,
             timer_rng: &mut timer_rng,
             effects: &mut effects,
@@ -487,6 +499,7 @@ mod tests {
             |inner| {
                 assert_eq!((inner.id(), inner.nodes(), inner.clients()), (1, 3, 1));
                 assert_eq!(inner.now(), 5);
+                assert_eq!(inner.slowdown(), 2.5);
                 inner.broadcast(10);
                 let id = inner.set_timer(ms, ms, 3);
                 inner.cancel_timer(id);

@@ -147,6 +147,8 @@ pub enum EventKind {
     Connect = 19,
     /// Nodes joined or left the cluster's membership (the operator's view).
     Membership = 20,
+    /// Nodes were made to run slower (or back at normal speed).
+    Slow = 21,
 }
 
 impl EventKind {
@@ -173,6 +175,7 @@ impl EventKind {
             EventKind::Disconnect => "disconnect",
             EventKind::Connect => "connect",
             EventKind::Membership => "membership",
+            EventKind::Slow => "slow",
         }
     }
 }

@@ -509,6 +509,7 @@ const SCENARIO_EXTREMES: &[(&str, &str, &[&str])] = &[
             "[\"crash\", \"crash\", \"crash\"]",
             "[\"join\", \"leave\", \"crash\"]",
             "[\"leave\"]",
+            "[\"slow\"]",
         ],
     ),
     (
@@ -540,6 +541,23 @@ const SCENARIO_EXTREMES: &[(&str, &str, &[&str])] = &[
         "nemesis",
         "clock_drift_ppm_max",
         &["500000", "500001", "18446744073709551615"],
+    ),
+    (
+        "nemesis",
+        "targets",
+        &[
+            "\"@servers\"",
+            "\"@\"",
+            "\"@a\\u0000b\"",
+            "\"servers\"",
+            "\"random@servers\"",
+            "[\"@servers\"]",
+        ],
+    ),
+    (
+        "nemesis",
+        "slow_factor_max",
+        &["2", "1000", "1.999", "1e308", "-0.0", "nan", "\"10\""],
     ),
     (
         "nemesis",
@@ -714,6 +732,12 @@ const FAULTS: &[&str] = &[
     "at = \"0ns\"\nkind = \"join\"\ntarget = \"all\"\nduration = \"1ns\"",
     "at = \"1ns\"\nkind = \"leave\"\ntarget = \"all\"\nlabel = \"gone\"",
     "at = \"1ns\"\nkind = \"leave\"\ntarget = [18446744073709551615]",
+    "at = \"0ns\"\nkind = \"slow\"\ntarget = \"all\"\nfactor = 1000\nduration = \"1ns\"",
+    "at = \"1ns\"\nkind = \"slow\"\ntarget = \"random\"\nfactor = 1e308",
+    "at = \"1ns\"\nkind = \"slow\"\ntarget = 0\nfactor = 1.0000000001",
+    "at = \"1ns\"\nkind = \"crash\"\ntarget = \"majority@nobody\"",
+    "at = \"1ns\"\nkind = \"one_way\"\nfrom = \"leader@\u{202e}x\"\nto = \"all@x\"",
+    "at = \"1ns\"\nkind = \"pause\"\ntarget = \"@@\"",
 ];
 
 /// Sets `key` in `[table]` to `value`: replaces the key's line if the table

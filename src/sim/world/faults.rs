@@ -1,11 +1,11 @@
 //! Applying faults to the world: resolving targets (selectors draw from the fault
 //! stream only; `@label` targets read the labels earlier faults stored), cutting
 //! links, lab-style disconnecting and connecting, crashing, restarting, pausing and
-//! resuming nodes, skewing clocks, damaging disks and changing the membership —
-//! and scheduling each fault's undo.
+//! resuming nodes, skewing clocks, damaging disks, changing the membership and
+//! slowing nodes down — and scheduling each fault's undo.
 
 use super::{Action, NO_PROCESS, ProcessState, World};
-use crate::sim::fault::{ClientPick, Fault, Target, TimedFault, selector_size};
+use crate::sim::fault::{ClientPick, Fault, SlowFactor, Target, TimedFault, selector_size};
 use crate::sim::protocol::{Admin, Node, ProcessId, Protocol, Role};
 use crate::sim::trace::{EventKind, StableHasher};
 use rand::Rng as _;
@@ -64,6 +64,32 @@ impl<P: Protocol> World<P> {
                     .filter(|id| candidates.contains(id))
                     .collect()
             }),
+            Target::Within { pick, label } => {
+                let group = self.labels.get(label).cloned().unwrap_or_default();
+                match pick.as_ref() {
+                    // The leader of the cluster, if it is in the group: not
+                    // the best of the group's self-declared leaders.
+                    Target::Leader => {
+                        let leader = self.resolve(&Target::Leader, candidates);
+                        leader.into_iter().filter(|id| group.contains(id)).collect()
+                    }
+                    pick => {
+                        let inside: Vec<usize> = candidates
+                            .into_iter()
+                            .filter(|id| group.contains(id))
+                            .collect();
+                        if matches!(pick, Target::Minority | Target::Majority) {
+                            // A minority of the group, not of the cluster.
+                            let size = selector_size(pick, group.len()).min(inside.len());
+                            let mut picked = self.shuffled(inside);
+                            picked.truncate(size);
+                            picked
+                        } else {
+                            self.resolve(pick, inside)
+                        }
+                    }
+                }
+            }
             Target::Minority | Target::Majority => {
                 let size = selector_size(target, self.node_count).min(candidates.len());
                 let mut picked = self.shuffled(candidates);
@@ -180,9 +206,11 @@ impl<P: Protocol> World<P> {
             .fault
             .targets()
             .into_iter()
-            .filter_map(|target| match target {
-                Target::Label(name) if !self.labels.contains_key(name) => Some(name.clone()),
-                _ => None,
+            .filter_map(|target| {
+                target
+                    .label()
+                    .filter(|name| !self.labels.contains_key(*name))
+                    .map(str::to_string)
             })
             .collect();
         // What a label on this fault stores: the nodes hit (for one_way, the senders).
@@ -450,12 +478,40 @@ impl<P: Protocol> World<P> {
                 );
                 undo = Some(Fault::Join(Target::Nodes(hit.clone())));
             }
+            Fault::Slow { target, factor } => {
+                kind = EventKind::Slow;
+                // The machine is slow, not the process: a down node is slowed
+                // too, and stays slow through its restart.
+                hit = self.resolve(target, all.clone());
+                for &id in &hit {
+                    self.slowdowns[id] = *factor;
+                    if factor.is_slow() {
+                        self.effect("sim_node_slowed");
+                    }
+                }
+                factor.thousandths().hash(&mut canonical);
+                detail = format!("factor {factor}");
+                undo = Some(Fault::Slow {
+                    target: Target::Nodes(hit.clone()),
+                    factor: SlowFactor::NORMAL,
+                });
+            }
             Fault::HealAll => {
                 kind = EventKind::LivenessStart;
                 self.heal_links();
                 self.workload_open = false;
                 for id in 0..self.node_count + self.client_count {
                     self.processes[id].clock.reset(self.now);
+                }
+                let slow: Vec<usize> = (0..self.node_count)
+                    .filter(|&id| self.slowdowns[id].is_slow())
+                    .collect();
+                if !slow.is_empty() {
+                    // Folded only when there was a slowdown to end, so runs
+                    // without slow faults hash as before.
+                    slow.hash(&mut canonical);
+                    detail = format!("normal speed again {slow:?}");
+                    self.slowdowns.fill(SlowFactor::NORMAL);
                 }
                 hit = self.nodes_where(|state| !state.up || state.paused);
                 // Paused clients resume too (clients never crash).

@@ -20,7 +20,7 @@ mod faults;
 
 pub use super::clock::Clock;
 use super::disk::{Disk, DiskConfig};
-use super::fault::TimedFault;
+use super::fault::{SlowFactor, TimedFault};
 use super::history::{EventType, HistoryEvent};
 use super::network::{DropReason, Latency, LongDelay, Network, NetworkConfig, Route};
 use super::protocol::{Admin, Client, Ctx, Effect, Node, ProcessId, Protocol, Status};
@@ -132,7 +132,7 @@ pub enum Step {
 /// (a partition that cut no message in flight, or a crash that lost no write,
 /// did nothing). Campaigns report the ones they never produced beside the
 /// protocol's own; every protocol may fire them without declaring them.
-pub const ENGINE_POINTS: [(&str, &str); 19] = [
+pub const ENGINE_POINTS: [(&str, &str); 20] = [
     ("sim_message_lost", "a message was lost to random loss"),
     ("sim_message_cut_by_partition", "a message met a cut link"),
     (
@@ -185,13 +185,19 @@ pub const ENGINE_POINTS: [(&str, &str); 19] = [
     ),
     ("sim_node_joined", "a join fault made a node a member"),
     ("sim_node_left", "a leave fault took a member out"),
+    ("sim_node_slowed", "a slow fault made a node run slower"),
 ];
 
 /// The engine points a campaign lists only once a run produces them: most
-/// campaigns never touch a client, and most protocols cannot change their
-/// membership, so listing these as never reached would be noise.
+/// campaigns never touch a client, most protocols cannot change their
+/// membership, and few model work that a slow node does slower, so listing
+/// these as never reached would be noise.
 pub fn engine_point_listed_when_reached(point: &str) -> bool {
-    point.starts_with("sim_client_") || matches!(point, "sim_node_joined" | "sim_node_left")
+    point.starts_with("sim_client_")
+        || matches!(
+            point,
+            "sim_node_joined" | "sim_node_left" | "sim_node_slowed"
+        )
 }
 
 /// The start of the panic message a driver's call gets past its event limit.
@@ -245,6 +251,9 @@ pub struct World<P: Protocol> {
     members: Vec<bool>,
     /// `leave` never takes the membership below this (`set_min_members`).
     min_members: usize,
+    /// Per node: how many times slower than normal it runs (set by `slow`
+    /// faults; crashes and restarts keep it, the end of the fault phase resets it).
+    slowdowns: Vec<SlowFactor>,
 }
 
 const NO_PROCESS: u64 = 0x0FFF_FFFF;
@@ -328,6 +337,7 @@ impl<P: Protocol> World<P> {
                 .map(|id| id < config.nodes - config.spares)
                 .collect(),
             min_members: 0,
+            slowdowns: vec![SlowFactor::NORMAL; config.nodes],
         }
     }
 
@@ -674,6 +684,11 @@ impl<P: Protocol> World<P> {
                 local_now: self.processes[id].clock.local(self.now),
                 true_now: self.now,
                 workload_open: self.workload_open,
+                slowdown: if is_node {
+                    self.slowdowns[id].factor()
+                } else {
+                    1.0
+                },
                 rng: &mut self.rngs[id],
                 timer_rng: &mut self.timer_rngs[id],
                 effects: &mut effects,
@@ -866,6 +881,13 @@ impl<P: Protocol> World<P> {
     /// The floor `leave` faults keep the membership at ([`World::set_min_members`]).
     pub fn min_members(&self) -> usize {
         self.min_members
+    }
+
+    /// How many times slower than normal process `id` runs now: 1.0 unless a
+    /// `slow` fault hit it (what its handlers see as `Ctx::slowdown`). Always
+    /// 1.0 for a client.
+    pub fn slowdown(&self, id: usize) -> f64 {
+        self.slowdowns.get(id).map_or(1.0, |factor| factor.factor())
     }
 
     /// Whether node `id` is disconnected by a lab-style `disconnect` fault.
