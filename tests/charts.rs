@@ -505,6 +505,8 @@ fn the_committed_lock_txn_and_quorum_charts_are_what_their_sweeps_draw() {
         "quorum_pbs_lnkd_disk",
         "quorum_pbs_lnkd_ssd",
         "quorum_pbs_ymmr",
+        "balancer_utilisation_90",
+        "balancer_slow_backend",
     ] {
         let output = faultline(&[
             "sweep",

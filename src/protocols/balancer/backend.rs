@@ -169,12 +169,8 @@ impl Backend {
 
     fn serve(&mut self, ctx: &mut Ctx<'_, LoadBalancer>, worker: usize, job: Job) {
         let base = self.settings.config.service.sample(ctx.rng());
-        let time = crate::sim::time::Duration((base as f64 * slowdown(ctx)) as u64);
+        let time = crate::sim::time::Duration((base as f64 * ctx.slowdown()) as u64);
         self.serving[worker] = Some(job);
         ctx.set_timer(time, time, BalancerTimer::ServiceDone { worker });
     }
-}
-
-fn slowdown(_ctx: &Ctx<'_, LoadBalancer>) -> f64 {
-    1.0
 }

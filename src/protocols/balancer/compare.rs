@@ -5,7 +5,8 @@
 //! balancer, Poisson arrivals, 20 s of load then a 5 s drain; requests are
 //! idempotent, a try times out after 1 s and is retried once. The
 //! conditions: equal backends at utilisation 0.5, 0.9 and 0.99; one backend
-//! ten times slower (utilisation 0.5 of the whole); one backend flapping
+//! ten times slower (the `slow` fault; utilisation 0.5 of the whole, so the
+//! slow one is overloaded if it gets its even share); one backend flapping
 //! (down 1 s in every 3 s) under active checks; and one backend crashing for
 //! good at 5 s, found by active checks (HAProxy's defaults: inter 2 s, rise
 //! 2, fall 3, timeout 1 s) or by passive ones (Nginx's: max_fails 1,
@@ -50,10 +51,12 @@ pub enum Faults {
     CrashAt5s,
     /// Down for 1 s in every 3 s.
     Flapping,
+    /// Ten times slower for the whole run.
+    TenTimesSlower,
 }
 
 /// The conditions the table runs.
-pub const CONDITIONS: [Condition; 6] = [
+pub const CONDITIONS: [Condition; 7] = [
     Condition {
         name: "equal, utilisation 0.5",
         utilisation: 0.5,
@@ -71,6 +74,12 @@ pub const CONDITIONS: [Condition; 6] = [
         utilisation: 0.99,
         health: "",
         faults: Faults::None,
+    },
+    Condition {
+        name: "one 10× slower, utilisation 0.5 of the whole",
+        utilisation: 0.5,
+        health: "",
+        faults: Faults::TenTimesSlower,
     },
     Condition {
         name: "one flapping (active checks)",
@@ -104,7 +113,11 @@ pub const STRATEGIES: [StrategyKind; 7] = [
 ];
 
 /// One run's measures, by name.
-pub fn run(condition: &Condition, strategy: StrategyKind, seed: u64) -> BTreeMap<&'static str, f64> {
+pub fn run(
+    condition: &Condition,
+    strategy: StrategyKind,
+    seed: u64,
+) -> BTreeMap<&'static str, f64> {
     let rate = condition.utilisation * BACKENDS as f64 * 100.0;
     let text = format!(
         "name = \"balancer\"\nstrategy = \"{}\"\nrate = {rate}\nidempotent = true\ntry_timeout = \"1s\"\nretries = 1\nservice = {{ distribution = \"exponential\", mean = \"10ms\" }}\n{}",
@@ -115,11 +128,21 @@ pub fn run(condition: &Condition, strategy: StrategyKind, seed: u64) -> BTreeMap
     let mut faults = Vec::new();
     match condition.faults {
         Faults::None => {}
+        Faults::TenTimesSlower => faults.push((
+            0,
+            TimedFault::new(Fault::Slow {
+                target: backend,
+                factor: crate::sim::fault::SlowFactor::from_factor(10.0).expect("10 is a factor"),
+            }),
+        )),
         Faults::CrashAt5s => faults.push((5 * SECOND, TimedFault::new(Fault::Crash(backend)))),
         Faults::Flapping => {
             let mut at = 2 * SECOND;
             while at + SECOND < LOAD {
-                faults.push((at, TimedFault::new(Fault::Crash(backend.clone())).lasting(SECOND)));
+                faults.push((
+                    at,
+                    TimedFault::new(Fault::Crash(backend.clone())).lasting(SECOND),
+                ));
                 at += 3 * SECOND;
             }
         }
@@ -130,8 +153,13 @@ pub fn run(condition: &Condition, strategy: StrategyKind, seed: u64) -> BTreeMap
 /// Runs ten backends behind one balancer configured by `text` (a
 /// `[protocol]` table) with `faults` for 20 s of load and a 5 s drain, the
 /// checker judging; returns its measures.
-pub fn run_world(text: &str, faults: Vec<(u64, TimedFault)>, seed: u64) -> BTreeMap<&'static str, f64> {
-    let config: BalancerConfig = toml::from_str(text).expect("the comparison's configuration parses");
+pub fn run_world(
+    text: &str,
+    faults: Vec<(u64, TimedFault)>,
+    seed: u64,
+) -> BTreeMap<&'static str, f64> {
+    let config: BalancerConfig =
+        toml::from_str(text).expect("the comparison's configuration parses");
     let nodes = BACKENDS + 1;
     let clients = 4;
     let network = NetworkConfig {
@@ -224,7 +252,8 @@ pub fn health_table(trials: Option<u64>, out: &mut dyn std::io::Write) -> std::i
     let seeds = trials.unwrap_or(20);
     writeln!(
         out,
-        "health checks: backend 0 of 10 crashes at 5 s + U(0, 2 s) and restarts 8 s later; 500 requests/s, try timeout 1 s; {seeds} seeds"
+        "health checks: backend 0 of 10 crashes at 5 s + U(0, 2 s) and restarts 8 s later; 500 requests/s, try timeout 1 s; {}",
+        super::theory::seed_count(seeds)
     )?;
     writeln!(
         out,
@@ -277,10 +306,19 @@ pub fn health_table(trials: Option<u64>, out: &mut dyn std::io::Write) -> std::i
             let mean = values.iter().sum::<f64>() / values.len() as f64;
             let low = values.iter().copied().fold(f64::INFINITY, f64::min);
             let high = values.iter().copied().fold(f64::NEG_INFINITY, f64::max);
-            let formula = expected.map_or("—".to_string(), |(m, b)| format!("about {m:.2}, at most {b:.2}"));
-            format!("mean {mean:.3} s, range {low:.3}–{high:.3} s ({} runs); formula {formula}", values.len())
+            let formula = expected.map_or("—".to_string(), |(m, b)| {
+                format!("about {m:.2}, at most {b:.2}")
+            });
+            format!(
+                "mean {mean:.3} s, range {low:.3}–{high:.3} s ({} runs); formula {formula}",
+                values.len()
+            )
         };
-        writeln!(out, "  detection  {}", line(&detections, Some(style.detection)))?;
+        writeln!(
+            out,
+            "  detection  {}",
+            line(&detections, Some(style.detection))
+        )?;
         writeln!(out, "  recovery   {}", line(&recoveries, style.recovery))?;
     }
     Ok(())
@@ -291,7 +329,8 @@ pub fn strategies_table(trials: Option<u64>, out: &mut dyn std::io::Write) -> st
     let seeds = trials.unwrap_or(3);
     writeln!(
         out,
-        "strategies: 10 exponential backends (mean 10 ms), one balancer, 20 s of Poisson load; mean over {seeds} seeds"
+        "strategies: 10 exponential backends (mean 10 ms), one balancer, 20 s of Poisson load; mean over {}",
+        super::theory::seed_count(seeds)
     )?;
     for condition in &CONDITIONS {
         writeln!(out)?;

@@ -8,7 +8,7 @@ use super::{
 use crate::check::Checker;
 use crate::sim::NodeFactory;
 use crate::spec::declare::bug_names;
-use crate::spec::hooks::Experiment;
+use crate::spec::hooks::{BenchKind, BenchMeasure, BenchWorkload, Experiment};
 use crate::spec::{Declared, Invalid, ProtocolSpec, Setup};
 use std::rc::Rc;
 
@@ -299,6 +299,21 @@ impl ProtocolSpec for LoadBalancer {
         ))]
     }
 
+    fn bench_workloads() -> Vec<BenchWorkload> {
+        vec![
+            BenchWorkload {
+                name: "balancer",
+                what: "scenarios/balancer/nemesis.toml: p2c with active checks in front of 8 backends under crashes, pauses and partitions, every checker on",
+                kind: BenchKind::Scenario(bench_text),
+            },
+            BenchWorkload {
+                name: "balancer-requests",
+                what: "requests simulated: one balancer (p2c) in front of 100 backends at 10⁵ requests per virtual second, utilisation 0.9, no checker",
+                kind: BenchKind::World(bench_requests),
+            },
+        ]
+    }
+
     fn experiments() -> Vec<Experiment> {
         vec![
             Experiment {
@@ -330,5 +345,89 @@ impl ProtocolSpec for LoadBalancer {
             ("balancers", (0..balancers).collect()),
             ("backends", (balancers..setup.nodes).collect()),
         ]
+    }
+}
+
+/// The benchmark scenario: `scenarios/balancer/nemesis.toml` for `seconds`.
+fn bench_text(seconds: u64) -> String {
+    format!(
+        r#"name = "balancer benchmark"
+duration = "{seconds}s"
+liveness_window = "5s"
+
+[protocol]
+name = "balancer"
+strategy = "p2c"
+rate = 400
+service = {{ distribution = "exponential", mean = "10ms" }}
+try_timeout = "300ms"
+retries = 1
+queue_limit = 50
+active = {{ inter = "500ms", rise = 2, fall = 3, timeout = "200ms" }}
+
+[cluster]
+nodes = 9
+
+[workload]
+clients = 4
+op_timeout = "1s"
+
+[network]
+latency = {{ distribution = "uniform", min = "1ms", max = "3ms" }}
+
+[nemesis]
+faults = ["crash", "pause", "isolate"]
+interval = ["300ms", "2s"]
+duration = ["300ms", "4s"]
+"#
+    )
+}
+
+/// 100 backends, 10⁵ requests per virtual second, for `seconds` virtual
+/// seconds: the simulator's speed on a balancer's traffic.
+fn bench_requests(seconds: u64) -> BenchMeasure {
+    use crate::sim::{Latency, NetworkConfig, World, WorldConfig};
+    let backends = 100;
+    let config: BalancerConfig = toml::from_str(
+        "name = \"balancer\"\nstrategy = \"p2c\"\nrecord = false\nrate = 100000\nretries = 0\ntry_timeout = \"10s\"\nservice = { distribution = \"exponential\", mean = \"900us\" }\n",
+    )
+    .expect("the benchmark configuration parses");
+    let nodes = backends + 1;
+    let settings = Rc::new(Settings::new(config.clone(), nodes));
+    let world_config = WorldConfig {
+        seed: 1,
+        nodes,
+        clients: 10,
+        network: NetworkConfig {
+            latency: Latency::Uniform {
+                min: crate::sim::Duration(20_000),
+                max: crate::sim::Duration(80_000),
+            },
+            ..NetworkConfig::default()
+        },
+        ..WorldConfig::default()
+    };
+    let workload = crate::workload::WorkloadConfig {
+        clients: 10,
+        op_interval: crate::sim::Duration::from_secs(1),
+        op_timeout: crate::sim::Duration::from_secs(60),
+    };
+    let config = Rc::new(config);
+    let mut world: World<LoadBalancer> = World::new(
+        &world_config,
+        Rc::new(move |id| BalancerNode::new(&settings, id)),
+        |index| BalancerClient::new(config.clone(), index, &workload),
+    );
+    world.start();
+    let end = seconds * crate::sim::SECOND;
+    let mut peak = 0;
+    while world.step_until(end).is_some() {
+        peak = peak.max(world.pending());
+    }
+    BenchMeasure {
+        deliveries: world.network().delivered,
+        trace_hash: world.trace_hash(),
+        peak_queue: Some(peak),
+        virtual_seconds: seconds as f64,
     }
 }

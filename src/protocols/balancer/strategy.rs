@@ -343,7 +343,16 @@ mod tests {
             .unwrap();
         assert_eq!(pick.backend, 1);
         let pick = picker
-            .pick(&mut rng, &[0, 1, 2], &[], &[3, 1, 1], &[0; 3], 0, false, &mut drawn)
+            .pick(
+                &mut rng,
+                &[0, 1, 2],
+                &[],
+                &[3, 1, 1],
+                &[0; 3],
+                0,
+                false,
+                &mut drawn,
+            )
             .unwrap();
         assert_eq!(pick.backend, 2, "ties in round-robin order");
     }

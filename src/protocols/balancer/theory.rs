@@ -165,6 +165,11 @@ pub fn supermarket(backends: usize, d: u32, lambda: f64, units: u64, seed: u64) 
     (time - time_before) as f64 / served as f64 / unit.0 as f64
 }
 
+/// "1 seed", "3 seeds".
+pub fn seed_count(seeds: u64) -> String {
+    format!("{seeds} seed{}", if seeds == 1 { "" } else { "s" })
+}
+
 /// The published and derived values the supermarket table sets ours
 /// beside: (λ, d, the reference sheet's n = 100 simulation, if it lists one).
 const SUPERMARKET_REFERENCE: [(f64, u32, Option<f64>); 6] = [
@@ -186,7 +191,8 @@ pub fn supermarket_table(trials: Option<u64>, out: &mut dyn std::io::Write) -> s
     )?;
     writeln!(
         out,
-        "time in system, in mean service times; ours: the mean over {seeds} seeds (and their range), after a warm-up of a tenth of the run"
+        "time in system, in mean service times; ours: the mean over {} (and their range), after a warm-up of a tenth of the run",
+        seed_count(seeds)
     )?;
     writeln!(
         out,
