@@ -31,8 +31,9 @@
 //!   loaded of them; hash picks the key's first candidate clockwise.
 //! - **`drained_after_heal`** (eventually): at the end every balancer has
 //!   every backend in rotation (unless a passive down time or an ejection
-//!   is still running its course), holds no request, and no backend holds
-//!   one.
+//!   is still running its course, or active checks hold it out over a link
+//!   that still loses messages at random), holds no request, and no backend
+//!   holds one.
 //!
 //! It measures the latency of answered requests (p50, p99, p99.9 and mean,
 //! from the history), the share not answered `ok`, the imbalance (the
@@ -697,12 +698,20 @@ impl Checker<LoadBalancer> for BalancerChecker {
             let Some(balancer) = world.node(b).as_balancer() else {
                 continue;
             };
+            // A backend the checks still hold out over a link that loses
+            // messages at random is excused: a lost check restarts the rise
+            // streak, as it would in HAProxy.
+            let network = world.network();
             let held_out: Vec<usize> = (0..self.settings.backends)
                 .filter(|&k| {
                     let health = balancer.health().backend(k);
+                    let id = self.settings.backend_id(k);
+                    let lossy = network.profile(b, id).drop_probability > 0.0
+                        || network.profile(id, b).drop_probability > 0.0;
                     !balancer.in_rotation(k)
                         && health.passive_down_until.is_none()
                         && health.ejected_until.is_none()
+                        && !(lossy && health.active_down)
                 })
                 .collect();
             if !held_out.is_empty() {
