@@ -9,6 +9,12 @@
 //! next reads fail, or send the next write to another file's place (a misdirected
 //! write). Protocols that frame records with CRC32C ([`super::crc32c`]) detect the
 //! damage on restart.
+//!
+//! `rename` and `remove` are atomic: a crash keeps all of one or none of it, never
+//! a half. Like the writes they are volatile until `sync`. A rename carries the
+//! content the file had when it was renamed (as filesystems that flush a file's
+//! data before a rename over another do), so a crash that keeps the rename keeps
+//! that content under the new name, even if the writes that made it were lost.
 
 use super::rng::{Rng, between, chance};
 use rand::Rng as _;
@@ -61,8 +67,23 @@ impl std::fmt::Display for DiskError {
 
 #[derive(Clone, Debug, PartialEq, Eq)]
 enum Write {
-    Append { file: Rc<str>, bytes: Vec<u8> },
-    Replace { file: Rc<str>, bytes: Vec<u8> },
+    Append {
+        file: Rc<str>,
+        bytes: Vec<u8>,
+    },
+    Replace {
+        file: Rc<str>,
+        bytes: Vec<u8>,
+    },
+    /// `from` renamed to `to`, which then held `bytes`.
+    Rename {
+        from: Rc<str>,
+        to: Rc<str>,
+        bytes: Vec<u8>,
+    },
+    Remove {
+        file: Rc<str>,
+    },
 }
 
 /// One node's disk. See the module documentation.
@@ -163,6 +184,49 @@ impl Disk {
         self.unsynced.push(Write::Replace { file, bytes });
     }
 
+    /// Renames `from` to `to` atomically, replacing `to` if it exists; does
+    /// nothing and returns false if `from` does not exist. Volatile until
+    /// [`Disk::sync`]: a crash before the sync leaves either both names as
+    /// they were or the rename done, with the content `from` had when it was
+    /// renamed. Counts as a write.
+    pub fn rename(&mut self, from: &str, to: &str) -> bool {
+        self.stats.writes += 1;
+        if from == to {
+            return self.current.contains_key(from);
+        }
+        let Some(bytes) = self.current.remove(from) else {
+            return false;
+        };
+        self.current.insert(to.to_string(), bytes.clone());
+        let (from, to) = (self.name(from), self.name(to));
+        self.unsynced.push(Write::Rename { from, to, bytes });
+        true
+    }
+
+    /// Removes `file` atomically; returns whether it existed. Volatile until
+    /// [`Disk::sync`]. Counts as a write.
+    pub fn remove(&mut self, file: &str) -> bool {
+        self.stats.writes += 1;
+        if self.current.remove(file).is_none() {
+            return false;
+        }
+        let file = self.name(file);
+        self.unsynced.push(Write::Remove { file });
+        true
+    }
+
+    /// Whether `file` exists as the node sees it (an observer's look, as
+    /// [`Disk::file_size`]).
+    pub fn contains(&self, file: &str) -> bool {
+        self.current.contains_key(file)
+    }
+
+    /// The content of `file` as the node sees it, or `None` if absent: an
+    /// observer's look (checkers), which never fails and counts as no read.
+    pub fn peek(&self, file: &str) -> Option<&[u8]> {
+        self.current.get(file).map(Vec::as_slice)
+    }
+
     /// Where a write meant for `file` lands: `file` itself, or, while a misdirect
     /// is pending, the next existing file after it in name order (wrapping
     /// around), or nowhere when the disk holds no other file.
@@ -254,15 +318,14 @@ impl Disk {
         self.stats.lost_writes += (unsynced.len() - survivors.len()) as u64;
         if config.torn_writes
             && let Some(last) = survivors.last_mut()
+            // Renames and removals are atomic: never torn.
+            && let Write::Append { bytes, .. } | Write::Replace { bytes, .. } = last
+            && !bytes.is_empty()
+            && chance(rng, 0.5)
         {
-            let bytes = match last {
-                Write::Append { bytes, .. } | Write::Replace { bytes, .. } => bytes,
-            };
-            if !bytes.is_empty() && chance(rng, 0.5) {
-                let keep = between(rng, 0, bytes.len() as u64 - 1) as usize;
-                bytes.truncate(keep);
-                self.stats.torn_writes += 1;
-            }
+            let keep = between(rng, 0, bytes.len() as u64 - 1) as usize;
+            bytes.truncate(keep);
+            self.stats.torn_writes += 1;
         }
         for write in survivors {
             apply(&mut self.durable, write);
@@ -339,10 +402,11 @@ impl Disk {
         // append after it). A sync then makes the durable copy equal the view,
         // change included, and a crash keeps the change exactly where the byte
         // survives.
-        let last_replace = self
-            .unsynced
-            .iter()
-            .rposition(|write| matches!(write, Write::Replace { file, .. } if **file == *name));
+        let last_replace = self.unsynced.iter().rposition(|write| match write {
+            Write::Replace { file, .. } | Write::Remove { file } => **file == *name,
+            Write::Rename { from, to, .. } => **from == *name || **to == *name,
+            Write::Append { .. } => false,
+        });
         // The view is (the last pending replace, or else the durable copy)
         // followed by the appends after it.
         let mut start = 0;
@@ -361,6 +425,9 @@ impl Disk {
                 {
                     bytes
                 }
+                Write::Rename { to, bytes, .. } if **to == *name => bytes,
+                // The file was renamed away or removed: what follows starts
+                // it anew (the view holds the byte, so a later write does).
                 _ => continue,
             };
             if (start..start + bytes.len()).contains(&offset) {
@@ -419,6 +486,13 @@ fn apply(files: &mut BTreeMap<String, Vec<u8>>, write: Write) {
                 files.insert(file.to_string(), bytes);
             }
         },
+        Write::Rename { from, to, bytes } => {
+            files.remove(&*from);
+            files.insert(to.to_string(), bytes);
+        }
+        Write::Remove { file } => {
+            files.remove(&*file);
+        }
     }
 }
 
@@ -435,12 +509,21 @@ mod corruption_tests {
             let mut disk = Disk::new();
             disk.append("log", vec![1u8; 8]);
             disk.sync();
-            match round % 3 {
+            match round % 5 {
                 0 => disk.append("log", vec![2u8; 8]),
                 1 => disk.write("log", vec![3u8; 4]),
-                _ => {
+                2 => {
                     disk.write("log", vec![3u8; 4]);
                     disk.append("log", vec![4u8; 4]);
+                }
+                3 => {
+                    disk.write("tmp", vec![5u8; 4]);
+                    disk.rename("tmp", "log");
+                    disk.append("log", vec![6u8; 4]);
+                }
+                _ => {
+                    disk.remove("log");
+                    disk.append("log", vec![7u8; 4]);
                 }
             }
             disk.corrupt(&mut rng).expect("a byte to flip");
@@ -468,6 +551,54 @@ mod tests {
         assert_eq!(disk.read("log").unwrap(), b"abc");
         assert_eq!(disk.read("meta").unwrap(), b"");
         assert_eq!(disk.stats.lost_writes, 2);
+    }
+
+    #[test]
+    fn rename_and_remove_are_atomic_and_volatile_until_synced() {
+        let mut rng = stream(1, "test", 0);
+        let mut disk = Disk::new();
+        disk.write("out", b"old");
+        disk.sync();
+        disk.write("tmp", b"new");
+        assert!(disk.rename("tmp", "out"));
+        assert!(!disk.contains("tmp"));
+        assert_eq!(disk.peek("out"), Some(&b"new"[..]));
+        assert!(!disk.rename("tmp", "out"), "tmp is gone");
+        disk.crash(&DiskConfig::default(), &mut rng);
+        assert_eq!(disk.peek("out"), Some(&b"old"[..]), "nothing synced");
+        assert!(!disk.contains("tmp"));
+        disk.write("tmp", b"new");
+        disk.rename("tmp", "out");
+        disk.sync();
+        disk.crash(&DiskConfig::default(), &mut rng);
+        assert_eq!(disk.peek("out"), Some(&b"new"[..]));
+        assert!(disk.remove("out"));
+        assert!(!disk.remove("out"));
+        disk.sync();
+        assert_eq!(disk.peek("out"), None);
+        // Whatever survives a crash that keeps any subset, "out" is whole:
+        // the old content or the renamed one, never a mixture or a part.
+        let config = DiskConfig {
+            unsynced: UnsyncedOnCrash::AnySubset,
+            torn_writes: true,
+        };
+        let mut outcomes = std::collections::BTreeSet::new();
+        for seed in 0..64 {
+            let mut disk = Disk::new();
+            let mut rng = stream(seed, "test", 0);
+            disk.write("out", b"old");
+            disk.sync();
+            disk.write("tmp", b"new content");
+            disk.rename("tmp", "out");
+            disk.crash(&config, &mut rng);
+            let out = disk.peek("out").map(<[u8]>::to_vec);
+            assert!(
+                out.as_deref() == Some(b"old") || out.as_deref() == Some(b"new content"),
+                "{out:?}"
+            );
+            outcomes.insert(out);
+        }
+        assert_eq!(outcomes.len(), 2, "both outcomes happen");
     }
 
     #[test]
