@@ -3,7 +3,9 @@
 //! line here. A user's binary starts from [`builtin`] and adds its own
 //! (`builtin().with(Entry::of::<Mine>())`).
 
-use crate::protocols::{balancer, broadcast, lock, paxos, quorum, raft, token_forward, txn};
+use crate::protocols::{
+    balancer, broadcast, lock, mapreduce, paxos, quorum, raft, token_forward, txn,
+};
 use crate::runner::{Entry, Registry};
 
 /// Every shipped protocol.
@@ -16,5 +18,6 @@ pub fn builtin() -> Registry {
         .with(Entry::of::<txn::Txn>())
         .with(Entry::of::<quorum::Quorum>())
         .with(Entry::of::<balancer::LoadBalancer>())
+        .with(Entry::of::<mapreduce::MapReduce>())
         .with(Entry::of::<token_forward::TokenForward>())
 }

@@ -753,7 +753,7 @@ fn an_unknown_protocol_lists_the_protocols() {
         &text,
         Some("raftt"),
         "protocol.name",
-        "unknown protocol \"raftt\"; expected one of: raft, paxos, broadcast, lock, txn, quorum, balancer, token_forward",
+        "unknown protocol \"raftt\"; expected one of: raft, paxos, broadcast, lock, txn, quorum, balancer, mapreduce, token_forward",
     );
 }
 
@@ -1468,4 +1468,71 @@ fn balancer_scenario_errors_are_located_at_their_key() {
     for (rest, needle, key, expected) in cases {
         assert_error(&format!("{BALANCER}{rest}"), needle, key, expected);
     }
+}
+
+const MAPREDUCE: &str =
+    "duration = \"2s\"\n\n[cluster]\nnodes = 3\n\n[protocol]\nname = \"mapreduce\"\n";
+
+#[test]
+fn mapreduce_scenario_errors_are_located_at_their_key() {
+    let cases: [(&str, Option<&str>, &str, &str); 8] = [
+        (
+            "reduces = 0\n",
+            Some("reduces"),
+            "protocol.reduces",
+            "expected between 1 and 100000 reduce partitions, got 0",
+        ),
+        (
+            "inputs = 0\n",
+            Some("inputs"),
+            "protocol.inputs",
+            "expected between 1 and 100000 input splits, got 0",
+        ),
+        (
+            "map_time = \"-1s\"\n",
+            Some("map_time"),
+            "protocol.map_time",
+            "duration",
+        ),
+        (
+            "task_timeout = \"0s\"\n",
+            Some("task_timeout"),
+            "protocol.task_timeout",
+            "expected a positive duration, got 0",
+        ),
+        (
+            "app = \"grep\"\n",
+            Some("grep"),
+            "protocol.app",
+            "unknown variant `grep`, expected `wc` or `indexer`",
+        ),
+        (
+            "chunk_lines = 0\n",
+            Some("chunk_lines"),
+            "protocol.chunk_lines",
+            "expected at least 1 line per output chunk, got 0",
+        ),
+        (
+            "require_parallel = [\"map\", \"map\"]\n",
+            Some("require_parallel"),
+            "protocol.require_parallel",
+            "expected each phase at most once, got map twice",
+        ),
+        (
+            "bugs = [\"no_reasign\"]\n",
+            Some("no_reasign"),
+            "protocol.bugs",
+            "no_reassign",
+        ),
+    ];
+    for (rest, needle, key, expected) in cases {
+        assert_error(&format!("{MAPREDUCE}{rest}"), needle, key, expected);
+    }
+    // Zero workers: node 0 is the coordinator.
+    assert_error(
+        &MAPREDUCE.replace("nodes = 3", "nodes = 1"),
+        None,
+        "cluster.nodes",
+        "expected at least 2 nodes (node 0 is the coordinator, the rest are workers), got 1: a job needs at least one worker",
+    );
 }

@@ -22,6 +22,7 @@ mod lin_models;
 mod lin_shortcuts;
 mod linearizability;
 mod linearizability_in_run;
+mod mapreduce;
 mod membership;
 mod network_model;
 mod paxos;

@@ -7,6 +7,7 @@ pub mod codec;
 pub mod durable;
 pub mod kv;
 pub mod lock;
+pub mod mapreduce;
 pub mod paxos;
 pub mod quorum;
 pub mod raft;
