@@ -507,6 +507,7 @@ fn the_committed_lock_txn_and_quorum_charts_are_what_their_sweeps_draw() {
         "quorum_pbs_ymmr",
         "balancer_utilisation_90",
         "balancer_slow_backend",
+        "mapreduce_backups",
     ] {
         let output = faultline(&[
             "sweep",

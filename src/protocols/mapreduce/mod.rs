@@ -63,6 +63,7 @@
 pub mod apps;
 pub mod checker;
 pub mod coordinator;
+pub mod experiment;
 mod spec;
 pub mod worker;
 
