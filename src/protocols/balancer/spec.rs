@@ -22,6 +22,16 @@ fn positive(key: &str, value: crate::sim::time::Duration) -> Result<(), Invalid>
     Ok(())
 }
 
+fn percent(key: &str, value: f64) -> Result<(), Invalid> {
+    if !(0.0..=100.0).contains(&value) {
+        return Err(Invalid::key(
+            key,
+            format!("expected a percentage in [0, 100], got {value}"),
+        ));
+    }
+    Ok(())
+}
+
 fn at_least_one(key: &str, value: u64, what: &str) -> Result<(), Invalid> {
     if value == 0 {
         return Err(Invalid::key(
@@ -218,12 +228,7 @@ impl ProtocolSpec for LoadBalancer {
         }
         positive("protocol.try_timeout", config.try_timeout)?;
         let budget = config.retry_budget;
-        if !(0.0..=100.0).contains(&budget.percent) {
-            return Err(Invalid::key(
-                "protocol.retry_budget.percent",
-                format!("expected a percentage in [0, 100], got {}", budget.percent),
-            ));
-        }
+        percent("protocol.retry_budget.percent", budget.percent)?;
         if let Some(active) = config.active {
             positive("protocol.active.inter", active.inter)?;
             positive("protocol.active.timeout", active.timeout)?;
@@ -255,25 +260,15 @@ impl ProtocolSpec for LoadBalancer {
             )?;
             positive("protocol.outlier.interval", outlier.interval)?;
             positive("protocol.outlier.base_ejection", outlier.base_ejection)?;
-            if outlier.max_ejection_percent > 100 {
-                return Err(Invalid::key(
-                    "protocol.outlier.max_ejection_percent",
-                    format!(
-                        "expected a percentage in [0, 100], got {}",
-                        outlier.max_ejection_percent
-                    ),
-                ));
-            }
+            percent(
+                "protocol.outlier.max_ejection_percent",
+                f64::from(outlier.max_ejection_percent),
+            )?;
         }
-        if config.panic_threshold > 100 {
-            return Err(Invalid::key(
-                "protocol.panic_threshold",
-                format!(
-                    "expected a percentage in [0, 100], got {}",
-                    config.panic_threshold
-                ),
-            ));
-        }
+        percent(
+            "protocol.panic_threshold",
+            f64::from(config.panic_threshold),
+        )?;
         Ok(())
     }
 
