@@ -144,6 +144,14 @@ pub enum Effect<P: Protocol> {
         /// What it carries.
         timer: P::Timer,
     },
+    /// Start a timer firing at this same virtual instant, after every event
+    /// already due at it ([`Ctx::defer`]).
+    Defer {
+        /// Its id.
+        id: TimerId,
+        /// What it carries.
+        timer: P::Timer,
+    },
     /// Cancel a timer (no effect if it already fired).
     CancelTimer(TimerId),
     /// A client history event (boxed: it is rare and large, and every effect is as
@@ -250,6 +258,21 @@ impl<'a, P: Protocol> Ctx<'a, P> {
         id
     }
 
+    /// Sets a timer firing at this same virtual instant, after every event
+    /// already due at it (events are ordered by time, then by when they were
+    /// queued): the way to decide once everything that happens at one
+    /// instant has been taken in, as a scheduler whose workers finish
+    /// together does. A `set_timer` of no delay fires a nanosecond later
+    /// instead, so that time always moves; a node that defers again from
+    /// every deferred timer stops time, as zero-latency messages sent back
+    /// and forth do.
+    pub fn defer(&mut self, timer: P::Timer) -> TimerId {
+        let id = TimerId(*self.next_timer);
+        *self.next_timer += 1;
+        self.effects.push(Effect::Defer { id, timer });
+        id
+    }
+
     /// Cancels a timer; a no-op if it already fired or was cancelled.
     pub fn cancel_timer(&mut self, id: TimerId) {
         self.effects.push(Effect::CancelTimer(id));
@@ -348,6 +371,10 @@ impl<'a, P: Protocol> Ctx<'a, P> {
                 } => Effect::SetTimer {
                     id,
                     delay,
+                    timer: timer(inner),
+                },
+                Effect::Defer { id, timer: inner } => Effect::Defer {
+                    id,
                     timer: timer(inner),
                 },
                 Effect::CancelTimer(id) => Effect::CancelTimer(id),
@@ -463,6 +490,7 @@ mod tests {
         match effect {
             Effect::Send { to, msg } => format!("send {to} {msg:?}"),
             Effect::SetTimer { id, delay, timer } => format!("timer {} {delay} {timer:?}", id.0),
+            Effect::Defer { id, timer } => format!("defer {} {timer:?}", id.0),
             Effect::CancelTimer(id) => format!("cancel {}", id.0),
             Effect::History(event) => format!("history {event:?}"),
         }

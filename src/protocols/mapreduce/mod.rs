@@ -577,33 +577,4 @@ impl Node<MapReduce> for MrNode {
     }
 }
 
-/// The number of this start of the node: one more than any earlier start's.
-/// `file` is a log of CRC-framed little-endian u64 records, one appended
-/// (and synced) per start. A record a disk fault damaged is skipped but
-/// counted, so the next number still lands above every earlier one: if the
-/// last record is the damaged one, the highest intact record plus the
-/// damaged count plus one is above it. (A misdirected append, which leaves
-/// no trace in this file, can repeat a number; a reducer's fetch still finds
-/// the outputs gone.)
-pub fn next_generation(ctx: &mut Ctx<'_, MapReduce>, file: &str) -> u64 {
-    use crate::sim::crc32c::{frame, salvage};
-    // A failed read is retried: the counter must never go back.
-    let bytes = loop {
-        if let Ok(bytes) = ctx.disk().read(file) {
-            break bytes.to_vec();
-        }
-    };
-    let (records, damaged) = salvage(&bytes);
-    let highest = records
-        .iter()
-        .filter_map(|record| <[u8; 8]>::try_from(*record).ok())
-        .map(u64::from_le_bytes)
-        .max()
-        .unwrap_or(0);
-    let next = highest + damaged.len() as u64 + 1;
-    let mut out = Vec::new();
-    frame(&next.to_le_bytes(), &mut out);
-    ctx.disk().append(file, out);
-    ctx.disk().sync();
-    next
-}
+pub use crate::protocols::durable::next_generation;

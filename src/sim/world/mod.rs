@@ -485,6 +485,23 @@ impl<P: Protocol> World<P> {
         self.network.set_long_delay(long_delay);
     }
 
+    /// Queues timer `timer_id` of process `id` to fire at true time `fire_at`.
+    fn schedule_timer(
+        &mut self,
+        id: usize,
+        timer_id: super::protocol::TimerId,
+        fire_at: u64,
+        timer: P::Timer,
+    ) {
+        self.processes[id].timers.push(timer_id.0);
+        let payload = Payload::Timer {
+            process: id as u32,
+            id: timer_id.0,
+            timer,
+        };
+        self.push(fire_at, payload);
+    }
+
     #[inline]
     fn push(&mut self, time: u64, payload: Payload<P>) {
         self.queue.push(time, payload);
@@ -774,13 +791,14 @@ impl<P: Protocol> World<P> {
             } => {
                 let state = &mut self.processes[id];
                 let fire_at = self.now + state.clock.true_delay(delay).max(1);
-                state.timers.push(timer_id.0);
-                let payload = Payload::Timer {
-                    process: id as u32,
-                    id: timer_id.0,
-                    timer,
-                };
-                self.push(fire_at, payload);
+                self.schedule_timer(id, timer_id, fire_at, timer);
+            }
+            Effect::Defer {
+                id: timer_id,
+                timer,
+            } => {
+                let fire_at = self.now;
+                self.schedule_timer(id, timer_id, fire_at, timer);
             }
             Effect::CancelTimer(timer_id) => {
                 if remove_timer(&mut self.processes[id].timers, timer_id.0) {
