@@ -4,7 +4,7 @@
 //! (`builtin().with(Entry::of::<Mine>())`).
 
 use crate::protocols::{
-    balancer, broadcast, lock, mapreduce, paxos, quorum, raft, token_forward, txn,
+    balancer, broadcast, lock, mapreduce, paxos, quorum, raft, scheduler, token_forward, txn,
 };
 use crate::runner::{Entry, Registry};
 
@@ -19,5 +19,6 @@ pub fn builtin() -> Registry {
         .with(Entry::of::<quorum::Quorum>())
         .with(Entry::of::<balancer::LoadBalancer>())
         .with(Entry::of::<mapreduce::MapReduce>())
+        .with(Entry::of::<scheduler::Scheduler>())
         .with(Entry::of::<token_forward::TokenForward>())
 }

@@ -753,7 +753,7 @@ fn an_unknown_protocol_lists_the_protocols() {
         &text,
         Some("raftt"),
         "protocol.name",
-        "unknown protocol \"raftt\"; expected one of: raft, paxos, broadcast, lock, txn, quorum, balancer, mapreduce, token_forward",
+        "unknown protocol \"raftt\"; expected one of: raft, paxos, broadcast, lock, txn, quorum, balancer, mapreduce, scheduler, token_forward",
     );
 }
 
@@ -1534,5 +1534,101 @@ fn mapreduce_scenario_errors_are_located_at_their_key() {
         None,
         "cluster.nodes",
         "expected at least 2 nodes (node 0 is the coordinator, the rest are workers), got 1: a job needs at least one worker",
+    );
+}
+
+const SCHEDULER: &str =
+    "duration = \"2s\"\n\n[cluster]\nnodes = 3\n\n[protocol]\nname = \"scheduler\"\n";
+
+fn task(name: &str, duration: &str, deps: &str) -> String {
+    format!("\n[[protocol.tasks]]\nname = \"{name}\"\nduration = \"{duration}\"\ndeps = {deps}\n")
+}
+
+#[test]
+fn scheduler_scenario_errors_are_located_at_their_key() {
+    // A cycle is named, task by task, at the first task on it.
+    let cycle = format!(
+        "{SCHEDULER}{}{}{}{}",
+        task("a", "1s", "[\"c\"]"),
+        task("b", "1s", "[\"a\"]"),
+        task("c", "1s", "[\"b\"]"),
+        task("d", "1s", "[]"),
+    );
+    assert_error(
+        &cycle,
+        Some("deps = [\"c\"]"),
+        "protocol.tasks[0].deps",
+        "the dependencies form a cycle: a → b → c → a (each needs the one before it; task \"a\" needs \"c\")",
+    );
+    let self_loop = format!("{SCHEDULER}{}", task("a", "1s", "[\"a\"]"));
+    assert_error(
+        &self_loop,
+        Some("deps"),
+        "protocol.tasks[0].deps",
+        "the dependencies form a cycle: a → a",
+    );
+    let cases: [(String, Option<&str>, &str, &str); 7] = [
+        (
+            format!("{}{}", task("a", "1s", "[]"), task("b", "1s", "[\"zz\"]")),
+            Some("[\"zz\"]"),
+            "protocol.tasks[1].deps",
+            "task \"b\" depends on \"zz\", which is not a task of the job",
+        ),
+        (
+            task("a", "-1s", "[]"),
+            Some("-1s"),
+            "protocol.tasks[0].duration",
+            "expected a non-negative duration, got \"-1s\"",
+        ),
+        (
+            task("a", "0s", "[]"),
+            Some("0s"),
+            "protocol.tasks[0].duration",
+            "expected a positive duration for task \"a\", got 0",
+        ),
+        (
+            format!("{}{}", task("a", "1s", "[]"), task("a", "1s", "[]")),
+            None,
+            "protocol.tasks[1].name",
+            "expected each task name once, got \"a\" again (first as task 1)",
+        ),
+        (
+            String::new(),
+            Some("name = \"scheduler\""),
+            "protocol.name",
+            "expected the job's tasks: [[protocol.tasks]] entries, or a [protocol.random] table",
+        ),
+        (
+            format!("task_timeout = \"1s\"\n{}", task("a", "1s", "[]")),
+            Some("task_timeout"),
+            "protocol.task_timeout",
+            "expected a timeout longer than the longest task (a of 1s), got 1s",
+        ),
+        (
+            "strategy = \"heft\"\n".to_string(),
+            Some("heft"),
+            "protocol.strategy",
+            "unknown variant `heft`, expected `list` or `critical_path`",
+        ),
+    ];
+    for (rest, needle, key, expected) in cases {
+        assert_error(&format!("{SCHEDULER}{rest}"), needle, key, expected);
+    }
+    assert_error(
+        &format!("{SCHEDULER}[random]\ntasks = 0\n").replace("[random]", "[protocol.random]"),
+        Some("tasks = 0"),
+        "protocol.random.tasks",
+        "expected between 1 and 100000 tasks, got 0",
+    );
+    // Zero workers: node 0 is the dispatcher.
+    assert_error(
+        &format!(
+            "{}{}",
+            SCHEDULER.replace("nodes = 3", "nodes = 1"),
+            task("a", "1s", "[]")
+        ),
+        None,
+        "cluster.nodes",
+        "expected at least 2 nodes (node 0 is the dispatcher, the rest are workers), got 1: a job needs at least one worker",
     );
 }

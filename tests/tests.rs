@@ -31,6 +31,7 @@ mod raft;
 mod raft_lab;
 mod regressions;
 mod scenario_errors;
+mod scheduler;
 mod shrink;
 mod slow;
 mod targets;

@@ -11,6 +11,7 @@ pub mod mapreduce;
 pub mod paxos;
 pub mod quorum;
 pub mod raft;
+pub mod scheduler;
 pub mod token_forward;
 pub mod txn;
 
